@@ -1,0 +1,3 @@
+from leapfactual.cli.app import main
+
+main()

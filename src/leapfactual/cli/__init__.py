@@ -1,0 +1,1 @@
+"""The ``leapfactual`` command: thin wrappers that parse, call the API and print."""

@@ -1,0 +1,1 @@
+"""Experiments of the paper, written as scripts of the public API."""

@@ -1,0 +1,182 @@
+"""The explainer interface every method shares, and the plumbing they all need.
+
+``Explainer.explain(x, target)`` validates the inputs, splits them into batches of
+``batch_size`` so memory stays bounded, runs the method's ``explain_batch`` under a cost
+counter, and assembles one :class:`Explanation` on the input's device.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from leapfactual.explain.explanation import Cost, Explanation, Timer
+from leapfactual.models.protocols import Classifier, Codec
+
+Outputs = Literal["logits", "probs"]
+
+
+def as_probs(outputs: Tensor, kind: Outputs) -> Tensor:
+    """Classifier outputs as probabilities: softmax of logits, or probabilities as given."""
+    if outputs.dim() != 2:
+        raise ValueError(
+            f"the classifier must return [B, K] outputs, got shape {tuple(outputs.shape)}"
+        )
+    if kind == "logits":
+        return outputs.float().softmax(dim=1)
+    if kind == "probs":
+        return outputs.float()
+    raise ValueError(f"unknown classifier output kind {kind!r}; choose 'logits' or 'probs'")
+
+
+def as_target(target: int | Tensor, batch: int) -> Tensor:
+    """A target given as one class or one per sample, as a long tensor ``[batch]`` on CPU."""
+    if isinstance(target, int):
+        return torch.full((batch,), target, dtype=torch.long)
+    if not isinstance(target, Tensor) or target.is_floating_point() or target.dim() > 1:
+        raise ValueError(
+            "target must be an int or a 1-D integer tensor of class indices, got "
+            f"{type(target).__name__}"
+            + (
+                f" of shape {tuple(target.shape)}, dtype {target.dtype}"
+                if isinstance(target, Tensor)
+                else ""
+            )
+        )
+    target = target.reshape(-1).long().cpu()
+    if target.numel() == 1:
+        return target.expand(batch).clone()
+    if target.numel() != batch:
+        raise ValueError(f"got {target.numel()} targets for {batch} inputs; give one or one each")
+    return target
+
+
+def check_inputs(x: Tensor) -> None:
+    """Raise a specific ``ValueError`` for inputs no explainer can work on."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(
+            f"x must be a float tensor (images in [0, 1]), got dtype {x.dtype}; "
+            "convert with x.float() / 255"
+        )
+    if x.dim() < 2 or x.shape[0] == 0:
+        raise ValueError(
+            "x must be a non-empty batch [B, ...] (images [B, C, H, W]), got shape "
+            f"{tuple(x.shape)}"
+        )
+    if not torch.isfinite(x).all():
+        raise ValueError("x contains NaN or Inf values; clean or drop those samples first")
+
+
+def module_device(*parts: object) -> torch.device | None:
+    """Device of the first parameter of the first ``nn.Module`` among ``parts``."""
+    for part in parts:
+        if isinstance(part, nn.Module):
+            param = next(part.parameters(), None)
+            if param is not None:
+                return param.device
+    return None
+
+
+class Explainer(ABC):
+    """Base of every counterfactual explainer.
+
+    Args:
+        classifier: callable images -> ``[B, K]`` outputs; needs no gradients unless the
+            method says so.
+        codec: the generative model's ``encode`` / ``decode`` (None for pixel-space methods).
+        outputs: whether the classifier returns ``"logits"`` (default) or ``"probs"``.
+        batch_size: inputs per internal batch; bounds memory.
+        progress: show a progress bar over batches.
+    """
+
+    name: str = "explainer"
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        codec: Codec | None = None,
+        outputs: Outputs = "logits",
+        batch_size: int = 256,
+        progress: bool = False,
+    ) -> None:
+        if not callable(classifier):
+            raise ValueError("classifier must be callable: images [B, ...] -> outputs [B, K]")
+        if codec is not None and not (hasattr(codec, "encode") and hasattr(codec, "decode")):
+            raise ValueError("codec must have encode(x) -> z and decode(z) -> x methods")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        as_probs(torch.zeros(1, 2), outputs)
+        self.classifier = classifier
+        self.codec = codec
+        self.outputs = outputs
+        self.batch_size = batch_size
+        self.progress = progress
+
+    # -- the one public call -------------------------------------------------------------
+    def explain(self, x: Tensor, target: int | Tensor) -> Explanation:
+        """Counterfactuals of ``x`` towards ``target`` (one class, or one per sample)."""
+        check_inputs(x)
+        targets = as_target(target, x.shape[0])
+        device = self.device or x.device
+        cost = Cost(n=x.shape[0])
+        parts: list[dict[str, Tensor]] = []
+        starts = range(0, x.shape[0], self.batch_size)
+        with Timer(cost):
+            for start in tqdm(starts, desc=self.name, disable=not self.progress, unit="batch"):
+                xb = x[start : start + self.batch_size].to(device)
+                tb = targets[start : start + self.batch_size].to(device)
+                with torch.no_grad():
+                    probs = self.classify(xb, cost)
+                self._check_target(tb, probs.shape[1])
+                out = self.explain_batch(xb, tb, probs, cost)
+                out.update(probs=probs, target=tb, source=probs.argmax(dim=1))
+                parts.append({k: v.detach() for k, v in out.items()})
+        merged = {k: torch.cat([p[k] for p in parts]).to(x.device) for k in parts[0]}
+        for key in ("x_cf", "x_reliable", "trajectory_images"):
+            if key in merged:
+                merged[key] = merged[key].to(x.dtype)
+        return Explanation(method=self.name, x=x, cost=cost, config=self.config(), **merged)
+
+    @abstractmethod
+    def explain_batch(
+        self, x: Tensor, target: Tensor, probs: Tensor, cost: Cost
+    ) -> dict[str, Tensor]:
+        """Explain one batch already on the device; return at least ``x_cf`` and ``probs_cf``."""
+
+    def config(self) -> dict[str, Any]:
+        """The settings that produced an explanation, JSON-serialisable."""
+        return {"method": self.name, "outputs": self.outputs, "batch_size": self.batch_size}
+
+    # -- shared plumbing -----------------------------------------------------------------
+    @property
+    def device(self) -> torch.device | None:
+        return module_device(*vars(self).values())
+
+    def classify(self, images: Tensor, cost: Cost) -> Tensor:
+        """Classifier probabilities ``[B, K]``, counted."""
+        cost.classifier += images.shape[0]
+        return as_probs(self.classifier(images), self.outputs)
+
+    def encode(self, x: Tensor, cost: Cost) -> Tensor:
+        assert self.codec is not None
+        cost.encoder += x.shape[0]
+        return self.codec.encode(x)
+
+    def decode(self, z: Tensor, cost: Cost) -> Tensor:
+        assert self.codec is not None
+        cost.decoder += z.shape[0]
+        return self.codec.decode(z)
+
+    @staticmethod
+    def _check_target(target: Tensor, num_classes: int) -> None:
+        if target.numel() and (target.min() < 0 or target.max() >= num_classes):
+            raise ValueError(
+                f"target classes must lie in [0, {num_classes - 1}] (the classifier has "
+                f"{num_classes} outputs); got {sorted(set(target.tolist()))[:10]}"
+            )

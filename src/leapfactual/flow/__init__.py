@@ -1,0 +1,23 @@
+"""CE-CFM flows: condition encodings, vector fields, training, ODE solvers and LEAP."""
+
+from leapfactual.flow.cfm import GaussianSource, UniformSource, cfm_loss, ot_pair, train_flow
+from leapfactual.flow.conditions import ConditionSpec
+from leapfactual.flow.fields import MLPField, VectorField, load_field, save_field
+from leapfactual.flow.leap import leap
+from leapfactual.flow.solvers import Solver, integrate
+
+__all__ = [
+    "ConditionSpec",
+    "GaussianSource",
+    "MLPField",
+    "Solver",
+    "UniformSource",
+    "VectorField",
+    "cfm_loss",
+    "integrate",
+    "leap",
+    "load_field",
+    "ot_pair",
+    "save_field",
+    "train_flow",
+]

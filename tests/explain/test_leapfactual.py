@@ -1,0 +1,122 @@
+import pytest
+import torch
+
+from leapfactual import Blend, Explanation, Inject, LeapFactual, Solver
+from leapfactual.experiments.toy import STARTS, TARGET, quadrant_labels, toy_explainer
+from leapfactual.models import IdentityCodec
+
+
+def test_black_box_function_classifier(toy_field) -> None:
+    calls = []
+
+    def annotator(points: torch.Tensor) -> torch.Tensor:
+        calls.append(len(points))
+        return torch.nn.functional.one_hot(quadrant_labels(points), 4).float()
+
+    explainer = LeapFactual(
+        annotator,
+        IdentityCodec(),
+        toy_field,
+        outputs="probs",
+        blend=Blend(0.1, 8),
+        inject=Inject(0.0, 0.1, 3),
+    )
+    with torch.no_grad():
+        exp = explainer.explain(STARTS, TARGET)
+    assert exp.valid.all() and exp.valid_reliable.all()
+    # 1 on the inputs + 1 on the reconstruction + 1 after each of the 11 leaps
+    assert len(calls) == 13
+    assert exp.cost.classifier == 13 * len(STARTS)
+
+
+def test_explanation_fields_and_cost(toy_field) -> None:
+    exp = toy_explainer(toy_field).explain(STARTS, TARGET)
+    n = len(STARTS)
+    assert exp.x_cf.shape == exp.x_reliable.shape == (n, 2)
+    assert exp.trajectory.shape == (n, 12, 2)
+    assert exp.trajectory_probs.shape == (n, 12, 4)
+    assert torch.equal(exp.trajectory[:, 8], exp.z_cf)
+    assert torch.equal(exp.trajectory[:, -1], exp.z_reliable)
+    assert exp.steps.tolist() == [11] * n
+    assert exp.source.tolist() == [0, 1, 2, 3]
+    evals_per_leap = 2 * 16 * 4  # lift + land, 16 RK4 steps of 4 evaluations
+    assert exp.cost.field == n * (8 * evals_per_leap + 3 * evals_per_leap // 2)
+    assert exp.cost.decoder == n * 12 and exp.cost.encoder == n
+    assert exp.cost.seconds > 0
+
+
+def test_early_stop_drops_converged_samples(toy_field) -> None:
+    fixed = toy_explainer(toy_field).explain(STARTS, TARGET)
+    early = LeapFactual(
+        lambda p: 10 * torch.nn.functional.one_hot(quadrant_labels(p), 4).float(),
+        IdentityCodec(),
+        toy_field,
+        blend=Blend(0.1, 8, tol=1e-3),
+        inject=None,
+        solver=Solver("rk4", 16),
+    ).explain(STARTS, TARGET)
+    # the start already in quadrant 3 stops after one leap; the others keep moving
+    assert early.steps[3] == 1
+    assert (early.steps[:3] > 1).all()
+    assert early.cost.field < fixed.cost.field
+    assert torch.allclose(early.x_cf[3], STARTS[3], atol=1e-4)
+    assert early.x_reliable is None and early.valid_reliable is None
+
+
+def test_batching_does_not_change_results(toy_field) -> None:
+    x = torch.rand(10, 2, generator=torch.Generator().manual_seed(0)) - 0.5
+    whole = toy_explainer(toy_field).explain(x, TARGET)
+    small = toy_explainer(toy_field)
+    small.batch_size = 3
+    split = small.explain(x, TARGET)
+    # same maths per sample; only the matrix-multiply blocking differs with the batch size
+    assert torch.allclose(whole.x_reliable, split.x_reliable, atol=1e-6)
+    assert torch.allclose(whole.trajectory, split.trajectory, atol=1e-6)
+    assert torch.equal(whole.steps, split.steps)
+
+
+def test_deterministic(toy_field) -> None:
+    a = toy_explainer(toy_field).explain(STARTS, TARGET)
+    b = toy_explainer(toy_field).explain(STARTS, TARGET)
+    assert torch.equal(a.x_cf, b.x_cf) and torch.equal(a.x_reliable, b.x_reliable)
+
+
+def test_save_load_round_trip_is_exact(toy_field, tmp_path) -> None:
+    exp = toy_explainer(toy_field).explain(STARTS, torch.tensor([3, 2, 1, 0]))
+    exp.save(tmp_path / "exp")
+    back = Explanation.load(tmp_path / "exp")
+    assert back.method == exp.method and back.config == exp.config and back.cost == exp.cost
+    for name, tensor in exp.tensors().items():
+        assert torch.equal(tensor, getattr(back, name)), name
+
+
+def test_dtype_and_device_follow_the_input(toy_field) -> None:
+    field64 = toy_field.double()
+    try:
+        exp = toy_explainer(field64).explain(STARTS.double(), TARGET)
+        assert exp.x_cf.dtype == torch.float64 and exp.x_cf.device == STARTS.device
+    finally:
+        toy_field.float()
+
+
+@pytest.mark.parametrize(
+    ("x", "target", "message"),
+    [
+        (torch.zeros(0, 2), 3, "non-empty"),
+        (torch.zeros(2, 2, dtype=torch.long), 3, "float tensor"),
+        (torch.tensor([[float("nan"), 0.0]]), 3, "NaN"),
+        (torch.zeros(2, 2), 4, r"\[0, 3\]"),
+        (torch.zeros(2, 2), torch.tensor([1, 2, 3]), "3 targets for 2 inputs"),
+        (torch.zeros(2, 3), 1, "2-d latents"),
+    ],
+)
+def test_bad_input_is_named(toy_field, x, target, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        toy_explainer(toy_field).explain(x, target)
+
+
+def test_bad_schedules_are_refused() -> None:
+    with pytest.raises(ValueError):
+        Blend(gamma=0)
+    with pytest.raises(ValueError):
+        Inject(gamma_lift=0, gamma_land=0.1, steps=0)
