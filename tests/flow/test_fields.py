@@ -43,7 +43,7 @@ def test_load_refuses_unknown_type(tmp_path) -> None:
     meta = json.loads((tmp_path / "flow.json").read_text())
     meta["type"] = "EvilField"
     (tmp_path / "flow.json").write_text(json.dumps(meta))
-    with pytest.raises(CheckpointError, match="unknown field type"):
+    with pytest.raises(CheckpointError, match="unknown module type"):
         load_field(tmp_path / "flow")
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from leapfactual._version import __version__
 from leapfactual.flow.conditions import ConditionKind, ConditionSpec
-from leapfactual.io import CheckpointError, load_tensors, save_tensors
+from leapfactual.io import load_module, register, save_module
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"selu": nn.SELU, "silu": nn.SiLU, "relu": nn.ReLU}
 
@@ -20,17 +19,16 @@ class VectorField(nn.Module):
     """Base of all fields: a module ``forward(t, z, cond) -> velocity`` that knows its condition.
 
     Subclasses store their constructor arguments in ``self.config`` so a checkpoint can rebuild
-    them, and register themselves in :data:`FIELD_TYPES` by class name.
+    them; they are registered with :func:`leapfactual.io.register` automatically.
     """
 
-    registry: ClassVar[dict[str, type[VectorField]]] = {}
     latent_dim: int
     condition: ConditionSpec
     config: dict[str, Any]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        VectorField.registry[cls.__name__] = cls
+        register(cls)
 
     def forward(self, t: Tensor, z: Tensor, cond: Tensor) -> Tensor:  # pragma: no cover
         raise NotImplementedError
@@ -102,32 +100,12 @@ class MLPField(VectorField):
 
 
 def save_field(field: VectorField, path: str | os.PathLike[str]) -> Path:
-    """Save a field's weights and architecture (``path``.safetensors + ``path``.json)."""
-    meta = {
-        "kind": "vector_field",
-        "type": type(field).__name__,
-        "config": field.config,
-        "leapfactual_version": __version__,
-    }
-    return save_tensors(path, field.state_dict(), meta)
+    """Save a field's weights, architecture and condition encoding."""
+    return save_module(field, path)
 
 
 def load_field(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> VectorField:
     """Rebuild a field saved by :func:`save_field`; never executes code from the file."""
-    tensors, meta = load_tensors(path, device)
-    if meta.get("kind") != "vector_field":
-        raise CheckpointError(f"{path} holds a {meta.get('kind')!r}, not a vector field")
-    cls = VectorField.registry.get(meta.get("type", ""))
-    if cls is None:
-        raise CheckpointError(
-            f"{path} holds an unknown field type {meta.get('type')!r}; known: "
-            f"{sorted(VectorField.registry)}. It may come from a newer leapfactual."
-        )
-    field = cls(**meta["config"])
-    try:
-        field.load_state_dict(tensors)
-    except RuntimeError as err:
-        raise CheckpointError(
-            f"{path}: weights do not fit the stored architecture ({err})"
-        ) from err
-    return field.to(device).eval()
+    field = load_module(path, device, expected=VectorField)
+    assert isinstance(field, VectorField)
+    return field

@@ -7,11 +7,16 @@ from leapfactual.io.files import (
     load_tensors,
     save_tensors,
 )
+from leapfactual.io.modules import MODULE_TYPES, load_module, register, save_module
 
 __all__ = [
+    "MODULE_TYPES",
     "CheckpointError",
     "atomic_write_bytes",
     "atomic_write_text",
+    "load_module",
     "load_tensors",
+    "register",
+    "save_module",
     "save_tensors",
 ]

@@ -1,0 +1,69 @@
+"""Checkpoints of ``nn.Module`` s rebuilt from JSON: no code in the file is ever executed.
+
+A module class opts in with :func:`register`; it must keep its constructor arguments in
+``self.config`` (a JSON-serialisable dict). :func:`save_module` writes the weights and
+``{"type": class name, "config": ...}``; :func:`load_module` looks the class up in the
+registry and rebuilds it from the config.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+from leapfactual._version import __version__
+from leapfactual.io.files import CheckpointError, load_tensors, save_tensors
+
+MODULE_TYPES: dict[str, type[nn.Module]] = {}
+M = TypeVar("M", bound=type[nn.Module])
+
+
+def register(cls: M) -> M:
+    """Class decorator: make ``cls`` loadable by :func:`load_module`."""
+    MODULE_TYPES[cls.__name__] = cls
+    return cls
+
+
+def save_module(module: nn.Module, path: str | os.PathLike[str], **extra: Any) -> Path:
+    """Save weights and ``module.config`` (``path``.safetensors + ``path``.json)."""
+    config = getattr(module, "config", None)
+    if not isinstance(config, dict):
+        raise TypeError(f"{type(module).__name__} has no `config` dict; it cannot be saved")
+    meta = {
+        "kind": "module",
+        "type": type(module).__name__,
+        "config": config,
+        "leapfactual_version": __version__,
+        **extra,
+    }
+    return save_tensors(path, module.state_dict(), meta)
+
+
+def load_module(
+    path: str | os.PathLike[str],
+    device: str | torch.device = "cpu",
+    expected: type[nn.Module] = nn.Module,
+) -> nn.Module:
+    """Rebuild a module saved by :func:`save_module`; check it is an ``expected``."""
+    tensors, meta = load_tensors(path, device)
+    kind = meta.get("type", "")
+    cls = MODULE_TYPES.get(kind)
+    if meta.get("kind") != "module" or cls is None:
+        raise CheckpointError(
+            f"{path} holds an unknown module type {kind!r}; known: {sorted(MODULE_TYPES)}. "
+            "It may come from another version of leapfactual."
+        )
+    if not issubclass(cls, expected):
+        raise CheckpointError(f"{path} holds a {kind}, not a {expected.__name__}")
+    module = cls(**meta["config"])
+    try:
+        module.load_state_dict(tensors)
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"{path}: weights do not fit the stored architecture ({err})"
+        ) from err
+    return module.to(device).eval()
