@@ -1,0 +1,76 @@
+"""The source x target grid: a few inputs, each explained toward every other class."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from leapfactual.explain.explanation import Explanation
+
+
+def source_target_grid(exp: Explanation, num_classes: int, reliable: bool = False) -> Tensor:
+    """Images ``[S, K, C, H, W]``: row s holds input s at its own class, CEs elsewhere.
+
+    ``exp`` must explain S inputs toward all other classes, the K - 1 rows of each input
+    consecutive (as :func:`all_other_targets` lays them out). Cells never filled stay blank.
+    """
+    per = num_classes - 1
+    if len(exp) % per:
+        raise ValueError(f"{len(exp)} rows is not a multiple of {per} targets per input")
+    images = exp.x_reliable if reliable and exp.x_reliable is not None else exp.x_cf
+    grid = torch.ones(len(exp) // per, num_classes, *exp.x.shape[1:])
+    for i in range(len(exp)):
+        row = i // per
+        grid[row, int(exp.target[i])] = images[i].float().cpu()
+        grid[row, int(exp.source[i])] = exp.x[i].float().cpu()
+    return grid
+
+
+def all_other_targets(labels: Tensor, num_classes: int) -> tuple[Tensor, Tensor]:
+    """Row indices and targets to explain every input toward every class but its own."""
+    rows, targets = [], []
+    for i, y in enumerate(labels.tolist()):
+        for t in range(num_classes):
+            if t != y:
+                rows.append(i)
+                targets.append(t)
+    return torch.tensor(rows), torch.tensor(targets)
+
+
+def save_grid_figure(
+    grid: Tensor, class_names: Sequence[str], path: str | Path, title: str = ""
+) -> Path:
+    """Write the grid as a PNG with rows labelled by source and columns by target class."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from leapfactual.report.images import to_uint8
+
+    rows, cols = grid.shape[:2]
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9 + 0.8, rows * 0.9 + 0.9),
+                             squeeze=False)
+    grey = grid.shape[2] == 1
+    for r in range(rows):
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.imshow(to_uint8(grid[r, c]), cmap="gray" if grey else None, vmin=0, vmax=255)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(str(class_names[c]), fontsize=9)
+            if c == 0:
+                ax.set_ylabel(f"row {r + 1}", fontsize=8)
+    fig.supxlabel("target class (the input itself sits in its own column)", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out

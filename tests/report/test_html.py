@@ -1,0 +1,68 @@
+import torch
+
+from leapfactual.explain import Cost, Explanation
+from leapfactual.report import Report, render_html, source_target_grid, write_report
+from leapfactual.report.grid import all_other_targets
+
+from .browser import probe_images
+
+
+def fake_explanation(n: int = 3, steps: int = 4, k: int = 4) -> Explanation:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(n, 1, 8, 8, generator=gen)
+    probs = torch.softmax(torch.randn(n, k, generator=gen), 1)
+    return Explanation(
+        method="leapfactual",
+        x=x,
+        x_cf=x.flip(-1),
+        x_reliable=x.flip(-2),
+        source=probs.argmax(1),
+        target=(probs.argmax(1) + 1) % k,
+        probs=probs,
+        probs_cf=probs.roll(1, 1),
+        probs_reliable=probs.roll(1, 1),
+        steps=torch.full((n,), steps),
+        trajectory_images=torch.rand(n, steps + 1, 1, 8, 8, generator=gen),
+        trajectory_probs=torch.rand(n, steps + 1, k, generator=gen),
+        cost=Cost(n=n, seconds=0.1),
+        config={"blend": {"steps": 3}},
+    )
+
+
+def test_page_is_self_contained_and_complete(tmp_path) -> None:
+    exp = fake_explanation()
+    report = Report("Digits", exp, ["a", "b", "c", "d"], summary=[("data", "x <b>")],
+                    cards=[("0.95", "CE validity")], notes=["made by a test"])
+    html = render_html(report)
+    assert "x &lt;b&gt;" in html  # escaped
+    assert "http://" not in html and "https://" not in html
+    # per sample: input, reconstruction, CE, reliable CE, two difference maps + 5 strip images
+    assert html.count("<img") == 3 * (6 + 5)
+    assert "inject 1" in html and "leap 3" in html
+
+
+def test_grid_places_inputs_on_their_own_class(tmp_path) -> None:
+    labels = torch.tensor([0, 2])
+    rows, targets = all_other_targets(labels, 3)
+    assert targets.tolist() == [1, 2, 0, 1]
+    x = torch.stack([torch.zeros(1, 2, 2), torch.ones(1, 2, 2)])[rows]
+    exp = Explanation("m", x, x_cf=torch.full_like(x, 0.5), source=labels[rows], target=targets,
+                      probs=torch.zeros(4, 3), probs_cf=torch.zeros(4, 3))
+    grid = source_target_grid(exp, 3)
+    assert grid.shape == (2, 3, 1, 2, 2)
+    assert grid[0, 0].eq(0).all() and grid[1, 2].eq(1).all()
+    assert grid[0, 1].eq(0.5).all() and grid[1, 0].eq(0.5).all()
+
+
+def test_chromium_decodes_every_image(tmp_path) -> None:
+    exp = fake_explanation()
+    rows, targets = all_other_targets(exp.source, 4)
+    grid_exp = Explanation("m", exp.x[rows], exp.x[rows].flip(-1), exp.source[rows], targets,
+                           exp.probs[rows], exp.probs[rows])
+    report = Report("Digits", exp, list("abcd"), grid=source_target_grid(grid_exp, 4),
+                    grid_sources=exp.source.tolist())
+    page = write_report(report, tmp_path / "report.html")
+    seen = probe_images(page)
+    assert seen["n"] == 3 * 11 + 3 * 4
+    assert seen["decoded"] == seen["n"]
+    assert seen["external"] == 0
