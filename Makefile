@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/leapfactual toy --out runs/toy
+	$(VENV)/bin/leapfactual demo --out runs/demo
 
 test: $(STAMP) browser
 	$(PY) -m pytest -q

@@ -20,3 +20,28 @@ def toy_config() -> ToyConfig:
 def toy_field(toy_config: ToyConfig) -> MLPField:
     """The quadrant flow with the toy's default settings (about 8 s on 2 cores)."""
     return train_toy_flow(toy_config)
+
+
+TINY = dict(
+    vae_width=8,
+    vae_epochs=1,
+    classifier_width=8,
+    classifier_epochs=2,
+    flow_epochs=3,
+    latent_dim=8,
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    from leapfactual.pipeline import FitConfig
+
+    return FitConfig(**TINY)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_config):
+    """A run fitted on mnist5k with tiny models and one or two epochs (a few seconds)."""
+    from leapfactual.pipeline import fit_run
+
+    return fit_run(tmp_path_factory.mktemp("runs") / "tiny", tiny_config)

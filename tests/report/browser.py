@@ -47,9 +47,18 @@ def probe_images(page: Path) -> dict[str, int]:
         copy = Path(tmp) / "probe.html"
         copy.write_text(html, encoding="utf-8")
         out = subprocess.run(
-            [chromium(), *FLAGS, f"--user-data-dir={tmp}/profile", "--virtual-time-budget=10000",
-             "--dump-dom", copy.as_uri()],
-            capture_output=True, text=True, timeout=120, check=True,
+            [
+                chromium(),
+                *FLAGS,
+                f"--user-data-dir={tmp}/profile",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                copy.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
         ).stdout
     match = re.search(r"data-probe=\"([^\"]+)\"", out)
     assert match, "the page did not finish loading in Chromium"
@@ -60,8 +69,16 @@ def screenshot(page: Path, png: Path, size: str = "1280,2400") -> Path:
     """Render ``page`` to ``png`` (for people to look at)."""
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [chromium(), *FLAGS, f"--user-data-dir={tmp}/profile", f"--window-size={size}",
-             f"--screenshot={png}", page.as_uri()],
-            capture_output=True, timeout=120, check=True,
+            [
+                chromium(),
+                *FLAGS,
+                f"--user-data-dir={tmp}/profile",
+                f"--window-size={size}",
+                f"--screenshot={png}",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            timeout=120,
+            check=True,
         )
     return png

@@ -1,8 +1,8 @@
 import torch
 
 from leapfactual.explain import Cost, Explanation
+from leapfactual.explain.targets import all_other_targets
 from leapfactual.report import Report, render_html, source_target_grid, write_report
-from leapfactual.report.grid import all_other_targets
 
 from .browser import probe_images
 
@@ -31,8 +31,14 @@ def fake_explanation(n: int = 3, steps: int = 4, k: int = 4) -> Explanation:
 
 def test_page_is_self_contained_and_complete(tmp_path) -> None:
     exp = fake_explanation()
-    report = Report("Digits", exp, ["a", "b", "c", "d"], summary=[("data", "x <b>")],
-                    cards=[("0.95", "CE validity")], notes=["made by a test"])
+    report = Report(
+        "Digits",
+        exp,
+        ["a", "b", "c", "d"],
+        summary=[("data", "x <b>")],
+        cards=[("0.95", "CE validity")],
+        notes=["made by a test"],
+    )
     html = render_html(report)
     assert "x &lt;b&gt;" in html  # escaped
     assert "http://" not in html and "https://" not in html
@@ -46,8 +52,15 @@ def test_grid_places_inputs_on_their_own_class(tmp_path) -> None:
     rows, targets = all_other_targets(labels, 3)
     assert targets.tolist() == [1, 2, 0, 1]
     x = torch.stack([torch.zeros(1, 2, 2), torch.ones(1, 2, 2)])[rows]
-    exp = Explanation("m", x, x_cf=torch.full_like(x, 0.5), source=labels[rows], target=targets,
-                      probs=torch.zeros(4, 3), probs_cf=torch.zeros(4, 3))
+    exp = Explanation(
+        "m",
+        x,
+        x_cf=torch.full_like(x, 0.5),
+        source=labels[rows],
+        target=targets,
+        probs=torch.zeros(4, 3),
+        probs_cf=torch.zeros(4, 3),
+    )
     grid = source_target_grid(exp, 3)
     assert grid.shape == (2, 3, 1, 2, 2)
     assert grid[0, 0].eq(0).all() and grid[1, 2].eq(1).all()
@@ -57,10 +70,22 @@ def test_grid_places_inputs_on_their_own_class(tmp_path) -> None:
 def test_chromium_decodes_every_image(tmp_path) -> None:
     exp = fake_explanation()
     rows, targets = all_other_targets(exp.source, 4)
-    grid_exp = Explanation("m", exp.x[rows], exp.x[rows].flip(-1), exp.source[rows], targets,
-                           exp.probs[rows], exp.probs[rows])
-    report = Report("Digits", exp, list("abcd"), grid=source_target_grid(grid_exp, 4),
-                    grid_sources=exp.source.tolist())
+    grid_exp = Explanation(
+        "m",
+        exp.x[rows],
+        exp.x[rows].flip(-1),
+        exp.source[rows],
+        targets,
+        exp.probs[rows],
+        exp.probs[rows],
+    )
+    report = Report(
+        "Digits",
+        exp,
+        list("abcd"),
+        grid=source_target_grid(grid_exp, 4),
+        grid_sources=exp.source.tolist(),
+    )
     page = write_report(report, tmp_path / "report.html")
     seen = probe_images(page)
     assert seen["n"] == 3 * 11 + 3 * 4

@@ -15,7 +15,8 @@ def source_target_grid(exp: Explanation, num_classes: int, reliable: bool = Fals
     """Images ``[S, K, C, H, W]``: row s holds input s at its own class, CEs elsewhere.
 
     ``exp`` must explain S inputs toward all other classes, the K - 1 rows of each input
-    consecutive (as :func:`all_other_targets` lays them out). Cells never filled stay blank.
+    consecutive (as ``explain.targets.all_other_targets`` lays them out). Cells never
+    filled stay blank.
     """
     per = num_classes - 1
     if len(exp) % per:
@@ -29,19 +30,12 @@ def source_target_grid(exp: Explanation, num_classes: int, reliable: bool = Fals
     return grid
 
 
-def all_other_targets(labels: Tensor, num_classes: int) -> tuple[Tensor, Tensor]:
-    """Row indices and targets to explain every input toward every class but its own."""
-    rows, targets = [], []
-    for i, y in enumerate(labels.tolist()):
-        for t in range(num_classes):
-            if t != y:
-                rows.append(i)
-                targets.append(t)
-    return torch.tensor(rows), torch.tensor(targets)
-
-
 def save_grid_figure(
-    grid: Tensor, class_names: Sequence[str], path: str | Path, title: str = ""
+    grid: Tensor,
+    class_names: Sequence[str],
+    path: str | Path,
+    title: str = "",
+    row_labels: Sequence[str] = (),
 ) -> Path:
     """Write the grid as a PNG with rows labelled by source and columns by target class."""
     import matplotlib
@@ -52,8 +46,9 @@ def save_grid_figure(
     from leapfactual.report.images import to_uint8
 
     rows, cols = grid.shape[:2]
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9 + 0.8, rows * 0.9 + 0.9),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(cols * 0.9 + 0.8, rows * 0.9 + 0.9), squeeze=False
+    )
     grey = grid.shape[2] == 1
     for r in range(rows):
         for c in range(cols):
@@ -64,8 +59,10 @@ def save_grid_figure(
             if r == 0:
                 ax.set_title(str(class_names[c]), fontsize=9)
             if c == 0:
-                ax.set_ylabel(f"row {r + 1}", fontsize=8)
+                label = row_labels[r] if r < len(row_labels) else f"row {r + 1}"
+                ax.set_ylabel(label, fontsize=9, rotation=0, labelpad=12)
     fig.supxlabel("target class (the input itself sits in its own column)", fontsize=9)
+    fig.supylabel("input", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

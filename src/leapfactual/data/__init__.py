@@ -1,0 +1,37 @@
+"""Datasets: one in-memory ``Dataset`` type, loaders behind ``load_dataset``, stratified splits.
+
+>>> from leapfactual.data import load_dataset, train_test_split
+>>> data = load_dataset("mnist5k")                      # doctest: +SKIP
+>>> train, test = train_test_split(data, test_fraction=0.2, seed=0)  # doctest: +SKIP
+"""
+
+from leapfactual.data.builtin import load_digits, load_mnist5k
+from leapfactual.data.classes import FASHION_MNIST_CLASSES, GALAXY10_CLASSES, MNIST_CLASSES
+from leapfactual.data.dataset import Dataset, images_from_uint8
+from leapfactual.data.folder import load_image_files, load_image_folder
+from leapfactual.data.galaxy10 import load_galaxy10
+from leapfactual.data.idx import FASHION_MNIST_DIR, load_fashion_mnist, load_idx, read_idx
+from leapfactual.data.registry import DEFAULT_DATASET, available_datasets, load_dataset
+from leapfactual.data.split import stratified_split, train_test_split
+
+__all__ = [
+    "DEFAULT_DATASET",
+    "FASHION_MNIST_CLASSES",
+    "FASHION_MNIST_DIR",
+    "GALAXY10_CLASSES",
+    "MNIST_CLASSES",
+    "Dataset",
+    "available_datasets",
+    "images_from_uint8",
+    "load_dataset",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_galaxy10",
+    "load_idx",
+    "load_image_files",
+    "load_image_folder",
+    "load_mnist5k",
+    "read_idx",
+    "stratified_split",
+    "train_test_split",
+]

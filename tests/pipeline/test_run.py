@@ -1,0 +1,70 @@
+import json
+import shutil
+from dataclasses import replace
+
+import pytest
+import torch
+
+from leapfactual.io import CheckpointError
+from leapfactual.pipeline import FitConfig, fit_run, load_run
+
+
+def test_fit_writes_every_stage_and_measures(tiny_run) -> None:
+    files = {p.name for p in tiny_run.directory.iterdir()}
+    for stage in ("vae", "classifier", "flow", "split"):
+        assert {f"{stage}.safetensors", f"{stage}.json"} <= files
+    assert "checkpoints" not in files or not any((tiny_run.directory / "checkpoints").iterdir())
+    summary = json.loads((tiny_run.directory / "run.json").read_text())["summary"]
+    assert 0.5 < summary["classifier_test_accuracy"] <= 1
+    assert 0 < summary["vae_test_mse"] < 0.2
+    assert len(tiny_run.train) == 4000 and len(tiny_run.test) == 1000
+
+
+def test_refit_reuses_finished_stages(tiny_run, tiny_config) -> None:
+    stamps = {p.name: p.stat().st_mtime_ns for p in tiny_run.directory.glob("*.safetensors")}
+    again = fit_run(tiny_run.directory, tiny_config)
+    assert {
+        p.name: p.stat().st_mtime_ns for p in tiny_run.directory.glob("*.safetensors")
+    } == stamps
+    assert torch.equal(again.flow.net[0].weight, tiny_run.flow.net[0].weight)
+
+
+def test_other_settings_are_refused(tiny_run, tiny_config) -> None:
+    with pytest.raises(ValueError, match="flow_epochs differ"):
+        fit_run(tiny_run.directory, replace(tiny_config, flow_epochs=99))
+
+
+def test_load_run_gives_a_working_explainer(tiny_run) -> None:
+    run = load_run(tiny_run.directory)
+    assert run.summary == tiny_run.summary
+    x = run.test.images[:4]
+    exp = run.explainer().explain(x, torch.tensor([1, 2, 3, 4]))
+    assert exp.x_cf.shape == x.shape and exp.x_reliable is not None
+    assert exp.config["condition"]["kind"] == "softmax"
+
+
+def test_optional_stage_is_named_when_missing(tiny_run) -> None:
+    with pytest.raises(ValueError, match="no oracle yet"):
+        tiny_run.require("oracle")
+
+
+def test_run_from_another_format_is_refused(tiny_run, tmp_path) -> None:
+    copy = tmp_path / "old"
+    shutil.copytree(tiny_run.directory, copy)
+    meta = json.loads((copy / "run.json").read_text())
+    meta["run_format"] = 0
+    (copy / "run.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="Re-fit the run"):
+        load_run(copy)
+
+
+def test_not_a_run_is_named(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="not a leapfactual run"):
+        load_run(tmp_path)
+
+
+def test_unknown_stage_and_setting_are_named(tmp_path) -> None:
+    with pytest.raises(ValueError, match="unknown stages"):
+        fit_run(tmp_path, FitConfig(), stages=("gan",))
+    with pytest.raises(ValueError, match="unknown run settings"):
+        FitConfig.from_dict({"vae_epoch": 3})
