@@ -1,7 +1,41 @@
-"""Explainers behind one interface, and the Explanation they return."""
+"""Explainers behind one interface, and the Explanation they return.
 
+Every explainer answers ``Method(classifier, ...).explain(x, target) -> Explanation``:
+LeapFactual and the baselines of METHOD.md section 6 (Opt-based, CGM-based, counterfactual
+attacks in latent and pixel space, linear reflection).
+"""
+
+from leapfactual.explain.attack import LatentAttack
+from leapfactual.explain.attributions import (
+    AttributeProbes,
+    Attributions,
+    attribute_attributions,
+    fit_attribute_probes,
+)
 from leapfactual.explain.base import Explainer, as_probs
+from leapfactual.explain.cgm import CGMBased, ConditionalCodec
 from leapfactual.explain.explanation import Cost, Explanation
 from leapfactual.explain.leapfactual import Blend, Inject, LeapFactual
+from leapfactual.explain.opt import OptBased
+from leapfactual.explain.pixel import PixelAttack
+from leapfactual.explain.reflection import LatentReflection
 
-__all__ = ["Blend", "Cost", "Explainer", "Explanation", "Inject", "LeapFactual", "as_probs"]
+__all__ = [
+    "AttributeProbes",
+    "Attributions",
+    "Blend",
+    "CGMBased",
+    "ConditionalCodec",
+    "Cost",
+    "Explainer",
+    "Explanation",
+    "Inject",
+    "LatentAttack",
+    "LatentReflection",
+    "LeapFactual",
+    "OptBased",
+    "PixelAttack",
+    "as_probs",
+    "attribute_attributions",
+    "fit_attribute_probes",
+]

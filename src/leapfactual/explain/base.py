@@ -8,6 +8,8 @@ counter, and assembles one :class:`Explanation` on the input's device.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import torch
@@ -31,6 +33,50 @@ def as_probs(outputs: Tensor, kind: Outputs) -> Tensor:
     if kind == "probs":
         return outputs.float()
     raise ValueError(f"unknown classifier output kind {kind!r}; choose 'logits' or 'probs'")
+
+
+def log_probs(outputs: Tensor, kind: Outputs) -> Tensor:
+    """Classifier outputs as log-probabilities: ``log_softmax`` of logits (stable where a
+    probability underflows), or the log of probabilities floored at the smallest normal float."""
+    probs = as_probs(outputs, kind)
+    if kind == "logits":
+        return outputs.float().log_softmax(dim=1)
+    return probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
+
+
+@contextmanager
+def model_errors(role: str, inputs: Tensor) -> Iterator[None]:
+    """Re-raise a model's ``RuntimeError`` (wrong shape, dtype or device) as a ``ValueError``
+    that names the model and the batch it was given. Out-of-memory errors pass unchanged."""
+    try:
+        yield
+    except torch.OutOfMemoryError:
+        raise
+    except RuntimeError as err:
+        raise ValueError(
+            f"the {role} failed on a batch of shape {tuple(inputs.shape)}, dtype {inputs.dtype} "
+            f"on {inputs.device}: {err}. Check that the inputs have the shape, dtype and "
+            "device the models expect."
+        ) from err
+
+
+@contextmanager
+def seeded(seed: int | None, device: torch.device) -> Iterator[None]:
+    """Run a block with the random generators of the CPU and ``device`` seeded with ``seed``,
+    then restore their states, so the caller's random stream is left untouched. ``None``:
+    no seeding, the block draws from the caller's stream."""
+    if seed is None:
+        yield
+        return
+    devices = [] if device.type == "cpu" else [device]
+    with torch.random.fork_rng(devices=devices, device_type=device.type):
+        torch.random.default_generator.manual_seed(seed)
+        if device.type == "cuda":
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
+        elif device.type != "cpu":
+            torch.manual_seed(seed)
+        yield
 
 
 def as_target(target: int | Tensor, batch: int) -> Tensor:
@@ -93,6 +139,9 @@ class Explainer(ABC):
         outputs: whether the classifier returns ``"logits"`` (default) or ``"probs"``.
         batch_size: inputs per internal batch; bounds memory.
         progress: show a progress bar over batches.
+        seed: seeds the random generators for the whole ``explain`` call (restoring the
+            caller's state afterwards), so stochastic models (a sampling encoder, dropout)
+            give the same result on every call; None draws from the caller's stream.
     """
 
     name: str = "explainer"
@@ -104,6 +153,7 @@ class Explainer(ABC):
         outputs: Outputs = "logits",
         batch_size: int = 256,
         progress: bool = False,
+        seed: int | None = None,
     ) -> None:
         if not callable(classifier):
             raise ValueError("classifier must be callable: images [B, ...] -> outputs [B, K]")
@@ -111,12 +161,15 @@ class Explainer(ABC):
             raise ValueError("codec must have encode(x) -> z and decode(z) -> x methods")
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"seed must be an int or None, got {seed!r}")
         as_probs(torch.zeros(1, 2), outputs)
         self.classifier = classifier
         self.codec = codec
         self.outputs = outputs
         self.batch_size = batch_size
         self.progress = progress
+        self.seed = seed
 
     # -- the one public call -------------------------------------------------------------
     def explain(self, x: Tensor, target: int | Tensor) -> Explanation:
@@ -127,7 +180,7 @@ class Explainer(ABC):
         cost = Cost(n=x.shape[0])
         parts: list[dict[str, Tensor]] = []
         starts = range(0, x.shape[0], self.batch_size)
-        with Timer(cost):
+        with Timer(cost), seeded(self.seed, torch.device(device)):
             for start in tqdm(starts, desc=self.name, disable=not self.progress, unit="batch"):
                 xb = x[start : start + self.batch_size].to(device)
                 tb = targets[start : start + self.batch_size].to(device)
@@ -151,7 +204,12 @@ class Explainer(ABC):
 
     def config(self) -> dict[str, Any]:
         """The settings that produced an explanation, JSON-serialisable."""
-        return {"method": self.name, "outputs": self.outputs, "batch_size": self.batch_size}
+        return {
+            "method": self.name,
+            "outputs": self.outputs,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+        }
 
     # -- shared plumbing -----------------------------------------------------------------
     @property
@@ -160,18 +218,25 @@ class Explainer(ABC):
 
     def classify(self, images: Tensor, cost: Cost) -> Tensor:
         """Classifier probabilities ``[B, K]``, counted."""
+        return as_probs(self.classifier_outputs(images, cost), self.outputs)
+
+    def classifier_outputs(self, images: Tensor, cost: Cost) -> Tensor:
+        """The classifier's raw outputs (logits or probabilities, see ``outputs``), counted."""
         cost.classifier += images.shape[0]
-        return as_probs(self.classifier(images), self.outputs)
+        with model_errors("classifier", images):
+            return self.classifier(images)
 
     def encode(self, x: Tensor, cost: Cost) -> Tensor:
         assert self.codec is not None
         cost.encoder += x.shape[0]
-        return self.codec.encode(x)
+        with model_errors("encoder", x):
+            return self.codec.encode(x)
 
     def decode(self, z: Tensor, cost: Cost) -> Tensor:
         assert self.codec is not None
         cost.decoder += z.shape[0]
-        return self.codec.decode(z)
+        with model_errors("decoder", z):
+            return self.codec.decode(z)
 
     @staticmethod
     def _check_target(target: Tensor, num_classes: int) -> None:

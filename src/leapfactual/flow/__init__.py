@@ -5,12 +5,14 @@ from leapfactual.flow.conditions import ConditionSpec
 from leapfactual.flow.fields import MLPField, VectorField, load_field, save_field
 from leapfactual.flow.leap import leap
 from leapfactual.flow.solvers import Solver, integrate
+from leapfactual.flow.unet import UNet1DField
 
 __all__ = [
     "ConditionSpec",
     "GaussianSource",
     "MLPField",
     "Solver",
+    "UNet1DField",
     "UniformSource",
     "VectorField",
     "cfm_loss",

@@ -1,4 +1,4 @@
-"""CE-CFM: the conditional flow-matching loss and its training loop.
+"""CE-CFM: the conditional flow-matching loss and its trainer (on the shared loop).
 
 Straight paths with independent coupling (or an exact minibatch optimal-transport coupling):
 ``t ~ U(0, 1)``, ``z0 ~ source``, ``z_t = t z1 + (1 - t) z0 + sigma eps``, target velocity
@@ -7,14 +7,16 @@ Straight paths with independent coupling (or an exact minibatch optimal-transpor
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from leapfactual.flow.fields import VectorField
+from leapfactual.training import fit
 
 Coupling = Literal["independent", "ot"]
 
@@ -93,42 +95,38 @@ def train_flow(
     coupling: Coupling = "independent",
     seed: int = 0,
     progress: bool = False,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> list[float]:
     """Train ``field`` with the CE-CFM loss; return the mean loss of every epoch.
 
     ``conditions`` are already encoded with ``field.condition`` (e.g.
     ``field.condition.from_probs(softmax(classifier(decode(latents))))``). Adam (AdamW when
     ``weight_decay > 0``), learning rate multiplied by ``lr_decay`` at each epoch in
-    ``lr_milestones``. Same seed, same data, same device: identical weights.
+    ``lr_milestones``. Same seed, same data, same device: identical weights. With a
+    ``checkpoint`` directory the run is saved every epoch and resumes exactly where it stopped
+    (see :func:`leapfactual.training.fit`).
     """
     field.check_latents(latents)
     field.condition.validate(conditions, latents.shape[0])
-    if epochs < 1 or batch_size < 1:
-        raise ValueError("epochs and batch_size must be positive")
-    device = next(field.parameters()).device
-    latents, conditions = latents.to(device), conditions.to(device)
-    generator = torch.Generator().manual_seed(seed)
-    opt_cls = torch.optim.AdamW if weight_decay > 0 else torch.optim.Adam
-    optimizer = opt_cls(field.parameters(), lr=lr, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(lr_milestones), lr_decay)
-    history: list[float] = []
-    field.train()
-    bar = tqdm(range(epochs), desc="flow", disable=not progress, unit="epoch")
-    for _ in bar:
-        order = torch.randperm(latents.shape[0], generator=generator).to(device)
-        total, count = 0.0, 0
-        for start in range(0, latents.shape[0], batch_size):
-            idx = order[start : start + batch_size]
-            loss = cfm_loss(
-                field, latents[idx], conditions[idx], generator, source, sigma, coupling
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * idx.numel()
-            count += idx.numel()
-        scheduler.step()
-        history.append(total / count)
-        bar.set_postfix(loss=f"{history[-1]:.4f}")
-    field.eval()
-    return history
+    if coupling not in ("independent", "ot"):
+        raise ValueError(f"unknown coupling {coupling!r}; choose 'independent' or 'ot'")
+
+    def step(batch: Sequence[Tensor], generator: torch.Generator) -> Tensor:
+        return cfm_loss(field, batch[0], batch[1], generator, source, sigma, coupling)
+
+    return fit(
+        field,
+        [latents, conditions],
+        step,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=weight_decay,
+        lr_milestones=lr_milestones,
+        lr_decay=lr_decay,
+        seed=seed,
+        progress=progress,
+        desc="flow",
+        checkpoint=checkpoint,
+        settings={"loss": "cfm", "source": repr(source), "sigma": sigma, "coupling": coupling},
+    )

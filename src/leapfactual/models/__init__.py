@@ -1,5 +1,26 @@
-"""Model protocols (what the explainers need) and reference networks."""
+"""Model protocols (what the explainers need) and reference networks with their trainers."""
 
+from leapfactual.models.classifier import CNNClassifier
 from leapfactual.models.protocols import Classifier, Codec, IdentityCodec
+from leapfactual.models.trainers import (
+    accuracy,
+    random_shift,
+    train_classifier,
+    train_cvae,
+    train_vae,
+)
+from leapfactual.models.vae import ConditionalVAE, ConvVAE
 
-__all__ = ["Classifier", "Codec", "IdentityCodec"]
+__all__ = [
+    "CNNClassifier",
+    "Classifier",
+    "Codec",
+    "ConditionalVAE",
+    "ConvVAE",
+    "IdentityCodec",
+    "accuracy",
+    "random_shift",
+    "train_classifier",
+    "train_cvae",
+    "train_vae",
+]

@@ -1,0 +1,112 @@
+"""A results table (rows = metrics, columns = methods) written as Markdown, CSV and HTML."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from leapfactual.io import atomic_write_text
+
+Cell = float | tuple[float, float] | None
+
+
+def format_cell(cell: Cell, digits: int = 3) -> str:
+    """``0.166``, ``0.166 ± 0.004`` (mean ± SEM), or an en dash when missing."""
+    if cell is None:
+        return "–"
+    if isinstance(cell, tuple):
+        mean, sem = cell
+        if math.isnan(sem):
+            return format_cell(mean, digits)
+        return f"{format_cell(mean, digits)} ± {format_cell(sem, digits)}"
+    if math.isnan(cell):
+        return "–"
+    if math.isinf(cell):
+        return "∞"
+    magnitude = abs(cell)
+    if magnitude >= 100:
+        return f"{cell:,.0f}"
+    if magnitude >= 10:
+        return f"{cell:.1f}"
+    if 0 < magnitude < 10 ** -(digits - 1):
+        return f"{cell:.1e}"
+    return f"{cell:.{digits}f}"
+
+
+@dataclass
+class Table:
+    """Rows of named cells, one value per column; row order is insertion order."""
+
+    columns: list[str]
+    rows: dict[str, dict[str, Cell]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def set(self, row: str, column: str, value: Cell) -> None:
+        self.rows.setdefault(row, {})[column] = value
+
+    def get(self, row: str, column: str) -> Cell:
+        return self.rows.get(row, {}).get(column)
+
+    def mean(self, row: str, column: str) -> float:
+        """The value (or mean of a mean ± SEM cell) as a float; NaN when missing."""
+        cell = self.get(row, column)
+        if cell is None:
+            return math.nan
+        return cell[0] if isinstance(cell, tuple) else cell
+
+    def to_markdown(self) -> str:
+        head = "| | " + " | ".join(self.columns) + " |"
+        rule = "|---|" + "---|" * len(self.columns)
+        lines = [head, rule]
+        for name, cells in self.rows.items():
+            values = [format_cell(cells.get(c)) for c in self.columns]
+            lines.append(f"| {name} | " + " | ".join(values) + " |")
+        return "\n".join(lines) + "\n"
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["metric", *[f"{c}{s}" for c in self.columns for s in ("", " sem")]])
+        for name, cells in self.rows.items():
+            out: list[str] = [name]
+            for c in self.columns:
+                cell = cells.get(c)
+                mean, sem = cell if isinstance(cell, tuple) else (cell, None)
+                out += ["" if mean is None else repr(mean), "" if sem is None else repr(sem)]
+            writer.writerow(out)
+        return buf.getvalue()
+
+    def to_html(self, title: str = "Benchmark", intro: str = "") -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        body = "".join(
+            f"<tr><td>{html.escape(name)}</td>"
+            + "".join(f"<td>{html.escape(format_cell(cells.get(c)))}</td>" for c in self.columns)
+            + "</tr>"
+            for name, cells in self.rows.items()
+        )
+        notes = "".join(
+            f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in self.notes.items()
+        )
+        return (
+            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><style>"
+            "body{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:24px auto;"
+            "color:#1d2433}table{border-collapse:collapse}td,th{padding:6px 12px;"
+            "border-bottom:1px solid #e3e7ee;text-align:right}td:first-child{text-align:left;"
+            "color:#5b6578}th{background:#f3f5f9}</style></head><body>"
+            f"<h1>{html.escape(title)}</h1><p>{html.escape(intro)}</p>"
+            f"<table><tr><th></th>{head}</tr>{body}</table><ul>{notes}</ul></body></html>"
+        )
+
+    def write(self, stem: str | Path, title: str = "Benchmark", intro: str = "") -> list[Path]:
+        """Write ``stem.md``, ``stem.csv`` and ``stem.html``; return the paths."""
+        base = Path(stem)
+        paths = [base.with_suffix(s) for s in (".md", ".csv", ".html")]
+        atomic_write_text(paths[0], self.to_markdown())
+        atomic_write_text(paths[1], self.to_csv())
+        atomic_write_text(paths[2], self.to_html(title, intro))
+        return paths

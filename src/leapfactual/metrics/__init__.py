@@ -1,0 +1,49 @@
+"""Metrics for counterfactual explanations: plain functions on tensors.
+
+- classification: :func:`validity`, :func:`auroc`, :func:`oracle_validity`.
+- proximity: :func:`l1_distance`, :func:`l2_distance`, :func:`ssim`, :func:`psnr`, and
+  their means in :func:`proximity`.
+- realism: :func:`fid`, :func:`kid`, :func:`sfid` on features of a caller's network
+  (:func:`frechet_distance`, :func:`kernel_distance`, :func:`split_frechet_distance` on
+  feature matrices).
+- shape: :func:`morphometric_change` (Morpho-MNIST), :func:`relative_change`.
+- cost: :func:`cost_per_ce`.
+
+Quality metrics take an optional boolean ``mask`` to score only some CEs (the valid ones,
+``explanation.valid``, in the DiME/ACE tradition).
+"""
+
+from leapfactual.metrics.classification import auroc, oracle_validity, validity
+from leapfactual.metrics.cost import cost_per_ce
+from leapfactual.metrics.morphometric import morphometric_change, relative_change
+from leapfactual.metrics.proximity import l1_distance, l2_distance, proximity, psnr, ssim
+from leapfactual.metrics.realism import (
+    extract_features,
+    fid,
+    frechet_distance,
+    kernel_distance,
+    kid,
+    sfid,
+    split_frechet_distance,
+)
+
+__all__ = [
+    "auroc",
+    "cost_per_ce",
+    "extract_features",
+    "fid",
+    "frechet_distance",
+    "kernel_distance",
+    "kid",
+    "l1_distance",
+    "l2_distance",
+    "morphometric_change",
+    "oracle_validity",
+    "proximity",
+    "psnr",
+    "relative_change",
+    "sfid",
+    "split_frechet_distance",
+    "ssim",
+    "validity",
+]
