@@ -27,6 +27,10 @@ browser:
 	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
 	  || echo "could not install chromium: the report render test is skipped outside CI"; }
 
+# Speed of every method side by side (prints ratios; several minutes on 2 cores).
+bench: $(STAMP)
+	$(PY) benchmarks/speed.py
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -29,6 +29,8 @@ TINY = dict(
     classifier_epochs=2,
     flow_epochs=3,
     latent_dim=8,
+    oracle_width=8,
+    cvae_epochs=1,
 )
 
 

@@ -34,3 +34,16 @@ def test_save_load_round_trip_is_exact(tmp_path: Path) -> None:
 def test_wrong_image_shape_is_refused() -> None:
     with pytest.raises(ValueError, match=r"\[B, 1, 28, 28\]"):
         CNNClassifier()(torch.rand(2, 28, 28))
+
+
+def test_embed_is_the_input_of_the_last_layer() -> None:
+    import torch
+
+    from leapfactual.models import CNNClassifier
+
+    torch.manual_seed(0)
+    model = CNNClassifier(1, 28, 10, width=8, hidden=16)
+    x = torch.rand(3, 1, 28, 28)
+    feats = model.embed(x)
+    assert feats.shape == (3, 16)
+    assert torch.allclose(model.head[-1](feats), model(x))

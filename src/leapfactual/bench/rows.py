@@ -36,7 +36,8 @@ def morphometric_rows(col: Column, ctx: BenchContext) -> dict[str, Cell]:
 
 def proximity_rows(col: Column, ctx: BenchContext) -> dict[str, Cell]:
     """L1, L2, SSIM and PSNR between CE and input."""
-    return {f"{k} to input": v for k, v in proximity(col.x_cf, ctx.x).items()}
+    names = {"l1": "L1", "l2": "L2", "ssim": "SSIM", "psnr": "PSNR"}
+    return {f"{names[k]} to input": v for k, v in proximity(col.x_cf, ctx.x).items()}
 
 
 def realism_rows(col: Column, ctx: BenchContext) -> dict[str, Cell]:

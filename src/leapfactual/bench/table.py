@@ -32,7 +32,7 @@ def format_cell(cell: Cell, digits: int = 3) -> str:
         return f"{cell:,.0f}"
     if magnitude >= 10:
         return f"{cell:.1f}"
-    if 0 < magnitude < 10 ** -(digits - 1):
+    if 0 < magnitude < 10**-digits:
         return f"{cell:.1e}"
     return f"{cell:.{digits}f}"
 
@@ -102,11 +102,22 @@ class Table:
             f"<table><tr><th></th>{head}</tr>{body}</table><ul>{notes}</ul></body></html>"
         )
 
-    def write(self, stem: str | Path, title: str = "Benchmark", intro: str = "") -> list[Path]:
-        """Write ``stem.md``, ``stem.csv`` and ``stem.html``; return the paths."""
-        base = Path(stem)
-        paths = [base.with_suffix(s) for s in (".md", ".csv", ".html")]
-        atomic_write_text(paths[0], self.to_markdown())
-        atomic_write_text(paths[1], self.to_csv())
-        atomic_write_text(paths[2], self.to_html(title, intro))
+    def write(
+        self,
+        stem: str | Path,
+        title: str = "Benchmark",
+        intro: str = "",
+        formats: tuple[str, ...] = ("md", "csv", "html"),
+    ) -> list[Path]:
+        """Write ``stem.md``, ``stem.csv`` and / or ``stem.html``; return the paths."""
+        render = {
+            "md": self.to_markdown,
+            "csv": self.to_csv,
+            "html": lambda: self.to_html(title, intro),
+        }
+        paths = []
+        for fmt in formats:
+            path = Path(stem).with_suffix(f".{fmt}")
+            atomic_write_text(path, render[fmt]())
+            paths.append(path)
         return paths

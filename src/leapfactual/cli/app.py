@@ -10,9 +10,12 @@ from typing import Annotated
 
 import typer
 
+from leapfactual.cli.bench import bench
 from leapfactual.cli.demo import demo
+from leapfactual.cli.divergence import divergence
 from leapfactual.cli.explain import explain
 from leapfactual.cli.fit import fit
+from leapfactual.cli.improve import improve
 from leapfactual.cli.report import report
 from leapfactual.cli.toy import toy
 from leapfactual.io import CheckpointError
@@ -24,7 +27,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-USER_ERRORS = (ValueError, CheckpointError, FileNotFoundError, PermissionError)
+USER_ERRORS = (
+    ValueError,
+    CheckpointError,
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+)
+"""What bad input raises: reported as one line, not a traceback."""
 state = {"debug": False}
 
 
@@ -35,7 +47,7 @@ def _root(
     state["debug"] = debug
 
 
-for command in (demo, fit, explain, report, toy):
+for command in (demo, fit, explain, report, bench, toy, divergence, improve):
     app.command()(command)
 
 
@@ -50,5 +62,13 @@ def main() -> None:
     except USER_ERRORS as err:
         if state["debug"]:
             raise
-        typer.echo(f"error: {err}", err=True)
+        typer.echo(f"error: {one_line(err)}", err=True)
         sys.exit(2)
+
+
+def one_line(err: BaseException) -> str:
+    """The message of ``err`` on one line (a model's multi-line error text is joined)."""
+    text = " ".join(str(err).split())
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        text = f"{err.filename}: {err.strerror}"
+    return text or type(err).__name__

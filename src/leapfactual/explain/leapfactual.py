@@ -65,7 +65,8 @@ class LeapFactual(Explainer):
         inject: injection schedule for the reliable CE, or None to skip it.
         solver: ODE solver for every lift and land.
         trajectory: keep ``"latents"`` (and probabilities) or also ``"images"`` per leap.
-        outputs, batch_size, progress: see :class:`Explainer`.
+        outputs, batch_size, progress, seed: see :class:`Explainer` (LeapFactual itself draws
+            nothing at random; ``seed`` matters only for stochastic models).
     """
 
     name = "leapfactual"
@@ -82,8 +83,9 @@ class LeapFactual(Explainer):
         outputs: Outputs = "logits",
         batch_size: int = 256,
         progress: bool = False,
+        seed: int | None = None,
     ) -> None:
-        super().__init__(classifier, codec, outputs, batch_size, progress)
+        super().__init__(classifier, codec, outputs, batch_size, progress, seed)
         if not isinstance(field, VectorField):
             raise ValueError(f"field must be a leapfactual VectorField, got {type(field).__name__}")
         if trajectory not in ("none", "latents", "images"):

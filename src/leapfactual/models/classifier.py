@@ -25,6 +25,9 @@ class CNNClassifier(nn.Module):
         hidden: width of the MLP head.
     """
 
+    input_range: tuple[float, float] = (0.0, 1.0)
+    """Pixel range of the images it takes (checked by explainers)."""
+
     def __init__(
         self,
         in_channels: int = 1,
@@ -61,3 +64,8 @@ class CNNClassifier(nn.Module):
         """Logits ``[B, num_classes]`` of images ``[B, in_channels, image_size, image_size]``."""
         check_images(x, self.in_channels, self.image_size, type(self).__name__)
         return self.head(self.features(x))
+
+    def embed(self, x: Tensor) -> Tensor:
+        """Penultimate features ``[B, hidden]`` (e.g. the feature network of FID / KID)."""
+        check_images(x, self.in_channels, self.image_size, type(self).__name__)
+        return self.head[:-1](self.features(x))

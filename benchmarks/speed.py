@@ -1,0 +1,148 @@
+"""Speed of every way to make a counterfactual, side by side on the same models and inputs.
+
+    python benchmarks/speed.py [--n 500] [--run runs/bench-mnist5k]     (make bench)
+
+Each method runs in its own fresh subprocess (so its peak resident memory is its own),
+one after another in one invocation; the table prints CEs per second, the ratio against our
+default, validity, and peak memory. The machine is shared and noisy: read ratios, not
+absolute times. Also prints peak memory of LeapFactual on 1k vs 20k images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import torch
+
+METHODS = {
+    "ours": "LeapFactual, our defaults (fixed-step RK4, 4 steps per lift / land)",
+    "ours-early": "LeapFactual, our defaults + early stop (tol 1e-3)",
+    "reference": "LeapFactual, reference-style (dopri5 atol = rtol = 1e-4, fixed counts)",
+    "bound": "bound: decode + classify once per leap (20 leaps), nothing else",
+    "opt": "Opt-based (AdamW, 1,000 steps)",
+    "attack": "Latent attack (Adam until p > 0.5, at most 1,000 steps)",
+    "cgm": "CGM-based (one CVAE pass)",
+}
+SLOW = {"opt", "attack"}
+
+
+def measure(method: str, run_dir: str, n: int) -> dict[str, float]:
+    """Time one method on the first ``n`` held-out digits (in this process)."""
+    from leapfactual.explain import Blend, CGMBased, LatentAttack, OptBased
+    from leapfactual.explain.targets import random_other_targets
+    from leapfactual.flow import Solver
+    from leapfactual.pipeline import load_run
+
+    run = load_run(run_dir)
+    test = run.test
+    reps = -(-n // len(test))
+    x = test.images.repeat(reps, 1, 1, 1)[:n]
+    labels = test.labels.repeat(reps)[:n]
+    target = random_other_targets(labels, test.num_classes, 0)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    explainer = {
+        "ours": lambda: run.explainer(),
+        "ours-early": lambda: run.explainer(blend=Blend(0.1, 15, tol=1e-3)),
+        "reference": lambda: run.explainer(solver=Solver("dopri5", atol=1e-4, rtol=1e-4)),
+        "opt": lambda: OptBased(run.classifier, run.vae),
+        "attack": lambda: LatentAttack(run.classifier, run.vae),
+        "cgm": lambda: CGMBased(run.classifier, run.cvae),
+    }
+    if method == "bound":
+        start = time.perf_counter()
+        with torch.no_grad():
+            for i in range(0, n, 256):
+                z = run.vae.encode(x[i : i + 256])
+                for _ in range(20):
+                    run.classifier(run.vae.decode(z))
+        seconds, valid = time.perf_counter() - start, float("nan")
+    else:
+        start = time.perf_counter()
+        exp = explainer[method]().explain(x, target)
+        seconds, valid = time.perf_counter() - start, float(exp.valid.float().mean())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "seconds_per_ce": seconds / n,
+        "validity": valid,
+        "peak_mb": peak / 1024,
+        "extra_mb": (peak - base) / 1024,
+        "n": n,
+    }
+
+
+def child(method: str, run_dir: str, n: int) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", method, "--run", run_dir, "--n", str(n)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=500, help="CEs per fast method")
+    parser.add_argument("--n-slow", type=int, default=50, help="CEs for Opt-based / attack")
+    parser.add_argument("--run", default="runs/bench-mnist5k", help="run directory")
+    parser.add_argument("--memory", default="1000,20000", help="image counts for memory")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one, args.run, args.n)))
+        return
+    from leapfactual.pipeline import FitConfig, fit_run
+
+    print(f"fitting or reusing {args.run} ...", flush=True)
+    fit_run(args.run, FitConfig(), ("vae", "classifier", "flow", "cvae"), progress=True)
+    print(
+        f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"torch {torch.__version__}, device cpu"
+    )
+    results = {}
+    for method in METHODS:
+        n = args.n_slow if method in SLOW else args.n
+        results[method] = child(method, args.run, n)
+        print(f"  measured {method} on {n} digits", flush=True)
+    ours = results["ours"]["seconds_per_ce"]
+    print(
+        f"\n{'method':78s} {'ms/CE':>9s} {'CE/s':>8s} {'speed vs ours':>14s} "
+        f"{'validity':>9s} {'peak MB':>8s}"
+    )
+    for method, label in METHODS.items():
+        r = results[method]
+        print(
+            f"{label:78s} {r['seconds_per_ce'] * 1e3:9.2f} {1 / r['seconds_per_ce']:8.1f} "
+            f"{ours / r['seconds_per_ce']:13.3f}x {r['validity']:9.3f} {r['peak_mb']:8.0f}"
+        )
+    ref, opt, bound = (results[m]["seconds_per_ce"] for m in ("reference", "opt", "bound"))
+    checks = [
+        ("ours vs reference-style (target >= 10x)", ref / ours, 10),
+        ("ours vs Opt-based (target >= 100x)", opt / ours, 100),
+        ("ours vs the decode+classify bound (target >= 0.5)", bound / ours, 0.5),
+    ]
+    print()
+    for name, ratio, goal in checks:
+        print(f"{name}: {ratio:.2f}x -> {'met' if ratio >= goal else 'NOT met'}")
+    gap = abs(results["ours"]["validity"] - results["reference"]["validity"])
+    print(
+        f"validity gap ours vs reference-style: {gap * 100:.1f} points "
+        f"({'within' if gap <= 0.01 else 'NOT within'} one point)"
+    )
+    print("\npeak memory of LeapFactual (ours) as the number of images grows:")
+    for count in (int(c) for c in args.memory.split(",")):
+        r = child("ours", args.run, count)
+        print(
+            f"  {count:6d} images: peak {r['peak_mb']:.0f} MB, of which "
+            f"{r['extra_mb']:.0f} MB during explain ({r['seconds_per_ce'] * 1e3:.2f} ms/CE)"
+        )
+
+
+if __name__ == "__main__":
+    main()
