@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import torch
+
 from leapfactual.explain import Explanation
 
 
@@ -101,3 +103,19 @@ def test_fit_command_completes_a_run(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert "classifier_test_accuracy" in done.stdout
     assert (tmp_path / "run" / "flow.safetensors").exists()
+
+
+def test_sharded_explain_streams_restarts_and_merges(tiny_run, tmp_path) -> None:
+    out = tmp_path / "sharded"
+    args = ["explain", str(tiny_run.directory), "--out", str(out), "--limit", "10"]
+    args += ["--repeat", "3", "--shard-size", "8", "--blend-steps", "2", "--inject-steps", "0"]
+    first = cli(*args, "--no-merge")
+    assert first.returncode == 0, first.stderr
+    assert "4 shards of 8 CEs" in first.stdout and not (out / "explanation.json").exists()
+    again = cli(*args)
+    assert again.returncode == 0, again.stderr
+    assert "4 were already done" in again.stdout
+    exp = Explanation.load(out)
+    assert len(exp) == 30 and torch.equal(exp.x[:10], exp.x[10:20])
+    other = cli(*args[:-1], "3")
+    assert other.returncode == 2 and "another explain job" in other.stderr

@@ -37,4 +37,4 @@ def test_reduced_bench_fills_every_row_and_writes_the_page(tiny_run, tiny_config
     )
     text = page.read_text()
     assert "leapfactual bench --n 12" in text and "| accuracy to target |" in text
-    assert len(comparisons(table)) == 5
+    assert len(comparisons(table)) == 6

@@ -68,3 +68,38 @@ def test_unknown_stage_and_setting_are_named(tmp_path) -> None:
         fit_run(tmp_path, FitConfig(), stages=("gan",))
     with pytest.raises(ValueError, match="unknown run settings"):
         FitConfig.from_dict({"vae_epoch": 3})
+
+
+def test_device_arguments_place_the_models(tiny_run) -> None:
+    run = load_run(tiny_run.directory, device="cpu")
+    assert run.device == torch.device("cpu")
+    assert all(p.device.type == "cpu" for p in run.flow.parameters())
+    explainer = run.explainer(device="cpu")
+    assert explainer.device == torch.device("cpu")
+    with pytest.raises((RuntimeError, ValueError)):
+        load_run(tiny_run.directory, device="no-such-device")
+
+
+def test_unet_flow_is_selectable_and_old_runs_gain_the_default(tmp_path) -> None:
+    config = FitConfig(
+        data="digits",
+        latent_dim=6,
+        vae_width=4,
+        vae_epochs=1,
+        classifier_width=4,
+        classifier_epochs=1,
+        flow_field="unet",
+        flow_width=4,
+        flow_depth=1,
+        flow_epochs=1,
+    )
+    run = fit_run(tmp_path / "unet", config)
+    assert type(load_run(run.directory).flow).__name__ == "UNet1DField"
+    meta = json.loads((run.directory / "run.json").read_text())
+    del meta["config"]["flow_field"]  # a run written before the setting existed
+    meta["config"]["flow_width"], meta["config"]["flow_depth"] = 4, 1
+    (run.directory / "run.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="flow_field differ"):
+        fit_run(run.directory, config)
+    with pytest.raises(ValueError, match="unknown flow_field 'transformer'"):
+        fit_run(tmp_path / "x", replace(config, flow_field="transformer"))

@@ -29,7 +29,11 @@ def demo(
         int, typer.Option(min=1, help="Flow training epochs.")
     ] = FitConfig.flow_epochs,
 ) -> None:
-    """Explain real MNIST digits (mnist5k) and write an HTML report (trains once, then reuses)."""
+    """Explain real MNIST digits (mnist5k) and write an HTML report (trains once, then reuses).
+
+    OUT is a cache by design: OUT/run is fitted once and reused (a run fitted with other
+    settings is refused), and report.html, grid.png and metrics.json are rewritten each time.
+    """
     from leapfactual.experiments.demo import DemoConfig, run_demo
 
     fit = FitConfig(

@@ -27,6 +27,9 @@ def fit(
         int, typer.Option(min=1, help="Classifier epochs.")
     ] = FitConfig.classifier_epochs,
     flow_epochs: Annotated[int, typer.Option(min=1, help="Flow epochs.")] = FitConfig.flow_epochs,
+    flow_field: Annotated[
+        str, typer.Option(help="Flow network: mlp, or unet (1-D U-Net for large latents).")
+    ] = FitConfig.flow_field,
     condition: Annotated[
         str, typer.Option(help="Flow condition: softmax, onehot, class.")
     ] = "softmax",
@@ -37,12 +40,18 @@ def fit(
             "oracle (independent classifier), cvae (CGM baseline)."
         ),
     ] = "vae,classifier,flow",
+    device: Annotated[
+        str | None,
+        typer.Option(help="cpu, cuda, cuda:1 ... (default: this rank's GPU if any, else cpu)."),
+    ] = None,
 ) -> None:
     """Train the VAE, the classifier and the CE-CFM flow on a dataset into a run directory.
 
     Re-running completes missing stages and reuses finished ones; an interrupted stage resumes
-    from its last epoch.
+    from its last epoch. Under `torchrun --nproc-per-node N -m leapfactual fit ...` every
+    stage trains data-parallel on N processes (same global batch) and rank 0 writes the run.
     """
+    from leapfactual.distributed import finish, world
     from leapfactual.pipeline import fit_run
 
     config = FitConfig(
@@ -53,11 +62,18 @@ def fit(
         vae_epochs=vae_epochs,
         classifier_epochs=classifier_epochs,
         flow_epochs=flow_epochs,
+        flow_field=flow_field,
         condition=condition,
     )
     run = fit_run(
-        out, config, tuple(s.strip() for s in stages.split(",") if s.strip()), progress=True
+        out,
+        config,
+        tuple(s.strip() for s in stages.split(",") if s.strip()),
+        progress=True,
+        device=device,
     )
-    for key, value in (run.summary or {}).items():
-        typer.echo(f"{key}: {value:.4f}")
-    typer.echo(f"run: {out}")
+    if world().is_main:
+        for key, value in (run.summary or {}).items():
+            typer.echo(f"{key}: {value:.4f}")
+        typer.echo(f"run: {out}")
+    finish()

@@ -115,8 +115,48 @@ def check_inputs(x: Tensor) -> None:
             "x must be a non-empty batch [B, ...] (images [B, C, H, W]), got shape "
             f"{tuple(x.shape)}"
         )
-    if not torch.isfinite(x).all():
-        raise ValueError("x contains NaN or Inf values; clean or drop those samples first")
+    finite = torch.isfinite(x.reshape(x.shape[0], -1)).all(dim=1)
+    if not finite.all():
+        bad = (~finite).nonzero().flatten().tolist()
+        raise ValueError(
+            f"x contains NaN or Inf values in {len(bad)} of {x.shape[0]} samples (indices "
+            f"{bad[:5]}{' ...' if len(bad) > 5 else ''}); clean or drop those samples first"
+        )
+
+
+RANGE_SLACK = 1e-4
+"""Inputs may overshoot a model's declared ``input_range`` by this much (rounding)."""
+
+
+def check_range(x: Tensor, models: dict[str, object]) -> None:
+    """Raise a specific ``ValueError`` if ``x`` leaves the ``input_range`` a model declares.
+
+    A model opts in with an ``input_range = (low, high)`` attribute (the reference VAEs and
+    classifier declare ``(0, 1)``); models without one are not checked.
+    """
+    for role, model in models.items():
+        bounds = getattr(model, "input_range", None)
+        if bounds is None:
+            continue
+        low, high = bounds
+        x_min, x_max = float(x.min()), float(x.max())
+        if x_min < low - RANGE_SLACK or x_max > high + RANGE_SLACK:
+            raise ValueError(
+                f"x has values in [{x_min:.4g}, {x_max:.4g}], but the {role} "
+                f"({type(model).__name__}) expects images in [{low:g}, {high:g}]. Rescale "
+                "them (uint8: x.float() / 255; standardised: undo the normalisation) or clamp "
+                f"with x.clamp({low:g}, {high:g})."
+            )
+
+
+def module_dtype(*parts: object) -> torch.dtype | None:
+    """Dtype of the first floating parameter of the first ``nn.Module`` among ``parts``."""
+    for part in parts:
+        if isinstance(part, nn.Module):
+            for param in part.parameters():
+                if param.is_floating_point():
+                    return param.dtype
+    return None
 
 
 def module_device(*parts: object) -> torch.device | None:
@@ -173,16 +213,23 @@ class Explainer(ABC):
 
     # -- the one public call -------------------------------------------------------------
     def explain(self, x: Tensor, target: int | Tensor) -> Explanation:
-        """Counterfactuals of ``x`` towards ``target`` (one class, or one per sample)."""
+        """Counterfactuals of ``x`` towards ``target`` (one class, or one per sample).
+
+        Batches run on the models' device and floating dtype; the result comes back on
+        ``x``'s device, its images in ``x``'s dtype. A target equal to an input's own class
+        is allowed (the method still runs; ``valid`` then says whether the CE stayed there).
+        """
         check_inputs(x)
+        check_range(x, {"classifier": self.classifier, "codec": self.codec})
         targets = as_target(target, x.shape[0])
         device = self.device or x.device
+        dtype = module_dtype(self.classifier, self.codec) or x.dtype
         cost = Cost(n=x.shape[0])
         parts: list[dict[str, Tensor]] = []
         starts = range(0, x.shape[0], self.batch_size)
         with Timer(cost), seeded(self.seed, torch.device(device)):
             for start in tqdm(starts, desc=self.name, disable=not self.progress, unit="batch"):
-                xb = x[start : start + self.batch_size].to(device)
+                xb = x[start : start + self.batch_size].to(device, dtype)
                 tb = targets[start : start + self.batch_size].to(device)
                 with torch.no_grad():
                     probs = self.classify(xb, cost)
@@ -216,6 +263,14 @@ class Explainer(ABC):
     def device(self) -> torch.device | None:
         return module_device(*vars(self).values())
 
+    def to(self, device: str | torch.device) -> Explainer:
+        """Move the models this explainer holds (its ``nn.Module`` attributes) to ``device``;
+        ``explain`` then runs there and returns results on the inputs' device."""
+        for value in vars(self).values():
+            if isinstance(value, nn.Module):
+                value.to(device)
+        return self
+
     def classify(self, images: Tensor, cost: Cost) -> Tensor:
         """Classifier probabilities ``[B, K]``, counted."""
         return as_probs(self.classifier_outputs(images, cost), self.outputs)
@@ -243,5 +298,6 @@ class Explainer(ABC):
         if target.numel() and (target.min() < 0 or target.max() >= num_classes):
             raise ValueError(
                 f"target classes must lie in [0, {num_classes - 1}] (the classifier has "
-                f"{num_classes} outputs); got {sorted(set(target.tolist()))[:10]}"
+                f"{num_classes} outputs); got {sorted(set(target.tolist()))[:10]}. Give class "
+                f"indices between 0 and {num_classes - 1}"
             )

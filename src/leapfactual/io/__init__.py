@@ -4,6 +4,7 @@ from leapfactual.io.files import (
     CheckpointError,
     atomic_write_bytes,
     atomic_write_text,
+    import_torch_state_dict,
     load_tensors,
     save_tensors,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "CheckpointError",
     "atomic_write_bytes",
     "atomic_write_text",
+    "import_torch_state_dict",
     "load_module",
     "load_tensors",
     "register",

@@ -50,20 +50,35 @@ def load_module(
 ) -> nn.Module:
     """Rebuild a module saved by :func:`save_module`; check it is an ``expected``."""
     tensors, meta = load_tensors(path, device)
+    if meta.get("kind") != "module":
+        raise CheckpointError(
+            f"{path} holds a {meta.get('kind') or 'file of unknown kind'!r}, not a module "
+            "checkpoint; give a file written by save_module (e.g. RUN/vae or RUN/flow)"
+        )
     kind = meta.get("type", "")
     cls = MODULE_TYPES.get(kind)
-    if meta.get("kind") != "module" or cls is None:
+    written = meta.get("leapfactual_version", "an unknown version")
+    if cls is None:
         raise CheckpointError(
             f"{path} holds an unknown module type {kind!r}; known: {sorted(MODULE_TYPES)}. "
-            "It may come from another version of leapfactual."
+            f"It was written by leapfactual {written} (this is {__version__}): load it with "
+            "that version, or register the class with leapfactual.io.register."
         )
     if not issubclass(cls, expected):
         raise CheckpointError(f"{path} holds a {kind}, not a {expected.__name__}")
-    module = cls(**meta["config"])
+    try:
+        module = cls(**meta.get("config", {}))
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(
+            f"{path}: the stored settings do not fit {kind} ({err}); the file was written by "
+            f"leapfactual {written} (this is {__version__}). Re-create it with this version."
+        ) from err
     try:
         module.load_state_dict(tensors)
     except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
         raise CheckpointError(
-            f"{path}: weights do not fit the stored architecture ({err})"
+            f"{path}: the weights do not fit the stored {kind} architecture ({first}); "
+            "the file is inconsistent. Re-create it."
         ) from err
     return module.to(device).eval()

@@ -1,6 +1,7 @@
 """Model protocols (what the explainers need) and reference networks with their trainers."""
 
 from leapfactual.models.classifier import CNNClassifier
+from leapfactual.models.gan import GANCodec, load_generator_weights
 from leapfactual.models.protocols import Classifier, Codec, IdentityCodec
 from leapfactual.models.trainers import (
     accuracy,
@@ -17,8 +18,10 @@ __all__ = [
     "Codec",
     "ConditionalVAE",
     "ConvVAE",
+    "GANCodec",
     "IdentityCodec",
     "accuracy",
+    "load_generator_weights",
     "random_shift",
     "train_classifier",
     "train_cvae",

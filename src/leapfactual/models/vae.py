@@ -103,6 +103,9 @@ class ConvVAE(nn.Module):
         beta: weight of the KL term (see the module docstring for the reductions).
     """
 
+    input_range: tuple[float, float] = (0.0, 1.0)
+    """Pixel range of the images it takes (checked by explainers)."""
+
     def __init__(
         self,
         in_channels: int = 1,
@@ -171,6 +174,9 @@ class ConditionalVAE(nn.Module):
     **0.001: 0.0140 / 0.96** (the default; the paper's CGM baseline reaches 0.94),
     0.0025: 0.0244 / 1.00.
     """
+
+    input_range: tuple[float, float] = (0.0, 1.0)
+    """Pixel range of the images it takes (checked by explainers)."""
 
     def __init__(
         self,

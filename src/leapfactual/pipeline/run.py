@@ -12,6 +12,10 @@ Layout::
     split.safetensors/.json  train / test indices into the dataset
     vae.*  classifier.*  flow.*  [oracle.*  cvae.*]
     checkpoints/STAGE/       epoch checkpoints while a stage trains (removed when it is done)
+
+Under ``torchrun`` every rank calls :func:`fit_run` with the same arguments: each stage trains
+data-parallel (see :func:`leapfactual.training.fit`), rank 0 alone writes the files, and the
+other ranks wait for it at each stage.
 """
 
 from __future__ import annotations
@@ -27,8 +31,17 @@ from torch import Tensor
 
 from leapfactual._version import __version__
 from leapfactual.data import Dataset, load_dataset, stratified_split
+from leapfactual.distributed import barrier, default_device, init
 from leapfactual.explain import Blend, Inject, LeapFactual
-from leapfactual.flow import MLPField, Solver, VectorField, load_field, save_field, train_flow
+from leapfactual.flow import (
+    MLPField,
+    Solver,
+    UNet1DField,
+    VectorField,
+    load_field,
+    save_field,
+    train_flow,
+)
 from leapfactual.io import (
     CheckpointError,
     atomic_write_text,
@@ -48,6 +61,7 @@ from leapfactual.models import (
 )
 
 STAGES = ("vae", "classifier", "flow", "oracle", "cvae")
+FIELDS = ("mlp", "unet")
 RUN_FORMAT = 1
 
 
@@ -68,7 +82,8 @@ class FitConfig:
     classifier_lr: float = 2e-3
     classifier_batch: int = 64
     classifier_augment: int = 2
-    flow_width: int = 64
+    flow_field: str = "mlp"  # "mlp" (MLPField) or "unet" (UNet1DField: width = base channels,
+    flow_width: int = 64  # depth = downsamples) for latents of hundreds of dimensions
     flow_depth: int = 3
     flow_activation: str = "selu"
     flow_epochs: int = 30
@@ -116,12 +131,35 @@ class Run:
         blend: Blend = Blend(),
         inject: Inject | None = Inject(),
         solver: Solver = Solver("rk4", 4),
+        device: str | torch.device | None = None,
         **options: Any,
     ) -> LeapFactual:
-        """A LeapFactual explainer on this run's classifier, VAE and flow."""
+        """A LeapFactual explainer on this run's classifier, VAE and flow.
+
+        ``device`` moves the run's models there first (default: where they are).
+        """
         self.require("vae", "classifier", "flow")
+        if device is not None:
+            self.to(device)
         assert self.classifier is not None and self.vae is not None and self.flow is not None
         return LeapFactual(self.classifier, self.vae, self.flow, blend, inject, solver, **options)
+
+    def to(self, device: str | torch.device) -> Run:
+        """Move every fitted model to ``device``; return the run."""
+        for stage in STAGES:
+            model = getattr(self, stage)
+            if model is not None:
+                model.to(device)
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        """Where the models are (the CPU for a run with none fitted yet)."""
+        for stage in STAGES:
+            model = getattr(self, stage)
+            if model is not None:
+                return next(model.parameters()).device
+        return torch.device("cpu")
 
     def require(self, *stages: str) -> None:
         """Raise a clear error unless ``stages`` are fitted."""
@@ -139,50 +177,66 @@ def fit_run(
     stages: tuple[str, ...] = ("vae", "classifier", "flow"),
     progress: bool = False,
     dataset: Dataset | None = None,
+    device: str | torch.device | None = None,
 ) -> Run:
     """Fit the missing ``stages`` of the run in ``directory`` and return the run.
 
     A directory fitted before with other settings is refused (choose another directory).
     ``dataset`` overrides loading ``config.data`` (e.g. a dataset built in memory).
+    ``device``: where to train (default: this rank's GPU when there is one, else the CPU).
+    Under ``torchrun`` the stages train on all ranks; rank 0 writes the files.
     """
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown stages {unknown}; choose from {list(STAGES)}")
     out = Path(directory)
     meta_path = out / "run.json"
+    if config.flow_field not in FIELDS:
+        raise ValueError(f"unknown flow_field {config.flow_field!r}; choose from {list(FIELDS)}")
     if meta_path.exists():
         old = _read_meta(out)
-        if old["config"] != asdict(config):
-            diff = sorted(k for k, v in asdict(config).items() if old["config"].get(k) != v)
+        before = {**asdict(FitConfig()), **old["config"]}  # settings added since then: defaults
+        if before != asdict(config):
+            diff = sorted(k for k, v in asdict(config).items() if before.get(k) != v)
             raise ValueError(
                 f"{out} was fitted with other settings ({', '.join(diff)} differ); use another "
                 "output directory, or delete it to start over"
             )
+    ranks = init()
+    target = torch.device(device) if device is not None else default_device(ranks)
     data = dataset if dataset is not None else load_dataset(config.data)
-    out.mkdir(parents=True, exist_ok=True)
-    if not (out / "split.safetensors").exists():
-        train_idx, test_idx = stratified_split(
-            data.labels, [1 - config.test_fraction, config.test_fraction], config.seed
-        )
-        save_tensors(out / "split", {"train": train_idx, "test": test_idx}, {"kind": "split"})
-    run = _assemble(out, config, data)
+    if ranks.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / "split.safetensors").exists():
+            train_idx, test_idx = stratified_split(
+                data.labels, [1 - config.test_fraction, config.test_fraction], config.seed
+            )
+            save_tensors(out / "split", {"train": train_idx, "test": test_idx}, {"kind": "split"})
+    barrier()
+    run = _assemble(out, config, data, target)
     summary = dict(run.summary or {})
     for stage in [s for s in STAGES if s in _closure(stages)]:
         if getattr(run, stage) is None:
-            _fit_stage(run, stage, progress)
+            _fit_stage(run, stage, progress and ranks.is_main, ranks.is_main, target)
         summary.update(_measure(run, stage))
     run.summary = summary
-    _write_meta(out, config, summary)
+    if ranks.is_main:
+        _write_meta(out, config, summary)
+    barrier()
     return run
 
 
-def load_run(directory: str | Path, dataset: Dataset | None = None) -> Run:
-    """Load a run directory written by :func:`fit_run` (whatever stages it has)."""
+def load_run(
+    directory: str | Path,
+    dataset: Dataset | None = None,
+    device: str | torch.device = "cpu",
+) -> Run:
+    """Load a run directory written by :func:`fit_run` (whatever stages it has) onto ``device``."""
     out = Path(directory)
     meta = _read_meta(out)
     config = FitConfig.from_dict(meta["config"])
     data = dataset if dataset is not None else load_dataset(config.data)
-    run = _assemble(out, config, data)
+    run = _assemble(out, config, data, torch.device(device))
     run.summary = meta.get("summary", {})
     return run
 
@@ -226,7 +280,7 @@ def _write_meta(out: Path, config: FitConfig, summary: dict[str, Any]) -> None:
     atomic_write_text(out / "run.json", json.dumps(meta, indent=2))
 
 
-def _assemble(out: Path, config: FitConfig, data: Dataset) -> Run:
+def _assemble(out: Path, config: FitConfig, data: Dataset, device: torch.device) -> Run:
     split, _ = load_tensors(out / "split")
     if int(torch.cat([split["train"], split["test"]]).max()) >= len(data):
         raise CheckpointError(
@@ -236,25 +290,26 @@ def _assemble(out: Path, config: FitConfig, data: Dataset) -> Run:
     run = Run(out, config, data, split["train"], split["test"])
     for stage in STAGES:
         if (out / f"{stage}.safetensors").exists():
-            model = load_field(out / stage) if stage == "flow" else load_module(out / stage)
+            path = out / stage
+            model = load_field(path, device) if stage == "flow" else load_module(path, device)
             setattr(run, stage, model)
     return run
 
 
-def _fit_stage(run: Run, stage: str, progress: bool) -> None:
+def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.device) -> None:
     cfg, out = run.config, run.directory
     train = run.train
     channels, size = train.shape[0], train.shape[1]
     ckpt = out / "checkpoints" / stage
     torch.manual_seed(cfg.seed + STAGES.index(stage))
     if stage == "vae":
-        model: Any = ConvVAE(channels, size, cfg.latent_dim, cfg.vae_width)
+        model: Any = ConvVAE(channels, size, cfg.latent_dim, cfg.vae_width).to(device)
         train_vae(
             model, train.images, cfg.vae_epochs, cfg.vae_batch, cfg.vae_lr, cfg.seed, progress, ckpt
         )
     elif stage in ("classifier", "oracle"):
         width = cfg.classifier_width if stage == "classifier" else cfg.oracle_width
-        model = CNNClassifier(channels, size, train.num_classes, width)
+        model = CNNClassifier(channels, size, train.num_classes, width).to(device)
         train_classifier(
             model,
             train.images,
@@ -268,7 +323,9 @@ def _fit_stage(run: Run, stage: str, progress: bool) -> None:
             ckpt,
         )
     elif stage == "cvae":
-        model = ConditionalVAE(channels, size, cfg.latent_dim, train.num_classes, cfg.vae_width)
+        model = ConditionalVAE(channels, size, cfg.latent_dim, train.num_classes, cfg.vae_width).to(
+            device
+        )
         train_cvae(
             model,
             train.images,
@@ -281,14 +338,23 @@ def _fit_stage(run: Run, stage: str, progress: bool) -> None:
             ckpt,
         )
     else:
-        model = MLPField(
-            cfg.latent_dim,
-            train.num_classes,
-            cfg.flow_width,
-            cfg.flow_depth,
-            cfg.flow_activation,
-            cfg.condition,
-        )  # type: ignore[arg-type]
+        if cfg.flow_field == "unet":
+            model = UNet1DField(
+                cfg.latent_dim,
+                train.num_classes,
+                cfg.flow_width,
+                cfg.flow_depth,
+                cfg.condition,  # type: ignore[arg-type]
+            ).to(device)
+        else:
+            model = MLPField(
+                cfg.latent_dim,
+                train.num_classes,
+                cfg.flow_width,
+                cfg.flow_depth,
+                cfg.flow_activation,
+                cfg.condition,  # type: ignore[arg-type]
+            ).to(device)
         latents, probs = _latents_and_probs(run, train.images)
         train_flow(
             model,
@@ -302,19 +368,25 @@ def _fit_stage(run: Run, stage: str, progress: bool) -> None:
             checkpoint=ckpt,
         )
     model.eval()
-    if stage == "flow":
-        save_field(model, out / stage)
-    else:
-        save_module(model, out / stage)
+    if write:
+        if stage == "flow":
+            save_field(model, out / stage)
+        else:
+            save_module(model, out / stage)
+        shutil.rmtree(ckpt, ignore_errors=True)
     setattr(run, stage, model)
-    shutil.rmtree(ckpt, ignore_errors=True)
+    barrier()
 
 
 @torch.no_grad()
 def _probs(run: Run, images: Tensor, batch: int = 512) -> Tensor:
     assert run.classifier is not None
+    device = run.device
     return torch.cat(
-        [run.classifier(images[i : i + batch]).softmax(1) for i in range(0, len(images), batch)]
+        [
+            run.classifier(images[i : i + batch].to(device)).softmax(1).cpu()
+            for i in range(0, len(images), batch)
+        ]
     )
 
 
@@ -322,11 +394,18 @@ def _probs(run: Run, images: Tensor, batch: int = 512) -> Tensor:
 def _latents_and_probs(run: Run, images: Tensor, batch: int = 512) -> tuple[Tensor, Tensor]:
     """Encoder means and the classifier's probabilities on their decodings (CE-CFM condition)."""
     assert run.vae is not None
+    device = run.device
     latents = torch.cat(
-        [run.vae.encode(images[i : i + batch]) for i in range(0, len(images), batch)]
+        [
+            run.vae.encode(images[i : i + batch].to(device)).cpu()
+            for i in range(0, len(images), batch)
+        ]
     )
     recon = torch.cat(
-        [run.vae.decode(latents[i : i + batch]) for i in range(0, len(latents), batch)]
+        [
+            run.vae.decode(latents[i : i + batch].to(device)).cpu()
+            for i in range(0, len(latents), batch)
+        ]
     )
     return latents, _probs(run, recon)
 
@@ -339,8 +418,9 @@ def _measure(run: Run, stage: str) -> dict[str, float]:
         return {f"{stage}_test_accuracy": accuracy(model, test.images, test.labels)}
     if stage == "vae":
         assert run.vae is not None
-        recon = run.vae.decode(run.vae.encode(test.images))
-        return {"vae_test_mse": float((recon - test.images).pow(2).mean())}
+        x = test.images.to(run.device)
+        recon = run.vae.decode(run.vae.encode(x))
+        return {"vae_test_mse": float((recon - x).pow(2).mean())}
     if stage == "flow":
         assert run.classifier is not None and run.vae is not None
         _, probs = _latents_and_probs(run, test.images)

@@ -1,0 +1,258 @@
+"""Explanations of a whole dataset split, streamed to disk in shards, across ranks.
+
+The rows to explain (input index + target class) are cut into fixed shards of ``shard_size``
+rows. Shards are shared out round-robin among the ranks that ``torchrun`` started (one rank
+without it); each rank explains its shards one at a time and writes each to
+``OUT/shards/shard-NNNNNN.safetensors`` + ``.json`` as soon as it is done, so memory holds one
+shard, whatever the number of images. ``OUT/shards/job.json`` records what is being made; a
+restart with the same job skips every finished shard (a crash loses at most the shards in
+progress), and a different job in the same directory is refused. :func:`merge_shards` joins the
+shards into one :class:`~leapfactual.explain.Explanation`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from leapfactual.distributed.context import barrier, init
+from leapfactual.explain.base import Explainer
+from leapfactual.explain.explanation import Cost, Explanation
+from leapfactual.io import CheckpointError, atomic_write_text, load_tensors, save_tensors
+from leapfactual.training.checkpoint import tensor_digest
+
+ImageFn = Callable[[Tensor], Tensor]
+"""``images(indices) -> [len(indices), C, H, W]`` float images: lets inputs stay on disk or be
+generated, so only one shard's images are ever in memory."""
+
+JOB_KIND = "sharded_explanation"
+SHARD_KIND = "explanation_shard"
+
+
+@dataclass
+class ShardReport:
+    """What one rank did: the shards it computed and those it found finished."""
+
+    directory: Path
+    total: int
+    computed: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+
+
+def _as_fn(images: Tensor | ImageFn) -> ImageFn:
+    if isinstance(images, Tensor):
+        return lambda idx: images[idx.to(images.device)]
+    if not callable(images):
+        raise ValueError("images must be a tensor [N, ...] or a function indices -> images")
+    return images
+
+
+def _shard_path(folder: Path, i: int) -> Path:
+    return folder / f"shard-{i:06d}"
+
+
+def _normalise(value: Any) -> Any:
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def _is_done(folder: Path, i: int, job_id: str) -> bool:
+    """Whether shard ``i`` of this job is on disk (the sidecar is written after the tensors)."""
+    stem = _shard_path(folder, i)
+    try:
+        meta = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (
+        meta.get("kind") == SHARD_KIND
+        and meta.get("job_id") == job_id
+        and meta.get("shard") == i
+        and stem.with_suffix(".safetensors").is_file()
+    )
+
+
+def _prepare(folder: Path, job: dict[str, Any], overwrite: bool, is_main: bool) -> None:
+    """Check (every rank) and write (rank 0) the job file; refuse another job's shards."""
+    if overwrite:
+        if is_main and folder.exists():
+            shutil.rmtree(folder)
+        barrier()
+    path = folder / "job.json"
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as err:
+            raise CheckpointError(f"{path} is not valid JSON ({err}); delete {folder}") from err
+        if old != job:
+            diff = sorted(k for k in set(old) | set(job) if old.get(k) != job.get(k))
+            raise ValueError(
+                f"{folder} holds shards of another explain job ({', '.join(diff)} differ); "
+                "use another output directory, or --force (overwrite=True) to discard them"
+            )
+    elif is_main:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(job, indent=2, sort_keys=True))
+    barrier()
+
+
+def explain_sharded(
+    explainer: Explainer,
+    images: Tensor | ImageFn,
+    targets: Tensor,
+    out: str | os.PathLike[str],
+    *,
+    rows: Tensor | None = None,
+    shard_size: int = 1024,
+    job: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> ShardReport:
+    """Explain ``images[rows[j]]`` toward ``targets[j]`` for every row ``j``, shard by shard.
+
+    Args:
+        explainer: any explainer (it batches each shard internally with its ``batch_size``).
+        images: the inputs as a tensor, or a function ``indices -> images`` (see
+            :data:`ImageFn`) so that they need not be in memory.
+        targets: one target class per row ``[R]``.
+        out: directory; shards go to ``out/shards``.
+        rows: input index of each row (default ``0..R-1``; ``all-others`` repeats inputs).
+        shard_size: rows per shard: the unit of memory, of work per rank and of restart.
+        job: JSON-serialisable description of the inputs (e.g. the run and split) that joins
+            the job identity, so that shards of other inputs are never reused.
+        overwrite: discard the shards already in ``out/shards``.
+        progress: a progress bar over this rank's shards.
+
+    Returns:
+        the shards this rank computed and those it skipped as finished. Under ``torchrun``
+        every rank calls this with the same arguments.
+    """
+    if shard_size < 1:
+        raise ValueError(f"shard_size must be positive, got {shard_size}")
+    targets = targets.reshape(-1).long().cpu()
+    rows = torch.arange(len(targets)) if rows is None else rows.reshape(-1).long().cpu()
+    if len(rows) != len(targets) or len(rows) == 0:
+        raise ValueError(
+            f"need one target per row and at least one row; got {len(rows)} rows and "
+            f"{len(targets)} targets"
+        )
+    fetch = _as_fn(images)
+    ranks = init()
+    folder = Path(out) / "shards"
+    total = -(-len(rows) // shard_size)
+    spec = _normalise(
+        {
+            "kind": JOB_KIND,
+            "rows": len(rows),
+            "shard_size": shard_size,
+            "shards": total,
+            "explainer": explainer.config(),
+            "rows_sha256": tensor_digest(rows),
+            "targets_sha256": tensor_digest(targets),
+            "inputs": dict(job or {}),
+        }
+    )
+    job_id = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+    spec["job_id"] = job_id
+    _prepare(folder, spec, overwrite, ranks.is_main)
+    pending = [i for i in range(total) if not _is_done(folder, i, job_id)]
+    barrier()  # every rank has listed the same pending shards before any is written
+    report = ShardReport(folder, total, skipped=[i for i in range(total) if i not in pending])
+    mine = pending[ranks.rank :: ranks.size]
+    for i in tqdm(mine, desc=f"shards (rank {ranks.rank})", disable=not progress, unit="shard"):
+        lo, hi = i * shard_size, min((i + 1) * shard_size, len(rows))
+        exp = explainer.explain(fetch(rows[lo:hi]), targets[lo:hi])
+        meta = {
+            "kind": SHARD_KIND,
+            "job_id": job_id,
+            "shard": i,
+            "rows": [lo, hi],
+            "method": exp.method,
+            "cost": asdict(exp.cost),
+            "config": exp.config,
+        }
+        save_tensors(_shard_path(folder, i), {**exp.tensors(), "row": rows[lo:hi]}, meta)
+        report.computed.append(i)
+    barrier()
+    return report
+
+
+@torch.no_grad()
+def predict_labels(
+    classifier: Callable[[Tensor], Tensor],
+    images: Tensor | ImageFn,
+    n: int,
+    batch_size: int = 512,
+    device: str | torch.device = "cpu",
+) -> Tensor:
+    """The classifier's argmax label of inputs ``0..n-1``, computed batch by batch (on CPU)."""
+    fetch = _as_fn(images)
+    return torch.cat(
+        [
+            classifier(fetch(torch.arange(i, min(i + batch_size, n))).to(device)).argmax(1).cpu()
+            for i in range(0, n, batch_size)
+        ]
+    )
+
+
+def shard_progress(out: str | os.PathLike[str]) -> tuple[int, int]:
+    """``(finished, total)`` shards of the job in ``out/shards``."""
+    folder = Path(out) / "shards"
+    job = _read_job(folder)
+    done = sum(_is_done(folder, i, job["job_id"]) for i in range(job["shards"]))
+    return done, int(job["shards"])
+
+
+def _read_job(folder: Path) -> dict[str, Any]:
+    path = folder / "job.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{folder} holds no sharded explanation (no job.json); make one with "
+            "`leapfactual explain RUN --out DIR --shard-size N`"
+        )
+    job: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return job
+
+
+def merge_shards(
+    out: str | os.PathLike[str], *, save: bool = True, keep_shards: bool = True
+) -> Explanation:
+    """Join the finished shards in ``out/shards`` into one explanation, in row order.
+
+    With ``save`` it is written to ``out/explanation.*``; ``keep_shards=False`` then deletes
+    the shards. Holds the whole result in memory (use the shard files directly to stream).
+    Raises a ``ValueError`` naming the missing shards if the job is not finished.
+    """
+    folder = Path(out) / "shards"
+    job = _read_job(folder)
+    missing = [i for i in range(job["shards"]) if not _is_done(folder, i, job["job_id"])]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} of {job['shards']} shards in {folder} are not finished (first: "
+            f"{missing[:5]}); run the same explain command again to make them, then merge"
+        )
+    parts: dict[str, list[Tensor]] = {}
+    cost = Cost()
+    meta: dict[str, Any] = {}
+    for i in range(job["shards"]):
+        tensors, meta = load_tensors(_shard_path(folder, i))
+        for key, value in tensors.items():
+            parts.setdefault(key, []).append(value)
+        cost.add(Cost(**meta["cost"]))
+    merged = {k: torch.cat(v) for k, v in parts.items()}
+    merged.pop("row")
+    config = {**meta["config"], "shards": job["shards"], "shard_size": job["shard_size"]}
+    exp = Explanation(method=meta["method"], cost=cost, config=config, **merged)
+    if save:
+        exp.save(out)
+        if not keep_shards:
+            shutil.rmtree(folder)
+    return exp

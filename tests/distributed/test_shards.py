@@ -1,0 +1,123 @@
+"""Sharded explanation in one process: shards, merge, restart after a crash, refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import toys
+from torch import Tensor
+
+from leapfactual.distributed.shards import (
+    explain_sharded,
+    merge_shards,
+    predict_labels,
+    shard_progress,
+)
+from leapfactual.explain import Explanation
+
+
+def assert_same(a: Explanation, b: Explanation) -> None:
+    assert a.tensors().keys() == b.tensors().keys()
+    for key, value in a.tensors().items():
+        assert torch.allclose(getattr(b, key), value, atol=1e-5), key
+
+
+def test_shards_merge_into_the_explanation_of_one_call(tmp_path: Path) -> None:
+    x, targets = toys.toy_points(20)
+    report = explain_sharded(toys.toy_explainer(), x, targets, tmp_path, shard_size=6)
+    assert (report.total, report.computed, report.skipped) == (4, [0, 1, 2, 3], [])
+    assert shard_progress(tmp_path) == (4, 4)
+    merged = merge_shards(tmp_path)
+    assert_same(toys.toy_explainer().explain(x, targets), merged)
+    assert merged.config["shards"] == 4 and merged.cost.n == 20
+    assert_same(merged, Explanation.load(tmp_path))
+
+
+def test_rows_and_an_image_function_stream_inputs(tmp_path: Path) -> None:
+    x, _ = toys.toy_points(5)
+    rows = torch.tensor([0, 0, 3, 4, 4, 4, 1])
+    targets = torch.tensor([1, 2, 0, 1, 2, 3, 3])
+    seen: list[int] = []
+
+    def fetch(idx: Tensor) -> Tensor:
+        seen.append(len(idx))
+        return x[idx]
+
+    explain_sharded(toys.toy_explainer(), fetch, targets, tmp_path, rows=rows, shard_size=3)
+    assert seen == [3, 3, 1]  # never more than one shard of inputs at a time
+    assert_same(toys.toy_explainer().explain(x[rows], targets), merge_shards(tmp_path))
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def test_a_restart_skips_finished_shards_and_ends_the_same(tmp_path: Path) -> None:
+    x, targets = toys.toy_points(20)
+    crashing = toys.toy_explainer()
+    real, calls = crashing.explain, []
+
+    def explain(xb: Tensor, tb: Tensor) -> Explanation:
+        calls.append(len(xb))
+        if len(calls) == 3:
+            raise Crash("killed")
+        return real(xb, tb)
+
+    crashing.explain = explain  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        explain_sharded(crashing, x, targets, tmp_path, shard_size=6)
+    assert shard_progress(tmp_path) == (2, 4)
+    with pytest.raises(ValueError, match=r"2 of 4 shards .* are not finished"):
+        merge_shards(tmp_path)
+    stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "shards").glob("shard-*")}
+    report = explain_sharded(toys.toy_explainer(), x, targets, tmp_path, shard_size=6)
+    assert (report.computed, report.skipped) == ([2, 3], [0, 1])
+    for name, stamp in stamps.items():
+        assert (tmp_path / "shards" / name).stat().st_mtime_ns == stamp
+    assert_same(toys.toy_explainer().explain(x, targets), merge_shards(tmp_path))
+
+
+def test_a_torn_shard_is_made_again(tmp_path: Path) -> None:
+    x, targets = toys.toy_points(12)
+    explain_sharded(toys.toy_explainer(), x, targets, tmp_path, shard_size=6)
+    (tmp_path / "shards" / "shard-000001.json").write_text("{trunc")
+    report = explain_sharded(toys.toy_explainer(), x, targets, tmp_path, shard_size=6)
+    assert report.computed == [1]
+
+
+def test_another_job_is_refused_unless_overwritten(tmp_path: Path) -> None:
+    x, targets = toys.toy_points(12)
+    explain_sharded(toys.toy_explainer(), x, targets, tmp_path, shard_size=6)
+    with pytest.raises(ValueError, match=r"another explain job .*targets_sha256.*--force"):
+        explain_sharded(toys.toy_explainer(), x, (targets + 1) % 4, tmp_path, shard_size=6)
+    with pytest.raises(ValueError, match="shard_size"):
+        explain_sharded(toys.toy_explainer(), x, targets, tmp_path, shard_size=4)
+    report = explain_sharded(
+        toys.toy_explainer(), x, (targets + 1) % 4, tmp_path, shard_size=4, overwrite=True
+    )
+    assert report.computed == [0, 1, 2]
+    assert_same(toys.toy_explainer().explain(x, (targets + 1) % 4), merge_shards(tmp_path))
+
+
+def test_bad_arguments_are_named(tmp_path: Path) -> None:
+    x, targets = toys.toy_points(4)
+    with pytest.raises(ValueError, match="shard_size must be positive"):
+        explain_sharded(toys.toy_explainer(), x, targets, tmp_path, shard_size=0)
+    with pytest.raises(ValueError, match="one target per row"):
+        explain_sharded(toys.toy_explainer(), x, targets[:2], tmp_path, rows=torch.arange(4))
+    with pytest.raises(FileNotFoundError, match=r"no job.json"):
+        merge_shards(tmp_path / "empty")
+
+
+def test_predict_labels_batches() -> None:
+    x, _ = toys.toy_points(10)
+    labels = predict_labels(toys.quadrant, x, 10, batch_size=3)
+    assert torch.equal(labels, toys.quadrant(x).argmax(1))
+
+
+def test_explainer_to_moves_its_models() -> None:
+    explainer = toys.toy_explainer()
+    assert explainer.to("meta") is explainer and explainer.device == torch.device("meta")
+    assert all(p.is_meta for p in explainer.field.parameters())

@@ -1,0 +1,62 @@
+"""Run under ``torchrun --nproc-per-node 2``: data-parallel training and sharded explanation.
+
+Writes into OUT (argv[1]) each rank's weights and histories and the explanation shards; the
+test that launches it compares them with one process.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import toys
+from safetensors.torch import save_file
+
+import leapfactual.training.loop as loop
+from leapfactual.distributed import finish, init
+from leapfactual.distributed.shards import explain_sharded
+from leapfactual.training import fit
+
+
+def main(out: Path) -> None:
+    ranks = init()
+    saving = loop.save_checkpoint
+
+    def logged_save(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with open(out / f"saves-{ranks.rank}.txt", "a") as log:
+            log.write(f"{kwargs['epoch']}\n")
+        return saving(*args, **kwargs)
+
+    loop.save_checkpoint = logged_save
+    results = {}
+    # straight 3 epochs; every rank starts from other random weights: rank 0's win
+    model = toys.tiny(init_seed=ranks.rank)
+    results["straight"] = fit(
+        model, toys.regression_data(), toys.noisy_step(model), epochs=3, **toys.SETTINGS
+    )
+    weights = {f"straight.{k}": v for k, v in model.state_dict().items()}
+    # interrupted after 2 epochs, resumed to 3 (from other weights: the checkpoint's win)
+    for epochs, init_seed in ((2, ranks.rank), (3, 99)):
+        model = toys.tiny(init_seed=init_seed)
+        results[f"resumed{epochs}"] = fit(
+            model,
+            toys.regression_data(),
+            toys.noisy_step(model),
+            epochs=epochs,
+            checkpoint=out / "ckpt",
+            **toys.SETTINGS,
+        )
+    weights.update({f"resumed.{k}": v for k, v in model.state_dict().items()})
+    save_file({k: v.contiguous() for k, v in weights.items()}, str(out / f"w-{ranks.rank}.st"))
+    (out / f"history-{ranks.rank}.json").write_text(json.dumps(results))
+    x, targets = toys.toy_points()
+    report = explain_sharded(toys.toy_explainer(), x, targets, out / "exp", shard_size=8)
+    (out / f"shards-{ranks.rank}.json").write_text(json.dumps(report.computed))
+    finish()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

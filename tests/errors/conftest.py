@@ -1,0 +1,95 @@
+"""Broken inputs for the bad-input table, all derived from the session's tiny run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+from leapfactual.explain import Explanation
+from leapfactual.flow import MLPField, save_field
+
+
+@dataclass
+class Broken:
+    """Paths of one good run and of its broken variants, plus inputs and explanations."""
+
+    run: Path
+    root: Path
+
+    def __getattr__(self, name: str) -> Path:
+        return self.root / name
+
+
+def _copy_run(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("checkpoints"))
+    return dst
+
+
+def _explanation(x: torch.Tensor, x_cf: torch.Tensor) -> Explanation:
+    n = x.shape[0]
+    probs = torch.full((n, 3), 1 / 3)
+    target = torch.ones(n, dtype=torch.long)
+    return Explanation(
+        method="custom",
+        x=x,
+        x_cf=x_cf,
+        source=torch.zeros(n, dtype=torch.long),
+        target=target,
+        probs=probs,
+        probs_cf=probs,
+    )
+
+
+@pytest.fixture(scope="session")
+def broken(tiny_run, tmp_path_factory) -> Broken:
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("broken")
+    run = Path(tiny_run.directory)
+    latent = tiny_run.config.latent_dim
+    classes = tiny_run.dataset.num_classes
+
+    save_field(MLPField(latent, classes - 5), _copy_run(run, root / "run_cond5") / "flow")
+    save_field(MLPField(latent * 2, classes), _copy_run(run, root / "run_latent") / "flow")
+
+    old = _copy_run(run, root / "run_old")
+    meta = json.loads((old / "run.json").read_text())
+    meta.update(run_format=0, leapfactual_version="0.0.1")
+    (old / "run.json").write_text(json.dumps(meta))
+
+    unknown = _copy_run(run, root / "run_unknown_type")
+    vae_meta = json.loads((unknown / "vae.json").read_text())
+    vae_meta.update(type="ConvVAEv9", leapfactual_version="9.0")
+    (unknown / "vae.json").write_text(json.dumps(vae_meta))
+
+    trunc = _copy_run(run, root / "run_truncated")
+    data = (trunc / "vae.safetensors").read_bytes()
+    (trunc / "vae.safetensors").write_bytes(data[: len(data) // 2])
+
+    pickled = _copy_run(run, root / "run_pickled")
+    torch.save(tiny_run.flow.state_dict(), pickled / "flow.safetensors")
+
+    (root / "empty_images").mkdir()
+    (root / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    (root / "existing_out").mkdir()
+    (root / "existing_out" / "keep.txt").write_text("precious")
+    (root / "existing.html").write_text("<p>precious</p>")
+
+    base = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    cases = {
+        "exp_channels": (torch.rand(2, 2, 8, 8), torch.rand(2, 2, 8, 8)),
+        "exp_uint8": ((base * 255).byte(), (base * 255).byte()),
+        "exp_nan": (base, base.clone().fill_(float("nan"))),
+        "exp_range": (base * 2 - 1, base * 2 - 1),
+        "exp_good": (base, base.flip(0)),
+    }
+    for name, (x, x_cf) in cases.items():
+        _explanation(x, x_cf).save(root / name)
+    arr = (tiny_run.test.images[0, 0] * 255).byte().numpy()
+    Image.fromarray(arr).save(root / "digit.png")
+    return Broken(run, root)

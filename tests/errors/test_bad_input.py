@@ -1,0 +1,376 @@
+"""Every row of docs/errors.md, through the Python API and through the command line.
+
+Each row has an API check (the exception and its message) and one or more command lines
+that must end with exit code 2 and one ``error: ...`` line naming the problem, with no
+traceback. The command lines run in one subprocess (``cli_batch.py``, the real entry point
+``leapfactual.cli.app.main``) to pay for importing torch once; ``test_real_process_*`` check
+that ``python -m leapfactual`` behaves the same, and that ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from leapfactual.data import load_dataset, load_image_files
+from leapfactual.explain import Explanation, LeapFactual
+from leapfactual.flow import ConditionSpec, MLPField, Solver, leap, load_field
+from leapfactual.io import load_module, load_tensors
+from leapfactual.pipeline import load_run
+
+HERE = Path(__file__).parent
+DOC = HERE.parents[1] / "docs" / "errors.md"
+USER_ERRORS = (ValueError, OSError)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of docs/errors.md: API call(s) that raise ``api``, command lines that fail
+    with a message matching ``cli``."""
+
+    id: str
+    api: list[tuple[Callable[[Any, Any], object], str]]
+    cli: list[tuple[Callable[[Any, Any], list[str]], str]] = field(default_factory=list)
+
+
+def _explain(images: Callable[[Any], torch.Tensor], target: Any = 1) -> Callable[..., object]:
+    def call(run: Any, broken: Any) -> object:
+        return run.explainer(inject=None).explain(images(run), target)
+
+    return call
+
+
+def _x(run: Any) -> torch.Tensor:
+    return run.test.images[:2]
+
+
+def _leapfactual(field_: MLPField) -> Callable[..., object]:
+    def call(run: Any, broken: Any) -> object:
+        return LeapFactual(run.classifier, run.vae, field_, inject=None).explain(_x(run), 1)
+
+    return call
+
+
+def _wrong_encoding(run: Any, broken: Any) -> object:
+    z = run.vae.encode(_x(run))
+    labels = torch.tensor([1, 2])
+    return leap(run.flow, z, labels, labels)  # class indices for a softmax-conditioned flow
+
+
+def _unknown_method(run: Any, broken: Any) -> object:
+    from leapfactual.experiments.morphomnist import MorphoBenchConfig, build_methods
+
+    return build_methods(run, MorphoBenchConfig(methods=("foo",)))
+
+
+def _explain_cli(run_attr: str, *extra: str) -> Callable[[Any, Any], list[str]]:
+    def args(run: Any, broken: Any) -> list[str]:
+        run_dir = broken.run if run_attr == "run" else getattr(broken, run_attr)
+        out = broken.root / "out" / f"{run_attr}-{'-'.join(extra)}".replace("/", "_")[:80]
+        return ["explain", str(run_dir), "--out", str(out), "--limit", "2", *extra]
+
+    return args
+
+
+def _report_cli(name: str) -> Callable[[Any, Any], list[str]]:
+    return lambda run, broken: ["report", str(getattr(broken, name))]
+
+
+FAST = ("--blend-steps", "1", "--inject-steps", "0")
+
+ROWS = [
+    Row(
+        "shape",
+        [
+            (_explain(lambda r: torch.rand(2, 3, 28, 28)), r"takes float images \[B, 1, 28, 28\]"),
+            (_explain(lambda r: torch.rand(2, 784)), r"got shape \(2, 784\)"),
+        ],
+        [(_report_cli("exp_channels"), r"shape \(2, 2, 8, 8\).*C = 1 \(grey\) or 3 \(RGB\)")],
+    ),
+    Row(
+        "dtype",
+        [(_explain(lambda r: (_x(r) * 255).byte()), r"float tensor .*torch\.uint8.*/ 255")],
+        [(_report_cli("exp_uint8"), r"dtype torch\.uint8.*x\.float\(\) / 255")],
+    ),
+    Row(
+        "nan",
+        [
+            (
+                _explain(lambda r: _x(r).clone().index_fill_(0, torch.tensor([1]), float("inf"))),
+                r"NaN or Inf values in 1 of 2 samples \(indices \[1\]\)",
+            )
+        ],
+        [(_report_cli("exp_nan"), r"x_cf contains NaN or Inf")],
+    ),
+    Row(
+        "range",
+        [(_explain(lambda r: _x(r) * 255), r"values in \[0, 255\].*expects images in \[0, 1\]")],
+        [
+            (
+                _report_cli("exp_range"),
+                r"values in \[-0\.9\d*, 0\.9\d*\]; a report draws images in \[0, 1\]",
+            )
+        ],
+    ),
+    Row(
+        "target_range",
+        [(_explain(_x, 12), r"target classes must lie in \[0, 9\].*got \[12\]")],
+        [(_explain_cli("run", "--target", "12"), r"target class 12 is outside 0-9")],
+    ),
+    Row(
+        "condition",
+        [
+            (_leapfactual(MLPField(8, 5)), r"trained on a 5-class classifier.*\[B, 5\]"),
+            (_wrong_encoding, r"trained with 'softmax' conditions .*from_probs / from_labels"),
+        ],
+        [(_explain_cli("run_cond5", *FAST), r"trained on a 5-class classifier")],
+    ),
+    Row(
+        "latent",
+        [(_leapfactual(MLPField(16, 10)), r"works on 16-d latents.*codec's latent size")],
+        [(_explain_cli("run_latent", *FAST), r"works on 16-d latents")],
+    ),
+    Row(
+        "empty",
+        [(_explain(lambda r: _x(r)[:0]), r"non-empty batch.*\(0, 1, 28, 28\)")],
+        [
+            (
+                lambda r, b: [*_explain_cli("run")(r, b), "--images", str(b.empty_images)],
+                r"holds no PNG or JPEG images",
+            )
+        ],
+    ),
+    Row(
+        "unknown_name",
+        [
+            (lambda r, b: Solver("rk5"), r"unknown solver 'rk5'; choose one of \['euler'"),
+            (lambda r, b: load_dataset("mnist6k"), r"unknown dataset 'mnist6k'.*known datasets"),
+            (lambda r, b: ConditionSpec("soft", 10), r"unknown condition encoding 'soft'"),
+            (_unknown_method, r"unknown methods \['foo'\]; choose from \['opt'"),
+        ],
+        [
+            (_explain_cli("run", "--solver", "rk5"), r"unknown solver 'rk5'"),
+            (
+                lambda r, b: ["fit", "--out", str(b.root / "out" / "fit"), "--data", "mnist6k"],
+                r"unknown dataset 'mnist6k'",
+            ),
+        ],
+    ),
+    Row(
+        "missing_file",
+        [
+            (lambda r, b: load_run(b.root / "nope"), r"not a leapfactual run \(no run.json\)"),
+            (lambda r, b: load_tensors(b.root / "nope"), r"nope.safetensors does not exist"),
+            (lambda r, b: Explanation.load(b.root / "nope"), r"does not exist"),
+            (
+                lambda r, b: load_image_files([b.root / "nope.png"]),
+                r"nope.png does not exist; give image files",
+            ),
+        ],
+        [
+            (
+                lambda r, b: ["explain", str(b.root / "nope"), "--out", str(b.root / "o")],
+                r"not a leapfactual run \(no run.json\); create one with `leapfactual fit`",
+            ),
+            (lambda r, b: ["report", str(b.root / "nope")], r"explanation.safetensors does not"),
+            (
+                lambda r, b: [*_explain_cli("run")(r, b), "--images", str(b.root / "nope.png")],
+                r"nope.png does not exist",
+            ),
+        ],
+    ),
+    Row(
+        "unreadable_file",
+        [
+            (
+                lambda r, b: load_image_files([b.root / "corrupt.png"]),
+                r"cannot read image .*corrupt.png",
+            ),
+            (lambda r, b: load_module(b.run_truncated / "vae"), r"truncated or corrupt"),
+            (lambda r, b: load_field(b.run_pickled / "flow"), r"zip archive.*never unpickles"),
+        ],
+        [
+            (
+                lambda r, b: [*_explain_cli("run")(r, b), "--images", str(b.root / "corrupt.png")],
+                r"cannot read image .*corrupt.png.*fix or remove it",
+            ),
+            (_explain_cli("run_truncated"), r"vae.safetensors .*truncated or corrupt"),
+            (_explain_cli("run_pickled"), r"flow.safetensors is a zip archive .*never unpickles"),
+        ],
+    ),
+    Row(
+        "other_version",
+        [
+            (lambda r, b: load_run(b.run_old, dataset=r.dataset), r"run format 0; .*Re-fit"),
+            (lambda r, b: load_module(b.run_unknown_type / "vae"), r"unknown module type"),
+        ],
+        [
+            (_explain_cli("run_old"), r"written by leapfactual 0.0.1 in run format 0"),
+            (_explain_cli("run_unknown_type"), r"'ConvVAEv9'.*written by leapfactual 9.0"),
+        ],
+    ),
+    Row(
+        "existing_output",
+        [],
+        [
+            (
+                lambda r, b: ["explain", str(b.run), "--out", str(b.existing_out)],
+                r"existing_out already exists and is not empty; .*--force",
+            ),
+            (
+                lambda r, b: ["report", str(b.exp_good), "--out", str(b.root / "existing.html")],
+                r"existing.html already exists; .*--force",
+            ),
+        ],
+    ),
+]
+CLI_CASES = [(row.id, i) for row in ROWS for i in range(len(row.cli))]
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r.api], ids=lambda r: r.id)
+def test_api_names_the_problem(row: Row, tiny_run, broken) -> None:
+    run = load_run(broken.run, dataset=tiny_run.dataset)
+    for call, message in row.api:
+        with pytest.raises(USER_ERRORS, match=message):
+            call(run, broken)
+
+
+@pytest.fixture(scope="module")
+def cli_results(tiny_run, broken) -> dict[tuple[str, int], dict[str, Any]]:
+    """Every command line of the table, and the target-equals-source one, in one process."""
+    cases = {
+        (row.id, i): args(tiny_run, broken) for row in ROWS for i, (args, _) in enumerate(row.cli)
+    }
+    cases[("target_source", 0)] = same_target_command(tiny_run, broken)
+    done = subprocess.run(
+        [sys.executable, str(HERE / "cli_batch.py")],
+        input=json.dumps(list(cases.values())),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dict(zip(cases, json.loads(done.stdout), strict=True))
+
+
+def assert_one_line_error(result: dict[str, Any], message: str) -> None:
+    err = result["stderr"]
+    assert result["code"] == 2, f"exit {result['code']} for {result['argv']}:\n{err[-2000:]}"
+    assert "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and err.rstrip().endswith(errors[0]), err
+    assert re.search(message, errors[0]), f"{errors[0]!r} does not match {message!r}"
+
+
+@pytest.mark.parametrize("case", CLI_CASES, ids=[f"{r}-{i}" for r, i in CLI_CASES])
+def test_cli_one_line_and_exit_2(case: tuple[str, int], cli_results) -> None:
+    row = next(r for r in ROWS if r.id == case[0])
+    assert_one_line_error(cli_results[case], row.cli[case[1]][1])
+
+
+def test_existing_outputs_are_left_alone(broken, cli_results) -> None:
+    assert (broken.existing_out / "keep.txt").read_text() == "precious"
+    assert sorted(p.name for p in broken.existing_out.iterdir()) == ["keep.txt"]
+    assert (broken.root / "existing.html").read_text() == "<p>precious</p>"
+
+
+# -- target equal to source: allowed --------------------------------------------------------
+def same_target_command(run: Any, broken: Any) -> list[str]:
+    """Explain three test digits toward the class of the first: it is its own class."""
+    with torch.no_grad():
+        first = int(run.classifier(run.test.images[:1]).argmax())
+    out = broken.root / "out" / "same"
+    return [
+        *("explain", str(broken.run), "--out", str(out), "--limit", "3"),
+        *("--target", str(first), *FAST),
+    ]
+
+
+def test_target_equal_to_source_is_allowed(tiny_run, broken, cli_results) -> None:
+    run = load_run(broken.run, dataset=tiny_run.dataset)
+    x = _x(run)
+    with torch.no_grad():
+        source = run.classifier(x).argmax(1)
+    exp = run.explainer(inject=None).explain(x, source)
+    assert torch.equal(exp.target, exp.source)
+    assert exp.valid.dtype == torch.bool and exp.valid.shape == (2,)
+    assert torch.equal(exp.valid, exp.probs_cf.argmax(1) == source)
+
+    done = cli_results[("target_source", 0)]
+    assert done["code"] == 0, done["stderr"][-2000:]
+    saved = Explanation.load(Path(done["argv"][3]))
+    assert len(saved) == 3 and bool((saved.target == saved.source)[0])
+
+
+# -- the real process ----------------------------------------------------------------------
+def test_real_process_exits_2_with_one_line_and_debug_shows_traceback(broken) -> None:
+    args = ["report", str(broken.exp_nan)]
+    plain = subprocess.run(
+        [sys.executable, "-m", "leapfactual", *args], capture_output=True, text=True, timeout=300
+    )
+    assert_one_line_error(
+        {"argv": args, "code": plain.returncode, "stderr": plain.stderr}, "NaN or Inf"
+    )
+    assert plain.stderr.count("\n") == 1
+    debug = subprocess.run(
+        [sys.executable, "-m", "leapfactual", "--debug", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert debug.returncode != 0
+    assert "Traceback" in debug.stderr and "NaN or Inf" in debug.stderr
+
+
+def test_usage_errors_exit_2_without_traceback() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "leapfactual", "explain", "--no-such-option"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "No such option" in done.stderr
+
+
+# -- the doc --------------------------------------------------------------------------------
+def test_every_row_of_the_doc_is_tested() -> None:
+    ids = re.findall(r"^\|[^|\n]*\|[^\n]*`([a-z_]+)` \|\s*$", DOC.read_text(), flags=re.M)
+    assert sorted(ids) == sorted([r.id for r in ROWS] + ["target_source"])
+
+
+def test_other_float_dtypes_run_in_the_models_dtype(tiny_run) -> None:
+    x = tiny_run.test.images[:2]
+    explainer = tiny_run.explainer(inject=None)
+    single = explainer.explain(x, 1)
+    double = explainer.explain(x.double(), 1)
+    assert double.x_cf.dtype == torch.float64 and double.x.dtype == torch.float64
+    assert torch.allclose(double.x_cf.float(), single.x_cf, atol=1e-6)
+
+
+def test_models_without_a_declared_range_are_not_range_checked(tiny_run) -> None:
+    x = tiny_run.test.images[:2] * 1.5  # outside [0, 1]
+    with pytest.raises(ValueError, match=r"expects images in \[0, 1\]"):
+        tiny_run.explainer(inject=None).explain(x, 1)
+
+    class Clamped:  # a codec of the user's own, with no input_range
+        def encode(self, images: torch.Tensor) -> torch.Tensor:
+            return tiny_run.vae.encode(images.clamp(0, 1))
+
+        def decode(self, z: torch.Tensor) -> torch.Tensor:
+            return tiny_run.vae.decode(z)
+
+    def classifier(images: torch.Tensor) -> torch.Tensor:
+        return tiny_run.classifier(images.clamp(0, 1))
+
+    exp = LeapFactual(classifier, Clamped(), tiny_run.flow, inject=None).explain(x, 1)
+    assert torch.isfinite(exp.x_cf).all()
