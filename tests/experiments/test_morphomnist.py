@@ -38,3 +38,10 @@ def test_reduced_bench_fills_every_row_and_writes_the_page(tiny_run, tiny_config
     text = page.read_text()
     assert "leapfactual bench --n 12" in text and "| accuracy to target |" in text
     assert len(comparisons(table)) == 6
+
+
+def test_unknown_method_is_refused_at_once() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match=r"unknown methods \['foo'\]"):
+        MorphoBenchConfig(methods=("foo",))

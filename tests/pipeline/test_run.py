@@ -103,3 +103,10 @@ def test_unet_flow_is_selectable_and_old_runs_gain_the_default(tmp_path) -> None
         fit_run(run.directory, config)
     with pytest.raises(ValueError, match="unknown flow_field 'transformer'"):
         fit_run(tmp_path / "x", replace(config, flow_field="transformer"))
+
+
+def test_bad_settings_are_refused_before_training() -> None:
+    with pytest.raises(ValueError, match="unknown condition encoding 'soft'"):
+        FitConfig(condition="soft")
+    with pytest.raises(ValueError, match="test_fraction"):
+        FitConfig(test_fraction=1.5)

@@ -117,6 +117,13 @@ class MorphoBenchConfig:
     opt_steps: int = 1000
     attack_steps: int = 1000
 
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.methods) - set(METHODS))
+        if unknown or not self.methods:
+            raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}")
+        if self.n < 4 or self.opt_steps < 1 or self.attack_steps < 1:
+            raise ValueError("n must be >= 4 and opt_steps, attack_steps >= 1")
+
 
 @dataclass
 class MorphoBenchResult:
@@ -128,9 +135,6 @@ class MorphoBenchResult:
 
 def build_methods(run: Run, config: MorphoBenchConfig) -> list[Method]:
     """The explainers of the table, on the run's models, with the paper's settings."""
-    unknown = sorted(set(config.methods) - set(METHODS))
-    if unknown:
-        raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}")
     clf, vae = run.classifier, run.vae
     assert clf is not None and vae is not None
     leap = run.explainer(inject=Inject())

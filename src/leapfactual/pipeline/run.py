@@ -42,6 +42,7 @@ from leapfactual.flow import (
     save_field,
     train_flow,
 )
+from leapfactual.flow.conditions import KINDS
 from leapfactual.io import (
     CheckpointError,
     atomic_write_text,
@@ -92,6 +93,16 @@ class FitConfig:
     condition: str = "softmax"
     oracle_width: int = 48
     cvae_epochs: int = 20
+
+    def __post_init__(self) -> None:
+        if self.condition not in KINDS:
+            raise ValueError(
+                f"unknown condition encoding {self.condition!r}; choose one of {list(KINDS)}"
+            )
+        if self.flow_field not in FIELDS:
+            raise ValueError(f"unknown flow_field {self.flow_field!r}; choose from {list(FIELDS)}")
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(f"test_fraction must lie in (0, 1), got {self.test_fraction}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FitConfig:
@@ -191,8 +202,6 @@ def fit_run(
         raise ValueError(f"unknown stages {unknown}; choose from {list(STAGES)}")
     out = Path(directory)
     meta_path = out / "run.json"
-    if config.flow_field not in FIELDS:
-        raise ValueError(f"unknown flow_field {config.flow_field!r}; choose from {list(FIELDS)}")
     if meta_path.exists():
         old = _read_meta(out)
         before = {**asdict(FitConfig()), **old["config"]}  # settings added since then: defaults
