@@ -119,3 +119,35 @@ def test_sharded_explain_streams_restarts_and_merges(tiny_run, tmp_path) -> None
     assert len(exp) == 30 and torch.equal(exp.x[:10], exp.x[10:20])
     other = cli(*args[:-1], "3")
     assert other.returncode == 2 and "another explain job" in other.stderr
+
+
+def test_bench_thickness_task_on_a_folder_of_digits(tmp_path) -> None:
+    from PIL import Image
+
+    from leapfactual.data import load_mnist5k
+
+    folder = tmp_path / "digits" / "any"
+    folder.mkdir(parents=True)
+    for i, image in enumerate(load_mnist5k().images[::100]):  # 50 digits
+        Image.fromarray((image[0] * 255).byte().numpy()).save(folder / f"{i}.png")
+    out = tmp_path / "res" / "thickness"
+    args = ["bench", "--task", "thickness", "--data", f"image-folder:{folder.parent}"]
+    done = cli(
+        *args,
+        "--n",
+        "4",
+        "--methods",
+        "leapfactual",
+        "--run",
+        str(tmp_path / "run"),
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "validity (true rule)" in done.stdout
+    assert (out.with_suffix(".md")).exists() and (out.with_suffix(".png")).exists()
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["config"]["data"] == (
+        f"thickness:image-folder:{folder.parent}"
+    )
+    bad = cli("bench", "--task", "colour")
+    assert bad.returncode == 2 and "unknown task 'colour'" in bad.stderr

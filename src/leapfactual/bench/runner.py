@@ -81,12 +81,15 @@ class Benchmark:
         for method in self.methods:
             if progress:
                 progress(method.name)
-            exp = self._explain(method.explainer)
-            column = self._column(method, exp)
+            column = self.column(method)
             for rows in self.rows:
                 for row, value in rows(column, self.context).items():
                     table.set(row, method.name, value)
         return table
+
+    def column(self, method: Method) -> Column:
+        """The CEs of ``method`` on the context's inputs (explained once, then reused)."""
+        return self._column(method, self._explain(method.explainer))
 
     def _explain(self, explainer: Explainer) -> Explanation:
         key = str(id(explainer))

@@ -13,6 +13,14 @@ from leapfactual.data.galaxy10 import load_galaxy10
 from leapfactual.data.idx import FASHION_MNIST_DIR, load_fashion_mnist, load_idx, read_idx
 from leapfactual.data.registry import DEFAULT_DATASET, available_datasets, load_dataset
 from leapfactual.data.split import stratified_split, train_test_split
+from leapfactual.data.thickness import (
+    ThicknessLevels,
+    ThicknessRule,
+    ThicknessTask,
+    load_thickness,
+    load_thickness_task,
+    thickness_task,
+)
 
 __all__ = [
     "DEFAULT_DATASET",
@@ -21,6 +29,9 @@ __all__ = [
     "GALAXY10_CLASSES",
     "MNIST_CLASSES",
     "Dataset",
+    "ThicknessLevels",
+    "ThicknessRule",
+    "ThicknessTask",
     "available_datasets",
     "images_from_uint8",
     "load_dataset",
@@ -31,7 +42,10 @@ __all__ = [
     "load_image_files",
     "load_image_folder",
     "load_mnist5k",
+    "load_thickness",
+    "load_thickness_task",
     "read_idx",
     "stratified_split",
+    "thickness_task",
     "train_test_split",
 ]

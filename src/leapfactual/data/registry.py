@@ -12,6 +12,7 @@ from leapfactual.data.dataset import Dataset
 from leapfactual.data.folder import load_image_folder
 from leapfactual.data.galaxy10 import load_galaxy10
 from leapfactual.data.idx import load_fashion_mnist, load_idx
+from leapfactual.data.thickness import load_thickness
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,13 @@ _LOADERS: dict[str, _Entry] = {
         "required",
         "galaxy10:FILE.h5",
         "Galaxy10 DECaLS HDF5 file (Galaxy10_DECals.h5)",
+    ),
+    "thickness": _Entry(
+        load_thickness,
+        "optional",
+        "thickness[:BASE]",
+        "thin vs thick digits made by intervening on BASE (a dataset spec, default mnist5k), "
+        "with true counterfactuals",
     ),
 }
 

@@ -7,6 +7,7 @@
   (:func:`frechet_distance`, :func:`kernel_distance`, :func:`split_frechet_distance` on
   feature matrices).
 - shape: :func:`morphometric_change` (Morpho-MNIST), :func:`relative_change`.
+- ground truth: :func:`ground_truth_scores` against known true counterfactuals.
 - cost: :func:`cost_per_ce`.
 
 Quality metrics take an optional boolean ``mask`` to score only some CEs (the valid ones,
@@ -15,6 +16,7 @@ Quality metrics take an optional boolean ``mask`` to score only some CEs (the va
 
 from leapfactual.metrics.classification import auroc, oracle_validity, validity
 from leapfactual.metrics.cost import cost_per_ce
+from leapfactual.metrics.ground_truth import ground_truth_scores
 from leapfactual.metrics.morphometric import morphometric_change, relative_change
 from leapfactual.metrics.proximity import l1_distance, l2_distance, proximity, psnr, ssim
 from leapfactual.metrics.realism import (
@@ -33,6 +35,7 @@ __all__ = [
     "extract_features",
     "fid",
     "frechet_distance",
+    "ground_truth_scores",
     "kernel_distance",
     "kid",
     "l1_distance",

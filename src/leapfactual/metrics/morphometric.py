@@ -37,16 +37,21 @@ def relative_change(
         keep = check_mask(mask, len(cf))
         with np.errstate(invalid="ignore", divide="ignore"):
             change = np.abs(cf - ref) / np.abs(ref)
-        finite = np.isfinite(change)
-        if keep is not None:
-            finite &= keep.numpy()
-        values = change[finite]
-        if len(values) == 0:
-            out[name] = (math.nan, math.nan)
-            continue
-        sem = float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
-        out[name] = (float(values.mean()), sem)
+        out[name] = mean_sem(change, keep)
     return out
+
+
+def mean_sem(values: np.ndarray, keep: Any = None) -> tuple[float, float]:
+    """Mean and standard error ``std(ddof=1) / sqrt(n)`` of the finite ``values`` (those
+    ``keep`` marks, when given); NaN SEM below two values, (NaN, NaN) with none."""
+    finite = np.isfinite(values)
+    if keep is not None:
+        finite &= np.asarray(keep, dtype=bool)
+    kept = values[finite]
+    if len(kept) == 0:
+        return (math.nan, math.nan)
+    sem = float(kept.std(ddof=1) / math.sqrt(len(kept))) if len(kept) > 1 else math.nan
+    return (float(kept.mean()), sem)
 
 
 def morphometric_change(

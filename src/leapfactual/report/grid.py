@@ -36,8 +36,11 @@ def save_grid_figure(
     path: str | Path,
     title: str = "",
     row_labels: Sequence[str] = (),
+    xlabel: str = "target class (the input itself sits in its own column)",
+    ylabel: str = "input",
 ) -> Path:
-    """Write the grid as a PNG with rows labelled by source and columns by target class."""
+    """Write the grid as a PNG with rows labelled by source and columns by target class
+    (``class_names`` titles the columns; ``xlabel`` and ``ylabel`` name the axes)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -60,9 +63,9 @@ def save_grid_figure(
                 ax.set_title(str(class_names[c]), fontsize=9)
             if c == 0:
                 label = row_labels[r] if r < len(row_labels) else f"row {r + 1}"
-                ax.set_ylabel(label, fontsize=9, rotation=0, labelpad=12)
-    fig.supxlabel("target class (the input itself sits in its own column)", fontsize=9)
-    fig.supylabel("input", fontsize=9)
+                ax.set_ylabel(label, fontsize=9, rotation=0, ha="right", va="center")
+    fig.supxlabel(xlabel, fontsize=9)
+    fig.supylabel(ylabel, fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
