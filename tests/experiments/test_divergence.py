@@ -1,9 +1,10 @@
 import pytest
 
-from leapfactual.experiments._shared import ModelConfig, parse_seeds
+from leapfactual.experiments._shared import parse_seeds
 from leapfactual.experiments.divergence import DivergenceConfig, run_divergence, summarise
+from leapfactual.pipeline import FitConfig
 
-TINY = ModelConfig(
+TINY = FitConfig(
     latent_dim=8,
     vae_width=8,
     vae_epochs=1,

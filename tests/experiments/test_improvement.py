@@ -1,6 +1,5 @@
 import pytest
 
-from leapfactual.experiments._shared import ModelConfig
 from leapfactual.experiments.improvement import (
     STRONG,
     WEAK,
@@ -9,8 +8,9 @@ from leapfactual.experiments.improvement import (
     run_improvement,
     verdicts,
 )
+from leapfactual.pipeline import FitConfig
 
-TINY = ModelConfig(
+TINY = FitConfig(
     latent_dim=8, vae_width=8, vae_epochs=1, classifier_width=8, classifier_epochs=2, flow_epochs=2
 )
 

@@ -29,24 +29,44 @@ from leapfactual.models import (
     train_cvae,
     train_vae,
 )
+from leapfactual.pipeline import FitConfig
+
+LEAN = FitConfig(
+    latent_dim=16,
+    vae_width=16,
+    vae_epochs=8,
+    classifier_width=16,
+    classifier_epochs=8,
+    cvae_epochs=8,
+)
+"""Model sizes and epochs of the reliability experiments, lean enough for a busy 2-core CPU.
+They read only the model settings of a :class:`FitConfig` (:data:`MODEL_SETTINGS`); data,
+split and seeds are the experiment's own."""
+
+MODEL_SETTINGS = (
+    "latent_dim",
+    "vae_width",
+    "vae_epochs",
+    "vae_lr",
+    "vae_batch",
+    "classifier_width",
+    "classifier_epochs",
+    "classifier_lr",
+    "classifier_batch",
+    "classifier_augment",
+    "flow_width",
+    "flow_depth",
+    "flow_activation",
+    "flow_epochs",
+    "flow_lr",
+    "flow_batch",
+    "cvae_epochs",
+)
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    """Model sizes and epochs; defaults are lean enough for a busy 2-core CPU."""
-
-    latent_dim: int = 16
-    vae_width: int = 16
-    vae_epochs: int = 8
-    classifier_width: int = 16
-    classifier_epochs: int = 8
-    classifier_augment: int = 2
-    flow_width: int = 64
-    flow_depth: int = 3
-    flow_epochs: int = 30
-    cvae_epochs: int = 8
-    lr: float = 2e-3
-    batch: int = 64
+def model_settings(cfg: FitConfig) -> dict[str, object]:
+    """The settings of ``cfg`` these experiments use, for results pages."""
+    return {k: getattr(cfg, k) for k in MODEL_SETTINGS}
 
 
 @dataclass
@@ -62,15 +82,15 @@ class WeakStrong:
     cvae: ConditionalVAE | None = None
 
 
-def fit_vae(images: Tensor, cfg: ModelConfig, seed: int) -> ConvVAE:
+def fit_vae(images: Tensor, cfg: FitConfig, seed: int) -> ConvVAE:
     """A ConvVAE fitted on ``images`` (seeded), in eval mode."""
     torch.manual_seed(seed)
     vae = ConvVAE(images.shape[1], images.shape[2], cfg.latent_dim, cfg.vae_width)
-    train_vae(vae, images, cfg.vae_epochs, cfg.batch, cfg.lr, seed)
+    train_vae(vae, images, cfg.vae_epochs, cfg.vae_batch, cfg.vae_lr, seed)
     return vae.eval()
 
 
-def fit_classifier(images: Tensor, labels: Tensor, cfg: ModelConfig, seed: int) -> CNNClassifier:
+def fit_classifier(images: Tensor, labels: Tensor, cfg: FitConfig, seed: int) -> CNNClassifier:
     """A CNN classifier fitted on ``(images, labels)`` (seeded), in eval mode."""
     torch.manual_seed(seed)
     model = CNNClassifier(images.shape[1], images.shape[2], 10, cfg.classifier_width)
@@ -81,8 +101,8 @@ def fit_classifier(images: Tensor, labels: Tensor, cfg: ModelConfig, seed: int) 
         images,
         labels,
         cfg.classifier_epochs,
-        cfg.batch,
-        cfg.lr,
+        cfg.classifier_batch,
+        cfg.classifier_lr,
         seed,
         cfg.classifier_augment,
     )
@@ -105,23 +125,24 @@ def latents_and_recon(vae: ConvVAE, images: Tensor, batch: int = 1024) -> tuple[
     return z, recon
 
 
-def fit_flow(
-    vae: ConvVAE, annotator_probs: Tensor, latents: Tensor, cfg: ModelConfig, seed: int
-) -> MLPField:
+def fit_flow(annotator_probs: Tensor, latents: Tensor, cfg: FitConfig, seed: int) -> MLPField:
     """A CE-CFM field on ``latents`` conditioned on ``annotator_probs`` (softmax encoding)."""
     torch.manual_seed(seed)
     field = MLPField(
-        latents.shape[1], annotator_probs.shape[1], cfg.flow_width, cfg.flow_depth, "selu"
+        latents.shape[1],
+        annotator_probs.shape[1],
+        cfg.flow_width,
+        cfg.flow_depth,
+        cfg.flow_activation,  # type: ignore[arg-type]
     )
-    train_flow(
-        field, latents, field.condition.from_probs(annotator_probs), cfg.flow_epochs, seed=seed
-    )
+    conditions = field.condition.from_probs(annotator_probs)
+    train_flow(field, latents, conditions, cfg.flow_epochs, cfg.flow_batch, cfg.flow_lr, seed=seed)
     return field.eval()
 
 
 def fit_weak_strong(
     train: Dataset,
-    cfg: ModelConfig,
+    cfg: FitConfig,
     seed: int,
     weak_fraction: float = 0.2,
     vae: ConvVAE | None = None,
@@ -137,7 +158,7 @@ def fit_weak_strong(
     weak = fit_classifier(train.images[weak_idx], train.labels[weak_idx], cfg, seed + 1)
     strong = fit_classifier(train.images, train.labels, cfg, seed + 2)
     z, recon = latents_and_recon(vae, train.images)
-    flow = fit_flow(vae, predict_probs(weak, recon), z, cfg, seed + 3)
+    flow = fit_flow(predict_probs(weak, recon), z, cfg, seed + 3)
     model = WeakStrong(vae, weak, strong, flow, weak_idx)
     if cvae:
         torch.manual_seed(seed + 4)
@@ -148,8 +169,8 @@ def fit_weak_strong(
             train.images,
             predict_probs(weak, train.images),
             cfg.cvae_epochs,
-            cfg.batch,
-            cfg.lr,
+            cfg.vae_batch,
+            cfg.vae_lr,
             seed + 4,
         )
         model.cvae.eval()

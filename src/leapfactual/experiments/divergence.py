@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,12 @@ from torch import Tensor
 
 from leapfactual.data import load_dataset, stratified_split, train_test_split
 from leapfactual.experiments._shared import (
-    ModelConfig,
+    LEAN,
     WeakStrong,
     fit_weak_strong,
     machine,
     mean_std,
+    model_settings,
     pm,
     pyplot,
     relative,
@@ -46,6 +47,7 @@ from leapfactual.explain.targets import random_other_targets
 from leapfactual.flow import Solver
 from leapfactual.io import atomic_write_text
 from leapfactual.metrics import validity
+from leapfactual.pipeline import FitConfig
 
 METHODS = ("leapfactual", "opt", "cgm", "attack", "pixel", "reflection")
 
@@ -64,7 +66,7 @@ class DivergenceConfig:
     opt_steps: int = 200
     attack_steps: int = 200
     reliable_tau: float = 0.99
-    models: ModelConfig = field(default_factory=ModelConfig)
+    models: FitConfig = LEAN
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.methods) - set(METHODS))
@@ -259,7 +261,7 @@ def render(result: DivergenceResult, command: str) -> str:
         "each toward a random class other than the weak model's prediction (seeded).",
         f"- Test accuracy: weak {m['weak_test_accuracy'][0]:.3f} ± {m['weak_test_accuracy'][1]:.3f}"
         f", strong {m['strong_test_accuracy'][0]:.3f} ± {m['strong_test_accuracy'][1]:.3f}.",
-        f"- Models: {json.dumps(asdict(cfg.models))}",
+        f"- Models: {json.dumps(model_settings(cfg.models))}",
         f"- Machine: {machine()}; total {result.seconds / 60:.1f} min.",
         "",
         "Validity = fraction of CEs whose argmax is the target; gap = model − truth. "

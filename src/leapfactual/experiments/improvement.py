@@ -27,12 +27,13 @@ from torch import Tensor
 
 from leapfactual.data import FASHION_MNIST_DIR, Dataset, load_dataset, stratified_split
 from leapfactual.experiments._shared import (
-    ModelConfig,
+    LEAN,
     fit_classifier,
     fit_vae,
     fit_weak_strong,
     machine,
     mean_std,
+    model_settings,
     pm,
     predict_probs,
     pyplot,
@@ -41,6 +42,7 @@ from leapfactual.explain import Blend, Inject, LeapFactual
 from leapfactual.explain.targets import all_other_targets
 from leapfactual.io import atomic_write_text
 from leapfactual.metrics import auroc
+from leapfactual.pipeline import FitConfig
 
 WEAK = "weak baseline"  # trained on the weak set only (20 % by default)
 STRONG = "strong baseline"  # trained on the whole pool (100 %)
@@ -69,7 +71,7 @@ class ImproveConfig:
     oracle_filter: bool = False
     blend: Blend = Blend()
     inject: Inject = Inject()
-    models: ModelConfig = field(default_factory=ModelConfig)
+    models: FitConfig = LEAN
 
     def __post_init__(self) -> None:
         if not self.seeds:
@@ -81,9 +83,9 @@ class ImproveConfig:
     def galaxy10(cls, path: str, **changes: Any) -> ImproveConfig:
         """The paper's setting on the Galaxy10 DECaLS file (needs a GPU; not run here):
         all 17,736 galaxies, 10 % test, larger models, 10 % added CEs."""
-        models = ModelConfig(
+        models = FitConfig(
             latent_dim=64, vae_width=64, vae_epochs=100, classifier_width=64,
-            classifier_epochs=30, flow_width=256, flow_depth=5, flow_epochs=500,
+            classifier_epochs=30, flow_width=256, flow_depth=5, flow_epochs=500, flow_lr=5e-4,
         )  # fmt: skip
         base = dict(
             data=f"galaxy10:{path}", n_train=None, n_test=None, test_fraction=0.1,
@@ -259,7 +261,7 @@ def render(result: ImproveResult, command: str) -> str:
             else ""
         ),
         "- Retraining: same architecture, epochs and initial seed as the weak classifier.",
-        f"- Models: {json.dumps(asdict(cfg.models))}",
+        f"- Models: {json.dumps(model_settings(cfg.models))}",
         f"- Machine: {machine()}; total {result.seconds / 60:.1f} min.",
         "",
         f"Test accuracy and AUROC (one-vs-rest, macro), mean ± std over seeds. {WEAK}: the "
