@@ -85,5 +85,7 @@ def test_available_datasets_describes_each_spec() -> None:
         "idx:DIR",
         "image-folder:DIR",
         "galaxy10:FILE.h5",
+        "thickness[:BASE]",
     }
     assert "options: limit, crop, size, chunk_size" in listing["galaxy10:FILE.h5"]
+    assert "options: seed, limit" in listing["thickness[:BASE]"]
