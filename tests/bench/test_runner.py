@@ -35,6 +35,16 @@ def test_methods_sharing_an_explainer_run_it_once() -> None:
     assert table.get("network evaluations per CE", "a") == pytest.approx(2.0)
 
 
+def test_column_gives_back_the_ces_without_explaining_again() -> None:
+    x = torch.tensor([[-0.5], [0.3]])
+    method = Method("a", Shift(threshold))
+    bench = Benchmark(BenchContext(x=x, target=torch.tensor([1, 1])), [method], [cost_rows])
+    Shift.calls = 0
+    bench.run()
+    column = bench.column(method)
+    assert Shift.calls == 1 and torch.equal(column.x_cf, x + 1) and column.name == "a"
+
+
 def test_reliable_column_needs_an_injection() -> None:
     ctx = BenchContext(x=torch.zeros(2, 1), target=torch.tensor([1, 1]))
     with pytest.raises(ValueError, match="no reliable CE"):
