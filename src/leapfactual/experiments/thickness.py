@@ -135,7 +135,7 @@ def save_figure(result: ThicknessBenchResult, path: str | Path, per_class: int =
     picks = [i for c in (0, 1) for i in (labels == c).nonzero().flatten()[:per_class].tolist()]
     rows = list(result.images)
     grid = torch.stack([result.images[r][picks].float().cpu() for r in rows])
-    names = [f"{'thin→thick' if int(labels[i]) == 0 else 'thick→thin'}" for i in picks]
+    names = ["→ thick" if int(labels[i]) == 0 else "→ thin" for i in picks]
     return save_grid_figure(
         grid, names, path, row_labels=rows, xlabel="held-out digit and its target", ylabel=""
     )
@@ -149,24 +149,24 @@ def comparisons(table: Table) -> list[str]:
         return table.mean(row, col)
 
     def best(row: str, low: bool) -> str:
-        ranked = sorted(methods, key=lambda c: v(row, c) if low else -v(row, c))
-        return ranked[0] if ranked else ""
+        """``NAME (value)`` of the best column of ``row``; columns that tie at three decimals
+        are all named."""
+        top = min(v(row, c) for c in methods) if low else max(v(row, c) for c in methods)
+        tied = [c for c in methods if round(v(row, c), 3) == round(top, 3)]
+        return f"{' and '.join(tied)} ({top:.3f})"
 
     out = []
     l1, err = ROW_NAMES["l1"], ROW_NAMES["error"]
     if methods:
-        b = best(l1, low=True)
         out.append(
-            f"Closest to the true CE (L1): {b} ({v(l1, b):.3f}); doing nothing scores "
+            f"Closest to the true CE (L1): {best(l1, low=True)}; doing nothing scores "
             f"{v(l1, NO_CHANGE):.3f} and the codec's floor {v(l1, FLOOR):.3f}."
         )
-        b = best(err, low=True)
         out.append(
-            f"Smallest thickness error: {b} ({v(err, b):.3f} px; the floor "
-            f"{v(err, FLOOR):.3f} px, no change {v(err, NO_CHANGE):.3f} px)."
+            f"Smallest thickness error in px: {best(err, low=True)}; the floor "
+            f"{v(err, FLOOR):.3f}, no change {v(err, NO_CHANGE):.3f}."
         )
-        b = best(RULE, low=False)
-        out.append(f"Highest validity under the true rule: {b} ({v(RULE, b):.3f}).")
+        out.append(f"Highest validity under the true rule: {best(RULE, low=False)}.")
     lf, rel = "LeapFactual", "LeapFactual reliable"
     if lf in methods and rel in methods:
         word = "raises" if v(RULE, rel) > v(RULE, lf) else "does not raise"
@@ -178,9 +178,13 @@ def comparisons(table: Table) -> list[str]:
     others = [c for c in ("Opt-based", "CGM-based") if c in methods]
     if lf in methods and others:
         closer = [c for c in others if v(l1, lf) < v(l1, c)]
-        verdict = "closer to the true CE than " + " and ".join(closer) if closer else "not closer"
+        farther = [c for c in others if c not in closer]
+        parts = [f"closer to the true CE than {' and '.join(closer)}"] if closer else []
+        parts += [f"not closer than {' and '.join(farther)}"] if farther else []
         out.append(
-            f"LeapFactual (L1 {v(l1, lf):.3f}) is {verdict} among the paper's baselines ("
+            f"Of the paper's baselines, LeapFactual (L1 {v(l1, lf):.3f}) is "
+            + "; ".join(parts)
+            + " ("
             + ", ".join(f"{c} {v(l1, c):.3f}" for c in others)
             + ")."
         )
