@@ -52,14 +52,16 @@ def launched(tmp_path_factory) -> Path:
     return out
 
 
-def one_process(epochs: int = 3) -> tuple[torch.nn.Module, list[float]]:
+def one_process(
+    epochs: int = 3, chunks: int = 2, n: int = 91
+) -> tuple[torch.nn.Module, list[float]]:
     model = toys.tiny()
     history = fit(
         model,
-        toys.regression_data(),
+        toys.regression_data(n),
         toys.noisy_step(model),
         epochs=epochs,
-        chunks=2,
+        chunks=chunks,
         **toys.SETTINGS,
     )
     return model, history
@@ -74,6 +76,38 @@ def test_two_ranks_train_like_one_process_with_two_chunks(launched: Path) -> Non
     for r in (0, 1):
         got = json.loads((launched / f"history-{r}.json").read_text())["straight"]
         assert got == pytest.approx(history, rel=1e-6)
+
+
+def test_gradients_are_summed_over_ranks(launched: Path) -> None:
+    """Adam hides a uniform gradient scale, so compare the first step's gradient itself."""
+    _, grad = toys.first_gradient(lambda: one_process(epochs=1))
+    ranks = [load_file(str(launched / f"w-{r}.st"))["first_gradient"] for r in (0, 1)]
+    assert torch.allclose(ranks[0], grad, atol=1e-6)
+    assert torch.equal(ranks[0], ranks[1])
+
+
+def test_no_sync_parts_and_an_idle_rank_train_like_one_process(launched: Path) -> None:
+    model, history = one_process(epochs=2, chunks=4, n=toys.TAIL)
+    ranks = [load_file(str(launched / f"w-{r}.st")) for r in (0, 1)]
+    for key, value in model.state_dict().items():
+        assert torch.allclose(ranks[0][f"chunks4.{key}"], value, atol=1e-6), key
+        assert torch.equal(ranks[0][f"chunks4.{key}"], ranks[1][f"chunks4.{key}"]), key
+    for r in (0, 1):
+        got = json.loads((launched / f"history-{r}.json").read_text())["chunks4"]
+        assert got == pytest.approx(history, rel=1e-6)
+
+
+def test_fit_trains_through_distributed_data_parallel(launched: Path) -> None:
+    """Every fit wraps the step module in DDP; its forwards synchronise once per minibatch."""
+    for r in (0, 1):
+        built = json.loads((launched / f"ddp-{r}.json").read_text())
+        assert [(b["wraps"], b["model"]) for b in built] == [("StepModule", "Tiny")] * 4
+        straight, resumed2, resumed3, chunks4 = (b["synced"] for b in built)
+        assert straight == [True] * 6 * 3  # 91 samples: 6 minibatches per epoch, one part each
+        assert (len(resumed2), len(resumed3)) == (6 * 2, 6)
+        # 81 samples in 4 parts: 5 minibatches of two parts per rank (the first under no_sync)
+        # and a last of one sample, which rank 0 computes and rank 1 passes empty
+        assert chunks4 == ([False, True] * 5 + [True]) * 2
 
 
 def test_distributed_resume_matches_and_only_rank_0_writes(launched: Path) -> None:

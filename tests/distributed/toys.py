@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from leapfactual.explain import Blend, Inject, LeapFactual
 from leapfactual.flow import MLPField, Solver
@@ -13,6 +15,8 @@ from leapfactual.models import IdentityCodec
 from leapfactual.training import StepFn
 
 SETTINGS = dict(batch_size=16, lr=1e-2, weight_decay=1e-3, lr_milestones=(2,), seed=4)
+TAIL = 81
+"""Samples whose last minibatch of 16 holds one: cut in 4 parts, it leaves rank 1 of 2 none."""
 
 
 class Tiny(nn.Module):
@@ -40,6 +44,26 @@ def noisy_step(model: Tiny, noise: float = 0.1) -> StepFn:
         return (model.net(x) - batch[1]).pow(2).mean()
 
     return step
+
+
+R = TypeVar("R")
+
+
+def first_gradient(train: Callable[[], R]) -> tuple[R, Tensor]:
+    """``train()``'s result and the flat gradient of the first optimizer step it takes."""
+    grads: list[Tensor] = []
+
+    def hook(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        if not grads:
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            grads.append(torch.cat([p.grad.reshape(-1) for p in params]))
+
+    handle = register_optimizer_step_pre_hook(hook)
+    try:
+        result = train()
+    finally:
+        handle.remove()
+    return result, grads[0]
 
 
 def quadrant(x: Tensor) -> Tensor:

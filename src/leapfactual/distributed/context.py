@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-from torch import Tensor
 
 
 @dataclass(frozen=True)
@@ -107,38 +106,6 @@ def all_reduce_sum(values: Sequence[float], device: torch.device | None = None) 
 
 def _comm_device() -> torch.device:
     return default_device() if dist.get_backend() == "nccl" else torch.device("cpu")
-
-
-def broadcast_(tensors: Sequence[Tensor], src: int = 0) -> None:
-    """Overwrite ``tensors`` in place with rank ``src``'s values (one flat message)."""
-    if not (dist.is_available() and dist.is_initialized()) or not tensors:
-        return
-    flat = torch.cat([t.detach().reshape(-1) for t in tensors])
-    dist.broadcast(flat, src)
-    offset = 0
-    with torch.no_grad():
-        for t in tensors:
-            t.copy_(flat[offset : offset + t.numel()].view_as(t))
-            offset += t.numel()
-
-
-def sum_gradients_(params: Sequence[Tensor]) -> None:
-    """Sum the parameters' gradients over all ranks in place (one bucketed all-reduce).
-
-    A parameter without a gradient on this rank contributes zeros; one without a gradient on
-    every rank keeps ``grad = None`` (so the optimizer skips it, as in one process).
-    """
-    if not (dist.is_available() and dist.is_initialized()) or not params:
-        return
-    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-    has = torch.tensor([p.grad is not None for p in params], dtype=grads[0].dtype)
-    flat = torch.cat([g.reshape(-1) for g in grads] + [has.to(grads[0].device)])
-    dist.all_reduce(flat)
-    offset = 0
-    for p, used in zip(params, flat[-len(params) :].tolist(), strict=True):
-        n = p.numel()
-        p.grad = flat[offset : offset + n].view_as(p).clone() if used > 0 else None
-        offset += n
 
 
 def finish() -> None:

@@ -4,18 +4,22 @@ The rows to explain (input index + target class) are cut into fixed shards of ``
 rows. Shards are shared out round-robin among the ranks that ``torchrun`` started (one rank
 without it); each rank explains its shards one at a time and writes each to
 ``OUT/shards/shard-NNNNNN.safetensors`` + ``.json`` as soon as it is done, so memory holds one
-shard, whatever the number of images. ``OUT/shards/job.json`` records what is being made; a
-restart with the same job skips every finished shard (a crash loses at most the shards in
-progress), and a different job in the same directory is refused. :func:`merge_shards` joins the
-shards into one :class:`~leapfactual.explain.Explanation`.
+shard, whatever the number of images (and after each shard the allocator's free pages go back
+to the system, see :func:`release_memory`). ``OUT/shards/job.json`` records what is being
+made; a restart with the same job skips every finished shard (a crash loses at most the shards
+in progress), and a different job in the same directory is refused. :func:`merge_shards` joins
+the shards into one :class:`~leapfactual.explain.Explanation`.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
+import platform
 import shutil
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -169,20 +173,53 @@ def explain_sharded(
     mine = pending[ranks.rank :: ranks.size]
     for i in tqdm(mine, desc=f"shards (rank {ranks.rank})", disable=not progress, unit="shard"):
         lo, hi = i * shard_size, min((i + 1) * shard_size, len(rows))
-        exp = explainer.explain(fetch(rows[lo:hi]), targets[lo:hi])
-        meta = {
-            "kind": SHARD_KIND,
-            "job_id": job_id,
-            "shard": i,
-            "rows": [lo, hi],
-            "method": exp.method,
-            "cost": asdict(exp.cost),
-            "config": exp.config,
-        }
-        save_tensors(_shard_path(folder, i), {**exp.tensors(), "row": rows[lo:hi]}, meta)
+        _write_shard(explainer, fetch, rows[lo:hi], targets[lo:hi], folder, i, job_id, lo)
+        release_memory()
         report.computed.append(i)
     barrier()
     return report
+
+
+def _write_shard(
+    explainer: Explainer,
+    fetch: ImageFn,
+    rows: Tensor,
+    targets: Tensor,
+    folder: Path,
+    i: int,
+    job_id: str,
+    lo: int,
+) -> None:
+    """Explain and write shard ``i`` (rows ``lo ..``); nothing of it outlives the call."""
+    exp = explainer.explain(fetch(rows), targets)
+    meta = {
+        "kind": SHARD_KIND,
+        "job_id": job_id,
+        "shard": i,
+        "rows": [lo, lo + len(rows)],
+        "method": exp.method,
+        "cost": asdict(exp.cost),
+        "config": exp.config,
+    }
+    save_tensors(_shard_path(folder, i), {**exp.tensors(), "row": rows}, meta)
+
+
+def release_memory() -> bool:
+    """Hand the C allocator's free pages back to the system (glibc only); whether it could.
+
+    glibc keeps the freed blocks of a shard's large temporaries in its heaps, resident, and
+    gives them back only from the top of a heap; ``malloc_trim(0)`` (through ``ctypes``)
+    releases every free page. A no-op with another C library.
+    """
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim(0)
+    return True
 
 
 @torch.no_grad()

@@ -6,29 +6,34 @@ multi-step learning-rate schedule, per-epoch mean losses, and optional checkpoin
 bit-identically: same seed, same data, same device give the same weights whether or not the run
 was interrupted.
 
-Distributed (under ``torchrun``, see :mod:`leapfactual.distributed`): every rank draws the same
-shuffled order, each global minibatch is cut into ``chunks`` equal parts and rank ``r`` computes
-parts ``r, r + W, ...``; the gradients, weighted by each part's share of the minibatch, are summed
-over ranks in one all-reduce, so every rank takes the same optimizer step. Each part draws its
-randomness from its own generator, seeded from (seed, epoch, minibatch, part), which makes a
-run of ``W`` processes equal (to float rounding) to one process with ``chunks=W``; a step that
-draws nothing at random gives the same weights for any ``chunks``. Only rank 0 writes
-checkpoints; all ranks read them.
+Distributed (under ``torchrun``, see :mod:`leapfactual.distributed`): the step runs as the
+``forward`` of a small module that holds the model, wrapped in
+:class:`~torch.nn.parallel.DistributedDataParallel` (whose constructor gives every rank rank
+0's weights). Every rank draws the same shuffled order, each global minibatch is cut into
+``chunks`` equal parts and rank ``r`` computes parts ``r, r + W, ...``, all but its last under
+``no_sync``; each part's loss is weighted by its share of the minibatch and multiplied by ``W``,
+so DDP's averaging all-reduce sums the gradients and every rank takes the same optimizer step.
+Each part draws its randomness from its own generator, seeded from (seed, epoch, minibatch,
+part), which makes a run of ``W`` processes equal (to float rounding) to one process with
+``chunks=W``; a step that draws nothing at random gives the same weights for any ``chunks``.
+Only rank 0 writes checkpoints; all ranks read them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from leapfactual.distributed.context import World, all_reduce_sum, barrier, broadcast_, world
-from leapfactual.distributed.context import sum_gradients_ as _sum_gradients
+from leapfactual.distributed.context import World, all_reduce_sum, barrier, init
 from leapfactual.io import CheckpointError
 from leapfactual.training.checkpoint import fingerprint, load_checkpoint, save_checkpoint
 
@@ -36,6 +41,26 @@ StepFn = Callable[[Sequence[Tensor], torch.Generator], Tensor]
 """``step(batch, generator) -> loss``: ``batch`` holds one minibatch slice of each data tensor
 (on the model's device); the loss is a scalar mean over the batch. Any randomness must come
 from ``generator`` (never the global RNG) for runs to be reproducible and resumable."""
+
+
+class StepModule(nn.Module):
+    """``step`` as the ``forward`` of a module that holds ``model`` (so that DDP can wrap it).
+
+    An empty batch (a rank's share of a minibatch smaller than the number of parts) gives a
+    loss of exactly zero that still reaches every trainable parameter, so that the rank joins
+    DDP's gradient all-reduce without the step ever seeing an empty batch.
+    """
+
+    def __init__(self, model: nn.Module, step: StepFn) -> None:
+        super().__init__()
+        self.model = model
+        self.step = step
+
+    def forward(self, batch: Sequence[Tensor], generator: torch.Generator) -> Tensor:
+        if len(batch[0]) == 0:
+            trainable = (p.sum() for p in self.parameters() if p.requires_grad)
+            return sum(trainable, torch.zeros(())) * 0.0
+        return self.step(batch, generator)
 
 
 def _check(data: Sequence[Tensor], epochs: int, batch_size: int, lr: float, every: int) -> int:
@@ -100,11 +125,15 @@ def fit(
             Must be a multiple of the number of processes.
         device: move the model there first (default: where the model is).
 
+    Under ``torchrun`` (the process group is joined if need be) every trainable parameter must
+    get a gradient from every step, as DDP requires (true of all the project's models); freeze
+    the others with ``requires_grad_(False)``.
+
     Returns:
         the sample-weighted mean loss of every epoch, from the first (also when resumed).
     """
     n = _check(data, epochs, batch_size, lr, checkpoint_every)
-    ranks = world()
+    ranks = init()
     chunks = ranks.size if chunks is None else chunks
     if chunks < 1 or chunks % ranks.size:
         raise ValueError(
@@ -147,7 +176,11 @@ def fit(
                     "another checkpoint directory."
                 )
             start, history = resumed.epoch, resumed.history
-    broadcast_([*model.parameters(), *model.buffers()])  # every rank starts from rank 0's state
+    runner: nn.Module = StepModule(model, step)
+    if ranks.distributed:  # DDP's constructor broadcasts rank 0's parameters and buffers
+        ids = [device.index] if device.type == "cuda" else None
+        # every step reaches every parameter (tested for the project's models): no graph search
+        runner = DistributedDataParallel(runner, device_ids=ids, find_unused_parameters=False)
     model.train()
     bar = tqdm(
         range(start, epochs),
@@ -169,9 +202,8 @@ def fit(
                 total, count = total + loss.item() * idx.numel(), count + idx.numel()
             else:
                 key = (seed, epoch, begin // batch_size)
-                part_total, part_count = _chunked(step, tensors, idx, key, chunks, ranks)
+                part_total, part_count = _chunked(runner, tensors, idx, key, chunks, ranks)
                 total, count = total + part_total, count + part_count
-                _sum_gradients(params)
             optimizer.step()
         scheduler.step()
         total, count = all_reduce_sum([total, count]) if ranks.distributed else (total, count)
@@ -189,7 +221,7 @@ def fit(
 
 
 def _chunked(
-    step: StepFn,
+    runner: nn.Module,
     tensors: Sequence[Tensor],
     idx: Tensor,
     key: tuple[int, int, int],
@@ -201,15 +233,28 @@ def _chunked(
     Part ``c`` of the minibatch gets a generator seeded from ``(seed, epoch, batch, c)`` (the
     ``key`` and ``c``), so its randomness does not depend on which rank, or how many, compute it,
     and the shared generator (the shuffles) advances exactly as without chunks. Each part's mean
-    loss is weighted by its share of the minibatch.
+    loss is weighted by its share of the minibatch, times the number of ranks under DDP (which
+    averages). A rank computes its non-empty parts, the last one synchronised; one with none
+    passes an empty part (zero loss), since every rank must join each all-reduce.
     """
+    ddp = runner if isinstance(runner, DistributedDataParallel) else None
+    scale = ranks.size if ddp is not None else 1
+    parts = torch.tensor_split(idx, chunks)
+    mine = [c for c in range(ranks.rank, chunks, ranks.size) if parts[c].numel() > 0]
+    mine = mine or [ranks.rank]
     total, count = 0.0, 0.0
-    for c, part in enumerate(torch.tensor_split(idx, chunks)):
-        if c % ranks.size != ranks.rank or part.numel() == 0:
-            continue
+    for c in mine:
+        part = parts[c]
         digest = hashlib.sha256(repr((*key, c)).encode()).digest()
         part_gen = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
-        loss = step([t[part] for t in tensors], part_gen)
-        (loss * (part.numel() / idx.numel())).backward()
+        sync: AbstractContextManager[Any] = (
+            ddp.no_sync() if ddp is not None and c != mine[-1] else nullcontext()
+        )
+        with sync, warnings.catch_warnings():
+            # DDP compares gradient strides strictly, also along dimensions of size 1 (the
+            # weight of a convolution over one channel): harmless, and not the user's to fix
+            warnings.filterwarnings("ignore", "Grad strides do not match bucket view strides")
+            loss = runner([t[part] for t in tensors], part_gen)
+            (loss * (part.numel() / idx.numel() * scale)).backward()
         total, count = total + loss.item() * part.numel(), count + part.numel()
     return total, count
