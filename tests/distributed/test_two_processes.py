@@ -67,15 +67,19 @@ def one_process(
     return model, history
 
 
-def test_two_ranks_train_like_one_process_with_two_chunks(launched: Path) -> None:
-    model, history = one_process()
+def assert_ranks_match(launched: Path, run: str, model: torch.nn.Module, history: list) -> None:
+    """Both ranks' weights and loss history of ``run`` equal one process's (and each other)."""
     ranks = [load_file(str(launched / f"w-{r}.st")) for r in (0, 1)]
     for key, value in model.state_dict().items():
-        assert torch.allclose(ranks[0][f"straight.{key}"], value, atol=1e-6), key
-        assert torch.equal(ranks[0][f"straight.{key}"], ranks[1][f"straight.{key}"]), key
+        assert torch.allclose(ranks[0][f"{run}.{key}"], value, atol=1e-6), key
+        assert torch.equal(ranks[0][f"{run}.{key}"], ranks[1][f"{run}.{key}"]), key
     for r in (0, 1):
-        got = json.loads((launched / f"history-{r}.json").read_text())["straight"]
+        got = json.loads((launched / f"history-{r}.json").read_text())[run]
         assert got == pytest.approx(history, rel=1e-6)
+
+
+def test_two_ranks_train_like_one_process_with_two_chunks(launched: Path) -> None:
+    assert_ranks_match(launched, "straight", *one_process())
 
 
 def test_gradients_are_summed_over_ranks(launched: Path) -> None:
@@ -87,14 +91,7 @@ def test_gradients_are_summed_over_ranks(launched: Path) -> None:
 
 
 def test_no_sync_parts_and_an_idle_rank_train_like_one_process(launched: Path) -> None:
-    model, history = one_process(epochs=2, chunks=4, n=toys.TAIL)
-    ranks = [load_file(str(launched / f"w-{r}.st")) for r in (0, 1)]
-    for key, value in model.state_dict().items():
-        assert torch.allclose(ranks[0][f"chunks4.{key}"], value, atol=1e-6), key
-        assert torch.equal(ranks[0][f"chunks4.{key}"], ranks[1][f"chunks4.{key}"]), key
-    for r in (0, 1):
-        got = json.loads((launched / f"history-{r}.json").read_text())["chunks4"]
-        assert got == pytest.approx(history, rel=1e-6)
+    assert_ranks_match(launched, "chunks4", *one_process(epochs=2, chunks=4, n=toys.TAIL))
 
 
 def test_fit_trains_through_distributed_data_parallel(launched: Path) -> None:
