@@ -1,11 +1,13 @@
 """Speed of every way to make a counterfactual, side by side on the same models and inputs.
 
-    python benchmarks/speed.py [--n 500] [--run runs/bench-mnist5k]     (make bench)
+    python benchmarks/speed.py [--n 500] [--run runs/bench-mnist5k] [--device auto]   (make bench)
 
 Each method runs in its own fresh subprocess (so its peak resident memory is its own),
 one after another in one invocation; the table prints CEs per second, the ratio against our
 default, validity, and peak memory. The machine is shared and noisy: read ratios, not
-absolute times. Also prints peak memory of LeapFactual on 1k vs 20k images.
+absolute times. Also prints peak memory of LeapFactual on 1k vs 20k images. ``--device auto``
+(the default) measures on the GPU when one is present, else on the CPU; every row records the
+device that produced it (peak memory is the process's resident memory, so host memory only).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import resource
 import subprocess
 import sys
 import time
+from typing import Any
 
 import torch
 
@@ -32,14 +35,34 @@ METHODS = {
 SLOW = {"opt", "attack"}
 
 
-def measure(method: str, run_dir: str, n: int) -> dict[str, float]:
-    """Time one method on the first ``n`` held-out digits (in this process)."""
+def resolve(device: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is present, else ``cpu``; other names pass through."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def describe(device: str) -> str:
+    """The device in words, for the table (the GPU's name on CUDA)."""
+    dev = torch.device(device)
+    return torch.cuda.get_device_name(dev) if dev.type == "cuda" else dev.type
+
+
+def sync(device: str) -> None:
+    """Wait for queued GPU work, so that a timer stops when the work is done."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(method: str, run_dir: str, n: int, device: str = "cpu") -> dict[str, float | str]:
+    """Time one method on the first ``n`` held-out digits (in this process, on ``device``;
+    inputs start on the CPU and results come back there, as for a user)."""
     from leapfactual.explain import Blend, CGMBased, LatentAttack, OptBased
     from leapfactual.explain.targets import random_other_targets
     from leapfactual.flow import Solver
     from leapfactual.pipeline import load_run
 
-    run = load_run(run_dir)
+    run = load_run(run_dir, device=device)
     test = run.test
     reps = -(-n // len(test))
     x = test.images.repeat(reps, 1, 1, 1)[:n]
@@ -58,13 +81,15 @@ def measure(method: str, run_dir: str, n: int) -> dict[str, float]:
         start = time.perf_counter()
         with torch.no_grad():
             for i in range(0, n, 256):
-                z = run.vae.encode(x[i : i + 256])
+                z = run.vae.encode(x[i : i + 256].to(device))
                 for _ in range(20):
                     run.classifier(run.vae.decode(z))
+        sync(device)
         seconds, valid = time.perf_counter() - start, float("nan")
     else:
         start = time.perf_counter()
         exp = explainer[method]().explain(x, target)
+        sync(device)
         seconds, valid = time.perf_counter() - start, float(exp.valid.float().mean())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
@@ -73,12 +98,17 @@ def measure(method: str, run_dir: str, n: int) -> dict[str, float]:
         "peak_mb": peak / 1024,
         "extra_mb": (peak - base) / 1024,
         "n": n,
+        "device": describe(device),
     }
 
 
-def child(method: str, run_dir: str, n: int) -> dict[str, float]:
+def child(method: str, run_dir: str, n: int, device: str) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, __file__, "--one", method, "--run", run_dir, "--n", str(n)],
+        [
+            sys.executable,
+            __file__,
+            *("--one", method, "--run", run_dir, "--n", str(n), "--device", device),
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -92,10 +122,12 @@ def main() -> None:
     parser.add_argument("--n-slow", type=int, default=50, help="CEs for Opt-based / attack")
     parser.add_argument("--run", default="runs/bench-mnist5k", help="run directory")
     parser.add_argument("--memory", default="1000,20000", help="image counts for memory")
+    parser.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda:N")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    device = resolve(args.device)
     if args.one:
-        print(json.dumps(measure(args.one, args.run, args.n)))
+        print(json.dumps(measure(args.one, args.run, args.n, device)))
         return
     from leapfactual.pipeline import FitConfig, fit_run
 
@@ -103,23 +135,24 @@ def main() -> None:
     fit_run(args.run, FitConfig(), ("vae", "classifier", "flow", "cvae"), progress=True)
     print(
         f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
-        f"torch {torch.__version__}, device cpu"
+        f"torch {torch.__version__}, device {describe(device)}"
     )
     results = {}
     for method in METHODS:
         n = args.n_slow if method in SLOW else args.n
-        results[method] = child(method, args.run, n)
+        results[method] = child(method, args.run, n, device)
         print(f"  measured {method} on {n} digits", flush=True)
     ours = results["ours"]["seconds_per_ce"]
     print(
         f"\n{'method':78s} {'ms/CE':>9s} {'CE/s':>8s} {'speed vs ours':>14s} "
-        f"{'validity':>9s} {'peak MB':>8s}"
+        f"{'validity':>9s} {'peak MB':>8s}  device"
     )
     for method, label in METHODS.items():
         r = results[method]
         print(
             f"{label:78s} {r['seconds_per_ce'] * 1e3:9.2f} {1 / r['seconds_per_ce']:8.1f} "
             f"{ours / r['seconds_per_ce']:13.3f}x {r['validity']:9.3f} {r['peak_mb']:8.0f}"
+            f"  {r['device']}"
         )
     ref, opt, bound = (results[m]["seconds_per_ce"] for m in ("reference", "opt", "bound"))
     checks = [
@@ -137,10 +170,11 @@ def main() -> None:
     )
     print("\npeak memory of LeapFactual (ours) as the number of images grows:")
     for count in (int(c) for c in args.memory.split(",")):
-        r = child("ours", args.run, count)
+        r = child("ours", args.run, count, device)
         print(
             f"  {count:6d} images: peak {r['peak_mb']:.0f} MB, of which "
-            f"{r['extra_mb']:.0f} MB during explain ({r['seconds_per_ce'] * 1e3:.2f} ms/CE)"
+            f"{r['extra_mb']:.0f} MB during explain ({r['seconds_per_ce'] * 1e3:.2f} ms/CE, "
+            f"{r['device']})"
         )
 
 
