@@ -1,33 +1,19 @@
+"""The commands end to end, in this process through the real entry point (the ``cli``
+fixture: ``leapfactual.cli.app.main``); tests/cli/test_app.py and tests/errors start real
+``python -m leapfactual`` processes."""
+
 import json
-import subprocess
-import sys
 
 import torch
 
 from leapfactual.explain import Explanation
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "leapfactual", *args], capture_output=True, text=True, timeout=300
-    )
-
-
-def test_explain_writes_explanation_and_report(tiny_run, tmp_path) -> None:
+def test_explain_writes_explanation_and_report(cli, tiny_run, tmp_path) -> None:
     out = tmp_path / "exp"
     done = cli(
-        "explain",
-        str(tiny_run.directory),
-        "--out",
-        str(out),
-        "--target",
-        "all-others",
-        "--limit",
-        "2",
-        "--blend-steps",
-        "3",
-        "--inject-steps",
-        "1",
+        *("explain", str(tiny_run.directory), "--out", str(out), "--target", "all-others"),
+        *("--limit", "2", "--blend-steps", "3", "--inject-steps", "1"),
     )
     assert done.returncode == 0, done.stderr
     exp = Explanation.load(out)
@@ -40,7 +26,7 @@ def test_explain_writes_explanation_and_report(tiny_run, tmp_path) -> None:
     assert (tmp_path / "r.html").exists()
 
 
-def test_explain_image_files(tiny_run, tmp_path) -> None:
+def test_explain_image_files(cli, tiny_run, tmp_path) -> None:
     from PIL import Image
 
     folder = tmp_path / "imgs"
@@ -49,32 +35,23 @@ def test_explain_image_files(tiny_run, tmp_path) -> None:
         arr = (tiny_run.test.images[i, 0] * 255).byte().numpy()
         Image.fromarray(arr).save(folder / f"d{i}.png")
     done = cli(
-        "explain",
-        str(tiny_run.directory),
-        "--out",
-        str(tmp_path / "e"),
-        "--images",
-        str(folder),
-        "--target",
-        "next",
-        "--blend-steps",
-        "2",
-        "--inject-steps",
-        "0",
+        *("explain", str(tiny_run.directory), "--out", str(tmp_path / "e")),
+        *("--images", str(folder), "--target", "next", "--blend-steps", "2", "--inject-steps", "0"),
     )
     assert done.returncode == 0, done.stderr
     meta = json.loads((tmp_path / "e" / "explanation.json").read_text())
     assert meta["config"]["inputs"] == ["d0.png", "d1.png", "d2.png"]
+    assert Explanation.load(tmp_path / "e").x_reliable is None  # --inject-steps 0: none
 
 
-def test_existing_output_needs_force(tiny_run, tmp_path) -> None:
+def test_existing_output_needs_force(cli, tiny_run, tmp_path) -> None:
     (tmp_path / "keep.txt").write_text("mine")
     done = cli("explain", str(tiny_run.directory), "--out", str(tmp_path), "--limit", "1")
     assert done.returncode == 2 and "--force" in done.stderr
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
 
-def test_bad_target_and_missing_run_are_one_line_errors(tiny_run, tmp_path) -> None:
+def test_bad_target_and_missing_run_are_one_line_errors(cli, tiny_run, tmp_path) -> None:
     bad = cli("explain", str(tiny_run.directory), "--out", str(tmp_path / "x"), "--target", "12")
     assert bad.returncode == 2 and bad.stderr.strip() == "error: target class 12 is outside 0-9"
     missing = cli("explain", str(tmp_path / "nothing"), "--out", str(tmp_path / "y"))
@@ -84,34 +61,24 @@ def test_bad_target_and_missing_run_are_one_line_errors(tiny_run, tmp_path) -> N
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
-def test_fit_command_completes_a_run(tmp_path) -> None:
+def test_fit_command_completes_a_run(cli, tmp_path) -> None:
     done = cli(
-        "fit",
-        "--out",
-        str(tmp_path / "run"),
-        "--data",
-        "digits",
-        "--latent-dim",
-        "4",
-        "--vae-epochs",
-        "1",
-        "--classifier-epochs",
-        "1",
-        "--flow-epochs",
-        "1",
+        *("fit", "--out", str(tmp_path / "run"), "--data", "digits", "--latent-dim", "4"),
+        *("--vae-epochs", "1", "--classifier-epochs", "1", "--flow-epochs", "1"),
     )
     assert done.returncode == 0, done.stderr
     assert "classifier_test_accuracy" in done.stdout
     assert (tmp_path / "run" / "flow.safetensors").exists()
 
 
-def test_sharded_explain_streams_restarts_and_merges(tiny_run, tmp_path) -> None:
+def test_sharded_explain_streams_restarts_and_merges(cli, tiny_run, tmp_path) -> None:
     out = tmp_path / "sharded"
     args = ["explain", str(tiny_run.directory), "--out", str(out), "--limit", "10"]
     args += ["--repeat", "3", "--shard-size", "8", "--blend-steps", "2", "--inject-steps", "0"]
     first = cli(*args, "--no-merge")
     assert first.returncode == 0, first.stderr
-    assert "4 shards of 8 CEs" in first.stdout and not (out / "explanation.json").exists()
+    assert "4 shards in" in first.stdout and "0 were already done, rank 0 made 4" in first.stdout
+    assert not (out / "explanation.json").exists()
     again = cli(*args)
     assert again.returncode == 0, again.stderr
     assert "4 were already done" in again.stdout
@@ -121,7 +88,7 @@ def test_sharded_explain_streams_restarts_and_merges(tiny_run, tmp_path) -> None
     assert other.returncode == 2 and "another explain job" in other.stderr
 
 
-def test_bench_thickness_task_on_a_folder_of_digits(tmp_path) -> None:
+def test_bench_thickness_task_on_a_folder_of_digits(cli, tmp_path) -> None:
     from PIL import Image
 
     from leapfactual.data import load_mnist5k
@@ -131,17 +98,10 @@ def test_bench_thickness_task_on_a_folder_of_digits(tmp_path) -> None:
     for i, image in enumerate(load_mnist5k().images[::100]):  # 50 digits
         Image.fromarray((image[0] * 255).byte().numpy()).save(folder / f"{i}.png")
     out = tmp_path / "res" / "thickness"
-    args = ["bench", "--task", "thickness", "--data", f"image-folder:{folder.parent}"]
     done = cli(
-        *args,
-        "--n",
-        "4",
-        "--methods",
-        "leapfactual",
-        "--run",
-        str(tmp_path / "run"),
-        "--out",
-        str(out),
+        *("bench", "--task", "thickness", "--data", f"image-folder:{folder.parent}"),
+        *("--limit", "4", "--methods", "leapfactual"),
+        *("--run", str(tmp_path / "run"), "--out", str(out)),
     )
     assert done.returncode == 0, done.stderr
     assert "validity (true rule)" in done.stdout

@@ -1,3 +1,6 @@
+import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -5,7 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from leapfactual.data import load_image_folder
+from leapfactual.data import load_image_files, load_image_folder
+from leapfactual.data.folder import load_image_inputs
 
 
 @pytest.fixture
@@ -66,3 +70,147 @@ def test_errors_name_the_problem(tmp_path: Path) -> None:
         load_image_folder(tmp_path, channels=2)
     with pytest.raises(ValueError, match="size must be a positive integer"):
         load_image_folder(tmp_path, size=0)
+
+
+def _png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG that declares ``width`` x ``height`` grey pixels but holds none (cheap to write)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    head = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+    path.write_bytes(head + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    return path
+
+
+def _tree(root: Path, classes: dict[str, int], colour: bool = False) -> Path:
+    """``root/CLASS/i.png`` with ``classes[CLASS]`` 6x6 images each."""
+    for cls, count in classes.items():
+        (root / cls).mkdir(parents=True)
+        for i in range(count):
+            mode, value = ("RGB", (10 * i, 0, 0)) if colour else ("L", 10 * i)
+            Image.new(mode, (6, 6), value).save(root / cls / f"{i}.png")
+    return root
+
+
+def test_channels_and_size_come_from_the_data(tmp_path: Path) -> None:
+    grey = _tree(tmp_path / "grey", {"a": 2, "b": 1})
+    data = load_image_folder(grey)
+    assert data.shape == (1, 6, 6)  # grey PNGs stay grey; equal squares keep their side
+    colour = _tree(tmp_path / "colour", {"a": 1, "b": 1}, colour=True)
+    Image.new("L", (6, 6), 50).save(colour / "a" / "grey.png")
+    data = load_image_folder(colour)
+    assert data.shape == (3, 6, 6)  # one colour image makes all RGB, never silently grey
+    assert torch.allclose(data.images[1], torch.full((3, 6, 6), 50 / 255))  # grey repeated
+    assert torch.allclose(data.images[0, 0], torch.zeros(6, 6))  # 0.png: (0, 0, 0)
+    # sides 4, 10, 12, 30 -> longer sides sorted, lower median: 10 (the 10x3 image)
+    mixed = tmp_path / "mixed" / "x"
+    mixed.mkdir(parents=True)
+    for i, wh in enumerate([(4, 4), (10, 3), (12, 12), (30, 20)]):
+        Image.new("L", wh, 0).save(mixed / f"{i}.png")
+    assert load_image_folder(mixed.parent).shape == (1, 10, 10)
+    assert load_image_folder(mixed.parent, size=5).shape == (1, 5, 5)
+
+
+def test_palette_is_colour_only_with_a_colour_entry(tmp_path: Path) -> None:
+    (tmp_path / "p").mkdir()
+    grey = Image.new("P", (4, 4), 1)
+    grey.putpalette([0, 0, 0, 90, 90, 90] + [0] * 762)
+    grey.save(tmp_path / "p" / "grey.png")
+    data = load_image_folder(tmp_path)
+    assert data.shape == (1, 4, 4) and torch.allclose(data.images, torch.tensor(90 / 255))
+    green = Image.new("P", (4, 4), 1)
+    green.putpalette([0, 0, 0, 0, 200, 0] + [0] * 762)
+    green.save(tmp_path / "p" / "green.png")
+    data = load_image_folder(tmp_path)
+    assert data.shape == (3, 4, 4)
+    assert data.images[0].mean((1, 2)).tolist() == pytest.approx([0.0, 200 / 255, 0.0])
+
+
+def test_transparency_is_composited_on_black(tmp_path: Path) -> None:
+    (tmp_path / "c").mkdir()
+    Image.new("RGBA", (4, 4), (200, 100, 0, 51)).save(tmp_path / "c" / "a.png")  # alpha 0.2
+    Image.new("LA", (4, 4), (255, 0)).save(tmp_path / "c" / "b.png")  # fully transparent
+    data = load_image_folder(tmp_path)
+    expected = torch.tensor([200, 100, 0]) / 255 * 0.2
+    assert torch.allclose(data.images[0].mean((1, 2)), expected, atol=1e-6)
+    assert data.images[1].abs().max() == 0
+
+
+def test_sixteen_bit_grey_is_scaled_by_65535(tmp_path: Path) -> None:
+    (tmp_path / "deep").mkdir()
+    values = np.random.default_rng(0).integers(0, 65536, size=(16, 16)).astype(np.uint16)
+    values[0, 0] = 65535
+    Image.fromarray(values).save(tmp_path / "deep" / "a.png")
+    assert Image.open(tmp_path / "deep" / "a.png").mode.startswith("I")
+    data = load_image_folder(tmp_path)
+    assert data.shape == (1, 16, 16)
+    truth = torch.from_numpy(values.astype(np.float32) / 65535)
+    assert torch.allclose(data.images[0, 0], truth, atol=1e-6)  # not saturated at 1
+    assert float(data.images.mean()) == pytest.approx(float(truth.mean()), abs=1e-6)
+    resized = load_image_folder(tmp_path, size=8, channels=3).images
+    assert float(resized.mean()) == pytest.approx(float(truth.mean()), abs=0.02)
+
+
+def test_float_images_outside_the_unit_range_are_refused(tmp_path: Path) -> None:
+    for name, value in (("two.tif", 2.0), ("nan.tif", float("nan"))):
+        Image.fromarray(np.full((4, 4), value, np.float32)).save(tmp_path / name)
+        with pytest.raises(ValueError, match=rf"{name} \(mode F\) has values outside \[0, 1\]"):
+            load_image_inputs([tmp_path / name], 4, 1)
+
+
+@pytest.mark.parametrize(("side", "pixels"), [(20000, "400,000,000"), (10000, "100,000,000")])
+def test_decompression_bombs_are_refused_in_one_line(
+    tmp_path: Path, side: int, pixels: str
+) -> None:
+    (tmp_path / "c").mkdir()
+    _png_header(tmp_path / "c" / "bomb.png", side, side)  # over the error / the warning limit
+    for load in (lambda: load_image_folder(tmp_path), lambda: load_image_folder(tmp_path, 8, 1)):
+        with pytest.raises(ValueError, match=rf"bomb\.png has {pixels} pixels, over Pillow") as e:
+            load()
+        assert "\n" not in str(e.value) and "MAX_IMAGE_PIXELS" in str(e.value)
+
+
+def test_inputs_files_folders_trees_and_globs(tmp_path: Path, monkeypatch) -> None:
+    tree = _tree(tmp_path / "pets", {"cat": 2, "dog": 1})
+    monkeypatch.chdir(tmp_path)
+    images, names, labels = load_image_inputs(["pets"], 4, 1)
+    assert images.shape == (3, 1, 4, 4) and names == ["cat/0.png", "cat/1.png", "dog/0.png"]
+    assert labels is not None and labels.tolist() == [0, 0, 1]
+    images, names, labels = load_image_inputs([tree / "cat", tree / "dog" / "0.png"], 6, 3)
+    assert names == [str(tree / "cat" / "0.png"), "1.png", str(tree / "dog" / "0.png")]
+    assert labels is None and images.shape == (3, 3, 6, 6)
+    assert torch.allclose(images[1], torch.tensor(10 / 255))
+    _, names, _ = load_image_inputs(["pets/**/*.png"], 6, 1)
+    assert names == ["cat/0.png", "cat/1.png", "dog/0.png"]  # relative to the pattern's folder
+    _, names, _ = load_image_inputs(["pets/*/1.png", "pets/cat/1.png"], 6, 1)
+    assert names == ["cat/1.png", "1.png"]  # the same file twice is kept, names differ
+    other = _tree(tmp_path / "other", {"cat": 1, "fox": 1})
+    assert load_image_inputs([tree, other], 6, 1)[2] is None  # class names differ
+    assert load_image_inputs([tree, tree], 6, 1)[2].tolist() == [0, 0, 1, 0, 0, 1]
+    assert load_image_inputs("pets/cat/0.png", 6, 1)[1] == ["0.png"]  # one spec alone
+
+
+def test_input_errors_name_the_spec(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"pattern 'imgs/\*\.png' matches no PNG or JPEG image"):
+        load_image_inputs(["imgs/*.png"], 4, 1)
+    with pytest.raises(FileNotFoundError, match=r"nope\.png does not exist; give image files"):
+        load_image_inputs(["nope.png"], 4, 1)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="empty holds no PNG or JPEG images"):
+        load_image_inputs(["empty"], 4, 1)
+    with pytest.raises(ValueError, match="no images given"):
+        load_image_inputs([], 4, 1)
+    with pytest.raises(ValueError, match="channels must be 1"):
+        load_image_inputs(["empty"], 4, 2)
+
+
+def test_load_image_files_is_inputs_without_labels(tmp_path: Path) -> None:
+    tree = _tree(tmp_path / "t", {"a": 2})
+    images, names = load_image_files(tree / "a")
+    assert images.shape == (2, 1, 28, 28) and names == ["0.png", "1.png"]
+    same, _, _ = load_image_inputs([os.fspath(tree / "a")], 28, 1)
+    assert torch.equal(images, same)

@@ -89,3 +89,24 @@ def test_available_datasets_describes_each_spec() -> None:
     }
     assert "options: limit, crop, size, chunk_size" in listing["galaxy10:FILE.h5"]
     assert "options: seed, limit" in listing["thickness[:BASE]"]
+
+
+def test_run_settings_reach_the_loaders_that_take_them(tmp_path: Path) -> None:
+    for cls in ("x", "y"):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        Image.new("RGB", (9, 9), (0, 255, 0)).save(tmp_path / "imgs" / cls / "a.png")
+    folder = f"image-folder:{tmp_path / 'imgs'}"
+    assert load_dataset(folder).shape == (3, 9, 9)  # None: as the data are
+    assert load_dataset(folder, image_size=4, channels=1).shape == (1, 4, 4)
+    path = write_galaxy10(tmp_path / "g.h5", np.zeros((2, 256, 256, 3), np.uint8), np.zeros(2))
+    assert load_dataset(f"galaxy10:{path}", image_size=16, channels=3).shape == (3, 16, 16)
+    assert load_dataset("digits", image_size=8, channels=1).shape == (1, 8, 8)
+    with pytest.raises(ValueError, match=r"has images of 1x8x8 .*not the 3x28x28 asked for"):
+        load_dataset("digits", image_size=28, channels=3)
+    with pytest.raises(ValueError, match=r"3x16x16 .*not the 1x16x16 asked for"):
+        load_dataset(f"galaxy10:{path}", image_size=16, channels=1)
+    with pytest.raises(ValueError, match="give the image size once"):
+        load_dataset(folder, image_size=4, size=4)
+    for bad in (0, 2.5, float("nan"), True):
+        with pytest.raises(ValueError, match="image_size must be a positive integer or None"):
+            load_dataset("digits", image_size=bad)

@@ -14,7 +14,7 @@ import torch
 import toys
 from safetensors.torch import load_file
 
-from leapfactual.distributed.shards import merge_shards
+from leapfactual.pipeline.shards import merge_shards
 from leapfactual.training import fit
 
 HERE = Path(__file__).parent
@@ -143,7 +143,7 @@ def test_two_ranks_share_the_shards_and_merge_like_one_explain(launched: Path) -
         assert torch.allclose(getattr(merged, key).to(value.dtype), value, atol=1e-5), key
 
 
-def test_cli_fit_and_sharded_explain_under_torchrun(tmp_path: Path) -> None:
+def test_cli_fit_and_sharded_explain_under_torchrun(cli, tmp_path: Path) -> None:
     tiny = ["--latent-dim", "4", "--vae-epochs", "1", "--classifier-epochs", "1"]
     fit_done = torchrun(
         "-m",
@@ -165,16 +165,13 @@ def test_cli_fit_and_sharded_explain_under_torchrun(tmp_path: Path) -> None:
     args += ["--blend-steps", "2", "--inject-steps", "1", "--shard-size", "8"]
     explain_done = torchrun(*args, cwd=tmp_path)
     assert explain_done.returncode == 0, explain_done.stderr[-3000:]
-    assert "4 shards of 8 CEs" in explain_done.stdout
+    assert "4 shards in exp/shards: 0 were already done, rank 0 made 2" in explain_done.stdout
     from leapfactual.explain import Explanation
 
     assert len(Explanation.load(tmp_path / "exp")) == 30
-    again = subprocess.run(
-        [sys.executable, "-m", "leapfactual", *args[2:]],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
+    # the same job again, in one process (this one): every shard is reused
+    absolute = {"run": str(tmp_path / "run"), "exp": str(tmp_path / "exp")}
+    again = cli(*[absolute.get(a, a) for a in args[2:]])
     assert again.returncode == 0, again.stderr
-    assert "4 were already done" in again.stdout
+    assert "4 were already done, rank 0 made 0" in again.stdout
+    assert len(Explanation.load(tmp_path / "exp")) == 30

@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 
 import leapfactual.training.loop as loop
 from leapfactual.distributed import finish, init
-from leapfactual.distributed.shards import explain_sharded
+from leapfactual.pipeline.shards import explain_sharded
 from leapfactual.training import fit
 
 BUILT: list[dict[str, Any]] = []

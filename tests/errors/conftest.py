@@ -12,6 +12,7 @@ import torch
 
 from leapfactual.explain import Explanation
 from leapfactual.flow import MLPField, save_field
+from leapfactual.models.external import file_sha256
 
 
 @dataclass
@@ -28,6 +29,14 @@ class Broken:
 def _copy_run(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("checkpoints"))
     return dst
+
+
+def _record(run: Path, stage: str) -> None:
+    """Record the replaced ``stage`` file's hash in run.json, as if the run had been fitted
+    with it: loading then reaches the model checks instead of the changed-file check."""
+    meta = json.loads((run / "run.json").read_text())
+    meta["files"][stage] = file_sha256(run / f"{stage}.safetensors")
+    (run / "run.json").write_text(json.dumps(meta))
 
 
 def _explanation(x: torch.Tensor, x_cf: torch.Tensor) -> Explanation:
@@ -51,11 +60,15 @@ def broken(tiny_run, tmp_path_factory) -> Broken:
 
     root = tmp_path_factory.mktemp("broken")
     run = Path(tiny_run.directory)
-    latent = tiny_run.config.latent_dim
+    latent = tiny_run.config.vae.latent_dim
     classes = tiny_run.dataset.num_classes
 
-    save_field(MLPField(latent, classes - 5), _copy_run(run, root / "run_cond5") / "flow")
-    save_field(MLPField(latent * 2, classes), _copy_run(run, root / "run_latent") / "flow")
+    for name, field in [
+        ("cond5", MLPField(latent, classes - 5)),
+        ("latent", MLPField(2 * latent, classes)),
+    ]:
+        save_field(field, _copy_run(run, root / f"run_{name}") / "flow")
+        _record(root / f"run_{name}", "flow")
 
     old = _copy_run(run, root / "run_old")
     meta = json.loads((old / "run.json").read_text())
@@ -90,6 +103,12 @@ def broken(tiny_run, tmp_path_factory) -> Broken:
     }
     for name, (x, x_cf) in cases.items():
         _explanation(x, x_cf).save(root / name)
+    for name in ("exp_truncated", "exp_pickled"):
+        shutil.copytree(root / "exp_good", root / name)
+    data = (root / "exp_good" / "explanation.safetensors").read_bytes()
+    (root / "exp_truncated" / "explanation.safetensors").write_bytes(data[: len(data) // 2])
+    exp = Explanation.load(root / "exp_good")
+    torch.save(exp.tensors(), root / "exp_pickled" / "explanation.safetensors")
     arr = (tiny_run.test.images[0, 0] * 255).byte().numpy()
     Image.fromarray(arr).save(root / "digit.png")
     return Broken(run, root)

@@ -2,20 +2,21 @@
 
 Each row has an API check (the exception and its message) and one or more command lines
 that must end with exit code 2 and one ``error: ...`` line naming the problem, with no
-traceback. The command lines run in one subprocess (``cli_batch.py``, the real entry point
-``leapfactual.cli.app.main``) to pay for importing torch once; ``test_real_process_*`` check
-that ``python -m leapfactual`` behaves the same, and that ``--debug`` shows the traceback.
+traceback. The command lines run in this process through the real entry point
+``leapfactual.cli.app.main`` (the ``cli`` fixture), so torch is imported once;
+``test_real_process_*`` checks that ``python -m leapfactual`` behaves the same.
 """
 
 from __future__ import annotations
 
-import json
+import itertools
 import re
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,12 +24,12 @@ import torch
 
 from leapfactual.data import load_dataset, load_image_files
 from leapfactual.explain import Explanation, LeapFactual
+from leapfactual.explain.registry import build_explainer
 from leapfactual.flow import ConditionSpec, MLPField, Solver, leap, load_field
 from leapfactual.io import load_module, load_tensors
-from leapfactual.pipeline import load_run
+from leapfactual.pipeline import FitConfig, FlowSettings, load_run
 
-HERE = Path(__file__).parent
-DOC = HERE.parents[1] / "docs" / "errors.md"
+DOC = Path(__file__).parents[2] / "docs" / "errors.md"
 USER_ERRORS = (ValueError, OSError)
 
 
@@ -67,15 +68,16 @@ def _wrong_encoding(run: Any, broken: Any) -> object:
 
 
 def _unknown_method(run: Any, broken: Any) -> object:
-    from leapfactual.experiments.morphomnist import MorphoBenchConfig, build_methods
+    return build_explainer("foo", run.models())
 
-    return build_methods(run, MorphoBenchConfig(methods=("foo",)))
+
+_OUTS = itertools.count()
 
 
 def _explain_cli(run_attr: str, *extra: str) -> Callable[[Any, Any], list[str]]:
     def args(run: Any, broken: Any) -> list[str]:
         run_dir = broken.run if run_attr == "run" else getattr(broken, run_attr)
-        out = broken.root / "out" / f"{run_attr}-{'-'.join(extra)}".replace("/", "_")[:80]
+        out = broken.root / "out" / f"{next(_OUTS)}-{run_attr}"  # one per command line
         return ["explain", str(run_dir), "--out", str(out), "--limit", "2", *extra]
 
     return args
@@ -154,14 +156,31 @@ ROWS = [
         [
             (lambda r, b: Solver("rk5"), r"unknown solver 'rk5'; choose one of \['euler'"),
             (lambda r, b: load_dataset("mnist6k"), r"unknown dataset 'mnist6k'.*known datasets"),
+            (
+                lambda r, b: FlowSettings(condition="soft"),
+                r"unknown flow.condition 'soft'; choose one of \['softmax', 'onehot'",
+            ),
             (lambda r, b: ConditionSpec("soft", 10), r"unknown condition encoding 'soft'"),
-            (_unknown_method, r"unknown methods \['foo'\]; choose from \['opt'"),
+            (_unknown_method, r"unknown method 'foo'; choose one of \['leapfactual'"),
+            (
+                lambda r, b: FitConfig.from_dict({"vae": {"epoch": 3}}),
+                r"unknown settings \['vae.epoch'\]; known in vae: \[",
+            ),
         ],
         [
             (_explain_cli("run", "--solver", "rk5"), r"unknown solver 'rk5'"),
+            (_explain_cli("run", "--method", "foo"), r"unknown method 'foo'; choose one of"),
             (
                 lambda r, b: ["fit", "--out", str(b.root / "out" / "fit"), "--data", "mnist6k"],
                 r"unknown dataset 'mnist6k'",
+            ),
+            (
+                lambda r, b: ["fit", "--out", str(b.root / "out" / "fit2"), "--condition", "soft"],
+                r"unknown flow.condition 'soft'; choose one of \['softmax'",
+            ),
+            (
+                lambda r, b: [*_explain_cli("run")(r, b), "--set", "blend.step=2"],
+                r"unknown setting 'blend.step'; known here: \[",
             ),
         ],
     ),
@@ -203,8 +222,15 @@ ROWS = [
                 lambda r, b: [*_explain_cli("run")(r, b), "--images", str(b.root / "corrupt.png")],
                 r"cannot read image .*corrupt.png.*fix or remove it",
             ),
-            (_explain_cli("run_truncated"), r"vae.safetensors .*truncated or corrupt"),
-            (_explain_cli("run_pickled"), r"flow.safetensors is a zip archive .*never unpickles"),
+            (
+                _explain_cli("run_truncated"),
+                r"vae.safetensors changed since the run was fitted .*damaged or was replaced",
+            ),
+            (_report_cli("exp_truncated"), r"explanation.safetensors .*truncated or corrupt"),
+            (
+                _report_cli("exp_pickled"),
+                r"explanation.safetensors is a zip archive .*never unpickles",
+            ),
         ],
     ),
     Row(
@@ -245,26 +271,18 @@ def test_api_names_the_problem(row: Row, tiny_run, broken) -> None:
 
 
 @pytest.fixture(scope="module")
-def cli_results(tiny_run, broken) -> dict[tuple[str, int], dict[str, Any]]:
-    """Every command line of the table, and the target-equals-source one, in one process."""
+def cli_results(cli, tiny_run, broken) -> dict[tuple[str, int], Any]:
+    """Every command line of the table, and the target-equals-source one."""
     cases = {
         (row.id, i): args(tiny_run, broken) for row in ROWS for i, (args, _) in enumerate(row.cli)
     }
     cases[("target_source", 0)] = same_target_command(tiny_run, broken)
-    done = subprocess.run(
-        [sys.executable, str(HERE / "cli_batch.py")],
-        input=json.dumps(list(cases.values())),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return dict(zip(cases, json.loads(done.stdout), strict=True))
+    return {case: cli(*argv) for case, argv in cases.items()}
 
 
-def assert_one_line_error(result: dict[str, Any], message: str) -> None:
-    err = result["stderr"]
-    assert result["code"] == 2, f"exit {result['code']} for {result['argv']}:\n{err[-2000:]}"
+def assert_one_line_error(result: Any, message: str) -> None:
+    err = result.stderr
+    assert result.returncode == 2, f"exit {result.returncode} for {result.argv}:\n{err[-2000:]}"
     assert "Traceback" not in err, err
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and err.rstrip().endswith(errors[0]), err
@@ -306,38 +324,30 @@ def test_target_equal_to_source_is_allowed(tiny_run, broken, cli_results) -> Non
     assert torch.equal(exp.valid, exp.probs_cf.argmax(1) == source)
 
     done = cli_results[("target_source", 0)]
-    assert done["code"] == 0, done["stderr"][-2000:]
-    saved = Explanation.load(Path(done["argv"][3]))
+    assert done.returncode == 0, done.stderr[-2000:]
+    saved = Explanation.load(Path(done.argv[3]))
     assert len(saved) == 3 and bool((saved.target == saved.source)[0])
 
 
-# -- the real process ----------------------------------------------------------------------
-def test_real_process_exits_2_with_one_line_and_debug_shows_traceback(broken) -> None:
+# -- the real process, --debug and usage errors ---------------------------------------------
+def test_real_process_exits_2_with_one_line(broken) -> None:
     args = ["report", str(broken.exp_nan)]
     plain = subprocess.run(
         [sys.executable, "-m", "leapfactual", *args], capture_output=True, text=True, timeout=300
     )
-    assert_one_line_error(
-        {"argv": args, "code": plain.returncode, "stderr": plain.stderr}, "NaN or Inf"
-    )
+    result = SimpleNamespace(argv=args, returncode=plain.returncode, stderr=plain.stderr)
+    assert_one_line_error(result, "NaN or Inf")
     assert plain.stderr.count("\n") == 1
-    debug = subprocess.run(
-        [sys.executable, "-m", "leapfactual", "--debug", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert debug.returncode != 0
-    assert "Traceback" in debug.stderr and "NaN or Inf" in debug.stderr
 
 
-def test_usage_errors_exit_2_without_traceback() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "leapfactual", "explain", "--no-such-option"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def test_debug_lets_the_exception_through(cli, broken) -> None:
+    debug = cli("--debug", "report", str(broken.exp_nan))
+    assert debug.returncode == 1  # main did not turn it into exit code 2
+    assert "Traceback" in debug.stderr and "ValueError: the explanation's x_cf" in debug.stderr
+
+
+def test_usage_errors_exit_2_without_traceback(cli) -> None:
+    done = cli("explain", "--no-such-option")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "No such option" in done.stderr
 

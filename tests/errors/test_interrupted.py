@@ -1,5 +1,8 @@
 """Kill-and-resume: `leapfactual fit` killed with SIGKILL after its first epoch checkpoint
-resumes, when run again, to exactly the weights of an uninterrupted run with the same seed."""
+resumes, when run again, to exactly the weights of an uninterrupted run with the same seed.
+
+Only the killed fit is a process of its own; the uninterrupted and the resuming fits run the
+same command line in this process (the ``cli`` fixture)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -18,17 +23,16 @@ from leapfactual.io import load_tensors
 EPOCHS = 4
 
 
-def fit_command(out: Path) -> list[str]:
+def fit_args(out: Path) -> list[str]:
     return [
-        *(sys.executable, "-m", "leapfactual", "fit", "--out", str(out)),
-        *("--data", "digits", "--stages", "vae", "--latent-dim", "4"),
+        *("fit", "--out", str(out), "--data", "digits", "--stages", "vae", "--latent-dim", "4"),
         *("--vae-epochs", str(EPOCHS), "--seed", "3"),
     ]
 
 
-def run_to_end(out: Path) -> int:
+def run_to_end(cli: Callable[..., Any], out: Path) -> int:
     """Fit to the end; return the epoch training started from (its progress bar's first)."""
-    done = subprocess.run(fit_command(out), capture_output=True, text=True, timeout=600)
+    done = cli(*fit_args(out))
     assert done.returncode == 0, done.stderr[-3000:]
     start = re.search(rf"(\d+)/{EPOCHS} \[", done.stderr)
     assert start is not None, done.stderr[-3000:]
@@ -36,12 +40,13 @@ def run_to_end(out: Path) -> int:
 
 
 @pytest.mark.slow
-def test_fit_killed_after_a_checkpoint_resumes_to_the_same_weights(tmp_path: Path) -> None:
+def test_fit_killed_after_a_checkpoint_resumes_to_the_same_weights(cli, tmp_path: Path) -> None:
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    assert run_to_end(straight) == 0
+    assert run_to_end(cli, straight) == 0
 
     first = killed / "checkpoints" / "vae" / "epoch-000001.json"
-    proc = subprocess.Popen(fit_command(killed), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    command = [sys.executable, "-m", "leapfactual", *fit_args(killed)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 300
         while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -53,7 +58,7 @@ def test_fit_killed_after_a_checkpoint_resumes_to_the_same_weights(tmp_path: Pat
     assert proc.returncode == -signal.SIGKILL, "the fit finished before it could be killed"
     assert not (killed / "vae.safetensors").exists(), "the stage ended before the kill"
 
-    assert run_to_end(killed) >= 1, "the second run did not resume from the checkpoint"
+    assert run_to_end(cli, killed) >= 1, "the second run did not resume from the checkpoint"
     a, meta_a = load_tensors(straight / "vae")
     b, meta_b = load_tensors(killed / "vae")
     assert meta_a["config"] == meta_b["config"]

@@ -1,20 +1,24 @@
 import json
 import shutil
 
-from leapfactual.experiments.demo import DemoConfig, run_demo
+from leapfactual.experiments.demo import DemoConfig, run_demo, write_demo_report
 
 from ..report.browser import probe_images
 
 
 def test_reduced_demo_writes_report_grid_and_metrics(tiny_run, tiny_config, tmp_path) -> None:
     shutil.copytree(tiny_run.directory, tmp_path / "run")  # reuse the fitted tiny models
-    result = run_demo(tmp_path, tiny_config, DemoConfig(n_explain=16, n_report=3))
-    metrics = json.loads(result.metrics_path.read_text())
+    demo = DemoConfig(limit=16, n_report=3)
+    result = run_demo(tmp_path / "run", tiny_config, demo, device="cpu")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # computing writes nothing
+    files = write_demo_report(result, tmp_path / "out", "leapfactual demo --limit 16")
+    metrics = json.loads(files.metrics.read_text())
     assert metrics["held_out_explained"] == 16
     assert 0 <= metrics["ce_validity"] <= 1 and "ce_validity_reliable" in metrics
     assert metrics["ce_decoder_evals_per_ce"] == 21  # reconstruction + 15 blends + 5 injections
-    assert result.grid.read_bytes()[:4] == b"\x89PNG"
-    seen = probe_images(result.report)
+    assert files.grid.read_bytes()[:4] == b"\x89PNG"
+    assert "leapfactual demo --limit 16" in files.report.read_text()
+    seen = probe_images(files.report)
     # 3 sample rows (6 images + 21 trajectory images) and a 10 x 10 grid
     assert seen["n"] == 3 * (6 + 21) + 100
     assert seen["decoded"] == seen["n"]

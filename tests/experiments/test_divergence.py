@@ -1,42 +1,59 @@
+import json
+
 import pytest
 
 from leapfactual.experiments._shared import parse_seeds
-from leapfactual.experiments.divergence import DivergenceConfig, run_divergence, summarise
-from leapfactual.pipeline import FitConfig
+from leapfactual.experiments.divergence import (
+    DivergenceConfig,
+    run_divergence,
+    summarise,
+    write_divergence_page,
+)
+from leapfactual.experiments.pages import NOTE
+from leapfactual.explain.leapfactual import LeapFactual
+from leapfactual.pipeline import ClassifierSettings, FitConfig, FlowSettings, VAESettings
 
 TINY = FitConfig(
-    latent_dim=8,
-    vae_width=8,
-    vae_epochs=1,
-    classifier_width=8,
-    classifier_epochs=3,
-    flow_epochs=2,
-    cvae_epochs=1,
+    vae=VAESettings(latent_dim=8, width=8, epochs=1),
+    classifier=ClassifierSettings(width=8, epochs=3),
+    flow=FlowSettings(epochs=2),
+    cvae=VAESettings(latent_dim=8, width=8, epochs=1),
 )
 
 
-def test_reduced_divergence_scores_every_column_and_writes_page(tmp_path) -> None:
+def test_reduced_divergence_scores_every_column_and_writes_page(tmp_path, monkeypatch) -> None:
+    calls = []
+    explain = LeapFactual.explain
+    monkeypatch.setattr(
+        LeapFactual, "explain", lambda self, *a: calls.append(1) or explain(self, *a)
+    )
     cfg = DivergenceConfig(
         seeds=(0,),
-        n_explain=8,
+        limit=8,
         n_train=300,
-        methods=("leapfactual", "attack"),
+        methods=("leapfactual", "latent_attack"),
         attack_steps=5,
         models=TINY,
     )
-    result = run_divergence(cfg, tmp_path / "out", tmp_path / "div.md", "leapfactual divergence")
+    result = run_divergence(cfg, device="cpu")
+    assert len(calls) == 1  # LeapFactual's two columns share one explanation
     cols = [r["column"] for r in result.rows]
     assert cols == ["LeapFactual", "LeapFactual reliable", "Latent attack", "Latent attack τ=0.99"]
     for row in result.rows:
         assert 0 <= row["validity_model"] <= 1 and 0 <= row["validity_truth"] <= 1
         assert row["gap"] == pytest.approx(row["validity_model"] - row["validity_truth"])
-    page = (tmp_path / "div.md").read_text()
-    assert "`leapfactual divergence`" in page
+    assert not list(tmp_path.iterdir())  # computing writes nothing
+    page = write_divergence_page(result, tmp_path / "div", "leapfactual divergence --out x")
+    text = page.read_text()
+    assert page == tmp_path / "div.md"
+    assert text.startswith(f"# Model-truth divergence\n\n{NOTE}\n\n- Command: `leapfactual ")
     for row in result.rows:  # every number on the page comes from the result
-        assert f"| {row['column']} | {row['validity_model']:.3f} ± 0.000 |" in page
-    assert "## The claim" in page and "validity under the truth is" in page
+        assert f"| {row['column']} | {row['validity_model']:.3f} ± 0.000 |" in text
+    assert "## The claim" in text and "validity under the truth is" in text
+    assert "![validity under model and truth](div.png)" in text
     assert (tmp_path / "div.png").read_bytes()[:4] == b"\x89PNG"
-    assert (tmp_path / "out" / "results.json").exists()
+    saved = json.loads((tmp_path / "div.json").read_text())
+    assert saved["rows"] == result.rows and saved["config"]["methods"] == list(cfg.methods)
 
 
 def test_claim_is_counted_per_seed() -> None:
@@ -58,7 +75,10 @@ def test_claim_is_counted_per_seed() -> None:
 
 
 def test_bad_settings_are_refused() -> None:
-    with pytest.raises(ValueError, match="unknown methods"):
-        DivergenceConfig(methods=("leapfactual", "magic"))
+    for name in ("magic", "attack"):  # "attack" was this experiment's own name once
+        with pytest.raises(ValueError, match=rf"unknown method '{name}'; choose one of"):
+            DivergenceConfig(methods=("leapfactual", name))
+    with pytest.raises(ValueError, match="no repeats"):
+        DivergenceConfig(methods=("opt", "opt"))
     with pytest.raises(ValueError, match="no repeats"):
         parse_seeds("1,1")

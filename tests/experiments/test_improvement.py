@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from leapfactual.experiments.improvement import (
@@ -7,11 +9,15 @@ from leapfactual.experiments.improvement import (
     ImproveResult,
     run_improvement,
     verdicts,
+    write_improvement_page,
 )
-from leapfactual.pipeline import FitConfig
+from leapfactual.experiments.pages import NOTE
+from leapfactual.pipeline import ClassifierSettings, FitConfig, FlowSettings, VAESettings
 
 TINY = FitConfig(
-    latent_dim=8, vae_width=8, vae_epochs=1, classifier_width=8, classifier_epochs=2, flow_epochs=2
+    vae=VAESettings(latent_dim=8, width=8, epochs=1),
+    classifier=ClassifierSettings(width=8, epochs=2),
+    flow=FlowSettings(epochs=2),
 )
 
 
@@ -25,20 +31,25 @@ def test_reduced_improvement_retrains_and_writes_page(tmp_path) -> None:
         oracle_filter=True,
         models=TINY,
     )
-    result = run_improvement(cfg, tmp_path / "out", tmp_path / "imp.md", "leapfactual improve")
+    result = run_improvement(cfg, device="cpu")
     settings = result.settings()
     assert settings[:2] == [WEAK, STRONG]
     assert {"CE 10%", "reliable CE 10%", "CE, oracle-agreed 10%"} <= set(settings)
     # 10 % of all 9 x 60 CEs of the weak set
-    assert result.values("CE 10%", "added") == [54]
+    assert result.values("CE 10%", "added") == [54] and result.num_classes == 10
     assert all(a <= 54 for a in result.values("CE, oracle-agreed 10%", "added"))
     assert result.values("CE 0%", "accuracy") == result.values(WEAK, "accuracy")
     for row in result.rows:
         assert 0 <= row["accuracy"] <= 1
-    page = (tmp_path / "imp.md").read_text()
-    assert "`leapfactual improve`" in page and "## Where the paper's claim holds" in page
-    assert f"{result.mean('reliable CE 10%', 'accuracy'):.3f}" in page
+    assert not list(tmp_path.iterdir())  # computing writes nothing
+    page = write_improvement_page(result, tmp_path / "imp", "leapfactual improve --out x")
+    text = page.read_text()
+    title = "# Model improvement with counterfactuals"
+    assert text.startswith(f"{title}\n\n{NOTE}\n\n- Command: `leapfactual improve --out x`")
+    assert "## Where the paper's claim holds" in text and "round(f × 9 × |weak set|)" in text
+    assert f"{result.mean('reliable CE 10%', 'accuracy'):.3f}" in text
     assert (tmp_path / "imp.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(json.loads((tmp_path / "imp.json").read_text())["rows"]) == len(result.rows)
 
 
 def test_verdicts_follow_the_numbers() -> None:
@@ -61,7 +72,7 @@ def test_verdicts_follow_the_numbers() -> None:
             ("reliable CE 10%", "reliable CE", 0.1, 0.55),
         )
     ]
-    text = verdicts(ImproveResult(ImproveConfig(data="mnist5k"), rows, 1.0, 100, 10))
+    text = verdicts(ImproveResult(ImproveConfig(data="mnist5k"), rows, 1.0, 100, 10, 10))
     assert len(text) == 1 and "the claim does not hold" in text[0]
     assert "0.550 against 0.600" in text[0] and "higher in 0 of 2 seeds" in text[0]
 
@@ -72,3 +83,4 @@ def test_configuration_checks_and_galaxy10_preset() -> None:
     g = ImproveConfig.galaxy10("/data/Galaxy10_DECals.h5", seeds=(0,))
     assert g.data == "galaxy10:/data/Galaxy10_DECals.h5" and 0.1 in g.fractions
     assert g.inject.gamma_land == pytest.approx(1.025) and g.seeds == (0,)
+    assert g.models.vae.latent_dim == 64 and g.models.flow.epochs == 500

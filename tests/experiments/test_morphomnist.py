@@ -1,21 +1,33 @@
 import shutil
 
+import pytest
+
 from leapfactual.experiments.morphomnist import (
     FLOOR,
     MorphoBenchConfig,
     comparisons,
     run_morpho_bench,
-    write_results_page,
+    write_morphomnist_page,
 )
+from leapfactual.experiments.pages import NOTE
 
 
 def test_reduced_bench_fills_every_row_and_writes_the_page(tiny_run, tiny_config, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(tiny_run.directory, run_dir)  # adds only the oracle and cvae stages
-    config = MorphoBenchConfig(n=12, opt_steps=3, attack_steps=3)
-    result = run_morpho_bench(run_dir, tiny_config, config)
+    config = MorphoBenchConfig(limit=12, opt_steps=3, attack_steps=3)
+    result = run_morpho_bench(run_dir, tiny_config, config, device="cpu")
     table = result.table
-    assert table.columns[-1] == FLOOR and "LeapFactual reliable" in table.columns
+    assert table.columns == [
+        "Opt-based",
+        "CGM-based",
+        "LeapFactual",
+        "LeapFactual reliable",
+        "Latent attack",
+        "Latent reflection",
+        "Pixel attack",
+        FLOOR,
+    ]
     for row in (
         "accuracy to target",
         "AUROC",
@@ -32,16 +44,23 @@ def test_reduced_bench_fills_every_row_and_writes_the_page(tiny_run, tiny_config
         assert 0 <= table.mean("accuracy to target", col) <= 1
     assert table.mean("gradient steps per CE", "LeapFactual") == 0
     assert table.mean("gradient steps per CE", "Opt-based") == 3
-    page = write_results_page(
-        result, tmp_path / "m.md", "leapfactual bench --n 12", tiny_config, config
+    page = write_morphomnist_page(
+        result, tmp_path / "m.md", "leapfactual bench --limit 12", tiny_config, config
     )
     text = page.read_text()
-    assert "leapfactual bench --n 12" in text and "| accuracy to target |" in text
+    title = "# Morpho-MNIST benchmark (docs/method.md §6.2)"
+    assert text.startswith(f"{title}\n\n{NOTE}\n\n- Command: `leapfactual bench --limit 12`")
+    assert "| accuracy to target |" in text and "`m.csv` and `m.html`" in text
+    assert "## The paper's numbers" in text and "PSNR" in text
     assert len(comparisons(table)) == 6
 
 
-def test_unknown_method_is_refused_at_once() -> None:
-    import pytest
-
-    with pytest.raises(ValueError, match=r"unknown methods \['foo'\]"):
-        MorphoBenchConfig(methods=("foo",))
+def test_method_names_are_the_registry_names() -> None:
+    for old in ("attack", "pixel", "leapfactual-reliable", "foo"):
+        with pytest.raises(ValueError, match=rf"unknown method '{old}'; choose one of"):
+            MorphoBenchConfig(methods=("opt", old))
+    with pytest.raises(ValueError, match=r"\['opt'\] have no reliable variant"):
+        MorphoBenchConfig(reliable=("opt",))
+    with pytest.raises(ValueError, match="limit must be 0"):
+        MorphoBenchConfig(limit=3)
+    assert MorphoBenchConfig(limit=0).explained(17) == 17

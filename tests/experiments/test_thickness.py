@@ -3,6 +3,7 @@ import torch
 
 from leapfactual.data import load_mnist5k, thickness_task
 from leapfactual.experiments.morphomnist import MorphoBenchConfig
+from leapfactual.experiments.pages import NOTE
 from leapfactual.experiments.thickness import (
     FLOOR,
     NO_CHANGE,
@@ -10,7 +11,7 @@ from leapfactual.experiments.thickness import (
     comparisons,
     run_thickness_bench,
     thickness_fit_config,
-    write_results_page,
+    write_thickness_page,
 )
 
 
@@ -20,17 +21,17 @@ def small_task():
 
 
 def test_reduced_bench_scores_every_method_against_the_truth(small_task, tiny_config, tmp_path):
-    from dataclasses import asdict
+    from dataclasses import replace
 
-    settings = {k: v for k, v in asdict(tiny_config).items() if k != "data"}
     # 160 training digits: enough epochs for models that work at all (a few seconds)
     fit = thickness_fit_config(
-        **settings | {"vae_epochs": 30, "classifier_epochs": 10, "flow_epochs": 100}
+        vae=replace(tiny_config.vae, epochs=30),
+        classifier=replace(tiny_config.classifier, epochs=10),
+        flow=replace(tiny_config.flow, epochs=100),
+        cvae=tiny_config.cvae,
     )
-    config = MorphoBenchConfig(
-        n=10, methods=("opt", "cgm", "leapfactual", "leapfactual-reliable"), opt_steps=3
-    )
-    result = run_thickness_bench(tmp_path / "run", fit, config, task=small_task)
+    config = MorphoBenchConfig(limit=10, methods=("opt", "cgm", "leapfactual"), opt_steps=3)
+    result = run_thickness_bench(tmp_path / "run", fit, config, task=small_task, device="cpu")
     table = result.table
     assert table.columns[-2:] == [NO_CHANGE, FLOOR]
     for row in (RULE, "L1 to true CE", "SSIM to true CE", "thickness error (px)"):
@@ -42,9 +43,11 @@ def test_reduced_bench_scores_every_method_against_the_truth(small_task, tiny_co
     error = "thickness error (px)"
     assert table.mean(error, NO_CHANGE) > 1.5 > table.mean(error, FLOOR)
     assert set(result.images) == {"input", "true CE", *table.columns[:-2]}
-    page = write_results_page(result, tmp_path / "t.md", "leapfactual bench --task x", config)
+    page = write_thickness_page(result, tmp_path / "t.md", "leapfactual bench --task x", config)
     text = page.read_text()
-    assert "leapfactual bench --task x" in text and f"| {RULE} |" in text
+    title = "# Ground truth: thin vs thick digits (issue 5.1)"
+    assert text.startswith(f"{title}\n\n{NOTE}\n\n- Command: `leapfactual bench --task x`")
+    assert f"| {RULE} |" in text and "## What the numbers say" in text
     assert (tmp_path / "t.png").stat().st_size > 5_000
     assert len(comparisons(table)) == 7
     looped = "LeapFactual, rule in the loop reliable"

@@ -3,8 +3,10 @@ import torch
 from leapfactual.experiments.toy import (
     STARTS,
     TARGET,
+    ToyConfig,
     plot_toy,
     quadrant_labels,
+    run_toy,
     toy_explainer,
 )
 
@@ -41,3 +43,9 @@ def test_figure_is_written(toy_field, toy_config, tmp_path) -> None:
     path = plot_toy(toy_field, exp, tmp_path / "toy.png", toy_config)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 20_000
+
+
+def test_run_toy_on_a_device_draws_on_the_cpu(tmp_path) -> None:
+    result = run_toy(tmp_path, ToyConfig(points=256, epochs=1), device="cpu")
+    assert next(result.field.parameters()).device.type == "cpu"
+    assert result.figure is not None and result.figure.read_bytes()[:4] == b"\x89PNG"

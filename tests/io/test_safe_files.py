@@ -228,7 +228,7 @@ def test_run_directory_with_bad_files_is_refused(tiny_run, tmp_path: Path) -> No
     marker = tmp_path / "pwned"
     cases = {
         "split.safetensors": (torch_bytes({"x": Evil(marker)}), "split.safetensors is a zip"),
-        "classifier.safetensors": (b"", "not a safetensors file"),
+        "classifier.safetensors": (b"", "classifier.safetensors changed since the run was fitted"),
         "flow.json": (b"{not json", r"flow.json is not valid JSON"),
         "run.json": (b"{not json", r"run.json is not valid JSON"),
     }

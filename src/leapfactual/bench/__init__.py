@@ -7,7 +7,7 @@ from leapfactual.bench.rows import (
     proximity_rows,
     realism_rows,
 )
-from leapfactual.bench.runner import BenchContext, Benchmark, Column, Method
+from leapfactual.bench.runner import BenchContext, Benchmark, Column, Method, registry_methods
 from leapfactual.bench.table import Table
 
 __all__ = [
@@ -21,4 +21,5 @@ __all__ = [
     "morphometric_rows",
     "proximity_rows",
     "realism_rows",
+    "registry_methods",
 ]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from torch import Tensor
 
 from leapfactual.bench.table import Cell, Table
 from leapfactual.explain import Cost, Explainer, Explanation
+from leapfactual.explain.registry import Models, build_explainer, method_info
 from leapfactual.models.protocols import Classifier
 
 
@@ -23,6 +24,33 @@ class Method:
     name: str
     explainer: Explainer
     output: Literal["cf", "reliable"] = "cf"
+
+
+def registry_methods(
+    models: Models,
+    names: Sequence[str],
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    reliable: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[Method]:
+    """A column per registered method in ``names`` (built with ``options[name]``, titled by
+    the registry), each followed by its reliable variant's column when ``reliable`` names it
+    (with ``reliable[name]`` on top of the method's options). A reliable CE that is an output
+    of the same explainer (LeapFactual's) shares the plain column's explainer, so
+    :class:`Benchmark` explains it once."""
+    options, reliable = options or {}, reliable or {}
+    out = []
+    for name in names:
+        info, own = method_info(name), dict(options.get(name, {}))
+        plain, _ = build_explainer(name, models, **own)
+        out.append(Method(info.title, plain))
+        if name in reliable:
+            extra = dict(reliable[name])
+            if info.reliable == "output" and not extra:
+                out.append(Method(info.reliable_title(), plain, "reliable"))
+                continue
+            explainer, output = build_explainer(name, models, reliable=True, **own | extra)
+            out.append(Method(info.reliable_title(extra), explainer, output))
+    return out
 
 
 @dataclass

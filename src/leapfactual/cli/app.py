@@ -16,6 +16,7 @@ from leapfactual.cli.divergence import divergence
 from leapfactual.cli.explain import explain
 from leapfactual.cli.fit import fit
 from leapfactual.cli.improve import improve
+from leapfactual.cli.own_model import own_model
 from leapfactual.cli.report import report
 from leapfactual.cli.toy import toy
 from leapfactual.io import CheckpointError
@@ -40,14 +41,26 @@ USER_ERRORS = (
 state = {"debug": False}
 
 
+def _version(value: bool) -> None:
+    if value:
+        from leapfactual import __version__
+
+        typer.echo(f"leapfactual {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
 ) -> None:
     state["debug"] = debug
 
 
-for command in (demo, fit, explain, report, bench, toy, divergence, improve):
+for command in (demo, fit, explain, report, bench, toy, divergence, improve, own_model):
     app.command()(command)
 
 
@@ -62,6 +75,11 @@ def main() -> None:
     except USER_ERRORS as err:
         if state["debug"]:
             raise
+        typer.echo(f"error: {one_line(err)}", err=True)
+        sys.exit(2)
+    except ImportError as err:
+        if state["debug"] or "pip install" not in str(err):
+            raise  # a broken installation, not bad input: keep the traceback
         typer.echo(f"error: {one_line(err)}", err=True)
         sys.exit(2)
 

@@ -13,9 +13,17 @@ from typing import Annotated
 
 import typer
 
+from leapfactual.cli.common import Device, Limit, Seed
+from leapfactual.explain.registry import METHODS
 from leapfactual.pipeline import FitConfig
 
 TASKS = ("morphomnist", "thickness")
+TABLE = "opt,cgm,leapfactual,latent_attack,reflection,pixel_attack"
+
+
+def names(text: str) -> tuple[str, ...]:
+    """``"a, b"`` -> ``("a", "b")``."""
+    return tuple(m.strip() for m in text.split(",") if m.strip())
 
 
 def bench(
@@ -41,19 +49,23 @@ def bench(
         Path | None,
         typer.Option(
             help="Stem of the results: STEM.md (page), STEM.csv, STEM.html "
-            "(default: runs/bench/TASK)."
+            "(default: runs/bench/TASK; the committed pages: --out docs/results/TASK)."
         ),
     ] = None,
-    n: Annotated[int, typer.Option(min=4, help="Held-out digits to explain.")] = 1000,
+    limit: Limit = 1000,
     methods: Annotated[
+        str, typer.Option(help=f"Comma-separated, out of: {', '.join(METHODS)}.")
+    ] = TABLE,
+    reliable: Annotated[
         str,
         typer.Option(
-            help="Comma-separated: opt, cgm, leapfactual, leapfactual-reliable, attack, "
-            "reflection, pixel."
+            help="Comma-separated methods whose reliable variant gets a column too, when they "
+            "are run ('' for none)."
         ),
-    ] = "opt,cgm,leapfactual,leapfactual-reliable,attack,reflection,pixel",
+    ] = "leapfactual",
     opt_steps: Annotated[int, typer.Option(min=1, help="Opt-based gradient steps.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of split, training and targets.")] = 0,
+    seed: Seed = 0,
+    device: Device = None,
 ) -> None:
     """Run methods x metrics on held-out digits; write the table and a results page."""
     from leapfactual.experiments.morphomnist import MorphoBenchConfig
@@ -61,34 +73,35 @@ def bench(
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
     config = MorphoBenchConfig(
-        n=n,
+        limit=limit,
         seed=seed,
-        methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
+        methods=names(methods),
+        reliable=names(reliable),
         opt_steps=opt_steps,
     )
     name = data.replace(":", "-").replace("/", "_")
     default_run = f"bench-{name}" if task == "morphomnist" else f"bench-{task}-{name}"
     run_dir = run or Path("runs") / default_run
     stem = out or Path("runs/bench") / task
-    command = "leapfactual " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "leapfactual " + shlex.join(sys.argv[1:])
     if task == "thickness":
         from leapfactual.experiments.thickness import (
             run_thickness_bench,
             thickness_fit_config,
-            write_results_page,
+            write_thickness_page,
         )
 
-        result = run_thickness_bench(run_dir, thickness_fit_config(data, seed=seed), config, True)
+        fit = thickness_fit_config(data, seed=seed)
+        result = run_thickness_bench(run_dir, fit, config, True, device=device)
         table, caption = result.table, "Ground truth: thin vs thick digits"
-        page = write_results_page(result, stem.with_suffix(".md"), command, config)
+        page = write_thickness_page(result, stem.with_suffix(".md"), command, config)
     else:
-        from leapfactual.experiments.morphomnist import run_morpho_bench
-        from leapfactual.experiments.morphomnist import write_results_page as write_page
+        from leapfactual.experiments.morphomnist import run_morpho_bench, write_morphomnist_page
 
         fit = FitConfig(data=data, seed=seed)
-        morpho = run_morpho_bench(run_dir, fit, config, progress=True)
+        morpho = run_morpho_bench(run_dir, fit, config, progress=True, device=device)
         table, caption = morpho.table, "Morpho-MNIST benchmark"
-        page = write_page(morpho, stem.with_suffix(".md"), command, fit, config)
+        page = write_morphomnist_page(morpho, stem.with_suffix(".md"), command, fit, config)
     paths = table.write(
         stem, caption, f"Produced by `{command}`; see {page.name}.", formats=("csv", "html")
     )

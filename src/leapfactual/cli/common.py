@@ -1,33 +1,54 @@
-"""Helpers shared by CLI commands."""
+"""What CLI commands share: option types, settings from a file plus flags, report writing."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-import torch
+import typer
+
+T = TypeVar("T")
+
+Device = Annotated[
+    str | None,
+    typer.Option(help="cpu, cuda, cuda:1 ... (default: this rank's GPU if any, else cpu)."),
+]
+Config = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML settings file (one table per model, e.g. [vae] epochs = 40); "
+        "flags and --set override it.",
+    ),
+]
+Set = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Override any setting: KEY=VALUE, e.g. --set vae.epochs=40 --set flow.width=128 "
+        "(repeatable; applied after --config and the other flags).",
+    ),
+]
+Limit = Annotated[int, typer.Option(min=0, help="Explain at most this many inputs (0: all).")]
+Seed = Annotated[int, typer.Option(help="Seed of every random choice.")]
 
 
-def check_output(out: Path, force: bool) -> None:
-    if out.exists() and any(out.iterdir()) and not force:
-        raise ValueError(
-            f"{out} already exists and is not empty; choose another --out or add "
-            "--force to overwrite it"
-        )
+def settings(cls: type[T], config: Path | None, flags: dict[str, Any], sets: list[str] | None) -> T:
+    """Settings of ``cls``: its defaults, then the ``--config`` file, then the flags given
+    (``None`` = not given; keys are dotted paths), then ``--set KEY=VALUE``."""
+    from leapfactual.pipeline.settings import from_dict, load_toml, override, parse_assignments
 
-
-def inputs(run: Any, spec: str) -> tuple[torch.Tensor, list[str]]:
-    if spec in ("test", "train"):
-        return getattr(run, spec).images, []
-    from leapfactual.data import load_image_files
-
-    channels, size, _ = run.dataset.shape
-    paths = [p for p in spec.split(",") if p]
-    return load_image_files(paths, size=size, channels=channels)
+    base = from_dict(cls, load_toml(config)) if config is not None else cls()
+    given = {k: v for k, v in flags.items() if v is not None}
+    return override(override(base, given, parse=False), parse_assignments(sets or []))
 
 
 def write_report(
-    exp: Any, names: list[str], out: Path, command: str, page: Path | None = None
+    exp: Any,
+    names: list[str],
+    out: Path,
+    command: str,
+    page: Path | None = None,
 ) -> Path:
     from leapfactual.report import build_report, write_report
 
@@ -36,6 +57,6 @@ def write_report(
         names,
         title=f"Counterfactuals: {exp.method}",
         subtitle=f"{len(exp)} counterfactuals",
-        notes=[f"Produced by `{command}`."],
+        notes=[f"Produced by {command}."],
     )
     return write_report(built, page or out / "report.html")

@@ -9,20 +9,26 @@ from typing import Annotated
 
 import typer
 
+from leapfactual.cli.common import Device, Limit
+from leapfactual.explain.registry import METHODS
+
 
 def divergence(
-    out: Annotated[Path, typer.Option(help="Directory for results.json.")] = Path(
-        "runs/divergence"
-    ),
-    page: Annotated[
-        Path, typer.Option(help="Results page (Markdown; the plot goes next to it).")
-    ] = (Path("docs/results/divergence.md")),
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Stem of the results: STEM.md (page), STEM.png (plot), STEM.json (every row); "
+            "the committed page: --out docs/results/divergence."
+        ),
+    ] = Path("runs/divergence/divergence"),
     data: Annotated[str, typer.Option(help="Dataset spec (see `load_dataset`).")] = "mnist5k",
-    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
-    n: Annotated[int, typer.Option(min=2, help="Held-out images explained per seed.")] = 100,
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds, one repetition each.")] = (
+        "0,1,2"
+    ),
+    limit: Limit = 100,
     methods: Annotated[
-        str, typer.Option(help="Comma-separated: leapfactual,opt,cgm,attack,pixel,reflection.")
-    ] = "leapfactual,opt,cgm,attack,pixel,reflection",
+        str, typer.Option(help=f"Comma-separated, out of: {', '.join(METHODS)}.")
+    ] = "leapfactual,opt,cgm,latent_attack,pixel_attack,reflection",
     weak_fraction: Annotated[
         float,
         typer.Option(min=0.01, max=1.0, help="Share of the training set the weak model sees."),
@@ -32,26 +38,32 @@ def divergence(
     n_train: Annotated[
         int, typer.Option(min=0, help="Training images used (stratified; 0 = all).")
     ] = 2000,
+    device: Device = None,
 ) -> None:
     """Model-truth divergence: validity of every method's CEs under the model and the truth."""
+    from leapfactual.cli.bench import names
     from leapfactual.experiments._shared import parse_seeds
-    from leapfactual.experiments.divergence import DivergenceConfig, run_divergence
+    from leapfactual.experiments.divergence import (
+        DivergenceConfig,
+        run_divergence,
+        write_divergence_page,
+    )
 
     cfg = DivergenceConfig(
         data=data,
         seeds=parse_seeds(seeds),
         weak_fraction=weak_fraction,
-        n_explain=n,
-        methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
+        limit=limit,
+        methods=names(methods),
         opt_steps=opt_steps,
         attack_steps=attack_steps,
         n_train=n_train or None,
     )
-    command = "leapfactual " + shlex.join(sys.argv[1:])
-    result = run_divergence(cfg, out, page, command, log=lambda m: typer.echo(m, err=True))
+    result = run_divergence(cfg, log=lambda m: typer.echo(m, err=True), device=device)
+    page = write_divergence_page(result, out, "leapfactual " + shlex.join(sys.argv[1:]))
     for column, stats in result.summary["table"].items():
         typer.echo(
             f"{column:24s} model {stats['validity_model'][0]:.3f}  truth "
             f"{stats['validity_truth'][0]:.3f}  gap {stats['gap'][0]:+.3f}"
         )
-    typer.echo(f"page: {result.page}  ({result.seconds / 60:.1f} min)")
+    typer.echo(f"page: {page}  ({result.seconds / 60:.1f} min)")

@@ -7,27 +7,49 @@ from typing import Annotated
 
 import typer
 
-from leapfactual.cli.common import check_output, inputs, write_report
+from leapfactual.cli.common import Config, Device, Set, settings, write_report
+from leapfactual.explain.registry import METHODS
+from leapfactual.flow.solvers import ADAPTIVE, FIXED_STEP
+from leapfactual.pipeline.settings import ExplainSettings
+
+_D = ExplainSettings()
+_SOLVERS = ", ".join([*FIXED_STEP, *ADAPTIVE])
+_INJECT_STEPS = _D.inject.steps if _D.inject else 0
 
 
 def explain(
     run: Annotated[Path, typer.Argument(help="Run directory made by `leapfactual fit`.")],
     out: Annotated[Path, typer.Option(help="Output directory (explanation + report.html).")],
     images: Annotated[
-        str,
+        list[str] | None,
         typer.Option(
-            help="'test' or 'train' (the run's split), or image "
-            "files / a folder of PNG or JPEG files."
+            help="'test' or 'train' (the run's split), or image files, folders, class-folder "
+            "trees or a quoted glob pattern ('imgs/*.png'); repeat for several [default: test]."
         ),
-    ] = "test",
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option(help=f"Method: {', '.join(METHODS)} [default: {_D.method}].")
+    ] = None,
     target: Annotated[
-        str, typer.Option(help="A class index, 'next', 'random' or 'all-others'.")
-    ] = "random",
+        str | None,
+        typer.Option(
+            help=f"A class index, 'next', 'random' or 'all-others' [default: {_D.target}]."
+        ),
+    ] = None,
     limit: Annotated[
-        int, typer.Option(min=0, help="Explain at most this many inputs (0: all of them).")
-    ] = 64,
-    blend_gamma: Annotated[float, typer.Option(help="Blending gamma.")] = 0.1,
-    blend_steps: Annotated[int, typer.Option(min=0, help="Blending leaps.")] = 15,
+        int | None,
+        typer.Option(
+            min=0, help=f"Explain at most this many inputs, 0: all [default: {_D.limit}]."
+        ),
+    ] = None,
+    config: Config = None,
+    set_: Set = None,
+    blend_gamma: Annotated[
+        float | None, typer.Option(help=f"Blending gamma [default: {_D.blend.gamma}].")
+    ] = None,
+    blend_steps: Annotated[
+        int | None, typer.Option(min=0, help=f"Blending leaps [default: {_D.blend.steps}].")
+    ] = None,
     tol: Annotated[
         float | None,
         typer.Option(
@@ -35,19 +57,30 @@ def explain(
         ),
     ] = None,
     inject_steps: Annotated[
-        int, typer.Option(min=0, help="Injection leaps (0: no reliable CE).")
-    ] = 5,
-    inject_lift: Annotated[float, typer.Option(help="Injection lift gamma.")] = 0.0,
-    inject_land: Annotated[float, typer.Option(help="Injection land gamma.")] = 0.1,
-    solver: Annotated[str, typer.Option(help="euler, midpoint, rk4 or dopri5.")] = "rk4",
-    solver_steps: Annotated[int, typer.Option(min=1, help="Fixed-step solver steps.")] = 4,
-    batch_size: Annotated[int, typer.Option(min=1, help="Images per internal batch.")] = 256,
-    seed: Annotated[int, typer.Option(help="Seed for 'random' targets.")] = 0,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing output directory.")] = False,
-    device: Annotated[
-        str | None,
-        typer.Option(help="cpu, cuda, cuda:1 ... (default: this rank's GPU if any, else cpu)."),
+        int | None,
+        typer.Option(
+            min=0,
+            help=f"Injection leaps, 0: no reliable CE [default: {_INJECT_STEPS}].",
+        ),
     ] = None,
+    inject_lift: Annotated[float | None, typer.Option(help="Injection lift gamma.")] = None,
+    inject_land: Annotated[float | None, typer.Option(help="Injection land gamma.")] = None,
+    solver: Annotated[
+        str | None, typer.Option(help=f"ODE solver: {_SOLVERS} [default: {_D.solver.method}].")
+    ] = None,
+    solver_steps: Annotated[
+        int | None,
+        typer.Option(min=1, help=f"Fixed-step solver steps [default: {_D.solver.steps}]."),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, help=f"Images per internal batch [default: {_D.batch_size}]."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help=f"Seed of 'random' targets [default: {_D.seed}].")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing output directory.")] = False,
+    device: Device = None,
     shard_size: Annotated[
         int | None,
         typer.Option(
@@ -59,6 +92,9 @@ def explain(
     merge: Annotated[
         bool, typer.Option(help="Sharded: merge the shards into one explanation at the end.")
     ] = True,
+    trajectory: Annotated[
+        str, typer.Option(help="Keep per leap: none, latents or images (for the report strips).")
+    ] = "images",
     repeat: Annotated[
         int, typer.Option(min=1, help="Cycle the inputs this many times (scale tests).")
     ] = 1,
@@ -69,67 +105,59 @@ def explain(
     CEs stream to OUT/shards shard by shard (no trajectories, no report), shared among the
     ranks; running the same command again finishes an interrupted job.
     """
-    from leapfactual.distributed import default_device, finish, init
-    from leapfactual.distributed.shards import explain_sharded, merge_shards, predict_labels
-    from leapfactual.explain import Blend, Inject
-    from leapfactual.explain.targets import parse_targets
-    from leapfactual.flow import Solver
-    from leapfactual.pipeline import load_run
+    from leapfactual.distributed import finish, world
+    from leapfactual.pipeline import explain_run
 
-    ranks = init()
-    sharded = shard_size is not None or ranks.distributed
-    if not (sharded and (out / "shards" / "job.json").is_file()):
-        check_output(out, force)
-    fitted = load_run(run, device=device or default_device(ranks))
-    fitted.require("classifier")
-    x, names = inputs(fitted, images)
-    n = len(x) if limit == 0 else min(limit, len(x))
-    x = x[:n]
-    labels = predict_labels(fitted.classifier, x, n, device=fitted.device)  # type: ignore[arg-type]
-    labels = labels.repeat(repeat)
-    rows, targets = parse_targets(target, labels, fitted.dataset.num_classes, seed)
-    explainer = fitted.explainer(
-        blend=Blend(blend_gamma, blend_steps, tol),
-        inject=Inject(inject_lift, inject_land, inject_steps) if inject_steps else None,
-        solver=Solver(solver, solver_steps),
-        trajectory="none" if sharded else "images",
-        batch_size=batch_size,
-        progress=not sharded,
+    flags = {
+        "method": method,
+        "target": target,
+        "limit": limit,
+        "batch_size": batch_size,
+        "seed": seed,
+        "blend.gamma": blend_gamma,
+        "blend.steps": blend_steps,
+        "blend.tol": tol,
+        "solver.method": solver,
+        "solver.steps": solver_steps,
+        "inject.gamma_lift": inject_lift,
+        "inject.gamma_land": inject_land,
+        "inject.steps": inject_steps or None,
+        "inject": "none" if inject_steps == 0 else None,  # last: no reliable CE at all
+    }
+    job = settings(ExplainSettings, config, flags, set_)
+    result = explain_run(
+        run,
+        out,
+        images=images or "test",
+        settings=job,
+        shard_size=shard_size,
+        repeat=repeat,
+        merge=merge,
+        force=force,
+        device=device,
+        trajectory=trajectory,
+        progress=True,
     )
-    if sharded:
-        job = {"run": str(run.resolve()), "images": images, "limit": n, "repeat": repeat}
-        done = explain_sharded(
-            explainer,
-            lambda idx: x[idx % n],
-            targets,
-            out,
-            rows=rows,
-            shard_size=shard_size or 1024,
-            job=job,
-            overwrite=force,
-            progress=ranks.is_main,
-        )
-        if ranks.is_main:
-            typer.echo(
-                f"{done.total} shards of {shard_size or 1024} CEs in {done.directory}: "
-                f"{len(done.skipped)} were already done, rank 0 made {len(done.computed)}"
-            )
-            if merge:
-                exp = merge_shards(out)
-                typer.echo(f"{len(exp)} counterfactuals: validity {exp.valid.float().mean():.3f}")
-                typer.echo(f"explanation: {out} (report: `leapfactual report {out}`)")
+    if not world().is_main:
         finish()
         return
-    exp = explainer.explain(x[rows % n], targets)
-    exp.config["inputs"] = [names[i % n] for i in rows.tolist()] if names else images
-    exp.save(out)
-    page = write_report(exp, fitted.dataset.class_names, out, f"leapfactual explain {run}")
-    typer.echo(
-        f"{len(exp)} counterfactuals: validity {exp.valid.float().mean():.3f}"
-        + (
-            f", reliable {exp.valid_reliable.float().mean():.3f}"
-            if exp.valid_reliable is not None
-            else ""
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    exp = result.explanation
+    if result.shards is not None:
+        done = result.shards
+        typer.echo(
+            f"{done.total} shards in {done.directory}: {len(done.skipped)} were already done, "
+            f"rank 0 made {len(done.computed)}"
         )
-    )
-    typer.echo(f"explanation: {out}\nreport: {page}")
+    if exp is not None:
+        line = f"{len(exp)} counterfactuals: validity {exp.valid.float().mean():.3f}"
+        if exp.valid_reliable is not None:
+            line += f", reliable {exp.valid_reliable.float().mean():.3f}"
+        typer.echo(line)
+        if result.shards is None:
+            page = write_report(exp, result.class_names, out, f"leapfactual explain {run}")
+            typer.echo(f"explanation: {out}\nreport: {page}")
+        else:
+            typer.echo(f"explanation: {out} (report: `leapfactual report {out}`)")
+    finish()

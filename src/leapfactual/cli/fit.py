@@ -1,4 +1,4 @@
-"""The ``fit`` command: train a run directory."""
+"""The ``fit`` command: train a run directory (or wrap the user's own classifier in one)."""
 
 from __future__ import annotations
 
@@ -7,45 +7,82 @@ from typing import Annotated
 
 import typer
 
-from leapfactual.pipeline import FitConfig
+from leapfactual.cli.common import Config, Device, Set, settings
+from leapfactual.flow.conditions import KINDS
+from leapfactual.pipeline.settings import CODECS, FIELDS, STAGE_NAMES, FitConfig
+
+_D = FitConfig()
 
 
 def fit(
     out: Annotated[Path, typer.Option(help="Run directory to create or complete.")],
     data: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="Dataset: mnist5k, digits, fashion-mnist[:DIR], "
-            "idx:DIR, image-folder:DIR, galaxy10:FILE.h5."
+            help="Dataset: mnist5k, digits, fashion-mnist[:DIR], idx:DIR, image-folder:DIR, "
+            f"galaxy10:FILE.h5, thickness[:BASE] [default: {_D.data}]."
         ),
-    ] = "mnist5k",
-    seed: Annotated[int, typer.Option(help="Seed of split and training.")] = 0,
-    test_fraction: Annotated[float, typer.Option(min=0.01, max=0.9, help="Held-out share.")] = 0.2,
-    latent_dim: Annotated[int, typer.Option(min=1, help="VAE latent size.")] = FitConfig.latent_dim,
-    vae_epochs: Annotated[int, typer.Option(min=1, help="VAE epochs.")] = FitConfig.vae_epochs,
+    ] = None,
+    classifier: Annotated[
+        str | None,
+        typer.Option(
+            help="Your classifier instead of training one: package.module:attribute, a "
+            "torch.export .pt2, a TorchScript file, or an .onnx file (then only the VAE and "
+            "the flow are trained, the flow on this model's outputs)."
+        ),
+    ] = None,
+    image_size: Annotated[
+        int | None,
+        typer.Option(min=1, help="Side of the images read from files [default: from the data]."),
+    ] = None,
+    channels: Annotated[
+        int | None,
+        typer.Option(min=1, max=3, help="1 (grey) or 3 (RGB) [default: from the data]."),
+    ] = None,
+    config: Config = None,
+    set_: Set = None,
+    seed: Annotated[int | None, typer.Option(help=f"Seed [default: {_D.seed}].")] = None,
+    test_fraction: Annotated[
+        float | None,
+        typer.Option(min=0.01, max=0.9, help=f"Held-out share [default: {_D.test_fraction}]."),
+    ] = None,
+    latent_dim: Annotated[
+        int | None, typer.Option(min=1, help=f"VAE latent size [default: {_D.vae.latent_dim}].")
+    ] = None,
+    vae_kind: Annotated[
+        str | None,
+        typer.Option(
+            help=f"VAE: {' or '.join(CODECS)} (residual, for 32-128 px) [default: {_D.vae.kind}]."
+        ),
+    ] = None,
+    vae_epochs: Annotated[
+        int | None, typer.Option(min=1, help=f"VAE epochs [default: {_D.vae.epochs}].")
+    ] = None,
     classifier_epochs: Annotated[
-        int, typer.Option(min=1, help="Classifier epochs.")
-    ] = FitConfig.classifier_epochs,
-    flow_epochs: Annotated[int, typer.Option(min=1, help="Flow epochs.")] = FitConfig.flow_epochs,
+        int | None,
+        typer.Option(min=1, help=f"Classifier epochs [default: {_D.classifier.epochs}]."),
+    ] = None,
+    flow_epochs: Annotated[
+        int | None, typer.Option(min=1, help=f"Flow epochs [default: {_D.flow.epochs}].")
+    ] = None,
     flow_field: Annotated[
-        str, typer.Option(help="Flow network: mlp, or unet (1-D U-Net for large latents).")
-    ] = FitConfig.flow_field,
+        str | None,
+        typer.Option(help=f"Flow network: {', '.join(FIELDS)} [default: {_D.flow.field}]."),
+    ] = None,
     condition: Annotated[
-        str, typer.Option(help="Flow condition: softmax, onehot, class.")
-    ] = "softmax",
+        str | None,
+        typer.Option(help=f"Flow condition: {', '.join(KINDS)} [default: {_D.flow.condition}]."),
+    ] = None,
     stages: Annotated[
         str,
         typer.Option(
-            help="Comma-separated stages: vae, classifier, flow, "
-            "oracle (independent classifier), cvae (CGM baseline)."
+            help=f"Comma-separated stages out of {', '.join(STAGE_NAMES)} (oracle: an "
+            "independent classifier; cvae: the CGM baseline)."
         ),
     ] = "vae,classifier,flow",
-    device: Annotated[
-        str | None,
-        typer.Option(help="cpu, cuda, cuda:1 ... (default: this rank's GPU if any, else cpu)."),
-    ] = None,
+    device: Device = None,
 ) -> None:
-    """Train the VAE, the classifier and the CE-CFM flow on a dataset into a run directory.
+    """Train the VAE, the classifier (unless --classifier gives yours) and the CE-CFM flow.
 
     Re-running completes missing stages and reuses finished ones; an interrupted stage resumes
     from its last epoch. Under `torchrun --nproc-per-node N -m leapfactual fit ...` every
@@ -54,26 +91,39 @@ def fit(
     from leapfactual.distributed import finish, world
     from leapfactual.pipeline import fit_run
 
-    config = FitConfig(
-        data=data,
-        seed=seed,
-        test_fraction=test_fraction,
-        latent_dim=latent_dim,
-        vae_epochs=vae_epochs,
-        classifier_epochs=classifier_epochs,
-        flow_epochs=flow_epochs,
-        flow_field=flow_field,
-        condition=condition,
+    cfg = settings(
+        FitConfig,
+        config,
+        {
+            "data": data,
+            "seed": seed,
+            "test_fraction": test_fraction,
+            "image_size": image_size,
+            "channels": channels,
+            "classifier.spec": classifier,
+            "vae.latent_dim": latent_dim,
+            "vae.kind": vae_kind,
+            "vae.epochs": vae_epochs,
+            "classifier.epochs": classifier_epochs,
+            "flow.epochs": flow_epochs,
+            "flow.field": flow_field,
+            "flow.condition": condition,
+        },
+        set_,
     )
     run = fit_run(
         out,
-        config,
+        cfg,
         tuple(s.strip() for s in stages.split(",") if s.strip()),
         progress=True,
         device=device,
     )
     if world().is_main:
-        for key, value in (run.summary or {}).items():
+        c, h, w = run.image_shape
+        typer.echo(f"images: {c} x {h} x {w} ({len(run.class_names)} classes)")
+        for key, value in run.summary.items():
             typer.echo(f"{key}: {value:.4f}")
+        for warning in run.warnings:
+            typer.echo(f"warning: {warning}", err=True)
         typer.echo(f"run: {out}")
     finish()

@@ -9,12 +9,17 @@ from typing import Annotated
 
 import typer
 
+from leapfactual.cli.common import Device
+
 
 def improve(
-    out: Annotated[Path, typer.Option(help="Directory for results.json.")] = Path("runs/improve"),
-    page: Annotated[
-        Path, typer.Option(help="Results page (Markdown; the plot goes next to it).")
-    ] = (Path("docs/results/improvement.md")),
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Stem of the results: STEM.md (page), STEM.png (plot), STEM.json (every row); "
+            "the committed page: --out docs/results/improvement."
+        ),
+    ] = Path("runs/improve/improvement"),
     data: Annotated[
         str,
         typer.Option(
@@ -22,7 +27,9 @@ def improve(
             "galaxy10:FILE.h5 selects the paper's Galaxy10 configuration (GPU; all images)."
         ),
     ] = "",
-    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds, one repetition each.")] = (
+        "0,1,2"
+    ),
     n_train: Annotated[int, typer.Option(min=0, help="Training pool size (0 = all).")] = 2000,
     n_test: Annotated[int, typer.Option(min=0, help="Test images (0 = all).")] = 1000,
     fractions: Annotated[
@@ -31,10 +38,16 @@ def improve(
     oracle_filter: Annotated[
         bool, typer.Option(help="Also retrain on only the CEs the strong classifier agrees with.")
     ] = False,
+    device: Device = None,
 ) -> None:
-    """Model improvement: CEs and reliable CEs as training data (METHOD.md 5.3)."""
+    """Model improvement: CEs and reliable CEs as training data (docs/method.md §6.3)."""
     from leapfactual.experiments._shared import parse_seeds
-    from leapfactual.experiments.improvement import ImproveConfig, default_data, run_improvement
+    from leapfactual.experiments.improvement import (
+        ImproveConfig,
+        default_data,
+        run_improvement,
+        write_improvement_page,
+    )
 
     try:
         shares = tuple(float(f) for f in fractions.split(",") if f.strip())
@@ -54,11 +67,11 @@ def improve(
         cfg = ImproveConfig.galaxy10(spec.partition(":")[2], **options)
     else:
         cfg = ImproveConfig(data=spec, **options)  # type: ignore[arg-type]
-    command = "leapfactual " + shlex.join(sys.argv[1:])
-    result = run_improvement(cfg, out, page, command, log=lambda m: typer.echo(m, err=True))
+    result = run_improvement(cfg, log=lambda m: typer.echo(m, err=True), device=device)
+    page = write_improvement_page(result, out, "leapfactual " + shlex.join(sys.argv[1:]))
     for setting in result.settings():
         typer.echo(
             f"{setting:32s} accuracy {result.mean(setting, 'accuracy'):.3f}  "
             f"AUROC {result.mean(setting, 'auroc'):.3f}"
         )
-    typer.echo(f"page: {result.page}  ({result.seconds / 60:.1f} min)")
+    typer.echo(f"page: {page}  ({result.seconds / 60:.1f} min)")

@@ -7,16 +7,19 @@ from typing import Annotated
 
 import typer
 
+from leapfactual.cli.common import Device, Seed
+
 
 def toy(
     out: Annotated[Path, typer.Option(help="Directory for toy.png.")] = Path("runs/toy"),
     epochs: Annotated[int, typer.Option(min=1, help="Flow training epochs over the points.")] = 150,
-    seed: Annotated[int, typer.Option(help="Seed of data, weights and sampling.")] = 0,
+    seed: Seed = 0,
+    device: Device = None,
 ) -> None:
     """Train the 2-D quadrant flow and draw the paper's five-panel toy figure."""
     from leapfactual.experiments.toy import ToyConfig, run_toy
 
-    result = run_toy(out, ToyConfig(epochs=epochs, seed=seed), progress=True)
+    result = run_toy(out, ToyConfig(epochs=epochs, seed=seed), progress=True, device=device)
     exp = result.explanation
     typer.echo(
         f"CE validity {exp.valid.float().mean():.2f}, reliable CE validity "

@@ -8,7 +8,7 @@
 from leapfactual.data.builtin import load_digits, load_mnist5k
 from leapfactual.data.classes import FASHION_MNIST_CLASSES, GALAXY10_CLASSES, MNIST_CLASSES
 from leapfactual.data.dataset import Dataset, images_from_uint8
-from leapfactual.data.folder import load_image_files, load_image_folder
+from leapfactual.data.folder import load_image_files, load_image_folder, load_image_inputs
 from leapfactual.data.galaxy10 import load_galaxy10
 from leapfactual.data.idx import FASHION_MNIST_DIR, load_fashion_mnist, load_idx, read_idx
 from leapfactual.data.registry import DEFAULT_DATASET, available_datasets, load_dataset
@@ -41,6 +41,7 @@ __all__ = [
     "load_idx",
     "load_image_files",
     "load_image_folder",
+    "load_image_inputs",
     "load_mnist5k",
     "load_thickness",
     "load_thickness_task",

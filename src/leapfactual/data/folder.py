@@ -1,30 +1,73 @@
-"""A folder of image files, one sub-folder per class (the torchvision ``ImageFolder`` layout)."""
+"""Image files: one by one, folders of them, glob patterns, and a folder with one sub-folder per
+class (the torchvision ``ImageFolder`` layout).
+
+Every image goes through one reader, :func:`read_image`:
+
+- 8-bit images are divided by 255; 16-bit grey PNGs (Pillow modes ``I;16`` / ``I``) are read
+  as integers and divided by 65535 (Pillow's own 8-bit conversion would saturate them).
+- Transparency (RGBA, LA, palette or grey with a transparent colour) is composited on
+  **black**: the pixel is multiplied by its alpha (the project's backgrounds are dark).
+- Colour becomes grey by ITU-R 601-2 luma (``0.299 R + 0.587 G + 0.114 B``, as Pillow's
+  ``L``); grey becomes RGB by repeating it.
+- Resizing to ``size`` x ``size`` is Lanczos in float, clipped to [0, 1]; the aspect ratio is
+  not kept (crop beforehand if it matters); an image already of that size is not resampled.
+- An image over Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, about 89
+  million pixels) is refused with a ``ValueError`` naming the file and its pixel count.
+"""
 
 from __future__ import annotations
 
+import glob
+import itertools
+import numbers
 import os
+import re
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from leapfactual.data._optional import require
-from leapfactual.data.dataset import Dataset, images_from_uint8
+from leapfactual.data.dataset import Dataset
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg"})
+GREY_MODES: frozenset[str] = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "F"})
+"""Pillow modes without colour; any other mode (RGB, RGBA, CMYK, YCbCr, ...) is colour, and a
+palette image (``P``, ``PA``) is colour unless every palette entry is grey."""
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+GLOB_CHARS = frozenset("*?[")
+PathLike = str | os.PathLike[str]
 
 
 def load_image_folder(
-    directory: str | os.PathLike[str], size: int = 28, channels: int = 1
+    directory: PathLike, size: int | None = None, channels: int | None = None
 ) -> Dataset:
     """Load ``directory/CLASS/*.png|jpg|jpeg``; sorted sub-folder names are the class names.
 
-    Each image is converted to grey (``channels=1``) or RGB (``channels=3``) and resized to
-    ``size`` x ``size`` (Lanczos; the aspect ratio is not kept, crop beforehand if it matters).
-    Files with other suffixes and hidden entries are skipped.
+    Images become ``channels`` (1 grey, 3 RGB) x ``size`` x ``size`` (see the module
+    docstring); ``None`` takes them from the data as :func:`read_images` says, and
+    ``Dataset.shape`` tells what was chosen. Files with other suffixes and hidden entries are
+    skipped.
     """
     root = Path(directory).expanduser()
     _check_size(size, channels)
+    classes, files, labels = _class_tree(root)
+    return Dataset(
+        read_images(files, size, channels),
+        torch.tensor(labels, dtype=torch.long),
+        classes,
+        root.name,
+    )
+
+
+def _class_tree(root: Path) -> tuple[list[str], list[Path], list[int]]:
+    """Class names (sorted sub-folders), image files and their labels of ``root/CLASS/*``."""
     if not root.is_dir():
         raise FileNotFoundError(
             f"{root} is not a directory; 'image-folder:DIR' needs a folder with one sub-folder "
@@ -36,29 +79,27 @@ def load_image_folder(
             f"{root} has no class sub-folders; put each class's images in its own sub-folder, "
             "e.g. DIR/cat/1.png and DIR/dog/2.jpg"
         )
-    pixels: list[np.ndarray] = []
+    files: list[Path] = []
     labels: list[int] = []
     for label, cls in enumerate(classes):
-        files = image_files(root / cls)
-        if not files:
+        found = image_files(root / cls)
+        if not found:
             raise ValueError(
                 f"class folder {root / cls} has no PNG or JPEG images; add some or remove it"
             )
-        pixels += [read_image(file, size, channels) for file in files]
-        labels += [label] * len(files)
-    return Dataset(
-        images_from_uint8(np.stack(pixels), channels_last=channels == 3),
-        torch.tensor(labels, dtype=torch.long),
-        classes,
-        root.name,
-    )
+        files += found
+        labels += [label] * len(found)
+    return classes, files, labels
 
 
-def _check_size(size: int, channels: int) -> None:
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels}")
-    if int(size) != size or size < 1:
-        raise ValueError(f"size must be a positive integer, got {size}")
+def _check_size(size: int | None, channels: int | None) -> None:
+    """``None`` (take it from the data) or channels 1 / 3 and a positive integer size."""
+    if channels is not None and (isinstance(channels, bool) or channels not in (1, 3)):
+        raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
+    if size is not None and (
+        isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1
+    ):
+        raise ValueError(f"size must be a positive integer, got {size!r}")
 
 
 def image_files(directory: Path) -> list[Path]:
@@ -70,37 +111,204 @@ def image_files(directory: Path) -> list[Path]:
     )
 
 
+def read_images(
+    files: Sequence[Path], size: int | None = None, channels: int | None = None
+) -> Tensor:
+    """Images float32 ``[N, channels, size, size]`` in [0, 1], read one file at a time.
+
+    ``None`` is taken from the files' headers (only palette images get decoded for it):
+    ``channels`` is 3 if any image is in colour (see :data:`GREY_MODES`; a grey PNG stays
+    grey), else 1; ``size`` is the median of the images' longer sides, the lower one of the
+    two middle values for an even count, so it is always a side that occurs (equal square
+    images keep theirs).
+    """
+    if not files:
+        raise ValueError("no image files to read; give at least one PNG or JPEG image")
+    if size is None or channels is None:
+        headers = [_header(file) for file in files]
+        if channels is None:
+            channels = 3 if any(colour for colour, _ in headers) else 1
+        if size is None:
+            size = sorted(side for _, side in headers)[(len(headers) - 1) // 2]
+    out = torch.empty(len(files), channels, size, size)
+    for i, file in enumerate(files):
+        out[i] = torch.from_numpy(read_image(file, size, channels))
+    return out
+
+
 def read_image(file: Path, size: int, channels: int) -> np.ndarray:
-    """One image file as uint8 ``size x size`` (grey) or ``size x size x 3`` (RGB), Lanczos."""
-    image_module = require("PIL.Image", "reading image files")
+    """One image file as float32 ``[channels, size, size]`` in [0, 1] (module docstring)."""
+    with _opened(file) as image:
+        mode = image.mode
+        raw, scale, alpha = _raw_pixels(image)
+    pixels = raw.astype(np.float32) / np.float32(scale)
+    if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > 1:
+        raise ValueError(
+            f"image {file} (mode {mode}) has values outside [0, {scale:g}]; save it as an 8- or "
+            "16-bit PNG"
+        )
+    if alpha:
+        pixels = pixels[..., :-1] * pixels[..., -1:]  # composite on black
+    if channels == 1 and pixels.shape[2] == 3:
+        pixels = pixels @ LUMA[:, None]
+    elif channels == 3 and pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+    if pixels.shape[:2] == (size, size):
+        return np.ascontiguousarray(pixels.transpose(2, 0, 1))
+    pil = require("PIL.Image", "reading image files")
+    planes = [
+        np.asarray(
+            pil.fromarray(np.ascontiguousarray(pixels[..., c])).resize(
+                (size, size), pil.Resampling.LANCZOS
+            )
+        )
+        for c in range(channels)
+    ]
+    return np.clip(np.stack(planes), 0.0, 1.0)
+
+
+@contextmanager
+def _opened(file: Path) -> Iterator[Any]:
+    """The Pillow image of ``file``; failing to read it (or a decompression bomb) raises a
+    one-line ``ValueError`` naming the file. Keep only Pillow calls inside the block."""
+    pil = require("PIL.Image", "reading image files")
     try:
-        with image_module.open(file) as image:
-            mode = "L" if channels == 1 else "RGB"
-            resized = image.convert(mode).resize((size, size), image_module.Resampling.LANCZOS)
-        return np.asarray(resized, dtype=np.uint8)
-    except (OSError, ValueError) as err:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pil.DecompressionBombWarning)
+            with pil.open(file) as image:
+                yield image
+    except (pil.DecompressionBombError, pil.DecompressionBombWarning) as err:
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        pixels = f"{int(found[1]):,} pixels" if found else "too many pixels"
+        raise ValueError(
+            f"image {file} has {pixels}, over Pillow's decompression-bomb limit of "
+            f"{pil.MAX_IMAGE_PIXELS:,} (PIL.Image.MAX_IMAGE_PIXELS); shrink it, or raise that "
+            "limit if you trust the file"
+        ) from err
+    except (OSError, SyntaxError, ValueError) as err:  # Pillow raises SyntaxError on broken PNGs
         raise ValueError(f"cannot read image {file} ({err}); fix or remove it") from err
 
 
-def load_image_files(
-    paths: str | os.PathLike[str] | list[str | os.PathLike[str]], size: int = 28, channels: int = 1
-) -> tuple[torch.Tensor, list[str]]:
-    """Images ``[N, C, size, size]`` in [0, 1] from files, or from every image in a folder.
+def _header(file: Path) -> tuple[bool, int]:
+    """Whether the image is in colour, and its longer side (from the header only)."""
+    with _opened(file) as image:
+        return _is_colour(image), max(image.size)
 
-    Returns the images and their file names (in order).
+
+def _is_colour(image: Any) -> bool:
+    if image.mode in GREY_MODES:
+        return False
+    if image.mode in ("P", "PA"):
+        palette = image.getpalette()
+        if palette is None:
+            return False
+        rgb = np.asarray(palette).reshape(-1, 3)
+        return bool((rgb != rgb[:, :1]).any())
+    return True
+
+
+def _raw_pixels(image: Any) -> tuple[np.ndarray, float, bool]:
+    """Pixels ``[H, W, C]`` (grey or RGB, plus alpha last when ``alpha``) and their full scale."""
+    if image.mode.startswith("I") or image.mode == "F":  # 16/32-bit grey, read as numbers
+        return np.asarray(image)[..., None], 1.0 if image.mode == "F" else 65535.0, False
+    alpha = "A" in image.mode or "transparency" in image.info
+    grey = not _is_colour(image)
+    target = ("LA" if alpha else "L") if grey else ("RGBA" if alpha else "RGB")
+    pixels = np.asarray(image.convert(target))
+    return (pixels[..., None] if pixels.ndim == 2 else pixels), 255.0, alpha
+
+
+@dataclass(frozen=True)
+class _Found:
+    """The image files one input spec stands for, their report names and class labels."""
+
+    files: list[Path]
+    names: list[str]
+    classes: tuple[str, ...] | None = None
+    labels: tuple[int, ...] = ()
+
+
+def load_image_inputs(
+    specs: PathLike | Sequence[PathLike], size: int, channels: int
+) -> tuple[Tensor, list[str], Tensor | None]:
+    """Images ``[N, channels, size, size]`` in [0, 1], their names and, maybe, class labels.
+
+    Each spec (one spec alone is accepted too) is an image file, a folder of images, a
+    class-folder tree ``DIR/CLASS/*.png`` (a folder with no image directly in it; the
+    ``image-folder:DIR`` layout) or a glob pattern (``"imgs/*.png"``, ``"imgs/**/*.jpg"``;
+    quote it so that the shell leaves it alone), expanded sorted, keeping PNG / JPEG files.
+    Specs are concatenated in order; a file given twice is read twice.
+
+    Names are relative to the spec's folder (a file's name; ``"cat/1.png"`` in a tree; a
+    glob match relative to the pattern's folder part); names shared by different files become
+    the paths as given. Labels (indices into the sorted class-folder names) come back only
+    when every spec is a class-folder tree with the same class names; else ``None``.
     """
     _check_size(size, channels)
-    items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-    files: list[Path] = []
-    for item in map(Path, items):
-        if item.is_dir():
-            found = image_files(item)
-            if not found:
-                raise ValueError(f"{item} holds no PNG or JPEG images")
-            files += found
-        elif item.is_file():
-            files.append(item)
-        else:
-            raise FileNotFoundError(f"{item} does not exist; give image files or a folder of them")
-    pixels = np.stack([read_image(f, size, channels) for f in files])
-    return images_from_uint8(pixels, channels_last=channels == 3), [f.name for f in files]
+    if size is None or channels is None:
+        raise ValueError("load_image_inputs needs the size and channels the models expect")
+    items = [specs] if isinstance(specs, str | os.PathLike) else list(specs)
+    if not items:
+        raise ValueError(
+            "no images given; give image files, folders of them or quoted glob patterns such "
+            "as 'imgs/*.png'"
+        )
+    found = [_expand(item) for item in items]
+    entries = [(n, f) for part in found for n, f in zip(part.names, part.files, strict=True)]
+    owners: dict[str, set[Path]] = {}
+    for name, file in entries:
+        owners.setdefault(name, set()).add(file.resolve())
+    names = [name if len(owners[name]) == 1 else str(file) for name, file in entries]
+    labels = None
+    if found[0].classes is not None and all(part.classes == found[0].classes for part in found):
+        labels = torch.tensor([label for part in found for label in part.labels])
+    images = read_images([file for _, file in entries], size, channels)
+    return images, names, labels
+
+
+def _expand(spec: PathLike) -> _Found:
+    """The files of one spec of :func:`load_image_inputs`."""
+    text = os.fspath(spec)
+    path = Path(text).expanduser()
+    if path.is_file():
+        return _Found([path], [path.name])
+    if path.is_dir():
+        direct = image_files(path)
+        if direct:
+            return _Found(direct, [file.name for file in direct])
+        if any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir()):
+            classes, files, labels = _class_tree(path)
+            names = [f"{classes[k]}/{file.name}" for file, k in zip(files, labels, strict=True)]
+            return _Found(files, names, tuple(classes), tuple(labels))
+        raise ValueError(
+            f"{path} holds no PNG or JPEG images (neither directly nor in class sub-folders); "
+            "add some or give other images"
+        )
+    if GLOB_CHARS & set(text):
+        pattern = os.path.expanduser(text)
+        files = [
+            Path(match)
+            for match in sorted(glob.glob(pattern, recursive=True))
+            if Path(match).suffix.lower() in IMAGE_SUFFIXES and Path(match).is_file()
+        ]
+        if not files:
+            raise ValueError(
+                f"pattern {text!r} matches no PNG or JPEG image; check the pattern (and quote it "
+                "so that the shell does not expand it)"
+            )
+        parts = Path(pattern).parts[:-1]
+        fixed = list(itertools.takewhile(lambda part: not GLOB_CHARS & set(part), parts))
+        base = Path(*fixed) if fixed else Path(".")
+        return _Found(files, [Path(os.path.relpath(file, base)).as_posix() for file in files])
+    raise FileNotFoundError(
+        f"{path} does not exist; give image files, folders of them or quoted glob patterns such "
+        "as 'imgs/*.png'"
+    )
+
+
+def load_image_files(
+    paths: PathLike | Sequence[PathLike], size: int = 28, channels: int = 1
+) -> tuple[Tensor, list[str]]:
+    """:func:`load_image_inputs` without the labels: images ``[N, C, size, size]`` and names."""
+    images, names, _ = load_image_inputs(paths, size, channels)
+    return images, names

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -70,7 +71,13 @@ def available_datasets() -> dict[str, str]:
     }
 
 
-def load_dataset(spec: str = DEFAULT_DATASET, **options: Any) -> Dataset:
+def load_dataset(
+    spec: str = DEFAULT_DATASET,
+    *,
+    image_size: int | None = None,
+    channels: int | None = None,
+    **options: Any,
+) -> Dataset:
     """Load a dataset named by ``spec``: ``"name"`` or ``"name:path"``.
 
     >>> data = load_dataset("mnist5k")                              # doctest: +SKIP
@@ -78,7 +85,19 @@ def load_dataset(spec: str = DEFAULT_DATASET, **options: Any) -> Dataset:
     >>> data = load_dataset("image-folder:photos/", size=64, channels=3)  # doctest: +SKIP
 
     ``options`` go to the loader (:func:`available_datasets` lists each one's options).
+    ``image_size`` and ``channels`` (the run's settings; ``None``: as the data are) go to the
+    loaders that take ``size`` / ``channels`` (``image-folder``, ``galaxy10``'s ``size``);
+    any other dataset must already have them, else a ``ValueError`` says so.
     """
+    for option, value in (("image_size", image_size), ("channels", channels)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1
+        ):
+            raise ValueError(f"{option} must be a positive integer or None, got {value!r}")
+    if image_size is not None and "size" in options:
+        raise ValueError(
+            f"give the image size once: image_size={image_size} or size={options['size']}"
+        )
     name, sep, path = spec.strip().partition(":")
     name = name.strip().lower()
     entry = _LOADERS.get(name)
@@ -97,7 +116,18 @@ def load_dataset(spec: str = DEFAULT_DATASET, **options: Any) -> Dataset:
             f"dataset {name!r} takes no option {unknown[0]!r}; its options are: "
             f"{', '.join(_options(entry)) or 'none'}"
         )
-    return entry.load(path.strip(), **options) if sep else entry.load(**options)
+    for key, value in (("size", image_size), ("channels", channels)):
+        if value is not None and key in _options(entry):
+            options[key] = value
+    data = entry.load(path.strip(), **options) if sep else entry.load(**options)
+    want = (channels or data.shape[0], image_size or data.shape[1], image_size or data.shape[2])
+    if data.shape != want:
+        raise ValueError(
+            f"dataset {spec!r} has images of {'x'.join(map(str, data.shape))} (channels x "
+            f"height x width), not the {'x'.join(map(str, want))} asked for, and {name!r} cannot "
+            "resize or recolour them; leave image_size / channels unset to take them from the data"
+        )
+    return data
 
 
 def _options(entry: _Entry) -> list[str]:

@@ -3,9 +3,8 @@
 - :mod:`~leapfactual.distributed.context`: the process group (``gloo`` on CPU, ``nccl`` on
   GPU), this rank's device, and the barrier and sum the training loop needs (its gradients
   go through ``DistributedDataParallel``).
-- :mod:`~leapfactual.distributed.shards`: explanations of a whole split cut into fixed shards,
-  each written to disk by the rank that made it, skipped when a restart finds it finished, and
-  merged into one :class:`~leapfactual.explain.Explanation`.
+
+Sharded explanation (above the explainers) lives in :mod:`leapfactual.pipeline.shards`.
 """
 
 from leapfactual.distributed.context import (

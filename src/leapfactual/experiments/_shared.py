@@ -1,72 +1,50 @@
 """What the reliability experiments share: a weak and a strong classifier on one codec.
 
-The model-truth divergence and model-improvement experiments (METHOD.md 5.3) explain a *weak*
-classifier (trained on a fraction of the labelled training set) and judge it against a
-*strong* one (trained on all of it). The VAE is unsupervised, so it is fitted on every
+The model-truth divergence and model-improvement experiments (docs/method.md §5, §6.3)
+explain a *weak* classifier (trained on a fraction of the labelled training set) and judge it
+against a *strong* one (trained on all of it). The VAE is unsupervised, so it is fitted on every
 training image; the CE-CFM flow is fitted on the latents of every training image conditioned
-on the weak classifier's softmax (it needs the model's outputs, not the labels).
+on the weak classifier's softmax (it needs the model's outputs, not the labels). Every model
+is built by :mod:`leapfactual.pipeline.build`.
 """
 
 from __future__ import annotations
 
 import math
-import platform
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from leapfactual.data import Dataset, stratified_split
-from leapfactual.flow import MLPField, VectorField, train_flow
-from leapfactual.models import (
-    CNNClassifier,
-    ConditionalVAE,
-    ConvVAE,
-    train_classifier,
-    train_cvae,
-    train_vae,
-)
-from leapfactual.pipeline import FitConfig
+from leapfactual.distributed import default_device
+from leapfactual.flow import VectorField
+from leapfactual.pipeline import ClassifierSettings, FitConfig, VAESettings, build
+from leapfactual.pipeline.settings import to_dict
 
 LEAN = FitConfig(
-    latent_dim=16,
-    vae_width=16,
-    vae_epochs=8,
-    classifier_width=16,
-    classifier_epochs=8,
-    cvae_epochs=8,
+    vae=VAESettings(latent_dim=16, width=16, epochs=8),
+    classifier=ClassifierSettings(width=16, epochs=8),
+    cvae=VAESettings(latent_dim=16, width=16, epochs=8),
 )
 """Model sizes and epochs of the reliability experiments, lean enough for a busy 2-core CPU.
-They read only the model settings of a :class:`FitConfig` (:data:`MODEL_SETTINGS`); data,
-split and seeds are the experiment's own."""
+They read only the model settings of a :class:`FitConfig` (``vae``, ``classifier``,
+``flow``, ``cvae``); data, split and seeds are the experiment's own."""
 
-MODEL_SETTINGS = (
-    "latent_dim",
-    "vae_width",
-    "vae_epochs",
-    "vae_lr",
-    "vae_batch",
-    "classifier_width",
-    "classifier_epochs",
-    "classifier_lr",
-    "classifier_batch",
-    "classifier_augment",
-    "flow_width",
-    "flow_depth",
-    "flow_activation",
-    "flow_epochs",
-    "flow_lr",
-    "flow_batch",
-    "cvae_epochs",
-)
+MODEL_SETTINGS = ("vae", "classifier", "flow", "cvae")
 
 
-def model_settings(cfg: FitConfig) -> dict[str, object]:
+def model_settings(cfg: FitConfig) -> dict[str, Any]:
     """The settings of ``cfg`` these experiments use, for results pages."""
-    return {k: getattr(cfg, k) for k in MODEL_SETTINGS}
+    return {k: to_dict(getattr(cfg, k)) for k in MODEL_SETTINGS}
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``device``, or by default this rank's GPU when there is one, else the CPU."""
+    return torch.device(device) if device is not None else default_device()
 
 
 @dataclass
@@ -74,70 +52,12 @@ class WeakStrong:
     """The codec, the weak (explained) and strong (truth) classifiers, the weak model's flow,
     and optionally a CVAE on the weak model's softmax (for the CGM baseline)."""
 
-    vae: ConvVAE
-    weak: CNNClassifier
-    strong: CNNClassifier
+    vae: nn.Module
+    weak: nn.Module
+    strong: nn.Module
     flow: VectorField
     weak_idx: Tensor
-    cvae: ConditionalVAE | None = None
-
-
-def fit_vae(images: Tensor, cfg: FitConfig, seed: int) -> ConvVAE:
-    """A ConvVAE fitted on ``images`` (seeded), in eval mode."""
-    torch.manual_seed(seed)
-    vae = ConvVAE(images.shape[1], images.shape[2], cfg.latent_dim, cfg.vae_width)
-    train_vae(vae, images, cfg.vae_epochs, cfg.vae_batch, cfg.vae_lr, seed)
-    return vae.eval()
-
-
-def fit_classifier(images: Tensor, labels: Tensor, cfg: FitConfig, seed: int) -> CNNClassifier:
-    """A CNN classifier fitted on ``(images, labels)`` (seeded), in eval mode."""
-    torch.manual_seed(seed)
-    model = CNNClassifier(images.shape[1], images.shape[2], 10, cfg.classifier_width)
-    if int(labels.max()) >= 10:
-        raise ValueError(f"labels must lie in 0-9 for these experiments, got {int(labels.max())}")
-    train_classifier(
-        model,
-        images,
-        labels,
-        cfg.classifier_epochs,
-        cfg.classifier_batch,
-        cfg.classifier_lr,
-        seed,
-        cfg.classifier_augment,
-    )
-    return model.eval()
-
-
-@torch.no_grad()
-def predict_probs(model: Callable[[Tensor], Tensor], images: Tensor, batch: int = 1024) -> Tensor:
-    """Softmax of ``model`` on ``images`` (batched, no gradients)."""
-    return torch.cat(
-        [model(images[i : i + batch]).softmax(1) for i in range(0, len(images), batch)]
-    )
-
-
-@torch.no_grad()
-def latents_and_recon(vae: ConvVAE, images: Tensor, batch: int = 1024) -> tuple[Tensor, Tensor]:
-    """Encoder means of ``images`` and their decodings."""
-    z = torch.cat([vae.encode(images[i : i + batch]) for i in range(0, len(images), batch)])
-    recon = torch.cat([vae.decode(z[i : i + batch]) for i in range(0, len(z), batch)])
-    return z, recon
-
-
-def fit_flow(annotator_probs: Tensor, latents: Tensor, cfg: FitConfig, seed: int) -> MLPField:
-    """A CE-CFM field on ``latents`` conditioned on ``annotator_probs`` (softmax encoding)."""
-    torch.manual_seed(seed)
-    field = MLPField(
-        latents.shape[1],
-        annotator_probs.shape[1],
-        cfg.flow_width,
-        cfg.flow_depth,
-        cfg.flow_activation,  # type: ignore[arg-type]
-    )
-    conditions = field.condition.from_probs(annotator_probs)
-    train_flow(field, latents, conditions, cfg.flow_epochs, cfg.flow_batch, cfg.flow_lr, seed=seed)
-    return field.eval()
+    cvae: nn.Module | None = None
 
 
 def fit_weak_strong(
@@ -145,44 +65,32 @@ def fit_weak_strong(
     cfg: FitConfig,
     seed: int,
     weak_fraction: float = 0.2,
-    vae: ConvVAE | None = None,
+    vae: nn.Module | None = None,
     cvae: bool = False,
+    device: str | torch.device | None = None,
 ) -> WeakStrong:
     """Fit the weak classifier on a stratified ``weak_fraction`` of ``train`` (seeded), the
     strong one on all of it, the flow on the weak model, and (``cvae``) the CGM baseline's
-    CVAE. ``vae`` reuses a fitted codec instead of fitting one."""
+    CVAE, on ``device``. ``vae`` reuses a fitted codec instead of fitting one.
+
+    Seeds: VAE ``seed``, weak ``seed + 1``, strong ``seed + 2``, flow ``seed + 3``, CVAE
+    ``seed + 4``."""
     if not 0.0 < weak_fraction <= 1.0:
         raise ValueError(f"weak_fraction must lie in (0, 1], got {weak_fraction}")
-    vae = vae if vae is not None else fit_vae(train.images, cfg, seed)
+    on = resolve_device(device)
+    vae = vae if vae is not None else build.fit_vae(train.images, cfg.vae, seed, device=on)
     (weak_idx,) = stratified_split(train.labels, [weak_fraction], seed)
-    weak = fit_classifier(train.images[weak_idx], train.labels[weak_idx], cfg, seed + 1)
-    strong = fit_classifier(train.images, train.labels, cfg, seed + 2)
-    z, recon = latents_and_recon(vae, train.images)
-    flow = fit_flow(predict_probs(weak, recon), z, cfg, seed + 3)
+    k = train.num_classes
+    x, y = train.images, train.labels
+    weak = build.fit_classifier(x[weak_idx], y[weak_idx], k, cfg.classifier, seed + 1, device=on)
+    strong = build.fit_classifier(x, y, k, cfg.classifier, seed + 2, device=on)
+    z, recon = build.encode_decode(vae, train.images)
+    flow = build.fit_flow(z, build.predict_probs(weak, recon), cfg.flow, seed + 3, device=on)
     model = WeakStrong(vae, weak, strong, flow, weak_idx)
     if cvae:
-        torch.manual_seed(seed + 4)
-        c, s = train.shape[0], train.shape[1]
-        model.cvae = ConditionalVAE(c, s, cfg.latent_dim, 10, cfg.vae_width)
-        train_cvae(
-            model.cvae,
-            train.images,
-            predict_probs(weak, train.images),
-            cfg.cvae_epochs,
-            cfg.vae_batch,
-            cfg.vae_lr,
-            seed + 4,
-        )
-        model.cvae.eval()
+        probs = build.predict_probs(weak, train.images)
+        model.cvae = build.fit_cvae(train.images, probs, cfg.cvae, seed + 4, device=on)
     return model
-
-
-def machine() -> str:
-    """The machine in words, for results pages."""
-    return (
-        f"{platform.machine()} {platform.system()}, {torch.get_num_threads()} torch threads, "
-        f"torch {torch.__version__}"
-    )
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -208,21 +116,3 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"give at least one seed and no repeats, got {text!r}")
     return seeds
-
-
-def pyplot():  # type: ignore[no-untyped-def]
-    """matplotlib.pyplot on the non-interactive Agg backend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def relative(path: Path, start: Path) -> str:
-    """``path`` relative to ``start`` when below it, else absolute (for Markdown links)."""
-    try:
-        return str(path.resolve().relative_to(start.resolve()))
-    except ValueError:
-        return str(path.resolve())

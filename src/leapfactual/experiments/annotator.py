@@ -1,4 +1,4 @@
-"""Annotator in the loop (METHOD.md 4, 5.4): the flow follows any labelling callable.
+"""Annotator in the loop (docs/method.md §5, §6.4): the flow follows any labelling callable.
 
 CE-CFM conditions the flow on the outputs of whatever labels the decoded latents. Here that
 is an *annotator* (a rule, a black-box function, another model, a human proxy) instead of
@@ -13,14 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from leapfactual.experiments._shared import LEAN, fit_flow, latents_and_recon
 from leapfactual.explain import Blend, Inject, LeapFactual, as_probs
 from leapfactual.explain.base import Outputs
-from leapfactual.flow import MLPField
+from leapfactual.explain.registry import Models, build_explainer
+from leapfactual.flow import VectorField
 from leapfactual.models.protocols import Codec
-from leapfactual.pipeline import FitConfig
+from leapfactual.pipeline import build
+from leapfactual.pipeline.settings import FlowSettings
 
 
 @torch.no_grad()
@@ -34,30 +35,37 @@ def annotate(
 
 
 def fit_annotator_flow(
-    vae: Codec,
+    vae: Codec | nn.Module,
     annotator: Callable[[Tensor], Tensor],
     images: Tensor,
-    cfg: FitConfig = LEAN,
+    settings: FlowSettings = FlowSettings(),
     seed: int = 0,
     outputs: Outputs = "probs",
-) -> MLPField:
+    device: str | torch.device | None = None,
+) -> VectorField:
     """A CE-CFM flow on the latents of ``images`` conditioned on the annotator's outputs on
-    their decodings (softmax encoding), exactly as a run's flow is on its classifier's."""
-    z, recon = latents_and_recon(vae, images)  # type: ignore[arg-type]
-    return fit_flow(annotate(annotator, recon, outputs), z, cfg, seed)
+    their decodings (encoded as ``settings.condition`` says), exactly as a run's flow is on
+    its classifier's (:func:`leapfactual.pipeline.build.fit_flow`)."""
+    z, recon = build.encode_decode(vae, images)
+    probs = annotate(annotator, recon, outputs)
+    return build.fit_flow(z, probs, settings, seed, device=device)
 
 
 def annotator_explainer(
     annotator: Callable[[Tensor], Tensor],
-    vae: Codec,
-    field: MLPField,
+    vae: Codec | nn.Module,
+    field: VectorField,
     outputs: Outputs = "probs",
     blend: Blend = Blend(),
     inject: Inject | None = Inject(),
     batch_size: int = 512,
 ) -> LeapFactual:
     """LeapFactual whose classifier is the annotator (only its outputs are used)."""
-    return LeapFactual(annotator, vae, field, blend, inject, outputs=outputs, batch_size=batch_size)
+    models = Models(annotator, vae, field, outputs=outputs)
+    explainer, _ = build_explainer(
+        "leapfactual", models, blend=blend, inject=inject, batch_size=batch_size
+    )
+    return explainer  # type: ignore[return-value]
 
 
 __all__ = ["annotate", "annotator_explainer", "fit_annotator_flow"]

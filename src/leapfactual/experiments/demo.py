@@ -1,14 +1,13 @@
 """The demo: real MNIST digits turned into other digits, with a report.
 
-Fits (or reuses) a run on ``mnist5k``, explains held-out digits toward a random other class,
-explains one digit of each class toward every other class for the grid, and writes
-``report.html``, ``grid.png`` and ``metrics.json``.
+``run_demo`` fits (or reuses) a run on ``mnist5k``, explains held-out digits toward a random
+other class and one digit of each class toward every other class (for the grid);
+``write_demo_report`` writes ``report.html``, ``grid.png`` and ``metrics.json``.
 """
 
 from __future__ import annotations
 
 import json
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from leapfactual.experiments.pages import machine
 from leapfactual.explain import Explanation
 from leapfactual.explain.targets import all_other_targets, random_other_targets
 from leapfactual.io import atomic_write_text
@@ -28,9 +28,10 @@ from leapfactual.report.html import write_report
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """How much to explain; model sizes live in :class:`FitConfig`."""
+    """How much to explain (``limit``: held-out digits, 0: all; ``n_report``: shown in the
+    report); model sizes live in :class:`FitConfig`."""
 
-    n_explain: int = 500
+    limit: int = 500
     n_report: int = 12
     seed: int = 0
 
@@ -39,10 +40,16 @@ class DemoConfig:
 class DemoResult:
     run: Run
     explanation: Explanation
+    grid: Explanation  # one held-out digit of each class toward every other class
     metrics: dict[str, Any]
+    config: DemoConfig
+
+
+@dataclass
+class DemoFiles:
     report: Path
     grid: Path
-    metrics_path: Path
+    metrics: Path
 
 
 def one_per_class(labels: Tensor, num_classes: int) -> Tensor:
@@ -53,65 +60,70 @@ def one_per_class(labels: Tensor, num_classes: int) -> Tensor:
 
 
 def run_demo(
-    out_dir: str | Path = "runs/demo",
+    run_dir: str | Path = "runs/demo/run",
     fit: FitConfig = FitConfig(),
     demo: DemoConfig = DemoConfig(),
     progress: bool = False,
+    device: str | torch.device | None = None,
 ) -> DemoResult:
-    """Fit or reuse the run in ``out_dir/run``, explain, and write the report files."""
-    out = Path(out_dir)
+    """Fit or reuse the run in ``run_dir`` on ``device`` (default: this rank's GPU if any,
+    else the CPU) and explain; writes nothing but the run (see :func:`write_demo_report`)."""
     start = time.perf_counter()
-    run = fit_run(out / "run", fit, progress=progress)
+    run = fit_run(run_dir, fit, progress=progress, device=device)
     test = run.test
     k = test.num_classes
-    n = min(demo.n_explain, len(test))
+    n = len(test) if demo.limit == 0 else min(demo.limit, len(test))
     explainer = run.explainer(trajectory="images", progress=progress)
     x, labels = test.images[:n], test.labels[:n]
     exp = explainer.explain(x, random_other_targets(labels, k, demo.seed))
     sources = one_per_class(test.labels, k)
     rows, targets = all_other_targets(test.labels[sources], k)
-    grid_explainer = run.explainer(progress=False)
-    grid_exp = grid_explainer.explain(test.images[sources][rows], targets)
-    grid_png = save_grid_figure(
-        source_target_grid(grid_exp, k),
-        test.class_names,
-        out / "grid.png",
-        title="Held-out digits (own column) and their counterfactuals toward every other class",
-    )
+    grid = run.explainer(progress=False).explain(test.images[sources][rows], targets)
     metrics = {
         "data": fit.data,
         "held_out_explained": n,
         **{f"ce_{key}": value for key, value in headline(exp).items()},
-        **(run.summary or {}),
+        **run.summary,
         "total_seconds": time.perf_counter() - start,
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
-        f"torch {torch.__version__}",
+        "machine": machine(),
         "fit_config": asdict(fit),
         "demo_config": asdict(demo),
     }
+    return DemoResult(run, exp, grid, metrics, demo)
+
+
+def write_demo_report(result: DemoResult, out_dir: str | Path, command: str) -> DemoFiles:
+    """Write ``report.html``, ``grid.png`` and ``metrics.json`` in ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run, test, m = result.run, result.run.test, result.metrics
+    grid_png = save_grid_figure(
+        source_target_grid(result.grid, test.num_classes),
+        test.class_names,
+        out / "grid.png",
+        title="Held-out digits (own column) and their counterfactuals toward every other class",
+    )
     metrics_path = out / "metrics.json"
-    atomic_write_text(metrics_path, json.dumps(metrics, indent=2))
+    atomic_write_text(metrics_path, json.dumps(m, indent=2))
     summary = {
-        "data": f"{fit.data}: {len(run.train)} training / {len(test)} held-out images",
-        "classifier test accuracy": (run.summary or {}).get("classifier_test_accuracy"),
-        "VAE test reconstruction MSE": (run.summary or {}).get("vae_test_mse"),
-        "classifier accuracy on VAE reconstructions": (run.summary or {}).get(
+        "data": f"{m['data']}: {len(run.train)} training / {len(test)} held-out images",
+        "classifier test accuracy": m.get("classifier_test_accuracy"),
+        "VAE test reconstruction PSNR (dB)": m.get("vae_test_psnr"),
+        "classifier accuracy on VAE reconstructions": m.get(
             "classifier_accuracy_on_reconstructions"
         ),
         "targets": "a random class other than the digit's label (seeded)",
     }
     report = build_report(
-        exp,
+        result.explanation,
         test.class_names,
         title="LeapFactual on real MNIST digits",
-        subtitle=f"{n} held-out digits explained toward another class; run {out / 'run'}",
+        subtitle=f"{m['held_out_explained']} held-out digits explained toward another class; "
+        f"run {run.directory}",
         run_summary=summary,
-        grid=grid_exp,
-        notes=[
-            f"Produced by `leapfactual demo --out {out}` in "
-            f"{metrics['total_seconds']:.0f} s on {metrics['machine']}."
-        ],
-        max_samples=demo.n_report,
+        grid=result.grid,
+        notes=[f"Produced by `{command}` in {m['total_seconds']:.0f} s on {m['machine']}."],
+        max_samples=result.config.n_report,
     )
     page = write_report(report, out / "report.html")
-    return DemoResult(run, exp, metrics, page, grid_png, metrics_path)
+    return DemoFiles(page, grid_png, metrics_path)

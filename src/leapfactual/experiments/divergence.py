@@ -1,11 +1,12 @@
-"""Model-truth divergence (METHOD.md 4, 7): are CEs of a weak model valid under the truth?
+"""Model-truth divergence (docs/method.md §5, §8): are CEs of a weak model valid under the truth?
 
 A weak classifier (a stratified ``weak_fraction`` of the training set) is the model being
 explained; the truth is a strong classifier trained on all of it. For each method we report
 the CE's validity under the model, under the truth, and the gap, for plain CEs and for each
 method's "reliable" variant: LeapFactual's injection, and for the baselines the nearest
 thing they have (attacks stopped at a higher confidence, a longer reflection). The claim
-tested: injection raises validity under the truth.
+tested: injection raises validity under the truth. :func:`run_divergence` computes;
+:func:`write_divergence_page` writes the page, its plot and every row.
 """
 
 from __future__ import annotations
@@ -20,47 +21,41 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from leapfactual.data import load_dataset, stratified_split, train_test_split
+from leapfactual.bench import BenchContext, Benchmark, Method, registry_methods
+from leapfactual.data import Dataset, load_dataset, stratified_split, train_test_split
 from leapfactual.experiments._shared import (
     LEAN,
     WeakStrong,
     fit_weak_strong,
-    machine,
     mean_std,
     model_settings,
     pm,
-    pyplot,
-    relative,
+    resolve_device,
 )
-from leapfactual.explain import (
-    Blend,
-    CGMBased,
-    Explainer,
-    Inject,
-    LatentAttack,
-    LatentReflection,
-    LeapFactual,
-    OptBased,
-    PixelAttack,
-)
+from leapfactual.experiments.pages import write_page
+from leapfactual.explain.registry import Models, method_info
 from leapfactual.explain.targets import random_other_targets
-from leapfactual.flow import Solver
 from leapfactual.io import atomic_write_text
 from leapfactual.metrics import validity
 from leapfactual.pipeline import FitConfig
+from leapfactual.pipeline.build import predict_probs
 
-METHODS = ("leapfactual", "opt", "cgm", "attack", "pixel", "reflection")
+METHODS = ("leapfactual", "opt", "cgm", "latent_attack", "pixel_attack", "reflection")
+"""The methods compared, by their registry names (:data:`leapfactual.explain.registry.METHODS`)."""
+BATCH = 1024
+LEAP = method_info("leapfactual")
 
 
 @dataclass(frozen=True)
 class DivergenceConfig:
-    """Data, seeds, sizes and the methods' budgets."""
+    """Data, seeds, sizes and the methods' budgets; ``limit``: held-out images explained
+    per seed (0: all); ``methods``: registry names."""
 
     data: str = "mnist5k"
     seeds: tuple[int, ...] = (0, 1, 2)
     weak_fraction: float = 0.2
     test_fraction: float = 0.2
-    n_explain: int = 100
+    limit: int = 100
     n_train: int | None = 2000
     methods: tuple[str, ...] = METHODS
     opt_steps: int = 200
@@ -69,53 +64,38 @@ class DivergenceConfig:
     models: FitConfig = LEAN
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.methods) - set(METHODS))
-        if unknown:
-            raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}")
-        if self.n_explain < 2 or not self.seeds:
-            raise ValueError("need n_explain >= 2 and at least one seed")
+        for name in self.methods:
+            method_info(name)
+        if not self.methods or len(set(self.methods)) != len(self.methods):
+            raise ValueError(f"give at least one method and no repeats, got {self.methods}")
+        if not (self.limit == 0 or self.limit >= 2) or not self.seeds:
+            raise ValueError("need limit 0 (all) or >= 2, and at least one seed")
 
 
-Variants = dict[str, tuple[Explainer, str]]  # column -> (explainer, "cf" | "reliable")
-
-
-def explainers(model: WeakStrong, cfg: DivergenceConfig, probe_images: Tensor) -> Variants:
-    """Every method's CE and reliable-CE variant on the weak model; the reflection's linear
-    probe is fitted on the latents of ``probe_images``, labelled by the weak model."""
-    weak, vae, out, tau = model.weak, model.vae, {}, cfg.reliable_tau
+def reliable_variants(cfg: DivergenceConfig) -> dict[str, dict[str, Any]]:
+    """The reliable variant of every method that has one, with its options: the registry's,
+    except that attacks stop at ``cfg.reliable_tau``."""
+    out = {}
     for name in cfg.methods:
-        if name == "leapfactual":
-            lf = LeapFactual(
-                weak, vae, model.flow, Blend(), Inject(), Solver("rk4", 4), batch_size=1024
-            )
-            out |= {"LeapFactual": (lf, "cf"), "LeapFactual reliable": (lf, "reliable")}
-        elif name == "opt":
-            out["Opt-based"] = (OptBased(weak, vae, steps=cfg.opt_steps, batch_size=1024), "cf")
-        elif name == "cgm":
-            if model.cvae is None:
-                raise ValueError("the CGM baseline needs the CVAE: fit with cvae=True")
-            out["CGM-based"] = (CGMBased(weak, model.cvae, batch_size=1024), "cf")
-        elif name == "attack":
-            for label, t in (("Latent attack", 0.5), (f"Latent attack τ={tau}", tau)):
-                a = LatentAttack(weak, vae, tau=t, max_steps=cfg.attack_steps, batch_size=1024)
-                out[label] = (a, "cf")
-        elif name == "pixel":
-            for label, t in (("Pixel attack", 0.5), (f"Pixel attack τ={tau}", tau)):
-                p = PixelAttack(weak, tau=t, max_steps=cfg.attack_steps, batch_size=1024)
-                out[label] = (p, "cf")
-        elif name == "reflection":
-            for label, s in (("Reflection", 2.0), ("Reflection ×2", 4.0)):
-                r = LatentReflection(weak, vae, scale=s, batch_size=1024).fit(probe_images)
-                out[label] = (r, "cf")
+        info = method_info(name)
+        if info.reliable is not None:
+            tau = "tau" in info.reliable_options()
+            out[name] = {"tau": cfg.reliable_tau} if tau else {}
     return out
 
 
-RELIABLE_OF = {  # plain column -> its reliable variant
-    "LeapFactual": "LeapFactual reliable",
-    "Latent attack": "Latent attack τ={tau}",
-    "Pixel attack": "Pixel attack τ={tau}",
-    "Reflection": "Reflection ×2",
-}
+def explainers(model: WeakStrong, cfg: DivergenceConfig, probe_images: Tensor) -> list[Method]:
+    """Every method's CE and reliable-CE columns on the weak model (from the registry); the
+    reflection's linear probe is fitted on the latents of ``probe_images``, labelled by the
+    weak model."""
+    models = Models(model.weak, model.vae, model.flow, model.cvae, probe_images=probe_images)
+    budgets = {
+        "opt": {"steps": cfg.opt_steps},
+        "latent_attack": {"max_steps": cfg.attack_steps},
+        "pixel_attack": {"max_steps": cfg.attack_steps},
+    }
+    options = {m: {"batch_size": BATCH, **budgets.get(m, {})} for m in cfg.methods}
+    return registry_methods(models, cfg.methods, options, reliable_variants(cfg))
 
 
 @dataclass
@@ -124,49 +104,52 @@ class DivergenceResult:
     rows: list[dict[str, Any]]  # one per (seed, column)
     summary: dict[str, Any]
     seconds: float
-    page: Path | None = None
-    plot: Path | None = None
+
+
+def load_train_test(cfg: DivergenceConfig, seed: int) -> tuple[Dataset, Dataset]:
+    """The seed's stratified split, the training set cut to ``n_train`` (stratified)."""
+    train, test = train_test_split(load_dataset(cfg.data), cfg.test_fraction, seed)
+    if cfg.n_train is not None and cfg.n_train < len(train):
+        train = train.subset(stratified_split(train.labels, [cfg.n_train / len(train)], seed)[0])
+    return train, test
 
 
 def run_seed(
-    cfg: DivergenceConfig, seed: int, log: Callable[[str], None] = lambda _: None
+    cfg: DivergenceConfig,
+    seed: int,
+    log: Callable[[str], None] = lambda _: None,
+    device: str | torch.device | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    """Fit the weak/strong models for ``seed``, explain, and score every column."""
-    data = load_dataset(cfg.data)
-    train, test = train_test_split(data, cfg.test_fraction, seed)
-    if cfg.n_train is not None and cfg.n_train < len(train):
-        train = train.subset(stratified_split(train.labels, [cfg.n_train / len(train)], seed)[0])
+    """Fit the weak/strong models for ``seed`` on ``device``, explain, and score every
+    column (each explainer runs once: LeapFactual's two columns share one run)."""
+    train, test = load_train_test(cfg, seed)
     log(f"seed {seed}: fitting VAE, weak and strong classifiers, flow, CVAE")
-    model = fit_weak_strong(train, cfg.models, seed, cfg.weak_fraction, cvae="cgm" in cfg.methods)
+    model = fit_weak_strong(
+        train, cfg.models, seed, cfg.weak_fraction, cvae="cgm" in cfg.methods, device=device
+    )
     models = {
         "weak_test_accuracy": _accuracy(model.weak, test),
         "strong_test_accuracy": _accuracy(model.strong, test),
     }
-    n = min(cfg.n_explain, len(test))
+    n = len(test) if cfg.limit == 0 else min(cfg.limit, len(test))
     x = test.images[:n]
-    with torch.no_grad():
-        source = model.weak(x).argmax(1)
-    target = random_other_targets(source, 10, seed)
-    rows, done = [], {}
-    for column, (explainer, output) in explainers(model, cfg, train.images).items():
-        log(f"seed {seed}: {column}")
-        key = id(explainer)
-        if key not in done:
-            done[key] = explainer.explain(x, target)
-        exp = done[key]
-        x_cf = exp.x_reliable if output == "reliable" else exp.x_cf
-        assert x_cf is not None
-        rows.append(score(column, seed, x_cf, target, model, exp.cost.seconds / n))
+    source = predict_probs(model.weak, x).argmax(1)
+    target = random_other_targets(source, test.num_classes, seed)
+    bench = Benchmark(BenchContext(x, target), explainers(model, cfg, train.images), [])
+    rows = []
+    for method in bench.methods:
+        log(f"seed {seed}: {method.name}")
+        column = bench.column(method)
+        rows.append(score(method.name, seed, column.x_cf, target, model, column.cost.seconds / n))
     return rows, models
 
 
-@torch.no_grad()
 def score(
     column: str, seed: int, x_cf: Tensor, target: Tensor, model: WeakStrong, seconds: float
 ) -> dict[str, Any]:
     """Validity under the weak model and under the strong one, and their gap."""
-    under_model = validity(model.weak(x_cf), target)
-    under_truth = validity(model.strong(x_cf), target)
+    under_model = validity(predict_probs(model.weak, x_cf), target)
+    under_truth = validity(predict_probs(model.strong, x_cf), target)
     return {
         "column": column,
         "seed": seed,
@@ -177,41 +160,45 @@ def score(
     }
 
 
-def _accuracy(model: Callable[[Tensor], Tensor], data: Any) -> float:
-    with torch.no_grad():
-        return float((model(data.images).argmax(1) == data.labels).float().mean())
+def _accuracy(model: Callable[[Tensor], Tensor], data: Dataset) -> float:
+    return float((predict_probs(model, data.images).argmax(1) == data.labels).float().mean())
 
 
 def run_divergence(
     cfg: DivergenceConfig = DivergenceConfig(),
-    out_dir: str | Path = "runs/divergence",
-    page: str | Path | None = "docs/results/divergence.md",
-    command: str = "leapfactual divergence",
     log: Callable[[str], None] = lambda _: None,
+    device: str | torch.device | None = None,
 ) -> DivergenceResult:
-    """Run every seed, write ``results.json`` in ``out_dir`` and (``page``) the results page
-    with its plot next to it."""
+    """Run every seed on ``device`` (default: this rank's GPU if any, else the CPU) and
+    summarise; writes nothing (see :func:`write_divergence_page`)."""
     start = time.perf_counter()
+    on = resolve_device(device)
     rows: list[dict[str, Any]] = []
     models: dict[str, list[float]] = {}
     for seed in cfg.seeds:
-        seed_rows, seed_models = run_seed(cfg, seed, log)
+        seed_rows, seed_models = run_seed(cfg, seed, log, on)
         rows += seed_rows
         for k, v in seed_models.items():
             models.setdefault(k, []).append(v)
     summary = summarise(rows, cfg)
     summary["models"] = {k: mean_std(v) for k, v in models.items()}
-    result = DivergenceResult(cfg, rows, summary, time.perf_counter() - start)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    payload = {"config": asdict(cfg), "rows": rows, "summary": summary, "seconds": result.seconds}
-    atomic_write_text(out / "results.json", json.dumps(payload, indent=2))
-    if page is not None:
-        result.page = Path(page)
-        result.plot = result.page.with_suffix(".png")
-        plot(result, result.plot)
-        atomic_write_text(result.page, render(result, command))
-    return result
+    return DivergenceResult(cfg, rows, summary, time.perf_counter() - start)
+
+
+def write_divergence_page(result: DivergenceResult, path: str | Path, command: str) -> Path:
+    """Write the results page ``path`` (Markdown), its plot (``.png``) and every row
+    (``.json``) next to it; return the page."""
+    page = Path(path).with_suffix(".md")
+    page.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "config": asdict(result.config),
+        "rows": result.rows,
+        "summary": result.summary,
+        "seconds": result.seconds,
+    }
+    atomic_write_text(page.with_suffix(".json"), json.dumps(payload, indent=2))
+    figure = plot(result, page.with_suffix(".png"))
+    return render(result, page, command, figure.name)
 
 
 def columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -230,9 +217,9 @@ def summarise(rows: list[dict[str, Any]], cfg: DivergenceConfig) -> dict[str, An
         for c in columns(rows)
     }
     claim: dict[str, Any] = {}
-    if "LeapFactual reliable" in table:
-        ce = values(rows, "LeapFactual", "validity_truth")
-        rel = values(rows, "LeapFactual reliable", "validity_truth")
+    if LEAP.reliable_title() in table:
+        ce = values(rows, LEAP.title, "validity_truth")
+        rel = values(rows, LEAP.reliable_title(), "validity_truth")
         claim = {
             "seeds_where_injection_raises_truth_validity": sum(
                 r > c for r, c in zip(rel, ce, strict=True)
@@ -243,27 +230,11 @@ def summarise(rows: list[dict[str, Any]], cfg: DivergenceConfig) -> dict[str, An
     return {"table": table, "claim": claim}
 
 
-def render(result: DivergenceResult, command: str) -> str:
-    """The results page (Markdown); every number comes from ``result``."""
+def render(result: DivergenceResult, page: Path, command: str, figure: str) -> Path:
+    """Write the results page; every number comes from ``result``."""
     cfg, s = result.config, result.summary
     m = s["models"]
-    lines = [
-        "# Model-truth divergence",
-        "",
-        "*Written by the command below; do not edit by hand.*",
-        "",
-        f"- Command: `{command}`",
-        f"- Data: `{cfg.data}`, stratified {1 - cfg.test_fraction:.0%} / {cfg.test_fraction:.0%} "
-        f"train/test split per seed, training set cut to {cfg.n_train or 'all'} images "
-        f"(stratified); the weak classifier sees {cfg.weak_fraction:.0%} of the "
-        "training set, the truth (strong classifier, same architecture, other seed) all of it.",
-        f"- Seeds: {', '.join(map(str, cfg.seeds))}; {cfg.n_explain} held-out images per seed, "
-        "each toward a random class other than the weak model's prediction (seeded).",
-        f"- Test accuracy: weak {m['weak_test_accuracy'][0]:.3f} ± {m['weak_test_accuracy'][1]:.3f}"
-        f", strong {m['strong_test_accuracy'][0]:.3f} ± {m['strong_test_accuracy'][1]:.3f}.",
-        f"- Models: {json.dumps(model_settings(cfg.models))}",
-        f"- Machine: {machine()}; total {result.seconds / 60:.1f} min.",
-        "",
+    table = [
         "Validity = fraction of CEs whose argmax is the target; gap = model − truth. "
         "Mean ± std over seeds.",
         "",
@@ -273,23 +244,40 @@ def render(result: DivergenceResult, command: str) -> str:
     for c in columns(result.rows):
         cells = [pm(values(result.rows, c, k)) for k in ("validity_model", "validity_truth", "gap")]
         secs = pm(values(result.rows, c, "seconds_per_ce"), 4)
-        lines.append(f"| {c} | {' | '.join(cells)} | {secs} |")
-    lines += [
+        table.append(f"| {c} | {' | '.join(cells)} | {secs} |")
+    table += ["", f"![validity under model and truth]({figure})"]
+    variants = [
+        *variant_text(result),
         "",
-        f"![validity under model and truth]({result.plot.name if result.plot else ''})",
-        "",
-    ]
-    lines += ["## The claim: injection raises validity under the truth", "", *claim_text(s), ""]
-    lines += ["## Reliable variants of the other methods", "", *variant_text(result), ""]
-    lines += [
         "Reliable variants: LeapFactual's injection (Inject defaults: 5 leaps, γ lift 0, land "
         f"0.1); the attacks stop at p(target) > {cfg.reliable_tau} instead of 0.5; the "
         "reflection moves twice as far past the probe's hyperplane. Opt-based (steps "
         f"{cfg.opt_steps}, paper 1,000) and CGM-based have one variant. Attacks run at most "
         f"{cfg.attack_steps} steps.",
-        "",
     ]
-    return "\n".join(lines)
+    return write_page(
+        page,
+        "Model-truth divergence",
+        command,
+        f"`{cfg.data}`, stratified {1 - cfg.test_fraction:.0%} / {cfg.test_fraction:.0%} "
+        f"train/test split per seed, training set cut to {cfg.n_train or 'all'} images "
+        f"(stratified); the weak classifier sees {cfg.weak_fraction:.0%} of the "
+        "training set, the truth (strong classifier, same architecture, other seed) all of it.",
+        result.seconds,
+        [
+            f"Seeds: {', '.join(map(str, cfg.seeds))}; {cfg.limit or 'all'} held-out images per "
+            "seed, each toward a random class other than the weak model's prediction (seeded).",
+            f"Test accuracy: weak {m['weak_test_accuracy'][0]:.3f} ± "
+            f"{m['weak_test_accuracy'][1]:.3f}, strong {m['strong_test_accuracy'][0]:.3f} ± "
+            f"{m['strong_test_accuracy'][1]:.3f}.",
+            f"Models: {json.dumps(model_settings(cfg.models))}",
+        ],
+        [
+            (None, table),
+            ("The claim: injection raises validity under the truth", claim_text(s)),
+            ("Reliable variants of the other methods", variants),
+        ],
+    )
 
 
 def claim_text(s: dict[str, Any]) -> list[str]:
@@ -297,8 +285,9 @@ def claim_text(s: dict[str, Any]) -> list[str]:
     if not c:
         return ["LeapFactual was not run, so the claim was not tested."]
     t = s["table"]
-    ce, rel = t["LeapFactual"]["validity_truth"][0], t["LeapFactual reliable"]["validity_truth"][0]
-    gap_ce, gap_rel = t["LeapFactual"]["gap"][0], t["LeapFactual reliable"]["gap"][0]
+    plain, reliable = t[LEAP.title], t[LEAP.reliable_title()]
+    ce, rel = plain["validity_truth"][0], reliable["validity_truth"][0]
+    gap_ce, gap_rel = plain["gap"][0], reliable["gap"][0]
     holds = rel > ce and c["seeds_where_injection_raises_truth_validity"] == c["seeds"]
     verdict = (
         "The claim holds here"
@@ -318,8 +307,9 @@ def claim_text(s: dict[str, Any]) -> list[str]:
 def variant_text(result: DivergenceResult) -> list[str]:
     t = result.summary["table"]
     out = []
-    for plain, rel in RELIABLE_OF.items():
-        rel = rel.format(tau=result.config.reliable_tau)
+    for name, options in reliable_variants(result.config).items():
+        info = method_info(name)
+        plain, rel = info.title, info.reliable_title(options)
         if plain in t and rel in t:
             a, b = t[plain]["validity_truth"][0], t[rel]["validity_truth"][0]
             word = "raises" if b > a else "does not raise"
@@ -334,10 +324,12 @@ def variant_text(result: DivergenceResult) -> list[str]:
 
 def plot(result: DivergenceResult, path: Path) -> Path:
     """Grouped bars: validity under the model and under the truth, per column (± std)."""
-    plt = pyplot()
+    from matplotlib.figure import Figure
+
     cols = columns(result.rows)
     t = result.summary["table"]
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(cols)), 4.0))
+    fig = Figure(figsize=(max(6.0, 0.9 * len(cols)), 4.0))
+    ax = fig.subplots()
     xs = range(len(cols))
     for offset, key, label in ((-0.2, "validity_model", "model"), (0.2, "validity_truth", "truth")):
         ax.bar(
@@ -355,8 +347,15 @@ def plot(result: DivergenceResult, path: Path) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
-__all__ = ["DivergenceConfig", "DivergenceResult", "explainers", "relative", "run_divergence"]
+__all__ = [
+    "METHODS",
+    "DivergenceConfig",
+    "DivergenceResult",
+    "explainers",
+    "reliable_variants",
+    "run_divergence",
+    "write_divergence_page",
+]

@@ -1,4 +1,4 @@
-"""Model improvement (METHOD.md 5.3, the Galaxy10 protocol): CEs as new training data.
+"""Model improvement (docs/method.md §6.3, the Galaxy10 protocol): CEs as new training data.
 
 A weak classifier sees a stratified 20 % of the training pool. LeapFactual explains its
 training images toward every other class; each CE (blending) and reliable CE (injection) is
@@ -10,6 +10,8 @@ model more than plain CEs.
 A fraction ``f`` means ``round(f * (K - 1) * |weak set|)`` added CEs: the share of all the CEs
 the full protocol would make (every weak-set image toward the K - 1 other classes). Only as
 many source images as the largest fraction needs are explained (seeded choice).
+:func:`run_improvement` computes; :func:`write_improvement_page` writes the page, its plot
+and every row.
 """
 
 from __future__ import annotations
@@ -28,21 +30,20 @@ from torch import Tensor
 from leapfactual.data import FASHION_MNIST_DIR, Dataset, load_dataset, stratified_split
 from leapfactual.experiments._shared import (
     LEAN,
-    fit_classifier,
-    fit_vae,
     fit_weak_strong,
-    machine,
     mean_std,
     model_settings,
     pm,
-    predict_probs,
-    pyplot,
+    resolve_device,
 )
-from leapfactual.explain import Blend, Inject, LeapFactual
+from leapfactual.experiments.pages import write_page
+from leapfactual.explain import Blend, Inject
+from leapfactual.explain.registry import Models, build_explainer
 from leapfactual.explain.targets import all_other_targets
 from leapfactual.io import atomic_write_text
 from leapfactual.metrics import auroc
-from leapfactual.pipeline import FitConfig
+from leapfactual.pipeline import ClassifierSettings, FitConfig, FlowSettings, VAESettings
+from leapfactual.pipeline.build import fit_classifier, fit_vae, predict_probs
 
 WEAK = "weak baseline"  # trained on the weak set only (20 % by default)
 STRONG = "strong baseline"  # trained on the whole pool (100 %)
@@ -84,15 +85,16 @@ class ImproveConfig:
         """The paper's setting on the Galaxy10 DECaLS file (needs a GPU; not run here):
         all 17,736 galaxies, 10 % test, larger models, 10 % added CEs."""
         models = FitConfig(
-            latent_dim=64, vae_width=64, vae_epochs=100, classifier_width=64,
-            classifier_epochs=30, flow_width=256, flow_depth=5, flow_epochs=500, flow_lr=5e-4,
-        )  # fmt: skip
+            vae=VAESettings(latent_dim=64, width=64, epochs=100),
+            classifier=ClassifierSettings(width=64, epochs=30),
+            flow=FlowSettings(width=256, depth=5, epochs=500, lr=5e-4),
+        )
         base = dict(
             data=f"galaxy10:{path}", n_train=None, n_test=None, test_fraction=0.1,
             fractions=(0.0, 0.1), blend=Blend(0.1, 250), inject=Inject(1.0, 1.025, 50),
             models=models,
         )  # fmt: skip
-        return cls(**{**base, **changes})  # type: ignore[arg-type]
+        return cls(**{**base, **changes})
 
 
 def load_splits(cfg: ImproveConfig) -> tuple[Dataset, Dataset]:
@@ -126,10 +128,11 @@ def run_seed(
     seed: int,
     vae: Any,
     log: Callable[[str], None] = lambda _: None,
+    device: str | torch.device | None = None,
 ) -> list[dict[str, Any]]:
-    """One seed: baselines, CEs of the weak set, and every retrained classifier."""
+    """One seed on ``device``: baselines, CEs of the weak set, every retrained classifier."""
     log(f"seed {seed}: weak and strong classifiers, flow")
-    m = fit_weak_strong(pool, cfg.models, seed, cfg.weak_fraction, vae=vae)
+    m = fit_weak_strong(pool, cfg.models, seed, cfg.weak_fraction, vae=vae, device=device)
     weak_x, weak_y = pool.images[m.weak_idx], pool.labels[m.weak_idx]
     k = pool.num_classes
     rows = [
@@ -145,7 +148,10 @@ def run_seed(
     src_rows, targets = all_other_targets(weak_y[sources], k)
     x = weak_x[sources][src_rows]
     log(f"seed {seed}: {len(x)} CEs and reliable CEs of {n_src} weak-set images")
-    lf = LeapFactual(m.weak, m.vae, m.flow, cfg.blend, cfg.inject, batch_size=1024)
+    lf, _ = build_explainer(
+        "leapfactual", Models(m.weak, m.vae, m.flow), blend=cfg.blend, inject=cfg.inject,
+        batch_size=1024,
+    )  # fmt: skip
     exp = lf.explain(x, targets) if len(x) else None
     order = torch.randperm(len(x), generator=gen)
     ces: dict[str, Tensor] = {}
@@ -175,8 +181,10 @@ def run_seed(
                 model = fit_classifier(
                     torch.cat([weak_x, images[take]]),
                     torch.cat([weak_y, targets[take]]),
-                    cfg.models,
+                    k,
+                    cfg.models.classifier,
                     seed + 1,  # the weak model's initial seed: only the data differ
+                    device=device,
                 )
                 rows.append({"seed": seed, "setting": f"{name} {f:.0%}", "kind": name,
                              "fraction": f, "added": len(take), **scores(model, test)})  # fmt: skip
@@ -192,8 +200,7 @@ class ImproveResult:
     seconds: float
     pool_size: int
     test_size: int
-    page: Path | None = None
-    plot: Path | None = None
+    num_classes: int
 
     def settings(self) -> list[str]:
         return list(dict.fromkeys(r["setting"] for r in self.rows))
@@ -207,63 +214,37 @@ class ImproveResult:
 
 def run_improvement(
     cfg: ImproveConfig = ImproveConfig(),
-    out_dir: str | Path = "runs/improve",
-    page: str | Path | None = "docs/results/improvement.md",
-    command: str = "leapfactual improve",
     log: Callable[[str], None] = lambda _: None,
+    device: str | torch.device | None = None,
 ) -> ImproveResult:
-    """Run every seed; write ``results.json`` in ``out_dir`` and (``page``) the page + plot.
+    """Run every seed on ``device`` (default: this rank's GPU if any, else the CPU); writes
+    nothing (see :func:`write_improvement_page`).
 
     The VAE is unsupervised and fitted once on the whole pool (first seed); everything that
     uses labels is refitted per seed."""
     start = time.perf_counter()
+    on = resolve_device(device)
     pool, test = load_splits(cfg)
     log(f"{cfg.data}: pool {len(pool)}, test {len(test)}; fitting the VAE")
-    vae = fit_vae(pool.images, cfg.models, cfg.seeds[0])
+    vae = fit_vae(pool.images, cfg.models.vae, cfg.seeds[0], device=on)
     rows: list[dict[str, Any]] = []
     for seed in cfg.seeds:
-        rows += run_seed(cfg, pool, test, seed, vae, log)
-    result = ImproveResult(cfg, rows, time.perf_counter() - start, len(pool), len(test))
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    payload = {"config": asdict(cfg), "rows": rows, "seconds": result.seconds}
-    atomic_write_text(out / "results.json", json.dumps(payload, indent=2, default=str))
-    if page is not None:
-        result.page = Path(page)
-        result.plot = result.page.with_suffix(".png")
-        plot(result, result.plot)
-        atomic_write_text(result.page, render(result, command))
-    return result
+        rows += run_seed(cfg, pool, test, seed, vae, log, on)
+    seconds = time.perf_counter() - start
+    return ImproveResult(cfg, rows, seconds, len(pool), len(test), pool.num_classes)
 
 
-def render(result: ImproveResult, command: str) -> str:
-    """The results page (Markdown); every number comes from ``result``."""
+def write_improvement_page(result: ImproveResult, path: str | Path, command: str) -> Path:
+    """Write the results page ``path`` (Markdown), its plot (``.png``) and every row
+    (``.json``) next to it; return the page. Every number comes from ``result``."""
+    page = Path(path).with_suffix(".md")
+    page.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"config": asdict(result.config), "rows": result.rows, "seconds": result.seconds}
+    atomic_write_text(page.with_suffix(".json"), json.dumps(payload, indent=2, default=str))
+    figure = plot(result, page.with_suffix(".png"))
     cfg = result.config
     weak = round(cfg.weak_fraction * result.pool_size)
-    lines = [
-        "# Model improvement with counterfactuals",
-        "",
-        "*Written by the command below; do not edit by hand.*",
-        "",
-        f"- Command: `{command}`",
-        f"- Data: `{cfg.data}`; training pool of {result.pool_size} images, {result.test_size} "
-        "held-out test images (stratified, seed 0). The weak classifier sees a stratified "
-        f"{cfg.weak_fraction:.0%} of the pool (about {weak} images, drawn per seed).",
-        f"- Seeds: {', '.join(map(str, cfg.seeds))} (weak set, classifiers, flow, CE choice); "
-        f"the VAE is fitted once on the pool with seed {cfg.seeds[0]}.",
-        f"- CEs: LeapFactual on the weak classifier, blending {asdict(cfg.blend)}, injection "
-        f"{asdict(cfg.inject)}; each labelled with its target. A fraction f adds "
-        "round(f × 9 × |weak set|) CEs (the share of all CEs of the full protocol); only as "
-        "many weak-set images as the largest fraction needs are explained."
-        + (
-            " Oracle-agreed rows keep only CEs the 100 % classifier puts in the target."
-            if cfg.oracle_filter
-            else ""
-        ),
-        "- Retraining: same architecture, epochs and initial seed as the weak classifier.",
-        f"- Models: {json.dumps(model_settings(cfg.models))}",
-        f"- Machine: {machine()}; total {result.seconds / 60:.1f} min.",
-        "",
+    table = [
         f"Test accuracy and AUROC (one-vs-rest, macro), mean ± std over seeds. {WEAK}: the "
         f"weak classifier ({cfg.weak_fraction:.0%} of the pool); {STRONG}: the same "
         "architecture on 100 % of the pool; X 0%: no CE added (the weak classifier).",
@@ -273,22 +254,43 @@ def render(result: ImproveResult, command: str) -> str:
     ]
     for s in result.settings():
         added = pm(result.values(s, "added"), 0)
-        lines.append(
+        table.append(
             f"| {s} | {added} | {pm(result.values(s, 'accuracy'))} | "
             f"{pm(result.values(s, 'auroc'))} |"
         )
     info = [r["ce_validity"] for r in result.rows if r["ce_validity"]]
     if info:
-        lines += ["", "Validity of the generated CEs (mean over seeds):", ""]
+        table += ["", "Validity of the generated CEs (mean over seeds):", ""]
         for kind in info[0]:
-            w = mean_std([i[kind]["validity_weak"] for i in info])[0]
-            s = mean_std([i[kind]["validity_strong"] for i in info])[0]
-            lines.append(
-                f"- {kind}: {w:.3f} under the weak classifier, {s:.3f} under the 100 % one."
+            weak_v = mean_std([i[kind]["validity_weak"] for i in info])[0]
+            strong_v = mean_std([i[kind]["validity_strong"] for i in info])[0]
+            table.append(
+                f"- {kind}: {weak_v:.3f} under the weak classifier, {strong_v:.3f} under the "
+                "100 % one."
             )
-    lines += ["", f"![accuracy vs added CEs]({result.plot.name if result.plot else ''})", ""]
-    lines += ["## Where the paper's claim holds here", "", *verdicts(result), ""]
-    return "\n".join(lines)
+    table += ["", f"![accuracy vs added CEs]({figure.name})"]
+    oracle = " Oracle-agreed rows keep only CEs the 100 % classifier puts in the target."
+    return write_page(
+        page,
+        "Model improvement with counterfactuals",
+        command,
+        f"`{cfg.data}`; training pool of {result.pool_size} images, {result.test_size} "
+        "held-out test images (stratified, seed 0). The weak classifier sees a stratified "
+        f"{cfg.weak_fraction:.0%} of the pool (about {weak} images, drawn per seed).",
+        result.seconds,
+        [
+            f"Seeds: {', '.join(map(str, cfg.seeds))} (weak set, classifiers, flow, CE choice); "
+            f"the VAE is fitted once on the pool with seed {cfg.seeds[0]}.",
+            f"CEs: LeapFactual on the weak classifier, blending {asdict(cfg.blend)}, injection "
+            f"{asdict(cfg.inject)}; each labelled with its target. A fraction f adds "
+            f"round(f × {result.num_classes - 1} × |weak set|) CEs (the share of all CEs of "
+            "the full protocol); only as many weak-set images as the largest fraction needs "
+            "are explained." + (oracle if cfg.oracle_filter else ""),
+            "Retraining: same architecture, epochs and initial seed as the weak classifier.",
+            f"Models: {json.dumps(model_settings(cfg.models))}",
+        ],
+        [(None, table), ("Where the paper's claim holds here", verdicts(result))],
+    )
 
 
 def verdicts(result: ImproveResult) -> list[str]:
@@ -322,8 +324,10 @@ def verdicts(result: ImproveResult) -> list[str]:
 
 def plot(result: ImproveResult, path: Path) -> Path:
     """Test accuracy vs fraction of added CEs, per kind (± std), with the baselines."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.0, 4.0))
+    ax = fig.subplots()
     kinds = list(dict.fromkeys(r["kind"] for r in result.rows if r["kind"] != "baseline"))
     for kind in kinds:
         fr = sorted({r["fraction"] for r in result.rows if r["kind"] == kind})
@@ -346,8 +350,14 @@ def plot(result: ImproveResult, path: Path) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
-__all__ = ["ImproveConfig", "ImproveResult", "default_data", "load_splits", "run_improvement"]
+__all__ = [
+    "ImproveConfig",
+    "ImproveResult",
+    "default_data",
+    "load_splits",
+    "run_improvement",
+    "write_improvement_page",
+]

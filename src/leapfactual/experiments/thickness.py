@@ -25,15 +25,20 @@ from torch import Tensor
 from leapfactual.bench import BenchContext, Benchmark, Method, Table, cost_rows
 from leapfactual.bench.table import Cell
 from leapfactual.data import ThicknessTask, load_thickness_task
-from leapfactual.experiments._shared import machine, predict_probs
 from leapfactual.experiments.annotator import annotator_explainer, fit_annotator_flow
-from leapfactual.experiments.morphomnist import MorphoBenchConfig, build_methods
-from leapfactual.explain import Inject
-from leapfactual.io import atomic_write_text
+from leapfactual.experiments.morphomnist import (
+    LEAP,
+    LEAP_RELIABLE,
+    MorphoBenchConfig,
+    build_methods,
+)
+from leapfactual.experiments.pages import write_page
+from leapfactual.explain import LeapFactual
 from leapfactual.metrics import auroc, ground_truth_scores, validity
 from leapfactual.metrics.ground_truth import KEPT
 from leapfactual.morpho import measure
 from leapfactual.pipeline import FitConfig, Run, fit_run
+from leapfactual.pipeline.build import encode_decode, predict_probs
 from leapfactual.report import save_grid_figure
 
 NO_CHANGE = "input (no change)"
@@ -67,9 +72,11 @@ def run_thickness_bench(
     config: MorphoBenchConfig | None = None,
     progress: bool = False,
     task: ThicknessTask | None = None,
+    device: str | torch.device | None = None,
 ) -> ThicknessBenchResult:
-    """Build the task, fit or reuse the run, explain ``config.n`` held-out digits toward the
-    other class with every method, and score them against the true CEs.
+    """Build the task, fit or reuse the run on ``device`` (default: this rank's GPU if any,
+    else the CPU), explain ``config.limit`` held-out digits toward the other class with
+    every method, and score them against the true CEs.
 
     ``fit`` defaults to :func:`thickness_fit_config` (on mnist5k), ``config`` to the
     Morpho-MNIST table's methods and budgets. ``task`` replaces the one ``fit.data`` names
@@ -85,9 +92,9 @@ def run_thickness_bench(
         say("building the thin / thick digits (about 8 ms each)")
         task = load_thickness_task(base or "mnist5k")
     stages = ("vae", "classifier", "flow") + (("cvae",) if "cgm" in config.methods else ())
-    run = fit_run(run_dir, fit, stages, progress=progress, dataset=task.dataset)
+    run = fit_run(run_dir, fit, stages, progress=progress, dataset=task.dataset, device=device)
     assert run.vae is not None and run.classifier is not None
-    index = run.test_idx[: min(config.n, len(run.test_idx))]
+    index = run.test_idx[: config.explained(len(run.test_idx))]
     x = task.dataset.images[index]
     target = 1 - task.dataset.labels[index]
     x_true = task.true_counterfactual(index)
@@ -98,7 +105,7 @@ def run_thickness_bench(
     @torch.no_grad()
     def judged(images: Tensor) -> dict[str, Cell]:
         """Every row but cost: under the explained classifier, the rule, and the true CE."""
-        probs = predict_probs(run.classifier, images)
+        probs = predict_probs(run.classifier, images, run.outputs)  # type: ignore[arg-type]
         cells: dict[str, Cell] = {
             "accuracy to target": validity(probs, target),
             "AUROC": auroc(probs, target),
@@ -108,9 +115,10 @@ def run_thickness_bench(
         return cells | {ROW_NAMES[k]: v for k, v in scores.items()}
 
     methods = build_methods(run, config)
-    if {"leapfactual", "leapfactual-reliable"} & set(config.methods):
+    if "leapfactual" in config.methods:
         say(f"fitting the flow on the rule's outputs ({ANNOTATOR})")
-        field = fit_annotator_flow(run.vae, rule, run.train.images, fit, fit.seed, "logits")
+        train = run.train.images
+        field = fit_annotator_flow(run.vae, rule, train, fit.flow, fit.seed, "logits", run.device)
         looped = annotator_explainer(rule, run.vae, field, "logits")
         methods += [Method(ANNOTATOR, looped), Method(f"{ANNOTATOR} reliable", looped, "reliable")]
     rows = [lambda col, _: judged(col.x_cf), cost_rows]
@@ -119,8 +127,7 @@ def run_thickness_bench(
     images = {"input": x, "true CE": x_true}
     for method in bench.methods:
         images[method.name] = bench.column(method).x_cf
-    with torch.no_grad():
-        references = {NO_CHANGE: x, FLOOR: run.vae.decode(run.vae.encode(x_true))}
+    references = {NO_CHANGE: x, FLOOR: encode_decode(run.vae, x_true)[1]}
     for column, refs in references.items():
         table.columns.append(column)
         for row, cell in judged(refs).items():
@@ -167,7 +174,7 @@ def comparisons(table: Table) -> list[str]:
             f"{v(err, FLOOR):.3f}, no change {v(err, NO_CHANGE):.3f}."
         )
         out.append(f"Highest validity under the true rule: {best(RULE, low=False)}.")
-    lf, rel = "LeapFactual", "LeapFactual reliable"
+    lf, rel = LEAP, LEAP_RELIABLE
     if lf in methods and rel in methods:
         word = "raises" if v(RULE, rel) > v(RULE, lf) else "does not raise"
         out.append(
@@ -210,8 +217,8 @@ def comparisons(table: Table) -> list[str]:
 
 def leap_settings(run: Run) -> str:
     """LeapFactual's settings in the table, as text (from the explainer the table used)."""
-    lf = run.explainer(inject=Inject())
-    assert lf.inject is not None
+    lf = run.explainer()
+    assert isinstance(lf, LeapFactual) and lf.inject is not None
     return (
         f"blends {lf.blend.steps} leaps at γ = {lf.blend.gamma:g} and injects "
         f"{lf.inject.steps} (γ lift {lf.inject.gamma_lift:g}, land {lf.inject.gamma_land:g}), "
@@ -219,62 +226,59 @@ def leap_settings(run: Run) -> str:
     )
 
 
-def write_results_page(
+def write_thickness_page(
     result: ThicknessBenchResult, path: str | Path, command: str, config: MorphoBenchConfig
 ) -> Path:
     """The Markdown page with the table, the figure (next to it, ``.png``) and the set-up."""
     page = Path(path)
     figure = save_figure(result, page.with_suffix(".png"))
     run, task = result.run, result.task
-    summary = run.summary or {}
+    summary = run.summary
     levels = task.levels
-    text = "\n".join(
+    table = [
+        "Rows: accuracy to target and AUROC under the explained classifier; validity under "
+        "the true rule (measured thickness); L1 (mean absolute pixel difference) and SSIM "
+        "to the true CE; |thickness(x') − t*| with t* the true CE's set thickness (mean ± "
+        "SEM); the relative change of length, slant, width and height against the true "
+        "CE (mean ± SEM), which a thickness intervention should leave alone; cost. "
+        f"`{ANNOTATOR}`: LeapFactual with the true rule as its (black-box) annotator, its "
+        "flow fitted on the rule's outputs instead of the classifier's. Last two "
+        f"columns: `{NO_CHANGE}` scores the input itself, `{FLOOR}` the true CE "
+        "reconstructed by the VAE, the best any latent-space method can reach.",
+        "",
+        result.table.to_markdown(),
+        f"![inputs, true CEs and every method's CE]({figure.name})",
+        "",
+        "*Rows: the input, its true CE, then each method's CE; columns: held-out digits.*",
+    ]
+    said = [
+        *[f"- {s}" for s in comparisons(result.table)],
+        "",
+        f"Settings: Opt-based {config.opt_steps} steps (paper 1,000); attacks at most "
+        f"{config.attack_steps} steps; LeapFactual {leap_settings(run)}.",
+    ]
+    return write_page(
+        page,
+        "Ground truth: thin vs thick digits (issue 5.1)",
+        command,
+        f"`{run.config.data}` (`{task.dataset.name}`): {len(task.dataset)} digits, "
+        f"each set to a thin stroke ({levels.thin[0]:g}-{levels.thin[1]:g} px) or a thick "
+        f"one ({levels.thick[0]:g}-{levels.thick[1]:g} px), half each (seed 0); true rule: "
+        f"thick when the measured thickness exceeds {levels.boundary:g} px. "
+        f"{len(run.train_idx)} training / {len(run.test_idx)} held-out digits "
+        f"(split seed {run.config.seed}).",
+        result.seconds,
         [
-            "# Ground truth: thin vs thick digits (issue 5.1)",
-            "",
-            "*Written by the command below; do not edit by hand.*",
-            "",
-            f"- Command: `{command}`",
-            f"- Machine: {machine()}; {result.seconds / 60:.1f} minutes in all.",
-            f"- Data: `{run.config.data}` (`{task.dataset.name}`): {len(task.dataset)} digits, "
-            f"each set to a thin stroke ({levels.thin[0]:g}-{levels.thin[1]:g} px) or a thick "
-            f"one ({levels.thick[0]:g}-{levels.thick[1]:g} px), half each (seed 0); true rule: "
-            f"thick when the measured thickness exceeds {levels.boundary:g} px. "
-            f"{len(run.train_idx)} training / {len(run.test_idx)} held-out digits "
-            f"(split seed {run.config.seed}).",
-            f"- Explained: the first {len(result.index)} held-out digits, each toward the "
+            f"Explained: the first {len(result.index)} held-out digits, each toward the "
             "other class. Its true CE is the same base digit set to the twin thickness of the "
             "other class (same place within the class's range).",
-            f"- Classifier (thin vs thick) held-out accuracy "
+            f"Classifier (thin vs thick) held-out accuracy "
             f"{summary.get('classifier_test_accuracy', math.nan):.3f}; VAE held-out "
-            f"reconstruction MSE {summary.get('vae_test_mse', math.nan):.4f}.",
-            "",
-            "Rows: accuracy to target and AUROC under the explained classifier; validity under "
-            "the true rule (measured thickness); L1 (mean absolute pixel difference) and SSIM "
-            "to the true CE; |thickness(x') − t*| with t* the true CE's set thickness (mean ± "
-            "SEM); the relative change of length, slant, width and height against the true "
-            "CE (mean ± SEM), which a thickness intervention should leave alone; cost. "
-            f"`{ANNOTATOR}`: LeapFactual with the true rule as its (black-box) annotator, its "
-            "flow fitted on the rule's outputs instead of the classifier's. Last two "
-            f"columns: `{NO_CHANGE}` scores the input itself, `{FLOOR}` the true CE "
-            "reconstructed by the VAE, the best any latent-space method can reach.",
-            "",
-            result.table.to_markdown(),
-            f"![inputs, true CEs and every method's CE]({figure.name})",
-            "",
-            "*Rows: the input, its true CE, then each method's CE; columns: held-out digits.*",
-            "",
-            "## What the numbers say",
-            "",
-            *[f"- {s}" for s in comparisons(result.table)],
-            "",
-            f"Settings: Opt-based {config.opt_steps} steps (paper 1,000); attacks at most "
-            f"{config.attack_steps} steps; LeapFactual {leap_settings(run)}.",
-            "",
-        ]
+            f"reconstruction PSNR {summary.get('vae_test_psnr', math.nan):.1f} dB, SSIM "
+            f"{summary.get('vae_test_ssim', math.nan):.3f}.",
+        ],
+        [(None, table), ("What the numbers say", said)],
     )
-    atomic_write_text(page, text)
-    return page
 
 
 __all__ = [
@@ -283,5 +287,5 @@ __all__ = [
     "run_thickness_bench",
     "save_figure",
     "thickness_fit_config",
-    "write_results_page",
+    "write_thickness_page",
 ]

@@ -1,4 +1,4 @@
-"""The 2-D quadrant toy (METHOD.md 5.1): flows, single leaps, and blending then injection.
+"""The 2-D quadrant toy (docs/method.md §6.1): flows, single leaps, and blending then injection.
 
 Points are uniform on ``[-0.5, 0.5]^2``; the class is the quadrant (0: x<0,y<0; 1: x<0,y>0;
 2: x>0,y<0; 3: x>0,y>0). The flow starts from the same uniform square, is conditioned on the
@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from leapfactual.experiments._shared import resolve_device
 from leapfactual.explain import Blend, Explanation, Inject, LeapFactual
 from leapfactual.flow import MLPField, Solver, UniformSource, integrate, leap, train_flow
 from leapfactual.models import IdentityCodec
@@ -46,14 +47,22 @@ class ToyConfig:
     seed: int = 0
 
 
-def train_toy_flow(config: ToyConfig = ToyConfig(), progress: bool = False) -> MLPField:
-    """Train the quadrant flow with a uniform source and scalar class conditions."""
+def train_toy_flow(
+    config: ToyConfig = ToyConfig(),
+    progress: bool = False,
+    device: str | torch.device | None = None,
+) -> MLPField:
+    """Train the quadrant flow with a uniform source and scalar class conditions on
+    ``device`` (default: the CPU). Not :func:`leapfactual.pipeline.build.fit_flow`: that
+    flow starts from a Gaussian, this one from the data's own uniform square."""
     gen = torch.Generator().manual_seed(config.seed)
     points = torch.rand(config.points, 2, generator=gen) - 0.5
     torch.manual_seed(config.seed)
     field = MLPField(
         2, 4, width=config.width, depth=config.depth, activation="silu", condition="scalar"
     )
+    if device is not None:
+        field.to(device)
     cond = field.condition.from_labels(quadrant_labels(points))
     train_flow(
         field,
@@ -91,11 +100,16 @@ class ToyResult:
 
 
 def run_toy(
-    out_dir: str | Path | None = "runs/toy", config: ToyConfig = ToyConfig(), progress: bool = False
+    out_dir: str | Path | None = "runs/toy",
+    config: ToyConfig = ToyConfig(),
+    progress: bool = False,
+    device: str | torch.device | None = None,
 ) -> ToyResult:
-    """Train the toy flow, explain the four start points toward quadrant 3, draw the figure."""
-    field = train_toy_flow(config, progress)
+    """Train the toy flow and explain the four start points toward quadrant 3 on ``device``
+    (default: this rank's GPU if any, else the CPU), then draw the figure (on the CPU)."""
+    field = train_toy_flow(config, progress, resolve_device(device))
     exp = toy_explainer(field, config.solver).explain(STARTS, TARGET)
+    field = field.cpu()
     figure = None
     if out_dir is not None:
         figure = plot_toy(field, exp, Path(out_dir) / "toy.png", config)
@@ -105,16 +119,14 @@ def run_toy(
 @torch.no_grad()
 def plot_toy(field: MLPField, exp: Explanation, out: Path, config: ToyConfig = ToyConfig()) -> Path:
     """Write the five panels (a)-(e) of the paper's toy figure as one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     spec, solver = field.condition, config.solver
     starts = exp.x
     source = field.condition.from_labels(quadrant_labels(starts))
     target = field.condition.from_labels(torch.full((len(starts),), TARGET))
-    fig, axes = plt.subplots(1, 5, figsize=(20, 4.3), constrained_layout=True)
+    fig = Figure(figsize=(20, 4.3), layout="constrained")
+    axes = fig.subplots(1, 5)
     titles = [
         "(a) class-conditional flows",
         "(b) one leap, γ = 1",
@@ -135,7 +147,11 @@ def plot_toy(field: MLPField, exp: Explanation, out: Path, config: ToyConfig = T
     for k in range(4):
         z0 = torch.rand(512, 2, generator=gen) - 0.5
         cond = spec.from_labels(torch.full((512,), k))
-        path = integrate(lambda t, z, c=cond: field(t, z, c), z0, 0.0, 1.0, solver, path=True)
+
+        def velocity(t: Tensor, z: Tensor, c: Tensor = cond) -> Tensor:
+            return field(t, z, c)
+
+        path = integrate(velocity, z0, 0.0, 1.0, solver, path=True)
         for i in range(0, 512, 16):
             axes[0].plot(path[:, i, 0], path[:, i, 1], color=COLOURS[k], lw=0.4, alpha=0.5)
         axes[0].scatter(path[-1, :, 0], path[-1, :, 1], s=2, color=COLOURS[k])
@@ -161,11 +177,10 @@ def plot_toy(field: MLPField, exp: Explanation, out: Path, config: ToyConfig = T
         fontsize=12,
     )
     fig.savefig(out, dpi=110)
-    plt.close(fig)
     return out
 
 
-def _draw_paths(ax, starts: Tensor, path: Tensor) -> None:  # type: ignore[no-untyped-def]
+def _draw_paths(ax, starts: Tensor, path: Tensor) -> None:
     for i in range(len(starts)):
         colour = COLOURS[int(quadrant_labels(starts[i : i + 1]))]
         ax.plot(path[:, i, 0], path[:, i, 1], color=colour, lw=1.2)

@@ -1,7 +1,7 @@
 """Explainers behind one interface, and the Explanation they return.
 
 Every explainer answers ``Method(classifier, ...).explain(x, target) -> Explanation``:
-LeapFactual and the baselines of METHOD.md section 6 (Opt-based, CGM-based, counterfactual
+LeapFactual and the baselines of docs/method.md §7 (Opt-based, CGM-based, counterfactual
 attacks in latent and pixel space, linear reflection).
 """
 

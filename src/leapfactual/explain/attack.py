@@ -1,4 +1,4 @@
-"""Counterfactual attacks in latent space (Goldwasser & Hooker, METHOD.md section 6)."""
+"""Counterfactual attacks in latent space (Goldwasser & Hooker, docs/method.md §7)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Attribute attributions: which human-named attributes a counterfactual changed.
 
-The companion of counterfactual attacks (Goldwasser & Hooker, METHOD.md section 6): fit one
+The companion of counterfactual attacks (Goldwasser & Hooker, docs/method.md §7): fit one
 logistic regression ``P_k(z)`` per descriptive attribute ``k`` (thick, slanted, smiling, ...)
 on latents; the *local* importance of ``k`` for one counterfactual is ``P_k(z') - P_k(z)``,
 its *global* importance the mean over many counterfactuals.

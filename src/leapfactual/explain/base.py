@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from leapfactual.explain.explanation import Cost, Explanation, Timer
+from leapfactual.models.adapters import as_tensor_outputs
 from leapfactual.models.protocols import Classifier, Codec
 
 Outputs = Literal["logits", "probs"]
@@ -279,19 +280,19 @@ class Explainer(ABC):
         """The classifier's raw outputs (logits or probabilities, see ``outputs``), counted."""
         cost.classifier += images.shape[0]
         with model_errors("classifier", images):
-            return self.classifier(images)
+            return as_tensor_outputs(self.classifier(images))
 
     def encode(self, x: Tensor, cost: Cost) -> Tensor:
         assert self.codec is not None
         cost.encoder += x.shape[0]
         with model_errors("encoder", x):
-            return self.codec.encode(x)
+            return as_tensor_outputs(self.codec.encode(x), "codec.encode")
 
     def decode(self, z: Tensor, cost: Cost) -> Tensor:
         assert self.codec is not None
         cost.decoder += z.shape[0]
         with model_errors("decoder", z):
-            return self.codec.decode(z)
+            return as_tensor_outputs(self.codec.decode(z), "codec.decode")
 
     @staticmethod
     def _check_target(target: Tensor, num_classes: int) -> None:

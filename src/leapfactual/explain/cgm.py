@@ -1,4 +1,4 @@
-"""CGM-based counterfactuals: swap the condition of a conditional VAE (METHOD.md section 6)."""
+"""CGM-based counterfactuals: swap the condition of a conditional VAE (docs/method.md §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Opt-based counterfactuals: Wachter-style optimisation of the latent (METHOD.md section 6)."""
+"""Opt-based counterfactuals: Wachter-style optimisation of the latent (docs/method.md §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pixel-space Wachter counterfactuals: the negative control (METHOD.md section 6)."""
+"""Pixel-space Wachter counterfactuals: the negative control (docs/method.md §7)."""
 
 from __future__ import annotations
 

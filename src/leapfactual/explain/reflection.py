@@ -1,4 +1,4 @@
-"""Linear reflection across a latent probe's hyperplane (DiDAE / InterfaceGAN, METHOD.md 6)."""
+"""Linear reflection across a latent probe's hyperplane (DiDAE, InterfaceGAN; docs/method.md §7)."""
 
 from __future__ import annotations
 

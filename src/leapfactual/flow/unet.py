@@ -1,7 +1,7 @@
 """A 1-D U-Net vector field for latents of hundreds of dimensions (e.g. StyleGAN w, 512-d).
 
 The latent is read as a one-channel sequence. Time enters through a sinusoidal embedding; the
-condition's features are projected and *added* to the time embedding (METHOD.md section 2),
+condition's features are projected and *added* to the time embedding (docs/method.md §3.3),
 and every residual block receives that sum.
 """
 

@@ -57,7 +57,7 @@ def mean_sem(values: np.ndarray, keep: Any = None) -> tuple[float, float]:
 def morphometric_change(
     x_cf: Any, x_ref: Any, mask: Any = None, **measure_options: Any
 ) -> dict[str, tuple[float, float]]:
-    """Morphometric change of METHOD.md 5.2: for each Morpho-MNIST measurement m (area,
+    """Morphometric change of docs/method.md §6.2: for each Morpho-MNIST measurement m (area,
     length, thickness, slant, width, height), the mean ± SEM over CEs of
     ``|m(x') - m(x_ref)| / |m(x_ref)|``. In the paper ``x_ref`` is the VAE reconstruction of
     the input, so the autoencoder's own error is not charged to the explainer.

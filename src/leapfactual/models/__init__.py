@@ -1,8 +1,11 @@
 """Model protocols (what the explainers need) and reference networks with their trainers."""
 
+from leapfactual.models.adapters import DiffusersCodec, FlatLatents, adapt_classifier
 from leapfactual.models.classifier import CNNClassifier
+from leapfactual.models.external import ExternalClassifier, load_classifier
 from leapfactual.models.gan import GANCodec, load_generator_weights
 from leapfactual.models.protocols import Classifier, Codec, IdentityCodec
+from leapfactual.models.resvae import ResVAE
 from leapfactual.models.trainers import (
     accuracy,
     random_shift,
@@ -18,9 +21,15 @@ __all__ = [
     "Codec",
     "ConditionalVAE",
     "ConvVAE",
+    "DiffusersCodec",
+    "ExternalClassifier",
+    "FlatLatents",
     "GANCodec",
     "IdentityCodec",
+    "ResVAE",
     "accuracy",
+    "adapt_classifier",
+    "load_classifier",
     "load_generator_weights",
     "random_shift",
     "train_classifier",

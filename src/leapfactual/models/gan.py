@@ -120,13 +120,15 @@ class GANCodec(nn.Module):
             )
         if weights is not None:
             load_generator_weights(weights, mapping, synthesis)
-        self.mapping, self.synthesis = mapping, synthesis
+        self.mapping: nn.Module = mapping
+        self.synthesis: nn.Module = synthesis
         self.num_ws, self.steps, self.lr, self.w_reg = num_ws, steps, lr, w_reg
         self.mean_samples, self.seed = mean_samples, seed
         self.requires_grad_(False)
         self.eval()
         if device is not None:
             self.to(device)
+        self.w_mean: Tensor
         self.register_buffer("w_mean", self._mean_w(), persistent=False)
         self.last_loss: Tensor | None = None
 

@@ -1,6 +1,6 @@
 """Reference convolutional VAEs: the codec LeapFactual works in, and the CGM baseline's CVAE.
 
-Loss (METHOD.md 5.2): ``MSE + beta * KL`` with the reductions of the PyTorch-VAE convention
+Loss (docs/method.md §6.2): ``MSE + beta * KL`` with the reductions of the PyTorch-VAE convention
 that the paper's ``beta = 0.00025`` comes from: MSE is the **mean over every pixel and
 channel**, KL is the **sum over latent dimensions, averaged over the batch**. With these, an
 image's reconstruction term is O(1e-2) and the KL term O(1e-2) too, so beta is a mild

@@ -46,7 +46,7 @@ def _edit(
         found = analyse(chunk, threshold, scale)
         index = np.arange(start, start + len(chunk))
         edited = downscale(edit(found, index).astype(np.float32), scale)
-        empty = ~found.binary.any(axis=(1, 2))
+        empty = ~np.asarray(found.binary.any(axis=(1, 2)))
         out[start : start + len(chunk)] = np.where(empty[:, None, None], chunk, edited)
     return restore(out)
 

@@ -54,7 +54,7 @@ def distance_transform(binary: np.ndarray) -> np.ndarray:
     background. Each image is cropped to its foreground's bounding box first."""
     binary = np.asarray(binary, dtype=bool)
     out = np.zeros(binary.shape, dtype=np.float32)
-    rows, cols = binary.any(axis=2), binary.any(axis=1)
+    rows, cols = np.asarray(binary.any(axis=2)), np.asarray(binary.any(axis=1))
     for i in np.flatnonzero(rows.any(axis=1)):
         r = np.flatnonzero(rows[i])
         c = np.flatnonzero(cols[i])

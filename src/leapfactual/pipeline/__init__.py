@@ -1,5 +1,32 @@
-"""Runs: train codec, classifier and flow on a dataset into a directory, and load them back."""
+"""Runs and jobs: one way to build each model from its settings, fit a run directory, load it
+back, and explain with it (in memory or sharded and resumable)."""
 
-from leapfactual.pipeline.run import STAGES, FitConfig, Run, fit_run, load_run
+from leapfactual.pipeline.explain import ExplainResult, explain_run, resolve_inputs
+from leapfactual.pipeline.run import STAGES, Run, fit_run, fit_warnings, load_run
+from leapfactual.pipeline.settings import (
+    ClassifierSettings,
+    ExplainSettings,
+    FitConfig,
+    FlowSettings,
+    VAESettings,
+    load_toml,
+    override,
+)
 
-__all__ = ["STAGES", "FitConfig", "Run", "fit_run", "load_run"]
+__all__ = [
+    "STAGES",
+    "ClassifierSettings",
+    "ExplainResult",
+    "ExplainSettings",
+    "FitConfig",
+    "FlowSettings",
+    "Run",
+    "VAESettings",
+    "explain_run",
+    "fit_run",
+    "fit_warnings",
+    "load_run",
+    "load_toml",
+    "override",
+    "resolve_inputs",
+]

@@ -1,19 +1,24 @@
 """A run directory: everything needed to explain a classifier on one dataset.
 
-``fit_run`` trains, in order, the VAE (the codec), the classifier being explained, and the
-CE-CFM flow conditioned on that classifier's outputs; optional stages add an oracle classifier
-(other architecture and seed, for oracle validity) and a conditional VAE (for the CGM baseline).
+``fit_run`` fits, in order, the VAE (the codec), the classifier being explained (or loads the
+user's own, ``classifier.spec``), and the CE-CFM flow conditioned on that classifier's outputs;
+optional stages add an oracle classifier (other width and seed, for oracle validity) and a
+conditional VAE (for the CGM baseline). Models are built by :mod:`leapfactual.pipeline.build`.
 Every stage is saved as safetensors + JSON as soon as it is done and reused when the run is
 fitted again; a stage interrupted mid-training resumes from its last epoch checkpoint.
 
 Layout::
 
-    run.json                 settings, dataset, versions, measured accuracies
+    run.json                 settings, data (resolved spec, shape, classes, fingerprint),
+                             SHA-256 of every model file, the user classifier's spec and hash,
+                             measured quality and warnings, versions
     split.safetensors/.json  train / test indices into the dataset
-    vae.*  classifier.*  flow.*  [oracle.*  cvae.*]
+    vae.*  [classifier.*]  flow.*  [oracle.*  cvae.*]
     checkpoints/STAGE/       epoch checkpoints while a stage trains (removed when it is done)
 
-Under ``torchrun`` every rank calls :func:`fit_run` with the same arguments: each stage trains
+Loading checks every model file against its recorded hash and the flow against the classifier
+it was fitted on, so a swapped or damaged model is refused rather than explained. Under
+``torchrun`` every rank calls :func:`fit_run` with the same arguments: each stage trains
 data-parallel (see :func:`leapfactual.training.fit`), rank 0 alone writes the files, and the
 other ranks wait for it at each stage.
 """
@@ -21,28 +26,23 @@ other ranks wait for it at each stage.
 from __future__ import annotations
 
 import json
+import math
 import shutil
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from leapfactual._version import __version__
-from leapfactual.data import Dataset, load_dataset, stratified_split
+from leapfactual.data import Dataset, stratified_split
 from leapfactual.distributed import barrier, default_device, init
-from leapfactual.explain import Blend, Inject, LeapFactual
-from leapfactual.flow import (
-    MLPField,
-    Solver,
-    UNet1DField,
-    VectorField,
-    load_field,
-    save_field,
-    train_flow,
-)
-from leapfactual.flow.conditions import KINDS
+from leapfactual.explain import Explainer
+from leapfactual.explain.base import Outputs
+from leapfactual.explain.registry import Models, build_explainer
+from leapfactual.flow import VectorField, load_field, save_field
 from leapfactual.io import (
     CheckpointError,
     atomic_write_text,
@@ -51,83 +51,47 @@ from leapfactual.io import (
     save_module,
     save_tensors,
 )
-from leapfactual.models import (
-    CNNClassifier,
-    ConditionalVAE,
-    ConvVAE,
-    accuracy,
-    train_classifier,
-    train_cvae,
-    train_vae,
-)
+from leapfactual.metrics.reconstruction import codec_quality
+from leapfactual.models import accuracy
+from leapfactual.models.adapters import adapt_classifier
+from leapfactual.models.external import file_sha256, load_classifier
+from leapfactual.pipeline import build
+from leapfactual.pipeline.data import data_fingerprint, load_run_data, resolve_data_spec
+from leapfactual.pipeline.settings import STAGE_NAMES, FitConfig, to_dict
 
-STAGES = ("vae", "classifier", "flow", "oracle", "cvae")
-FIELDS = ("mlp", "unet")
-RUN_FORMAT = 1
-
-
-@dataclass(frozen=True)
-class FitConfig:
-    """Every setting of a run; defaults are sized for 4,000 MNIST digits on a 2-core CPU."""
-
-    data: str = "mnist5k"
-    test_fraction: float = 0.2
-    seed: int = 0
-    latent_dim: int = 32
-    vae_width: int = 32
-    vae_epochs: int = 20
-    vae_lr: float = 2e-3
-    vae_batch: int = 64
-    classifier_width: int = 32
-    classifier_epochs: int = 8
-    classifier_lr: float = 2e-3
-    classifier_batch: int = 64
-    classifier_augment: int = 2
-    flow_field: str = "mlp"  # "mlp" (MLPField) or "unet" (UNet1DField: width = base channels,
-    flow_width: int = 64  # depth = downsamples) for latents of hundreds of dimensions
-    flow_depth: int = 3
-    flow_activation: str = "selu"
-    flow_epochs: int = 30
-    flow_lr: float = 5e-3
-    flow_batch: int = 256
-    condition: str = "softmax"
-    oracle_width: int = 48
-    cvae_epochs: int = 20
-
-    def __post_init__(self) -> None:
-        if self.condition not in KINDS:
-            raise ValueError(
-                f"unknown condition encoding {self.condition!r}; choose one of {list(KINDS)}"
-            )
-        if self.flow_field not in FIELDS:
-            raise ValueError(f"unknown flow_field {self.flow_field!r}; choose from {list(FIELDS)}")
-        if not 0 < self.test_fraction < 1:
-            raise ValueError(f"test_fraction must lie in (0, 1), got {self.test_fraction}")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FitConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown run settings {unknown}; known: {sorted(known)}")
-        return cls(**data)
+STAGES = STAGE_NAMES
+RUN_FORMAT = 2
+AGREEMENT_WARNING = 0.9
+"""Below this agreement of the classifier on reconstructions, ``fit`` warns."""
+MIN_STEPS_WARNING = 500
+"""Fewer VAE optimiser steps than this, and ``fit`` warns that the data is too small."""
 
 
 @dataclass
 class Run:
-    """A fitted (or partly fitted) run, its data split and its models."""
+    """A fitted (or partly fitted) run: its settings, data split, models and measurements.
+
+    The dataset is loaded only when it is needed (``run.train`` / ``run.test``), so a run
+    explains a user's own images even where its training data is not.
+    """
 
     directory: Path
     config: FitConfig
-    dataset: Dataset
     train_idx: Tensor
     test_idx: Tensor
-    vae: ConvVAE | None = None
-    classifier: CNNClassifier | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    vae: nn.Module | None = None
+    classifier: Callable[[Tensor], Tensor] | None = None
     flow: VectorField | None = None
-    oracle: CNNClassifier | None = None
-    cvae: ConditionalVAE | None = None
-    summary: dict[str, Any] | None = None
+    oracle: nn.Module | None = None
+    cvae: nn.Module | None = None
+    _data: Dataset | None = None
+
+    @property
+    def dataset(self) -> Dataset:
+        if self._data is None:
+            self._data = load_run_data(self.directory, self.config.data, self.meta.get("data", {}))
+        return self._data
 
     @property
     def train(self) -> Dataset:
@@ -137,29 +101,67 @@ class Run:
     def test(self) -> Dataset:
         return self.dataset.subset(self.test_idx)
 
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.meta.get("data", {}).get("class_names") or self.dataset.class_names)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        shape = self.meta.get("data", {}).get("shape")
+        return tuple(shape) if shape else self.dataset.shape
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Measured numbers (accuracies, reconstruction quality)."""
+        return dict(self.meta.get("summary", {}))
+
+    @property
+    def warnings(self) -> list[str]:
+        """One-line warnings from fitting (e.g. a codec that loses what the classifier sees)."""
+        return list(self.meta.get("warnings", []))
+
+    @property
+    def outputs(self) -> Outputs:
+        """What the classifier returns: ``logits`` or ``probs``."""
+        return "probs" if self.config.classifier.outputs == "probs" else "logits"
+
+    def models(self) -> Models:
+        """The run's models for :func:`~leapfactual.explain.registry.build_explainer`; the
+        reflection probe fits on the training images (loaded only if it is built)."""
+        self.require("classifier")
+        assert self.classifier is not None
+        return Models(
+            self.classifier,
+            self.vae,
+            self.flow,
+            self.cvae,
+            probe_images=lambda: self.train.images,
+            outputs=self.outputs,
+        )
+
     def explainer(
         self,
-        blend: Blend = Blend(),
-        inject: Inject | None = Inject(),
-        solver: Solver = Solver("rk4", 4),
+        method: str = "leapfactual",
+        *,
+        reliable: bool = False,
         device: str | torch.device | None = None,
         **options: Any,
-    ) -> LeapFactual:
-        """A LeapFactual explainer on this run's classifier, VAE and flow.
+    ) -> Explainer:
+        """The registered ``method`` on this run's models (LeapFactual by default), built with
+        ``options`` (its constructor's keywords; defaults are the method's own).
 
         ``device`` moves the run's models there first (default: where they are).
         """
-        self.require("vae", "classifier", "flow")
         if device is not None:
             self.to(device)
-        assert self.classifier is not None and self.vae is not None and self.flow is not None
-        return LeapFactual(self.classifier, self.vae, self.flow, blend, inject, solver, **options)
+        explainer, _ = build_explainer(method, self.models(), reliable=reliable, **options)
+        return explainer
 
     def to(self, device: str | torch.device) -> Run:
         """Move every fitted model to ``device``; return the run."""
         for stage in STAGES:
             model = getattr(self, stage)
-            if model is not None:
+            if isinstance(model, nn.Module):
                 model.to(device)
         return self
 
@@ -168,8 +170,8 @@ class Run:
         """Where the models are (the CPU for a run with none fitted yet)."""
         for stage in STAGES:
             model = getattr(self, stage)
-            if model is not None:
-                return next(model.parameters()).device
+            if isinstance(model, nn.Module):
+                return build.model_device(model)
         return torch.device("cpu")
 
     def require(self, *stages: str) -> None:
@@ -178,7 +180,7 @@ class Run:
         if missing:
             raise ValueError(
                 f"run {self.directory} has no {', '.join(missing)} yet; fit it with "
-                f"`leapfactual fit --out {self.directory}` (stages: {', '.join(missing)})"
+                f"`leapfactual fit --out {self.directory} --stages {','.join(missing)}`"
             )
 
 
@@ -195,25 +197,35 @@ def fit_run(
     A directory fitted before with other settings is refused (choose another directory).
     ``dataset`` overrides loading ``config.data`` (e.g. a dataset built in memory).
     ``device``: where to train (default: this rank's GPU when there is one, else the CPU).
-    Under ``torchrun`` the stages train on all ranks; rank 0 writes the files.
+    With ``config.classifier.spec`` the user's classifier is loaded (never trained) and the
+    flow is conditioned on its outputs. Under ``torchrun`` the stages train on all ranks;
+    rank 0 writes the files.
     """
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown stages {unknown}; choose from {list(STAGES)}")
+    config = replace(config, data=resolve_data_spec(config.data))
     out = Path(directory)
-    meta_path = out / "run.json"
-    if meta_path.exists():
-        old = _read_meta(out)
-        before = {**asdict(FitConfig()), **old["config"]}  # settings added since then: defaults
-        if before != asdict(config):
-            diff = sorted(k for k, v in asdict(config).items() if before.get(k) != v)
+    meta: dict[str, Any] = {}
+    if (out / "run.json").exists():
+        meta = read_meta(out)
+        old = to_dict(FitConfig.from_dict(meta["config"]))
+        if old != to_dict(config):
+            diff = _differences(old, to_dict(config))
             raise ValueError(
                 f"{out} was fitted with other settings ({', '.join(diff)} differ); use another "
                 "output directory, or delete it to start over"
             )
     ranks = init()
     target = torch.device(device) if device is not None else default_device(ranks)
-    data = dataset if dataset is not None else load_dataset(config.data)
+    data = dataset if dataset is not None else load_run_data(out, config.data, {}, config)
+    info = _data_info(data, config)
+    if meta.get("data", {}).get("fingerprint") not in (None, info["fingerprint"]):
+        raise ValueError(
+            f"{out} was fitted on other data than {config.data!r} holds now (fingerprint "
+            f"{meta['data']['fingerprint']} vs {info['fingerprint']}); use another directory"
+        )
+    meta = {**meta, "config": to_dict(config), "data": {**meta.get("data", {}), **info}}
     if ranks.is_main:
         out.mkdir(parents=True, exist_ok=True)
         if not (out / "split.safetensors").exists():
@@ -221,16 +233,20 @@ def fit_run(
                 data.labels, [1 - config.test_fraction, config.test_fraction], config.seed
             )
             save_tensors(out / "split", {"train": train_idx, "test": test_idx}, {"kind": "split"})
+        _write_meta(out, meta)
     barrier()
-    run = _assemble(out, config, data, target)
-    summary = dict(run.summary or {})
-    for stage in [s for s in STAGES if s in _closure(stages)]:
+    run = _assemble(out, config, meta, target, data)
+    wanted = _closure(stages, external=config.classifier.spec is not None)
+    for stage in [s for s in STAGES if s in wanted]:
         if getattr(run, stage) is None:
             _fit_stage(run, stage, progress and ranks.is_main, ranks.is_main, target)
-        summary.update(_measure(run, stage))
-    run.summary = summary
+        measured = {k: v for k, v in _measure(run, stage).items() if math.isfinite(v)}
+        run.meta.setdefault("summary", {}).update(measured)
+        if ranks.is_main:
+            _write_meta(out, run.meta)
+    run.meta["warnings"] = fit_warnings(run)
     if ranks.is_main:
-        _write_meta(out, config, summary)
+        _write_meta(out, run.meta)
     barrier()
     return run
 
@@ -240,26 +256,73 @@ def load_run(
     dataset: Dataset | None = None,
     device: str | torch.device = "cpu",
 ) -> Run:
-    """Load a run directory written by :func:`fit_run` (whatever stages it has) onto ``device``."""
+    """Load a run directory written by :func:`fit_run` (whatever stages it has) onto ``device``.
+
+    Every model file is checked against the hash recorded when it was written, and a user
+    classifier against the hash of the file the flow was fitted on.
+    """
     out = Path(directory)
-    meta = _read_meta(out)
+    meta = read_meta(out)
     config = FitConfig.from_dict(meta["config"])
-    data = dataset if dataset is not None else load_dataset(config.data)
-    run = _assemble(out, config, data, torch.device(device))
-    run.summary = meta.get("summary", {})
-    return run
+    return _assemble(out, config, meta, torch.device(device), dataset)
 
 
-# -- internals ----------------------------------------------------------------------------
-def _closure(stages: tuple[str, ...]) -> set[str]:
-    needs = {"flow": {"vae", "classifier"}, "cvae": {"classifier"}}
-    out = set(stages)
-    for s in stages:
-        out |= needs.get(s, set())
+def fit_warnings(run: Run) -> list[str]:
+    """One-line warnings, each with its fix, about a run's codec and data size."""
+    out = []
+    summary = run.summary
+    agreement = summary.get("classifier_agreement_on_reconstructions")
+    if agreement is not None and agreement < AGREEMENT_WARNING:
+        out.append(
+            f"the classifier agrees with itself on only {agreement:.0%} of held-out "
+            "reconstructions: the codec loses what the classifier looks at, so CEs and their "
+            "validity are unreliable; train the VAE longer (--set vae.epochs=...), with a larger "
+            "latent (--latent-dim) or vae.kind = 'resnet'"
+        )
+    steps = run.meta.get("vae_steps")
+    if steps is not None and steps < MIN_STEPS_WARNING:
+        out.append(
+            f"the VAE trained for only {steps} optimiser steps (fewer than "
+            f"{MIN_STEPS_WARNING}): too little data for the epochs asked; raise vae.epochs "
+            "or add images"
+        )
     return out
 
 
-def _read_meta(out: Path) -> dict[str, Any]:
+# -- internals ----------------------------------------------------------------------------
+def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    diff = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            diff += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            diff.append(prefix + key)
+    return diff
+
+
+def _closure(stages: tuple[str, ...], external: bool) -> set[str]:
+    needs = {"flow": {"vae", "classifier"}, "cvae": {"classifier"}, "oracle": set()}
+    out = set(stages)
+    for s in stages:
+        out |= needs.get(s, set())
+    if external:
+        out.add("classifier")  # loading it costs nothing and every later stage reads it
+    return out
+
+
+def _data_info(data: Dataset, config: FitConfig) -> dict[str, Any]:
+    return {
+        "spec": config.data,
+        "shape": list(data.shape),
+        "class_names": list(data.class_names),
+        "size": len(data),
+        "fingerprint": data_fingerprint(data),
+    }
+
+
+def read_meta(out: Path) -> dict[str, Any]:
+    """The parsed ``run.json`` of ``out`` (clear errors for a missing, damaged or old one)."""
     path = out / "run.json"
     if not path.is_file():
         raise FileNotFoundError(
@@ -267,8 +330,10 @@ def _read_meta(out: Path) -> dict[str, Any]:
         )
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{path} is not valid JSON ({err}); re-fit the run") from err
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise CheckpointError(f"{path} is not a run file (no settings); re-fit the run")
     if meta.get("run_format") != RUN_FORMAT:
         raise CheckpointError(
             f"{out} was written by leapfactual {meta.get('leapfactual_version', '?')} in run "
@@ -278,145 +343,126 @@ def _read_meta(out: Path) -> dict[str, Any]:
     return meta
 
 
-def _write_meta(out: Path, config: FitConfig, summary: dict[str, Any]) -> None:
+def _write_meta(out: Path, meta: dict[str, Any]) -> None:
     meta = {
+        **meta,
         "run_format": RUN_FORMAT,
         "leapfactual_version": __version__,
         "torch_version": torch.__version__,
-        "config": asdict(config),
-        "summary": summary,
     }
-    atomic_write_text(out / "run.json", json.dumps(meta, indent=2))
+    text = json.dumps(meta, indent=2, allow_nan=False, default=_no_nan)
+    atomic_write_text(out / "run.json", text)
 
 
-def _assemble(out: Path, config: FitConfig, data: Dataset, device: torch.device) -> Run:
+def _no_nan(value: Any) -> Any:
+    raise TypeError(f"cannot write {value!r} to run.json")
+
+
+def _assemble(
+    out: Path, config: FitConfig, meta: dict[str, Any], device: torch.device, data: Dataset | None
+) -> Run:
     split, _ = load_tensors(out / "split")
-    if int(torch.cat([split["train"], split["test"]]).max()) >= len(data):
-        raise CheckpointError(
-            f"{out}/split indexes {int(split['train'].max()) + 1}+ samples but the dataset "
-            f"{config.data!r} has {len(data)}: the run was fitted on other data"
-        )
-    run = Run(out, config, data, split["train"], split["test"])
+    run = Run(out, config, split["train"], split["test"], meta, _data=data)
+    if data is not None:
+        _check_split(run, data)
+    files = meta.get("files", {})
     for stage in STAGES:
-        if (out / f"{stage}.safetensors").exists():
-            path = out / stage
-            model = load_field(path, device) if stage == "flow" else load_module(path, device)
+        path = out / f"{stage}.safetensors"
+        if path.exists():
+            recorded = files.get(stage)
+            if recorded is not None and file_sha256(path) != recorded:
+                raise CheckpointError(
+                    f"{path} changed since the run was fitted (SHA-256 {file_sha256(path)[:12]}"
+                    f", recorded {recorded[:12]}): the file is damaged or was replaced; restore "
+                    "it or re-fit the run into a new directory"
+                )
+            base = out / stage
+            model = load_field(base, device) if stage == "flow" else load_module(base, device)
             setattr(run, stage, model)
+    source = meta.get("classifier_source")
+    if source is not None:
+        loaded = load_classifier(source["spec"], expect_sha256=source["sha256"], device=device)
+        run.classifier = adapt_classifier(loaded.model)
     return run
+
+
+def _check_split(run: Run, data: Dataset) -> None:
+    top = int(torch.cat([run.train_idx, run.test_idx]).max())
+    if top >= len(data):
+        raise CheckpointError(
+            f"{run.directory}/split indexes {top + 1} samples but the dataset "
+            f"{run.config.data!r} has {len(data)}: the run was fitted on other data"
+        )
 
 
 def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.device) -> None:
     cfg, out = run.config, run.directory
-    train = run.train
-    channels, size = train.shape[0], train.shape[1]
+    seed = cfg.seed + STAGES.index(stage)
     ckpt = out / "checkpoints" / stage
-    torch.manual_seed(cfg.seed + STAGES.index(stage))
+    options: dict[str, Any] = {"progress": progress, "checkpoint": ckpt, "device": device}
+    if stage == "classifier" and cfg.classifier.spec is not None:
+        loaded = load_classifier(cfg.classifier.spec, device=device)
+        run.classifier = adapt_classifier(loaded.model)
+        run.meta["classifier_source"] = {
+            "spec": loaded.spec,
+            "kind": loaded.kind,
+            "sha256": loaded.sha256,
+        }
+        _check_outputs(run)
+        return
+    train = run.train
     if stage == "vae":
-        model: Any = ConvVAE(channels, size, cfg.latent_dim, cfg.vae_width).to(device)
-        train_vae(
-            model, train.images, cfg.vae_epochs, cfg.vae_batch, cfg.vae_lr, cfg.seed, progress, ckpt
-        )
+        model: nn.Module = build.fit_vae(train.images, cfg.vae, seed, **options)
+        run.meta["vae_steps"] = cfg.vae.epochs * math.ceil(len(train) / cfg.vae.batch)
     elif stage in ("classifier", "oracle"):
-        width = cfg.classifier_width if stage == "classifier" else cfg.oracle_width
-        model = CNNClassifier(channels, size, train.num_classes, width).to(device)
-        train_classifier(
-            model,
-            train.images,
-            train.labels,
-            cfg.classifier_epochs,
-            cfg.classifier_batch,
-            cfg.classifier_lr,
-            cfg.seed + 1000 * (stage == "oracle"),
-            cfg.classifier_augment,
-            progress,
-            ckpt,
+        settings = cfg.classifier if stage == "classifier" else cfg.oracle
+        model = build.fit_classifier(
+            train.images, train.labels, train.num_classes, settings, seed, **options
         )
     elif stage == "cvae":
-        model = ConditionalVAE(channels, size, cfg.latent_dim, train.num_classes, cfg.vae_width).to(
-            device
-        )
-        train_cvae(
-            model,
-            train.images,
-            _probs(run, train.images),
-            cfg.cvae_epochs,
-            cfg.vae_batch,
-            cfg.vae_lr,
-            cfg.seed,
-            progress,
-            ckpt,
-        )
+        probs = build.predict_probs(run.classifier, train.images, run.outputs)  # type: ignore[arg-type]
+        model = build.fit_cvae(train.images, probs, cfg.cvae, seed, **options)
     else:
-        if cfg.flow_field == "unet":
-            model = UNet1DField(
-                cfg.latent_dim,
-                train.num_classes,
-                cfg.flow_width,
-                cfg.flow_depth,
-                cfg.condition,  # type: ignore[arg-type]
-            ).to(device)
-        else:
-            model = MLPField(
-                cfg.latent_dim,
-                train.num_classes,
-                cfg.flow_width,
-                cfg.flow_depth,
-                cfg.flow_activation,
-                cfg.condition,  # type: ignore[arg-type]
-            ).to(device)
-        latents, probs = _latents_and_probs(run, train.images)
-        train_flow(
-            model,
-            latents,
-            model.condition.from_probs(probs),
-            cfg.flow_epochs,
-            cfg.flow_batch,
-            cfg.flow_lr,
-            seed=cfg.seed,
-            progress=progress,
-            checkpoint=ckpt,
-        )
-    model.eval()
+        latents, recon = build.encode_decode(run.vae, train.images)
+        probs = build.predict_probs(run.classifier, recon, run.outputs)  # type: ignore[arg-type]
+        model = build.fit_flow(latents, probs, cfg.flow, seed, **options)
+        run.meta["flow_classifier"] = _classifier_identity(run)
     if write:
-        if stage == "flow":
+        if isinstance(model, VectorField):
             save_field(model, out / stage)
         else:
             save_module(model, out / stage)
+        run.meta.setdefault("files", {})[stage] = file_sha256(out / f"{stage}.safetensors")
+        if stage == "classifier":
+            run.meta["classifier_source"] = None
         shutil.rmtree(ckpt, ignore_errors=True)
     setattr(run, stage, model)
     barrier()
 
 
-@torch.no_grad()
-def _probs(run: Run, images: Tensor, batch: int = 512) -> Tensor:
-    assert run.classifier is not None
-    device = run.device
-    return torch.cat(
-        [
-            run.classifier(images[i : i + batch].to(device)).softmax(1).cpu()
-            for i in range(0, len(images), batch)
-        ]
-    )
+def _classifier_identity(run: Run) -> str | None:
+    source = run.meta.get("classifier_source")
+    if source is not None:
+        return str(source["sha256"])
+    return run.meta.get("files", {}).get("classifier")
 
 
-@torch.no_grad()
-def _latents_and_probs(run: Run, images: Tensor, batch: int = 512) -> tuple[Tensor, Tensor]:
-    """Encoder means and the classifier's probabilities on their decodings (CE-CFM condition)."""
-    assert run.vae is not None
-    device = run.device
-    latents = torch.cat(
-        [
-            run.vae.encode(images[i : i + batch].to(device)).cpu()
-            for i in range(0, len(images), batch)
-        ]
-    )
-    recon = torch.cat(
-        [
-            run.vae.decode(latents[i : i + batch].to(device)).cpu()
-            for i in range(0, len(latents), batch)
-        ]
-    )
-    return latents, _probs(run, recon)
+def _check_outputs(run: Run) -> None:
+    """The user classifier answers the run's images with ``[B, K]`` outputs."""
+    probe = run.train.images[:2].to(run.device)
+    try:
+        probs = build.predict_probs(run.classifier, probe, run.outputs)  # type: ignore[arg-type]
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(
+            f"classifier {run.config.classifier.spec!r} failed on the run's images of shape "
+            f"{tuple(probe.shape[1:])} ({' '.join(str(err).split())[:200]}); fit with "
+            "--image-size / --channels matching what the model expects"
+        ) from err
+    if probs.dim() != 2:
+        raise ValueError(
+            f"classifier {run.config.classifier.spec!r} returned shape {tuple(probs.shape)}; "
+            "it must return [B, K] logits (or probabilities with classifier.outputs = 'probs')"
+        )
 
 
 @torch.no_grad()
@@ -424,18 +470,27 @@ def _measure(run: Run, stage: str) -> dict[str, float]:
     test = run.test
     if stage in ("classifier", "oracle"):
         model = getattr(run, stage)
+        if probs_width(run, model) != test.num_classes:  # a user classifier of other classes
+            return {}
         return {f"{stage}_test_accuracy": accuracy(model, test.images, test.labels)}
     if stage == "vae":
-        assert run.vae is not None
-        x = test.images.to(run.device)
-        recon = run.vae.decode(run.vae.encode(x))
-        return {"vae_test_mse": float((recon - x).pow(2).mean())}
+        quality = codec_quality(run.vae, test.images)
+        return {"vae_test_psnr": quality["psnr"], "vae_test_ssim": quality["ssim"]}
     if stage == "flow":
-        assert run.classifier is not None and run.vae is not None
-        _, probs = _latents_and_probs(run, test.images)
-        return {
-            "classifier_accuracy_on_reconstructions": float(
-                (probs.argmax(1) == test.labels).float().mean()
-            )
-        }
+        quality = codec_quality(
+            run.vae, test.images, run.classifier, test.labels, outputs=run.outputs
+        )
+        out = {"classifier_agreement_on_reconstructions": quality["agreement"]}
+        if "accuracy" in quality:
+            out["classifier_accuracy_on_reconstructions"] = quality["accuracy"]
+        return out
     return {}
+
+
+def probs_width(run: Run, model: Callable[[Tensor], Tensor]) -> int:
+    """How many classes ``model`` answers for the run's images."""
+    probe = run.test.images[:1].to(run.device)
+    return int(build.predict_probs(model, probe, run.outputs).shape[1])
+
+
+__all__ = ["STAGES", "FitConfig", "Run", "fit_run", "fit_warnings", "load_run", "read_meta"]

@@ -28,6 +28,41 @@ def headline(exp: Explanation) -> dict[str, float]:
     return out
 
 
+RANGE_SLACK = 1e-4
+
+
+def check_drawable(exp: Explanation) -> None:
+    """Raise a specific ``ValueError`` unless the explanation's images can be drawn: float
+    ``[B, C, H, W]`` with 1 (grey) or 3 (RGB) channels, finite, in [0, 1]."""
+    for name in ("x", "x_cf", "x_reliable"):
+        images = getattr(exp, name)
+        if images is None:
+            continue
+        if images.dim() != 4 or images.shape[1] not in (1, 3):
+            raise ValueError(
+                f"the explanation's {name} has shape {tuple(images.shape)}; a report draws "
+                "images [B, C, H, W] with C = 1 (grey) or 3 (RGB). Explain images of that "
+                "shape, or reshape them before saving."
+            )
+        if not images.is_floating_point():
+            raise ValueError(
+                f"the explanation's {name} has dtype {images.dtype}; a report draws float "
+                "images in [0, 1]. Explain x.float() / 255 instead of uint8 images."
+            )
+        if not bool(images.isfinite().all()):
+            raise ValueError(
+                f"the explanation's {name} contains NaN or Inf values; it cannot be drawn. "
+                "Re-create the explanation from finite inputs."
+            )
+        low, high = float(images.min()), float(images.max())
+        if low < -RANGE_SLACK or high > 1 + RANGE_SLACK:
+            raise ValueError(
+                f"the explanation's {name} has values in [{low:.4g}, {high:.4g}]; a report "
+                "draws images in [0, 1]. Map them to [0, 1] (e.g. (x + 1) / 2 for [-1, 1] "
+                "images) before saving the explanation."
+            )
+
+
 def build_report(
     exp: Explanation,
     class_names: Sequence[str],
@@ -38,7 +73,13 @@ def build_report(
     notes: Sequence[str] = (),
     max_samples: int = 12,
 ) -> Report:
-    """A report on ``exp`` with headline cards, a settings table and optionally a grid."""
+    """A report on ``exp`` with headline cards, a settings table and optionally a grid.
+
+    The run's fit warnings recorded in the explanation (``exp.config["warnings"]``) come
+    first among the notes, next to the validity they qualify.
+    """
+    check_drawable(exp)
+    notes = [*(f"Warning: {w}" for w in exp.config.get("warnings") or []), *notes]
     nums = headline(exp)
     cards = [(f"{nums['validity']:.1%}", "CE validity (classifier says target)")]
     if "validity_reliable" in nums:

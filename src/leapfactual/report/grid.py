@@ -41,17 +41,13 @@ def save_grid_figure(
 ) -> Path:
     """Write the grid as a PNG with rows labelled by source and columns by target class
     (``class_names`` titles the columns; ``xlabel`` and ``ylabel`` name the axes)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from leapfactual.report.images import to_uint8
 
     rows, cols = grid.shape[:2]
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(cols * 0.9 + 0.8, rows * 0.9 + 0.9), squeeze=False
-    )
+    fig = Figure(figsize=(cols * 0.9 + 0.8, rows * 0.9 + 0.9))
+    axes = fig.subplots(rows, cols, squeeze=False)
     grey = grid.shape[2] == 1
     for r in range(rows):
         for c in range(cols):
@@ -72,5 +68,4 @@ def save_grid_figure(
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
-    plt.close(fig)
     return out

@@ -166,8 +166,14 @@ def fit(
             **(settings or {}),
         }
         fp = fingerprint(model, tensors, run_settings)
-        state = dict(optimizer=optimizer, scheduler=scheduler, generator=generator)
-        resumed = load_checkpoint(checkpoint, model=model, fingerprint=fp, **state)
+        resumed = load_checkpoint(
+            checkpoint,
+            model=model,
+            fingerprint=fp,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            generator=generator,
+        )
         if resumed is not None:
             if resumed.epoch > epochs:
                 raise CheckpointError(
@@ -213,7 +219,14 @@ def fit(
         if checkpoint is not None and (done % checkpoint_every == 0 or done == epochs):
             if ranks.is_main:
                 save_checkpoint(
-                    checkpoint, model=model, epoch=done, history=history, fingerprint=fp, **state
+                    checkpoint,
+                    model=model,
+                    epoch=done,
+                    history=history,
+                    fingerprint=fp,
+                    optimizer=optimizer,
+                    scheduler=scheduler,
+                    generator=generator,
                 )
             barrier()
     model.eval()

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from leapfactual.distributed.context import barrier, init
+from leapfactual.distributed import barrier, init
 from leapfactual.explain.base import Explainer
 from leapfactual.explain.explanation import Cost, Explanation
 from leapfactual.io import CheckpointError, atomic_write_text, load_tensors, save_tensors

@@ -12,8 +12,8 @@ import torch
 import toys
 from torch import Tensor
 
-import leapfactual.distributed.shards as shards
-from leapfactual.distributed.shards import (
+import leapfactual.pipeline.shards as shards
+from leapfactual.pipeline.shards import (
     explain_sharded,
     merge_shards,
     predict_labels,

@@ -1,0 +1,55 @@
+"""The ``own-model`` command: the own-model path measured at several image sizes."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leapfactual.cli.common import Device, Limit, Seed
+from leapfactual.experiments.own_model import OwnModelConfig
+
+_D = OwnModelConfig()
+
+
+def own_model(
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Stem of the results: STEM.md and STEM.png "
+            "(the committed page: --out docs/results/own-model)."
+        ),
+    ] = Path("runs/own-model/own-model"),
+    work: Annotated[Path, typer.Option(help="Where the images, classifiers and runs go.")] = Path(
+        "runs/own-model/work"
+    ),
+    sizes: Annotated[str, typer.Option(help="Comma-separated image sides.")] = ",".join(
+        map(str, _D.sizes)
+    ),
+    limit: Limit = _D.limit,
+    vae_epochs: Annotated[int, typer.Option(min=1, help="VAE epochs.")] = _D.vae_epochs,
+    flow_epochs: Annotated[int, typer.Option(min=1, help="Flow epochs.")] = _D.flow_epochs,
+    seed: Seed = _D.seed,
+    device: Device = None,
+) -> None:
+    """Train a classifier as a user would, export it, explain it with fit + explain; measure."""
+    from leapfactual.distributed import default_device, init
+    from leapfactual.experiments.own_model import run_own_model, table_rows, write_own_model_page
+
+    try:
+        side = tuple(int(s) for s in sizes.split(",") if s.strip())
+    except ValueError:
+        raise ValueError(f"--sizes must be comma-separated integers, got {sizes!r}") from None
+    cfg = OwnModelConfig(
+        sizes=side, limit=limit, vae_epochs=vae_epochs, flow_epochs=flow_epochs, seed=seed
+    )
+    result = run_own_model(work, cfg, device or default_device(init()), progress=True)
+    page = write_own_model_page(result, out, "leapfactual " + shlex.join(sys.argv[1:]))
+    for row in table_rows(result):
+        typer.echo(
+            ", ".join(f"{k}: {v:.3f}" if not isinstance(v, str) else v for k, v in row.items())
+        )
+    typer.echo(f"page: {page}")

@@ -1,0 +1,173 @@
+"""One registry of explainers: a name per method, how to build it, and its reliable variant.
+
+The benchmark, the reliability experiments, the speed benchmark and the command line all
+build explainers here, so a method has one name (``Explainer.name``) and one title
+everywhere. A method is built from :class:`Models` (whatever a run or an experiment has
+fitted) and keyword options for its constructor. Its *reliable* variant is the CE that should
+hold beyond the model's own boundary: LeapFactual's injected CE (the same explainer, its
+``reliable`` output), or the method run with stricter options (an attack that stops at a
+higher probability, a reflection that goes twice as far). Methods without one refuse it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from torch import Tensor
+
+from leapfactual.explain.attack import LatentAttack
+from leapfactual.explain.base import Explainer, Outputs
+from leapfactual.explain.cgm import CGMBased
+from leapfactual.explain.leapfactual import LeapFactual
+from leapfactual.explain.opt import OptBased
+from leapfactual.explain.pixel import PixelAttack
+from leapfactual.explain.reflection import LatentReflection
+
+Output = Literal["cf", "reliable"]
+
+
+@dataclass
+class Models:
+    """What explainers are built from. ``probe_images`` (and optionally ``probe_labels``):
+    the images whose latents fit the linear reflection's probe, or a function that returns
+    them (so that they are loaded only when the reflection is built)."""
+
+    classifier: Callable[[Tensor], Any]
+    codec: Any = None
+    flow: Any = None
+    cvae: Any = None
+    probe_images: Tensor | Callable[[], Tensor] | None = None
+    probe_labels: Tensor | None = None
+    outputs: Outputs = "logits"
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """A registered method.
+
+    Attributes:
+        name: the one name (CLI choice, ``Explainer.name``, table keys).
+        title: its column title; ``reliable_title(options)`` titles the reliable variant.
+        needs: the :class:`Models` fields it cannot do without.
+        make: ``(models, options) -> Explainer``.
+        reliable: options of the reliable variant, or ``"output"`` (the same explainer's
+            reliable CE), or None (no such variant).
+        summary: one line for help texts.
+    """
+
+    name: str
+    title: str
+    needs: tuple[str, ...]
+    make: Callable[[Models, dict[str, Any]], Explainer]
+    summary: str
+    reliable: Literal["output"] | Mapping[str, Any] | None = None
+    reliable_label: Callable[[Mapping[str, Any]], str] = field(default=lambda _: "reliable")
+
+    def reliable_title(self, options: Mapping[str, Any] | None = None) -> str:
+        merged = {**self.reliable_options(), **(options or {})}
+        return f"{self.title} {self.reliable_label(merged)}"
+
+    def reliable_options(self) -> dict[str, Any]:
+        return dict(self.reliable) if isinstance(self.reliable, Mapping) else {}
+
+
+def _reflection(models: Models, options: dict[str, Any]) -> Explainer:
+    if models.probe_images is None:
+        raise ValueError(
+            "the reflection baseline fits a linear probe on latents: give probe_images "
+            "(e.g. the run's training images)"
+        )
+    images = models.probe_images
+    method = LatentReflection(models.classifier, models.codec, **options)
+    return method.fit(images() if callable(images) else images, models.probe_labels)
+
+
+METHODS: dict[str, MethodInfo] = {
+    m.name: m
+    for m in (
+        MethodInfo(
+            "leapfactual",
+            "LeapFactual",
+            ("codec", "flow"),
+            lambda m, o: LeapFactual(m.classifier, m.codec, m.flow, **o),
+            "leaps of the CE-CFM flow (outputs only, no gradients)",
+            reliable="output",
+        ),
+        MethodInfo(
+            "opt",
+            "Opt-based",
+            ("codec",),
+            lambda m, o: OptBased(m.classifier, m.codec, **o),
+            "AdamW on the latent: target loss + L1 to the input (needs gradients)",
+        ),
+        MethodInfo(
+            "cgm",
+            "CGM-based",
+            ("cvae",),
+            lambda m, o: CGMBased(m.classifier, m.cvae, **o),
+            "conditional VAE, condition swapped to the target (one pass)",
+        ),
+        MethodInfo(
+            "latent_attack",
+            "Latent attack",
+            ("codec",),
+            lambda m, o: LatentAttack(m.classifier, m.codec, **o),
+            "Adam on the latent until p(target) > tau (needs gradients)",
+            reliable={"tau": 0.99},
+            reliable_label=lambda o: f"τ={o['tau']}",
+        ),
+        MethodInfo(
+            "pixel_attack",
+            "Pixel attack",
+            (),
+            lambda m, o: PixelAttack(m.classifier, **o),
+            "gradient steps on the pixels (a negative control: adversarial noise)",
+            reliable={"tau": 0.99},
+            reliable_label=lambda o: f"τ={o['tau']}",
+        ),
+        MethodInfo(
+            "reflection",
+            "Latent reflection",
+            ("codec", "probe_images"),
+            _reflection,
+            "mirror the latent across a linear probe (no gradients)",
+            reliable={"scale": 4.0},
+            reliable_label=lambda o: f"×{o['scale'] / 2:g}",
+        ),
+    )
+}
+"""Every method by name."""
+
+
+def method_info(name: str) -> MethodInfo:
+    """The registered method ``name`` (a clear error listing the names otherwise)."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown method {name!r}; choose one of {list(METHODS)}") from None
+
+
+def build_explainer(
+    name: str, models: Models, *, reliable: bool = False, **options: Any
+) -> tuple[Explainer, Output]:
+    """Build method ``name`` on ``models`` with constructor ``options``.
+
+    Returns the explainer and which of its outputs to read: ``"reliable"`` for LeapFactual's
+    reliable variant, else ``"cf"``. ``reliable=True`` for a method without a reliable
+    variant raises a ``ValueError``.
+    """
+    info = method_info(name)
+    missing = [need for need in info.needs if getattr(models, need) is None]
+    if missing:
+        raise ValueError(f"method {name!r} needs {', '.join(missing)}, which were not given")
+    if reliable and info.reliable is None:
+        raise ValueError(f"method {name!r} has no reliable variant")
+    if reliable and info.reliable != "output":
+        options = {**info.reliable_options(), **options}
+    explainer = info.make(models, {"outputs": models.outputs, **options})
+    return explainer, "reliable" if reliable and info.reliable == "output" else "cf"
+
+
+__all__ = ["METHODS", "MethodInfo", "Models", "Output", "build_explainer", "method_info"]

@@ -1,0 +1,96 @@
+"""How well does a codec reconstruct held-out images, and does the classifier still agree?"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from leapfactual.metrics._checks import device_of
+from leapfactual.metrics.proximity import psnr, ssim
+
+SSIM_WINDOW = 11
+"""Side of the SSIM window (:func:`~leapfactual.metrics.ssim`); smaller images get NaN SSIM."""
+
+
+@torch.no_grad()
+def codec_quality(
+    codec: Any,
+    images: Tensor,
+    classifier: Callable[[Tensor], Any] | None = None,
+    labels: Tensor | None = None,
+    batch: int = 256,
+    *,
+    outputs: str = "logits",
+) -> dict[str, float]:
+    """Mean reconstruction quality of ``decode(encode(x))`` over ``images`` (float in [0, 1]
+    or uint8 ``[N, C, H, W]``), in batches of ``batch``, without gradients.
+
+    Keys: ``psnr`` (dB, +inf for a perfect codec) and ``ssim`` (NaN for images smaller than
+    the 11-pixel SSIM window); with a ``classifier``, ``agreement``: the fraction of images
+    whose argmax class on the reconstruction equals that on the input; with ``labels`` too,
+    ``accuracy``: the fraction of reconstructions classified as their label. ``outputs``
+    (``"logits"`` or ``"probs"``) says what the classifier returns; argmax is the same for
+    both. Modules run in eval mode on their own device and are put back in their mode.
+    """
+    if not isinstance(images, Tensor) or images.dim() != 4 or images.shape[0] == 0:
+        shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
+        raise ValueError(f"images must be a non-empty tensor [N, C, H, W], got {shape}")
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    if outputs not in ("logits", "probs"):
+        raise ValueError(f"unknown classifier output kind {outputs!r}; choose 'logits' or 'probs'")
+    if labels is not None:
+        if classifier is None:
+            raise ValueError("labels were given without a classifier; pass classifier= too")
+        if labels.shape != (images.shape[0],) or labels.is_floating_point():
+            raise ValueError(
+                f"labels must be {images.shape[0]} integer class indices [N], got shape "
+                f"{tuple(labels.shape)} and dtype {labels.dtype}"
+            )
+    models = [m for m in (codec, classifier) if isinstance(m, nn.Module)]
+    modes = [m.training for m in models]
+    for model in models:
+        model.eval()
+    codec_device = device_of(codec) or torch.device("cpu")
+    classifier_device = device_of(classifier) if classifier is not None else None
+    with_ssim = min(images.shape[-2:]) >= SSIM_WINDOW
+    totals = {"psnr": 0.0, "ssim": 0.0, "agreement": 0.0, "accuracy": 0.0}
+    try:
+        for start in range(0, images.shape[0], batch):
+            x = images[start : start + batch].to(codec_device)
+            x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+            recon = codec.decode(codec.encode(x))
+            if not torch.isfinite(recon).all():
+                raise ValueError(
+                    "the codec's reconstructions hold NaN or inf values; retrain the codec"
+                )
+            totals["psnr"] += float(psnr(recon, x).sum())
+            totals["ssim"] += float(ssim(recon, x).sum()) if with_ssim else math.nan
+            if classifier is None:
+                continue
+            where = classifier_device or x.device
+            before = _argmax(classifier(x.to(where)))
+            after = _argmax(classifier(recon.to(where)))
+            totals["agreement"] += float((before == after).sum())
+            if labels is not None:
+                truth = labels[start : start + batch].to(after.device)
+                totals["accuracy"] += float((after == truth).sum())
+    finally:
+        for model, mode in zip(models, modes, strict=True):
+            model.train(mode)
+    keys = ["psnr", "ssim"]
+    keys += ["agreement"] if classifier is not None else []
+    keys += ["accuracy"] if labels is not None else []
+    return {key: totals[key] / images.shape[0] for key in keys}
+
+
+def _argmax(out: Any) -> Tensor:
+    """Argmax class of a classifier's ``[B, K]`` outputs."""
+    if not isinstance(out, Tensor) or out.dim() != 2:
+        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ValueError(f"the classifier must return [B, K] outputs, got {shape}")
+    return out.argmax(dim=1)

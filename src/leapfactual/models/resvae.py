@@ -1,0 +1,217 @@
+"""A residual convolutional VAE for colour images at 32-128 pixels (and grey ones).
+
+Same interface as :class:`~leapfactual.models.ConvVAE`, so ``train_vae`` trains it unchanged.
+Geometry: the shared stride-2 stages of :func:`~leapfactual.models.layers.stage_sides` (32 ->
+16 -> 8 -> 4, 64 -> ... -> 4, 128 -> ... -> 4; any side >= 8 works, odd ones too, nothing is
+resized), each stage a 4x4 stride-2 convolution followed by one pre-activation residual block
+(GroupNorm, SiLU, 3x3 convolution, twice; it starts as the identity); the decoder mirrors it
+with 4x4 transposed convolutions.
+
+Two fixes against the collapse of ConvVAE on dim colour images, each measured on
+:func:`~leapfactual.data.shapes.colour_shapes` (``benchmarks/codec_speed.py``, report of the
+codec work):
+
+- **Linear output head.** The last convolution is linear, the MSE is taken on it unclamped and
+  ``decode`` clamps it to [0, 1]. A sigmoid head goes all black: the dark background drives
+  every logit far below zero in the first steps, where the sigmoid's gradient vanishes
+  (ConvVAE on 32 px shapes: constant black output even with beta = 0).
+- **Contrast-normalised reconstruction term.** The loss keeps the project's convention (MSE
+  averaged over pixels + beta * KL summed over latent dimensions, beta 0.00025) at the contrast
+  of MNIST: the MSE is multiplied by ``reference_var / var(x)``, with ``var(x)`` the pixel
+  variance of the batch (not differentiated) and ``reference_var`` that of mnist5k (0.0952).
+  Without it, dim images (pixel variance 0.0054 for the shapes) make the MSE 18x smaller
+  against the same KL, and the latent collapses to about 1 nat. ``reference_var=None`` gives
+  the plain ConvVAE loss.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from leapfactual.io import register
+from leapfactual.models.layers import check_images, check_matrix, stage_channels, stage_sides
+from leapfactual.models.vae import LOGVAR_RANGE, kl_divergence, reparameterise
+
+MIN_SIDE = 8
+GROUPS = 8
+MNIST_PIXEL_VAR = 0.0952
+"""Pixel variance of mnist5k in [0, 1]: the contrast the project's beta was chosen at."""
+MIN_VAR = 1e-4
+"""Floor of a batch's pixel variance in the loss weight (a constant batch has none)."""
+
+
+def _norm(channels: int) -> nn.GroupNorm:
+    """GroupNorm with up to 8 groups (the largest divisor of ``channels`` that is <= 8)."""
+    return nn.GroupNorm(math.gcd(channels, GROUPS), channels)
+
+
+class ResBlock(nn.Module):
+    """``x + conv(silu(norm(conv(silu(norm(x))))))``; the second convolution starts at zero,
+    so every block starts as the identity."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            _norm(channels),
+            nn.SiLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            _norm(channels),
+            nn.SiLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+        )
+        nn.init.zeros_(self.body[-1].weight)
+        nn.init.zeros_(self.body[-1].bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+class ResEncoder(nn.Module):
+    """3x3 stem, then per stage a 4x4 stride-2 convolution and a residual block; a linear map
+    of the flattened smallest feature map to ``(mu, logvar)``."""
+
+    def __init__(self, in_channels: int, image_size: int, latent_dim: int, width: int) -> None:
+        super().__init__()
+        sides = stage_sides(image_size)
+        chans = stage_channels(width, len(sides) - 1)
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, chans[0], 3, padding=1)]
+        for c_in, c_out in itertools.pairwise([chans[0], *chans]):
+            layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), ResBlock(c_out)]
+        self.convs = nn.Sequential(*layers)
+        self.head = nn.Linear(chans[-1] * sides[-1] ** 2, 2 * latent_dim)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        mu, logvar = self.head(self.convs(x).flatten(1)).chunk(2, dim=1)
+        return mu, logvar
+
+
+class ResDecoder(nn.Module):
+    """Linear map to the smallest feature map, then per stage a residual block and a 4x4
+    transposed convolution back up (output padding absorbs odd sides), a 3x3 convolution to
+    the image channels; the output is linear (see the module docstring)."""
+
+    def __init__(self, in_channels: int, image_size: int, latent_dim: int, width: int) -> None:
+        super().__init__()
+        sides = stage_sides(image_size)
+        chans = stage_channels(width, len(sides) - 1)
+        self.shape = (chans[-1], sides[-1], sides[-1])
+        self.head = nn.Linear(latent_dim, chans[-1] * sides[-1] ** 2)
+        layers: list[nn.Module] = []
+        outs = [chans[0], *chans]
+        for i in range(len(sides) - 1, 0, -1):
+            pad = sides[i - 1] - 2 * sides[i]
+            layers += [
+                ResBlock(outs[i]),
+                nn.ConvTranspose2d(outs[i], outs[i - 1], 4, 2, 1, output_padding=pad),
+            ]
+        layers += [_norm(chans[0]), nn.SiLU(), nn.Conv2d(chans[0], in_channels, 3, padding=1)]
+        self.convs = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.convs(self.head(z).view(-1, *self.shape))
+
+
+@register
+class ResVAE(nn.Module):
+    """Residual VAE for ``[B, in_channels, image_size, image_size]`` images in [0, 1].
+
+    A :class:`~leapfactual.models.Codec` with :class:`~leapfactual.models.ConvVAE`'s interface:
+    ``encode`` returns the posterior mean, ``decode`` images of exactly the input size in
+    [0, 1], ``loss(x, generator) -> (total, recon, kl)``.
+
+    Args:
+        in_channels: image channels (1 grey, 3 RGB; any positive number works).
+        image_size: side of the square images, at least 8.
+        latent_dim: size of the latent z.
+        width: channels of the first stage; they double per stage up to ``8 * width``.
+        beta: weight of the KL term.
+        reference_var: pixel variance the MSE is rescaled to (module docstring); ``None``
+            keeps the plain MSE.
+    """
+
+    input_range: tuple[float, float] = (0.0, 1.0)
+    """Pixel range of the images it takes (checked by explainers)."""
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        image_size: int = 32,
+        latent_dim: int = 64,
+        width: int = 16,
+        beta: float = 0.00025,
+        reference_var: float | None = MNIST_PIXEL_VAR,
+    ) -> None:
+        super().__init__()
+        for name, value, low in (
+            ("in_channels", in_channels, 1),
+            ("image_size", image_size, MIN_SIDE),
+            ("latent_dim", latent_dim, 1),
+            ("width", width, 1),
+        ):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
+                hint = "; use ConvVAE for smaller images" if name == "image_size" else ""
+                raise ValueError(f"ResVAE {name} must be an integer >= {low}, got {value!r}{hint}")
+        if not _finite(beta) or beta < 0:
+            raise ValueError(f"ResVAE beta must be a finite number >= 0, got {beta!r}")
+        if reference_var is not None and (not _finite(reference_var) or reference_var <= 0):
+            raise ValueError(
+                f"ResVAE reference_var must be a finite number > 0 or None, got {reference_var!r}"
+            )
+        self.config = {
+            "in_channels": int(in_channels),
+            "image_size": int(image_size),
+            "latent_dim": int(latent_dim),
+            "width": int(width),
+            "beta": float(beta),
+            "reference_var": None if reference_var is None else float(reference_var),
+        }
+        self.in_channels, self.image_size = int(in_channels), int(image_size)
+        self.latent_dim, self.beta = int(latent_dim), float(beta)
+        self.reference_var = self.config["reference_var"]
+        self.encoder = ResEncoder(self.in_channels, self.image_size, self.latent_dim, int(width))
+        self.decoder = ResDecoder(self.in_channels, self.image_size, self.latent_dim, int(width))
+
+    def encode_dist(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Posterior ``(mu, logvar)``, each ``[B, latent_dim]``."""
+        check_images(x, self.in_channels, self.image_size, type(self).__name__)
+        mu, logvar = self.encoder(x)
+        return mu, logvar.clamp(*LOGVAR_RANGE)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Posterior mean ``[B, latent_dim]``: the deterministic latent of ``x``."""
+        return self.encode_dist(x)[0]
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Images ``[B, in_channels, image_size, image_size]`` in [0, 1]."""
+        check_matrix(z, self.latent_dim, None, "latents")
+        return self.decoder(z).clamp(0.0, 1.0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Deterministic reconstruction ``decode(encode(x))``."""
+        return self.decode(self.encode(x))
+
+    def loss(
+        self, x: Tensor, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """``(total, recon, kl)`` on one sampled latent: ``recon`` the MSE (on the unclamped
+        output, so that no pixel's gradient is cut), ``kl`` as ConvVAE's, and
+        ``total = recon * reference_var / var(x) + beta * kl`` (``recon + beta * kl`` when
+        ``reference_var`` is None)."""
+        mu, logvar = self.encode_dist(x)
+        recon = F.mse_loss(self.decoder(reparameterise(mu, logvar, generator)), x)
+        kl = kl_divergence(mu, logvar)
+        weight = 1.0
+        if self.reference_var is not None:
+            weight = self.reference_var / x.detach().var().clamp_min(MIN_VAR)
+        return recon * weight + self.beta * kl, recon, kl
+
+
+def _finite(value: object) -> bool:
+    """A real, finite number (not a bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)

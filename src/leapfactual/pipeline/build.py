@@ -1,0 +1,235 @@
+"""The one way to build and train each model from its settings.
+
+Runs (:func:`leapfactual.pipeline.fit_run`) and every experiment fit their models here, so
+a setting means the same everywhere. Each ``fit_*`` seeds the model's initialisation and its
+training with the one ``seed`` it is given, and returns the model in eval mode. Class counts
+come from the data (``num_classes``) or from the conditions' width.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from leapfactual.explain.base import Outputs, as_probs
+from leapfactual.flow import MLPField, UNet1DField, VectorField, train_flow
+from leapfactual.models import (
+    CNNClassifier,
+    ConditionalVAE,
+    ConvVAE,
+    train_classifier,
+    train_cvae,
+    train_vae,
+)
+from leapfactual.models.adapters import as_tensor_outputs
+from leapfactual.models.trainers import as_float_images
+from leapfactual.pipeline.settings import ClassifierSettings, FlowSettings, VAESettings
+
+PathLike = str | os.PathLike[str]
+
+
+def build_vae(settings: VAESettings, channels: int, size: int) -> nn.Module:
+    """An untrained VAE of ``settings.kind`` for ``channels`` x ``size`` x ``size`` images."""
+    if settings.kind == "resnet":
+        from leapfactual.models.resvae import ResVAE
+
+        return ResVAE(channels, size, settings.latent_dim, settings.width)
+    return ConvVAE(channels, size, settings.latent_dim, settings.width)
+
+
+def fit_vae(
+    images: Tensor,
+    settings: VAESettings,
+    seed: int,
+    *,
+    progress: bool = False,
+    checkpoint: PathLike | None = None,
+    device: str | torch.device | None = None,
+) -> nn.Module:
+    """A VAE trained on ``images`` ``[N, C, H, W]`` (MSE + beta KL)."""
+    torch.manual_seed(seed)
+    model = build_vae(settings, images.shape[1], images.shape[2])
+    train_vae(
+        model,  # type: ignore[arg-type]
+        images,
+        settings.epochs,
+        settings.batch,
+        settings.lr,
+        seed,
+        progress,
+        checkpoint,
+        device=device,
+    )
+    return model.eval()
+
+
+def fit_classifier(
+    images: Tensor,
+    labels: Tensor,
+    num_classes: int,
+    settings: ClassifierSettings,
+    seed: int,
+    *,
+    progress: bool = False,
+    checkpoint: PathLike | None = None,
+    device: str | torch.device | None = None,
+) -> CNNClassifier:
+    """A CNN classifier trained with cross-entropy on ``(images, labels)``."""
+    if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < num_classes:
+        raise ValueError(
+            f"labels must lie in 0..{num_classes - 1}, got {int(labels.min())}..{int(labels.max())}"
+        )
+    torch.manual_seed(seed)
+    model = CNNClassifier(images.shape[1], images.shape[2], num_classes, settings.width)
+    train_classifier(
+        model,
+        images,
+        labels,
+        settings.epochs,
+        settings.batch,
+        settings.lr,
+        seed,
+        settings.augment,
+        progress,
+        checkpoint,
+        device=device,
+    )
+    return model.eval()
+
+
+def build_field(settings: FlowSettings, latent_dim: int, cond_dim: int) -> VectorField:
+    """An untrained vector field for ``latent_dim`` latents under ``cond_dim`` conditions."""
+    if settings.field == "unet":
+        return UNet1DField(
+            latent_dim,
+            cond_dim,
+            settings.width,
+            settings.depth,
+            settings.condition,  # type: ignore[arg-type]
+        )
+    return MLPField(
+        latent_dim,
+        cond_dim,
+        settings.width,
+        settings.depth,
+        settings.activation,
+        settings.condition,  # type: ignore[arg-type]
+    )
+
+
+def fit_flow(
+    latents: Tensor,
+    probs: Tensor,
+    settings: FlowSettings,
+    seed: int,
+    *,
+    progress: bool = False,
+    checkpoint: PathLike | None = None,
+    device: str | torch.device | None = None,
+) -> VectorField:
+    """A CE-CFM field on ``latents`` conditioned on the annotator's probabilities ``probs``
+    ``[N, K]`` (encoded with ``settings.condition``)."""
+    torch.manual_seed(seed)
+    field = build_field(settings, latents.shape[1], probs.shape[1])
+    if device is not None:
+        field.to(device)
+    train_flow(
+        field,
+        latents,
+        field.condition.from_probs(probs),
+        settings.epochs,
+        settings.batch,
+        settings.lr,
+        lr_milestones=settings.lr_milestones,
+        sigma=settings.sigma,
+        coupling=settings.coupling,  # type: ignore[arg-type]
+        seed=seed,
+        progress=progress,
+        checkpoint=checkpoint,
+    )
+    return field.eval()
+
+
+def fit_cvae(
+    images: Tensor,
+    probs: Tensor,
+    settings: VAESettings,
+    seed: int,
+    *,
+    progress: bool = False,
+    checkpoint: PathLike | None = None,
+    device: str | torch.device | None = None,
+) -> ConditionalVAE:
+    """The CGM baseline's conditional VAE, on ``images`` under the classifier's ``probs``."""
+    torch.manual_seed(seed)
+    model = ConditionalVAE(
+        images.shape[1], images.shape[2], settings.latent_dim, probs.shape[1], settings.width
+    )
+    train_cvae(
+        model,
+        images,
+        probs,
+        settings.epochs,
+        settings.batch,
+        settings.lr,
+        seed,
+        progress,
+        checkpoint,
+        device=device,
+    )
+    return model.eval()
+
+
+@torch.no_grad()
+def predict_probs(
+    classifier: Callable[[Tensor], object],
+    images: Tensor,
+    outputs: Outputs = "logits",
+    batch: int = 512,
+    device: str | torch.device | None = None,
+) -> Tensor:
+    """The classifier's probabilities ``[N, K]`` on ``images`` (batched, on the CPU)."""
+    device = device if device is not None else model_device(classifier)
+    parts = []
+    for i in range(0, len(images), batch):
+        x = as_float_images(images[i : i + batch]).to(device)
+        parts.append(as_probs(as_tensor_outputs(classifier(x)), outputs).float().cpu())
+    return torch.cat(parts)
+
+
+@torch.no_grad()
+def encode_decode(
+    codec: object, images: Tensor, batch: int = 512, device: str | torch.device | None = None
+) -> tuple[Tensor, Tensor]:
+    """Latents of ``images`` and their decodings (batched, on the CPU)."""
+    device = device if device is not None else model_device(codec)
+    latents, recon = [], []
+    for i in range(0, len(images), batch):
+        z = codec.encode(as_float_images(images[i : i + batch]).to(device))  # type: ignore[attr-defined]
+        latents.append(z.cpu())
+        recon.append(codec.decode(z).cpu())  # type: ignore[attr-defined]
+    return torch.cat(latents), torch.cat(recon)
+
+
+def model_device(model: object) -> torch.device:
+    """Where an ``nn.Module``'s parameters are (the CPU for anything else)."""
+    if isinstance(model, nn.Module):
+        for tensor in [*model.parameters(), *model.buffers()]:
+            return tensor.device
+    return torch.device("cpu")
+
+
+__all__ = [
+    "build_field",
+    "build_vae",
+    "encode_decode",
+    "fit_classifier",
+    "fit_cvae",
+    "fit_flow",
+    "fit_vae",
+    "model_device",
+    "predict_probs",
+]

@@ -1,0 +1,198 @@
+"""Explain with a fitted run: in memory, or sharded to disk and resumable, from one call.
+
+:func:`explain_run` is what ``leapfactual explain`` runs; a Python user gets the same job
+(and can resume a CLI job) by calling it with the same arguments. In memory, the CEs are
+made in one go and saved to ``out``. Sharded (``shard_size``, or always under ``torchrun``),
+they stream to ``out/shards`` shard by shard (see :mod:`leapfactual.pipeline.shards`); the
+job's identity (run, inputs, settings, targets) decides whether existing shards may be reused.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from leapfactual.distributed import default_device, init
+from leapfactual.explain import Explanation
+from leapfactual.explain.registry import build_explainer
+from leapfactual.explain.targets import parse_targets
+from leapfactual.pipeline.build import predict_probs
+from leapfactual.pipeline.run import Run, load_run
+from leapfactual.pipeline.settings import ExplainSettings, to_dict
+from leapfactual.pipeline.shards import ShardReport, explain_sharded, merge_shards
+from leapfactual.training.checkpoint import tensor_digest
+
+CLAIM = ".leapfactual-job"
+"""Created (exclusively) in an output directory by the job that writes there."""
+
+
+@dataclass
+class ExplainResult:
+    """What :func:`explain_run` made: the explanation (None for an unmerged sharded job or
+    on ranks other than 0), the run's class names, the input names, the shard report when
+    sharded, and the run's fit warnings."""
+
+    explanation: Explanation | None
+    out: Path | None
+    class_names: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    shards: ShardReport | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def resolve_inputs(run: Run, images: str | Sequence[str] | Tensor) -> tuple[Tensor, list[str]]:
+    """The images to explain and their names: ``"test"`` / ``"train"`` (the run's split),
+    a tensor, or image files, folders, class-folder trees and quoted glob patterns (read at
+    the run's image size and channels)."""
+    if isinstance(images, Tensor):
+        return images, []
+    specs = [images] if isinstance(images, str | os.PathLike) else list(images)
+    if len(specs) == 1 and str(specs[0]) in ("test", "train"):
+        return getattr(run, str(specs[0])).images, []
+    if any(str(s) in ("test", "train") for s in specs):
+        raise ValueError("'test' and 'train' cannot be combined with other --images")
+    from leapfactual.data.folder import load_image_inputs
+
+    channels, size, _ = run.image_shape
+    x, names, _ = load_image_inputs([str(s) for s in specs], size=size, channels=channels)
+    return x, names
+
+
+def explain_run(
+    run: Run | str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    images: str | Sequence[str] | Tensor = "test",
+    settings: ExplainSettings = ExplainSettings(),
+    shard_size: int | None = None,
+    repeat: int = 1,
+    merge: bool = True,
+    force: bool = False,
+    device: str | torch.device | None = None,
+    trajectory: str = "images",
+    progress: bool = False,
+) -> ExplainResult:
+    """Counterfactuals of ``images`` with the run's models, saved to ``out`` when given.
+
+    ``settings`` picks the method (any registered name), LeapFactual's schedule, the targets
+    and the batch size. ``shard_size`` (or ``torchrun``) streams the CEs to ``out/shards``:
+    memory stays flat, ranks share the shards, and calling again with the same arguments
+    finishes an interrupted job (``force`` discards it). ``repeat`` cycles the inputs (scale
+    tests). ``trajectory``: what in-memory explanations keep per leap (``none``, ``latents``,
+    ``images``); sharded ones keep none.
+    """
+    ranks = init()
+    sharded = shard_size is not None or ranks.distributed
+    if sharded and out is None:
+        raise ValueError("a sharded explain job needs an output directory (out=...)")
+    if repeat < 1:
+        raise ValueError(f"repeat must be >= 1, got {repeat}")
+    target_dir = Path(out) if out is not None else None
+    resuming = sharded and target_dir is not None and (target_dir / "shards" / "job.json").is_file()
+    if target_dir is not None and not resuming and ranks.is_main:
+        claim_output(target_dir, force)
+    try:
+        where = device or default_device(ranks)
+        fitted = run if isinstance(run, Run) else load_run(Path(run), device=where)
+        if device is not None:
+            fitted.to(device)
+        fitted.require("classifier")
+        x, names = resolve_inputs(fitted, images)
+        n = len(x) if settings.limit == 0 else min(settings.limit, len(x))
+        if n == 0:
+            raise ValueError("no inputs to explain (the image list or split is empty)")
+        x = x[:n]
+        probs = predict_probs(fitted.classifier, x, fitted.outputs)  # type: ignore[arg-type]
+        labels = probs.argmax(1).repeat(repeat)
+        rows, targets = parse_targets(settings.target, labels, probs.shape[1], settings.seed)
+        keep = "none" if sharded else trajectory
+        options = method_options(settings, keep, progress and not sharded)
+        explainer, output = build_explainer(settings.method, fitted.models(), **options)
+        warnings = fitted.warnings
+        if sharded:
+            assert target_dir is not None
+            job = {
+                "run": str(fitted.directory.resolve()),
+                "images": _describe(images),
+                "limit": n,
+                "repeat": repeat,
+                "settings": to_dict(settings),
+            }
+            report = explain_sharded(
+                explainer,
+                lambda idx: x[idx % n],
+                targets,
+                target_dir,
+                rows=rows,
+                shard_size=shard_size or 1024,
+                job=job,
+                overwrite=force,
+                progress=progress and ranks.is_main,
+            )
+            exp = merge_shards(target_dir) if merge and ranks.is_main else None
+            return ExplainResult(exp, target_dir, fitted.class_names, names, report, warnings)
+        exp = explainer.explain(x[rows % n], targets)
+        exp.config["inputs"] = [names[i % n] for i in rows.tolist()] if names else str(images)
+        exp.config["run"] = str(fitted.directory.resolve())
+        exp.config["warnings"] = warnings
+        exp.config["output"] = output
+        if target_dir is not None:
+            exp.save(target_dir)
+        return ExplainResult(exp, target_dir, fitted.class_names, names, None, warnings)
+    finally:
+        if target_dir is not None and ranks.is_main:
+            (target_dir / CLAIM).unlink(missing_ok=True)
+
+
+def _describe(images: str | Sequence[str] | Tensor) -> str | list[str]:
+    """The inputs of a job for its identity (a tensor by the digest of its values)."""
+    if isinstance(images, Tensor):
+        return f"tensor {tensor_digest(images)}"
+    return images if isinstance(images, str) else [str(i) for i in images]
+
+
+def method_options(settings: ExplainSettings, trajectory: str, progress: bool) -> dict[str, Any]:
+    """Constructor options of ``settings.method`` from the job's settings."""
+    options: dict[str, Any] = {"batch_size": settings.batch_size, "progress": progress}
+    if settings.method == "leapfactual":
+        options |= {
+            "blend": settings.blend,
+            "inject": settings.inject,
+            "solver": settings.solver,
+            "trajectory": trajectory,
+        }
+    return options | dict(settings.options)
+
+
+def claim_output(out: Path, force: bool) -> None:
+    """Make ``out`` this job's: refuse a non-empty directory (unless ``force``) and a second
+    job writing there at the same time (the claim file is created exclusively)."""
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is a file; give a directory")
+    if out.exists() and any(p.name != CLAIM for p in out.iterdir()) and not force:
+        raise ValueError(
+            f"{out} already exists and is not empty; choose another --out or add "
+            "--force to overwrite it"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    claim = out / CLAIM
+    if force:
+        claim.unlink(missing_ok=True)
+    try:
+        fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        raise ValueError(
+            f"another explain job is writing to {out} ({claim} exists); wait for it, or, if "
+            "no job is running (an earlier one was killed), add --force"
+        ) from None
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+
+
+__all__ = ["ExplainResult", "claim_output", "explain_run", "method_options", "resolve_inputs"]

@@ -1,0 +1,327 @@
+"""Settings of every model and job, in one place: frozen dataclasses, TOML files, overrides.
+
+Each model has its own settings object (:class:`VAESettings`, :class:`ClassifierSettings`,
+:class:`FlowSettings`); :class:`FitConfig` gathers them for a run and :class:`ExplainSettings`
+for an explain job. Defaults live only on these dataclasses (and on the explainers' own
+:class:`~leapfactual.explain.Blend` / :class:`~leapfactual.explain.Inject`); the command line
+reads them from here. A settings file is TOML with one table per nested object::
+
+    data = "image-folder:photos"
+    image_size = 64
+    [vae]
+    kind = "resnet"
+    epochs = 40
+    [flow]
+    condition = "onehot"
+
+:func:`from_dict` builds any settings class from such a mapping (unknown keys are refused with
+the known ones listed); :func:`override` applies ``key.path=value`` strings on top (what
+``--set`` does), converting each value to the field's type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from leapfactual.explain import Blend, Inject
+from leapfactual.flow import Solver
+from leapfactual.flow.conditions import KINDS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+T = TypeVar("T")
+
+STAGE_NAMES = ("vae", "classifier", "flow", "oracle", "cvae")
+CODECS = ("conv", "resnet")
+FIELDS = ("mlp", "unet")
+ACTIVATIONS = ("selu", "silu", "relu")
+COUPLINGS = ("independent", "ot")
+
+
+def _choice(name: str, value: str, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {list(options)}")
+
+
+def _positive(obj: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"{type(obj).__name__}.{name} must be positive, got {value!r}")
+
+
+@dataclass(frozen=True)
+class VAESettings:
+    """The VAE whose latent space the flow models (also used for the CGM baseline's CVAE).
+
+    ``kind``: ``conv`` (:class:`~leapfactual.models.ConvVAE`, for small grey images) or
+    ``resnet`` (:class:`~leapfactual.models.ResVAE`, residual blocks for 32-128 px).
+    """
+
+    kind: str = "conv"
+    latent_dim: int = 32
+    width: int = 32
+    epochs: int = 20
+    lr: float = 2e-3
+    batch: int = 64
+
+    def __post_init__(self) -> None:
+        _choice("vae.kind", self.kind, CODECS)
+        _positive(self, "latent_dim", "width", "epochs", "lr", "batch")
+
+
+@dataclass(frozen=True)
+class ClassifierSettings:
+    """The classifier being explained (or the oracle): trained by ``fit``, or the user's own.
+
+    ``spec``: the user's classifier (``package.module:attribute``, a ``.pt2`` export, a
+    TorchScript file or an ``.onnx`` file); when set, ``fit`` trains no classifier and the
+    other fields but ``outputs`` (``logits`` or ``probs``: what it returns) are unused.
+    """
+
+    spec: str | None = None
+    outputs: str = "logits"
+    width: int = 32
+    epochs: int = 8
+    lr: float = 2e-3
+    batch: int = 64
+    augment: int = 2
+
+    def __post_init__(self) -> None:
+        _choice("classifier.outputs", self.outputs, ("logits", "probs"))
+        _positive(self, "width", "epochs", "lr", "batch")
+        if self.augment < 0:
+            raise ValueError(f"classifier.augment must be >= 0 pixels, got {self.augment}")
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    """The CE-CFM vector field: ``mlp`` (:class:`~leapfactual.flow.MLPField`) or ``unet``
+    (:class:`~leapfactual.flow.UNet1DField`: width = base channels, depth = downsamples)."""
+
+    field: str = "mlp"
+    width: int = 64
+    depth: int = 3
+    activation: str = "selu"
+    epochs: int = 30
+    lr: float = 5e-3
+    batch: int = 256
+    condition: str = "softmax"
+    lr_milestones: tuple[int, ...] = ()
+    sigma: float = 0.0
+    coupling: str = "independent"
+
+    def __post_init__(self) -> None:
+        _choice("flow.field", self.field, FIELDS)
+        _choice("flow.activation", self.activation, ACTIVATIONS)
+        _choice("flow.condition", self.condition, tuple(KINDS))
+        _choice("flow.coupling", self.coupling, COUPLINGS)
+        if not (self.sigma >= 0 and math.isfinite(self.sigma)):
+            raise ValueError(f"flow.sigma must be a finite number >= 0, got {self.sigma!r}")
+        _positive(self, "width", "depth", "epochs", "lr", "batch")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Every setting of a run; defaults are sized for 4,000 MNIST digits on a 2-core CPU.
+
+    ``image_size`` / ``channels``: what images become when read from files (None: taken from
+    the data). ``oracle``: an independent classifier for oracle validity; ``cvae``: the CGM
+    baseline's conditional VAE.
+    """
+
+    data: str = "mnist5k"
+    test_fraction: float = 0.2
+    seed: int = 0
+    image_size: int | None = None
+    channels: int | None = None
+    vae: VAESettings = VAESettings()
+    classifier: ClassifierSettings = ClassifierSettings()
+    flow: FlowSettings = FlowSettings()
+    oracle: ClassifierSettings = ClassifierSettings(width=48)
+    cvae: VAESettings = VAESettings()
+
+    def __post_init__(self) -> None:
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(f"test_fraction must lie in (0, 1), got {self.test_fraction}")
+        if self.channels not in (None, 1, 3):
+            raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {self.channels}")
+        if self.image_size is not None and self.image_size < 1:
+            raise ValueError(f"image_size must be a positive integer, got {self.image_size}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FitConfig:
+        return from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class ExplainSettings:
+    """An explain job: which method, its LeapFactual schedule, targets and batching.
+
+    ``inject=None`` makes no reliable CE. ``target``: a class index, ``next``, ``random`` or
+    ``all-others``; ``limit``: explain at most this many inputs (0: all); ``seed``: for
+    ``random`` targets and stochastic methods; ``options``: further constructor keywords
+    of the method (e.g. ``tau`` of an attack).
+    """
+
+    method: str = "leapfactual"
+    blend: Blend = Blend()
+    inject: Inject | None = Inject()
+    solver: Solver = Solver("rk4", 4)
+    target: str = "random"
+    limit: int = 64
+    batch_size: int = 256
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.limit < 0:
+            raise ValueError(f"limit must be >= 0 (0: all inputs), got {self.limit}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+
+
+# -- dictionaries, files and overrides -------------------------------------------------------
+def to_dict(settings: Any) -> dict[str, Any]:
+    """A settings object as plain JSON-ready data (tuples become lists)."""
+    return typing.cast(dict[str, Any], _plain(dataclasses.asdict(settings)))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any], where: str = "") -> T:
+    """Build settings class ``cls`` from a (nested) mapping; missing keys keep the defaults."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"settings {where or cls.__name__} must be a table, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(
+            f"unknown settings {[where + k for k in unknown]}; known in "
+            f"{where.rstrip('.') or cls.__name__}: {sorted(known)}"
+        )
+    values = {k: _convert(hints[k], v, where + k) for k, v in data.items()}
+    return cls(**values)
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """The tables of a TOML settings file (a clear error for a missing or malformed file)."""
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"settings file {file} does not exist")
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{file} is not valid TOML ({err}); fix the file") from err
+
+
+def override(settings: T, assignments: Mapping[str, Any], parse: bool = True) -> T:
+    """``settings`` with ``{"vae.epochs": "5", ...}`` applied (strings parsed as TOML values,
+    e.g. ``5``, ``0.1``, ``"name"``, ``[3, 4]``; bare words are strings). ``parse=False``:
+    the values are typed already (command-line flags) and strings stay strings."""
+    data = to_dict(settings)
+    for key, raw in assignments.items():
+        node = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            child = node.get(part)
+            if child is None and part in node:  # an optional table that is off (inject)
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ValueError(f"unknown setting {key!r}: {part!r} is not a table of settings")
+            node = child
+        if leaf not in node:
+            raise ValueError(f"unknown setting {key!r}; known here: {sorted(node)}")
+        node[leaf] = parse_value(raw) if parse and isinstance(raw, str) else raw
+    return from_dict(type(settings), data)
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """``["vae.epochs=5", ...]`` -> ``{"vae.epochs": "5", ...}`` (the ``--set`` option)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set needs KEY=VALUE (e.g. vae.epochs=40), got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def parse_value(text: str) -> Any:
+    """A TOML value (``5``, ``0.1``, ``true``, ``[1, 2]``, ``"x"``); anything else: the text."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _convert(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in args if a is not type(None)]
+        off = value is None or (isinstance(value, str) and value.lower() == "none")
+        off = off or (value is False and is_dataclass(options[0]))
+        if off and type(None) in args:
+            return None
+        return _convert(options[0], value, where)
+    if is_dataclass(hint):
+        if isinstance(hint, type) and isinstance(value, hint):
+            return value
+        return from_dict(typing.cast(type, hint), value, where + ".")
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"setting {where} must be a list, got {value!r}")
+        return tuple(_convert(args[0], v, where) for v in value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"setting {where} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"setting {where} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"setting {where} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"setting {where} must be a finite number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ValueError(f"setting {where} must be text, got {value!r}")
+        return value
+    return value
+
+
+__all__ = [
+    "ClassifierSettings",
+    "ExplainSettings",
+    "FitConfig",
+    "FlowSettings",
+    "VAESettings",
+    "from_dict",
+    "load_toml",
+    "override",
+    "parse_assignments",
+    "parse_value",
+    "to_dict",
+]

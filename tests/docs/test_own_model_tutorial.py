@@ -1,0 +1,60 @@
+"""docs/tutorials/own-model.md: its Python is the example script's, and both paths run."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TUTORIAL = ROOT / "docs" / "tutorials" / "own-model.md"
+EXAMPLE = ROOT / "examples" / "own_model.py"
+QUICK_FIT = ["--set", "vae.epochs=1", "--set", "flow.epochs=2"]
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", TUTORIAL.read_text(encoding="utf-8"), re.S)
+
+
+def test_the_python_shown_is_the_example_scripts() -> None:
+    example = EXAMPLE.read_text(encoding="utf-8")
+    for line in blocks("python")[0].splitlines():
+        assert line.strip() in example, f"not in examples/own_model.py: {line.strip()}"
+
+
+@pytest.mark.slow
+def test_the_example_script_runs(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "CEs at (3, 32, 32)" in done.stdout
+    assert (tmp_path / "explained" / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_the_command_lines_run(tmp_path) -> None:
+    files, commands = blocks("bash")[:2]
+    lines = [line for line in (files + commands).splitlines() if line.strip()]
+    for line in lines:
+        args = shlex.split(line.split("  #")[0])
+        if args[0] == "python":
+            args = [sys.executable, str(ROOT / args[1]), *args[2:], "--quick"]
+        else:
+            args = [sys.executable, "-m", "leapfactual", *args[1:]]
+            args += QUICK_FIT if args[3] == "fit" else []
+        done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, f"{line}\n{done.stderr[-3000:]}"
+    run = json.loads((tmp_path / "work" / "run" / "run.json").read_text())
+    assert run["data"]["shape"] == [3, 32, 32]
+    assert run["classifier_source"]["kind"] == "export"
+    exp = json.loads((tmp_path / "work" / "explained" / "explanation.json").read_text())
+    assert len(exp["config"]["inputs"]) == 16

@@ -1,0 +1,273 @@
+"""Loading a user's classifier from a SPEC: entry points, torch.export, TorchScript, ONNX,
+and refusing anything that would be unpickled."""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import pickle
+import sys
+import textwrap
+import uuid
+import warnings
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from leapfactual.models.external import archive_kind, file_sha256, load_classifier
+
+
+def tiny_cnn() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 3)
+    ).eval()
+
+
+class Payload:
+    """Creates ``marker`` when unpickled: proves a file was (not) unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (builtins.open, (str(self.marker), "w"))
+
+
+@pytest.fixture
+def images() -> torch.Tensor:
+    return torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+
+
+@pytest.fixture
+def export_file(tmp_path: Path) -> Path:
+    model, path = tiny_cnn(), tmp_path / "model.pt2"
+    batch = torch.export.Dim("batch")
+    program = torch.export.export(model, (torch.rand(2, 1, 8, 8),), dynamic_shapes=({0: batch},))
+    torch.export.save(program, path)
+    return path
+
+
+def script_file(path: Path, model: nn.Module) -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(model).save(str(path))
+    return path
+
+
+def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> str:
+    """Write a module with a unique name into tmp_path, importable; return its name."""
+    name = f"lf_user_{uuid.uuid4().hex[:8]}"
+    source = "import torch\nfrom torch import nn\n" + textwrap.dedent(body)
+    (tmp_path / f"{name}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    return name
+
+
+NET = """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = nn.Linear(64, 3)
+        self.dropout = nn.Dropout(0.5)
+
+    def forward(self, x):
+        return self.linear(self.dropout(x.flatten(1)))
+
+MODEL = Net()
+NOT_CALLABLE = 3
+
+def build():
+    return Net()
+
+def bad_factory():
+    return 42
+
+EVAL_MODEL = Net().eval()
+
+def classify(x):
+    return EVAL_MODEL(x)
+
+class Factory:
+    @staticmethod
+    def build(width=3):
+        return Net()
+"""
+
+
+@pytest.mark.parametrize("attribute", ["MODEL", "Net", "build", "classify", "Factory.build"])
+def test_entry_point_forms_give_the_same_classifier(tmp_path, monkeypatch, images, attribute):
+    name = user_module(tmp_path, monkeypatch, NET)
+    loaded = load_classifier(f"{name}:{attribute}")
+    reference = sys.modules[name].Net().eval()
+    assert loaded.kind == "entry_point"
+    assert loaded.spec == f"{name}:{attribute}"
+    assert loaded.sha256 == file_sha256(tmp_path / f"{name}.py")
+    out = loaded.model(images)
+    assert isinstance(out, torch.Tensor) and out.shape == (5, 3)
+    # eval mode: dropout off, so outputs match the reference and repeat exactly
+    torch.testing.assert_close(out, reference(images))
+    torch.testing.assert_close(loaded.model(images), out)
+
+
+def test_entry_point_errors_name_the_problem(tmp_path, monkeypatch):
+    name = user_module(tmp_path, monkeypatch, NET)
+    with pytest.raises(ValueError, match=r"cannot import module 'no_such_mod_zz\.sub'.*importable"):
+        load_classifier("no_such_mod_zz.sub:model")
+    with pytest.raises(ValueError, match=r"no attribute 'missing'"):
+        load_classifier(f"{name}:Factory.missing")
+    with pytest.raises(ValueError, match=r"not a callable"):
+        load_classifier(f"{name}:NOT_CALLABLE")
+    with pytest.raises(ValueError, match=r"returned a int, not a callable"):
+        load_classifier(f"{name}:bad_factory")
+
+
+def test_entry_point_hash_mismatch_names_both_hashes(tmp_path, monkeypatch):
+    name = user_module(tmp_path, monkeypatch, NET)
+    actual = file_sha256(tmp_path / f"{name}.py")
+    load_classifier(f"{name}:MODEL", expect_sha256=actual.upper())
+    with pytest.raises(ValueError) as err:
+        load_classifier(f"{name}:MODEL", expect_sha256="ab" * 32)
+    assert actual in str(err.value) and "ab" * 32 in str(err.value)
+    assert "leapfactual fit" in str(err.value) and f"--classifier {name}:MODEL" in str(err.value)
+
+
+def test_export_program_matches_the_original(export_file, images):
+    loaded = load_classifier(str(export_file))
+    assert loaded.kind == "export"
+    assert loaded.spec == str(export_file.resolve())
+    assert loaded.sha256 == file_sha256(export_file)
+    torch.testing.assert_close(loaded.model(images), tiny_cnn()(images))
+
+
+def test_torchscript_loads_in_eval_mode_and_matches(tmp_path, images):
+    model = nn.Sequential(tiny_cnn(), nn.Dropout(0.9)).train()
+    path = script_file(tmp_path / "model.ts", model)
+    loaded = load_classifier(str(path))
+    assert loaded.kind == "torchscript"
+    assert isinstance(loaded.model, nn.Module) and not loaded.model.training
+    torch.testing.assert_close(loaded.model(images), model.eval()(images))
+
+
+def test_hash_mismatch_is_checked_before_loading(export_file):
+    actual = file_sha256(export_file)
+    with pytest.raises(ValueError) as err:
+        load_classifier(str(export_file), expect_sha256="0" * 64)
+    message = str(err.value)
+    assert actual in message and "0" * 64 in message and "\n" not in message
+    assert "fitted to the old model's outputs" in message
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pth", ".pkl"])
+def test_pickles_are_refused_without_unpickling(tmp_path, suffix):
+    marker = tmp_path / "unpickled.txt"
+    raw, archive, legacy = (tmp_path / f"{stem}{suffix}" for stem in ("raw", "zip", "old"))
+    raw.write_bytes(pickle.dumps(Payload(marker)))
+    torch.save({"model": Payload(marker)}, archive)
+    torch.save(Payload(marker), legacy, _use_new_zipfile_serialization=False)
+    for path in (raw, archive, legacy):
+        with pytest.raises(ValueError, match=r"refusing to load .*torch\.export\.save") as err:
+            load_classifier(str(path))
+        assert "\n" not in str(err.value)
+    assert not marker.exists()
+    assert [archive_kind(p) for p in (raw, archive, legacy)] == ["pickle", "torch_save", "pickle"]
+
+
+def test_whole_module_and_state_dict_saves_are_refused(tmp_path):
+    torch.save(tiny_cnn(), tmp_path / "model.pt")
+    torch.save(tiny_cnn().state_dict(), tmp_path / "weights.pth")
+    for name in ("model.pt", "weights.pth"):
+        with pytest.raises(ValueError, match=r"torch\.save archive.*torch\.jit\.script"):
+            load_classifier(str(tmp_path / name))
+
+
+def rewrite_archive(path: Path, replace: dict[str, bytes]) -> None:
+    """Rewrite the entries of a zip whose names end with one of ``replace``'s keys."""
+    with zipfile.ZipFile(path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in entries.items():
+            key = next((k for k in replace if name.endswith(k)), None)
+            archive.writestr(name, data if key is None else replace.pop(key))
+        for name, data in replace.items():
+            archive.writestr(f"{next(iter(entries)).split('/')[0]}/{name}", data)
+
+
+def test_export_with_pickled_sample_inputs_is_refused(export_file, tmp_path):
+    marker = tmp_path / "unpickled.txt"
+    buffer = io.BytesIO()
+    torch.save((Payload(marker),), buffer)
+    rewrite_archive(export_file, {"data/sample_inputs/model.pt": buffer.getvalue()})
+    with pytest.raises(ValueError, match=r"pickled objects that are not plain tensors"):
+        load_classifier(str(export_file))
+    assert not marker.exists()
+
+
+def test_export_with_opaque_constants_or_compiled_code_is_refused(export_file):
+    config = {"config": {"c": {"path_name": "opaque_obj_0", "use_pickle": True}}}
+    opaque = export_file.with_name("opaque.pt2")
+    opaque.write_bytes(export_file.read_bytes())
+    rewrite_archive(opaque, {"model_constants_config.json": json.dumps(config).encode()})
+    with pytest.raises(ValueError, match=r"pickled or custom objects"):
+        load_classifier(str(opaque))
+    rewrite_archive(export_file, {"data/aotinductor/model/model.so": b"\x7fELF"})
+    with pytest.raises(ValueError, match=r"compiled AOTInductor code"):
+        load_classifier(str(export_file))
+
+
+def test_bad_specs(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"missing\.pt2 does not exist"):
+        load_classifier(str(tmp_path / "missing.pt2"))
+    with pytest.raises(FileNotFoundError, match=r"missing\.onnx"):
+        load_classifier(str(tmp_path / "missing.onnx"))
+    with pytest.raises(ValueError, match=r"unknown classifier SPEC.*package\.module:attribute"):
+        load_classifier(str(tmp_path / "model.safetensors"))
+    with pytest.raises(ValueError, match=r"non-empty string"):
+        load_classifier("")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match=r"neither a TorchScript nor a torch\.export"):
+        load_classifier(str(garbage))
+
+
+def test_onnx_without_onnxruntime_says_how_to_install(tmp_path, monkeypatch):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ImportError, match=r"pip install 'leapfactual\[onnx\]'"):
+        load_classifier(str(path))
+
+
+@pytest.fixture(scope="module")
+def onnx_file(tmp_path_factory) -> Path:
+    """The model exported with torch 2.13's default (dynamo) exporter; about 4 s on 2 cores."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    path = tmp_path_factory.mktemp("onnx") / "model.onnx"
+    batch = torch.export.Dim("batch")
+    torch.onnx.export(
+        tiny_cnn(),
+        (torch.rand(2, 1, 8, 8),),
+        str(path),
+        input_names=["images"],
+        dynamic_shapes=({0: batch},),
+        dynamo=True,
+        optimize=False,
+        verbose=False,
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_onnx_matches_the_original_without_gradients(onnx_file, images):
+    loaded = load_classifier(str(onnx_file))
+    assert loaded.kind == "onnx" and loaded.sha256 == file_sha256(onnx_file)
+    out = loaded.model(images.double().requires_grad_())
+    assert isinstance(out, torch.Tensor) and out.shape == (5, 3) and not out.requires_grad
+    torch.testing.assert_close(out, tiny_cnn()(images), rtol=1e-4, atol=1e-5)
