@@ -5,7 +5,7 @@ TORCH ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean browser
+.PHONY: demo test lint bench clean browser datasets
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ demo: $(STAMP)
 # Serial by default: on 2 shared cores `-n 2` (pytest-xdist) cost 18 % more CPU time and no
 # wall time (each worker imports torch and trains the session fixtures again); on a bigger
 # machine try `make test PYTEST_ARGS="-n auto"`. --durations lists the slowest tests.
-test: $(STAMP) browser
+test: $(STAMP) browser datasets
 	$(PY) -m pytest -q --durations=15 $(PYTEST_ARGS)
 
 # The report test renders HTML in headless Chromium (Debian's package; needs root to install).
@@ -30,9 +30,18 @@ browser:
 	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
 	  || echo "could not install chromium: the report render test is skipped outside CI"; }
 
-# Speed of every method side by side (prints ratios; several minutes on 2 cores).
+# Debian's Fashion-MNIST (the IDX reader's real-data test and `leapfactual improve`).
+datasets:
+	@test -d /usr/share/datasets/fashion-mnist || { \
+	  echo "installing Debian's dataset-fashion-mnist"; \
+	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends dataset-fashion-mnist >/dev/null) \
+	  || echo "could not install dataset-fashion-mnist: its test is skipped outside CI"; }
+
+# Speed of every method, then of the two VAEs, side by side (prints ratios; minutes on 2 cores).
 bench: $(STAMP)
 	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/codec_speed.py
+	$(PY) benchmarks/codec_quality.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

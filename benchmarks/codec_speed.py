@@ -1,10 +1,11 @@
 """Speed of ConvVAE vs ResVAE (default widths, 64 latent dimensions), side by side in one run:
 one training step (loss, backward, Adam) and one encode + decode, in milliseconds per image.
 
-    python benchmarks/codec_speed.py [--sizes 28 32 64] [--batch 32] [--repeats 5] [--device cpu]
+    python benchmarks/codec_speed.py [--sizes 28 32 64] [--batch 32] [--repeats 15] [--device cpu]
 
-28 px runs grey (1 channel), other sides RGB. Each time is the median of ``--repeats`` runs
-after one warm-up. The machine may be shared: read the ratios, not the absolute times.
+28 px runs grey (1 channel), other sides RGB. Each time is the median of ``--repeats`` rounds
+after one warm-up, the four jobs of a side in turn. The machine may be shared: read the ratios,
+not the absolute times.
 """
 
 from __future__ import annotations
@@ -20,21 +21,8 @@ from leapfactual.models import ConvVAE
 from leapfactual.models.resvae import ResVAE
 
 
-def median_seconds(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
-    """Median wall time of ``fn`` over ``repeats`` runs after one warm-up (GPU synchronised)."""
-    times = []
-    for i in range(repeats + 1):
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if i:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def measure(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> tuple[float, float]:
-    """(training step, encode + decode) in milliseconds per image."""
+def tasks(model: torch.nn.Module, x: torch.Tensor) -> list[Callable[[], object]]:
+    """One training step (loss, backward, Adam) and one encode + decode of ``x``."""
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     generator = torch.Generator().manual_seed(0)
 
@@ -48,18 +36,29 @@ def measure(model: torch.nn.Module, x: torch.Tensor, repeats: int) -> tuple[floa
     def codec() -> None:
         model.decode(model.encode(x))
 
-    per_image = 1000 / x.shape[0]
-    return (
-        median_seconds(step, repeats, x.device) * per_image,
-        median_seconds(codec, repeats, x.device) * per_image,
-    )
+    return [step, codec]
+
+
+def interleaved_ms(jobs: list[Callable[[], object]], repeats: int, x: torch.Tensor) -> list[float]:
+    """Median milliseconds per image of each job, the jobs run in turn ``repeats`` times after
+    one warm-up round (so that a burst of load on a shared machine hits them all)."""
+    times: list[list[float]] = [[] for _ in jobs]
+    for round_ in range(repeats + 1):
+        for job, spent in zip(jobs, times, strict=True):
+            start = time.perf_counter()
+            job()
+            if x.device.type == "cuda":
+                torch.cuda.synchronize(x.device)
+            if round_:
+                spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) * 1000 / x.shape[0] for spent in times]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[28, 32, 64])
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -74,8 +73,8 @@ def main() -> None:
         x = torch.rand(args.batch, channels, size, size, device=device)
         conv = ConvVAE(channels, size, 64).to(device)
         res = ResVAE(channels, size, 64).to(device)
-        (conv_train, conv_code), (res_train, res_code) = (
-            measure(m, x, args.repeats) for m in (conv, res)
+        conv_train, conv_code, res_train, res_code = interleaved_ms(
+            tasks(conv, x) + tasks(res, x), args.repeats, x
         )
         params = [sum(p.numel() for p in m.parameters()) for m in (conv, res)]
         print(

@@ -24,10 +24,11 @@ from leapfactual.experiments.own_model import (
 from leapfactual.pipeline import override
 
 
-def make_user_files(out: Path, size: int = 32, epochs: int = 6) -> tuple[Path, Path]:
+def make_user_files(out: Path, size: int = 32, quick: bool = False) -> tuple[Path, Path]:
     """Step 1: ``out/images/CLASS/*.png`` (RGB) and ``out/classifier.pt2``."""
-    images = write_image_folder(colour_shapes(600, size, seed=0), out / "images")
-    model = train_user_classifier(colour_shapes(2000, size, seed=1), 16, epochs, seed=0)
+    n, n_train, epochs = (160, 400, 1) if quick else (600, 2000, 4)
+    images = write_image_folder(colour_shapes(n, size, seed=0), out / "images")
+    model = train_user_classifier(colour_shapes(n_train, size, seed=1), 16, epochs, seed=0)
     example = torch.rand(2, 3, size, size)
     return images, export_classifier(model, example, out / "classifier.pt2")
 
@@ -65,7 +66,7 @@ def main() -> None:
     parser.add_argument("--files-only", action="store_true", help="only step 1")
     parser.add_argument("--quick", action="store_true", help="tiny epochs (for the tests)")
     args = parser.parse_args()
-    images, classifier = make_user_files(args.out, epochs=1 if args.quick else 6)
+    images, classifier = make_user_files(args.out, quick=args.quick)
     print("your images:", images, "your classifier:", classifier)
     if not args.files_only:
         explain_own_model(args.out, images, classifier, args.quick)

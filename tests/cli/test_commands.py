@@ -111,3 +111,22 @@ def test_bench_thickness_task_on_a_folder_of_digits(cli, tmp_path) -> None:
     )
     bad = cli("bench", "--task", "colour")
     assert bad.returncode == 2 and "unknown task 'colour'" in bad.stderr
+
+
+def test_fit_settings_come_from_file_then_flags_then_set(cli, tmp_path) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text(
+        'data = "digits"\n[vae]\nlatent_dim = 4\nwidth = 4\nepochs = 3\n'
+        "[classifier]\nwidth = 4\nepochs = 1\n[flow]\nepochs = 5\nwidth = 8\n"
+    )
+    out = tmp_path / "run"
+    done = cli(
+        "fit", "--config", str(config), "--vae-epochs", "1", "--flow-epochs", "2",
+        "--set", "flow.epochs=1", "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    saved = json.loads((out / "run.json").read_text())["config"]
+    assert saved["data"] == "digits" and saved["vae"]["latent_dim"] == 4  # the file
+    assert saved["vae"]["epochs"] == 1  # a flag over the file
+    assert saved["flow"]["epochs"] == 1 and saved["flow"]["width"] == 8  # --set over the flag
+    assert "images: 1 x 8 x 8 (10 classes)" in done.stdout

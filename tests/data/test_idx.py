@@ -1,4 +1,5 @@
 import gzip
+import os
 import struct
 from pathlib import Path
 
@@ -110,8 +111,11 @@ def test_fashion_mnist_missing_says_how_to_install(tmp_path: Path) -> None:
         load_fashion_mnist(tmp_path)  # exists but holds no IDX files
 
 
-@pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(), reason="dataset-fashion-mnist not installed")
 def test_real_fashion_mnist_test_split() -> None:
+    if not FASHION_MNIST_DIR.is_dir():  # `make test` installs it; in CI its absence fails
+        if os.environ.get("CI"):
+            pytest.fail("dataset-fashion-mnist is missing in CI: `make test` should install it")
+        pytest.skip("dataset-fashion-mnist not installed")
     data = load_fashion_mnist(split="test")
     assert len(data) == 10_000 and data.shape == (1, 28, 28)
     assert torch.bincount(data.labels).tolist() == [1000] * 10

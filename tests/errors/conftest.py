@@ -111,4 +111,32 @@ def broken(tiny_run, tmp_path_factory) -> Broken:
     torch.save(exp.tensors(), root / "exp_pickled" / "explanation.safetensors")
     arr = (tiny_run.test.images[0, 0] * 255).byte().numpy()
     Image.fromarray(arr).save(root / "digit.png")
+    _own_model_cases(tiny_run, run, root)
     return Broken(run, root)
+
+
+def _own_model_cases(tiny_run, run: Path, root: Path) -> None:
+    """Rows 15-23: a pickled classifier, a changed one, a run whose data is gone, a busy
+    output, a file that is not TOML, and a decompression bomb."""
+    from PIL import Image
+
+    torch.save(tiny_run.classifier, root / "model.pt")  # a pickle: must never be loaded
+    example = tiny_run.test.images[:2]
+    program = torch.export.export(tiny_run.classifier, (example,))
+    torch.export.save(program, str(root / "classifier.pt2"))
+    changed = _copy_run(run, root / "run_changed")
+    meta = json.loads((changed / "run.json").read_text())
+    meta["classifier_source"] = {
+        "spec": str(root / "classifier.pt2"),
+        "kind": "export",
+        "sha256": "0" * 64,  # what the file hashed to when the run was fitted
+    }
+    (changed / "run.json").write_text(json.dumps(meta))
+    nodata = _copy_run(run, root / "run_nodata")
+    meta = json.loads((nodata / "run.json").read_text())
+    meta["config"]["data"] = meta["data"]["spec"] = f"image-folder:{root / 'moved_away'}"
+    (nodata / "run.json").write_text(json.dumps(meta))
+    (root / "busy_out").mkdir()
+    (root / "busy_out" / ".leapfactual-job").write_text("12345")
+    (root / "bad.toml").write_text("[vae\nepochs = 3\n")
+    Image.new("1", (10_000, 9_000)).save(root / "bomb.png")  # 90 M pixels, a few KB

@@ -23,11 +23,14 @@ import pytest
 import torch
 
 from leapfactual.data import load_dataset, load_image_files
+from leapfactual.data.folder import load_image_inputs
 from leapfactual.explain import Explanation, LeapFactual
 from leapfactual.explain.registry import build_explainer
 from leapfactual.flow import ConditionSpec, MLPField, Solver, leap, load_field
 from leapfactual.io import load_module, load_tensors
-from leapfactual.pipeline import FitConfig, FlowSettings, load_run
+from leapfactual.models.external import load_classifier
+from leapfactual.pipeline import FitConfig, FlowSettings, load_run, override
+from leapfactual.pipeline.explain import claim_output
 
 DOC = Path(__file__).parents[2] / "docs" / "errors.md"
 USER_ERRORS = (ValueError, OSError)
@@ -87,6 +90,7 @@ def _report_cli(name: str) -> Callable[[Any, Any], list[str]]:
     return lambda run, broken: ["report", str(getattr(broken, name))]
 
 
+FIT = ["fit", "--data", "digits", "--out"]
 FAST = ("--blend-steps", "1", "--inject-steps", "0")
 
 ROWS = [
@@ -256,6 +260,114 @@ ROWS = [
                 lambda r, b: ["report", str(b.exp_good), "--out", str(b.root / "existing.html")],
                 r"existing.html already exists; .*--force",
             ),
+        ],
+    ),
+    Row(
+        "classifier_pickle",
+        [(lambda r, b: load_classifier(str(b.root / "model.pt")), r"refusing to load .*pickle")],
+        [
+            (
+                lambda r, b: [
+                    *FIT,
+                    str(b.root / "fit_pickle"),
+                    "--classifier",
+                    str(b.root / "model.pt"),
+                ],
+                r"refusing to load .*model\.pt: it is a torch\.save archive.*torch\.export\.save",
+            )
+        ],
+    ),
+    Row(
+        "classifier_changed",
+        [(lambda r, b: load_run(b.run_changed), r"has SHA-256 [0-9a-f]+, but the run was fitted")],
+        [(_explain_cli("run_changed"), r"re-fit it on this classifier into a new directory")],
+    ),
+    Row(
+        "classifier_spec",
+        [
+            (lambda r, b: load_classifier("model.h5"), r"unknown classifier SPEC 'model\.h5'"),
+            (
+                lambda r, b: load_classifier("no_such_module_xyz:model"),
+                r"cannot import module 'no_such_module_xyz'.*PYTHONPATH",
+            ),
+        ],
+        [
+            (
+                lambda r, b: [*FIT, str(b.root / "fit_spec"), "--classifier", "nope_xyz:model"],
+                r"cannot import module 'nope_xyz'",
+            )
+        ],
+    ),
+    Row(
+        "classifier_output",
+        [
+            (
+                lambda r, b: LeapFactual(lambda x: (r.classifier(x),), r.vae, r.flow).explain(
+                    _x(r), 1
+                ),
+                r"classifier returned tuple of 1 items, not a Tensor.*lambda x: model\(x\)\[0\]",
+            )
+        ],
+    ),
+    Row(
+        "run_data_missing",
+        [(lambda r, b: load_run(b.run_nodata).test, r"the data of run .*run_nodata.*move it back")],
+        [(_explain_cli("run_nodata"), r"cannot be loaded .*needs no training data")],
+    ),
+    Row(
+        "images_pattern",
+        [(lambda r, b: load_image_inputs([str(b.root / "nope*.png")], 28, 1), "matches no PNG")],
+        [
+            (_explain_cli("run", "--images", "nowhere/*.png"), r"pattern .* matches no PNG"),
+            (
+                _explain_cli("run", "--images", "test", "--images", "x.png"),
+                r"'test' and 'train' cannot be combined",
+            ),
+        ],
+    ),
+    Row(
+        "settings",
+        [
+            (lambda r, b: FitConfig.from_dict({"vae": {"epoch": 3}}), r"unknown settings"),
+            (
+                lambda r, b: override(FitConfig(), {"vae.epochs": "many"}),
+                r"setting vae.epochs must be an integer, got 'many'",
+            ),
+        ],
+        [
+            (
+                lambda r, b: [*FIT, str(b.root / "fit_set"), "--set", "vae.epoch=3"],
+                r"unknown setting 'vae\.epoch'; known here: \[.*'epochs'",
+            ),
+            (
+                lambda r, b: [*FIT, str(b.root / "fit_toml"), "--config", str(b.root / "bad.toml")],
+                r"bad\.toml is not valid TOML",
+            ),
+        ],
+    ),
+    Row(
+        "busy_output",
+        [(lambda r, b: claim_output(b.busy_out, False), r"another explain job is writing")],
+        [
+            (
+                lambda r, b: ["explain", str(b.run), "--out", str(b.busy_out), *FAST],
+                r"another explain job is writing to .*busy_out.*--force",
+            )
+        ],
+    ),
+    Row(
+        "big_image",
+        [
+            (
+                lambda r, b: load_image_inputs([str(b.root / "bomb.png")], 28, 1),
+                r"decompression-bomb limit",
+            )
+        ],
+        [
+            (
+                lambda r, b: _explain_cli("run", "--images", str(b.root / "bomb.png"))(r, b),
+                r"bomb\.png has 90,000,000 pixels",
+            )
         ],
     ),
 ]

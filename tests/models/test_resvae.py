@@ -69,7 +69,7 @@ def test_dim_colour_shapes_are_reconstructed_better_than_the_mean() -> None:
     train, test = data.images[:100], data.images[100:]
     torch.manual_seed(0)
     vae = ResVAE(3, 32, latent_dim=16, width=8)
-    train_vae(vae, train, epochs=25, batch_size=20, lr=3e-3, seed=0)
+    train_vae(vae, train, epochs=60, batch_size=20, seed=0)  # 300 steps; measured margin 2.9 dB
     with torch.no_grad():
         recon = vae(test)
     mean = train.mean(0, keepdim=True).expand_as(test)

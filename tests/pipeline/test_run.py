@@ -31,7 +31,7 @@ def test_refit_reuses_finished_stages(tiny_run, tiny_config) -> None:
 
 
 def test_other_settings_are_refused(tiny_run, tiny_config) -> None:
-    with pytest.raises(ValueError, match="flow.epochs differ"):
+    with pytest.raises(ValueError, match=r"flow\.epochs differ"):
         fit_run(tiny_run.directory, override(tiny_config, {"flow.epochs": 99}))
 
 
@@ -90,12 +90,60 @@ def test_unet_flow_is_selectable(tmp_path, make_tiny_config) -> None:
     )
     run = fit_run(tmp_path / "unet", config, ("vae", "classifier", "flow"))
     assert type(load_run(run.directory).flow).__name__ == "UNet1DField"
-    with pytest.raises(ValueError, match="unknown flow.field 'transformer'"):
+    with pytest.raises(ValueError, match=r"unknown flow\.field 'transformer'"):
         replace(config, flow=FlowSettings(field="transformer"))
 
 
 def test_bad_settings_are_refused_before_training() -> None:
-    with pytest.raises(ValueError, match="unknown flow.condition 'soft'"):
+    with pytest.raises(ValueError, match=r"unknown flow\.condition 'soft'"):
         FlowSettings(condition="soft")
     with pytest.raises(ValueError, match="test_fraction"):
         FitConfig(test_fraction=1.5)
+
+
+def test_a_swapped_classifier_is_refused(tiny_run, tmp_path, make_tiny_config) -> None:
+    from leapfactual.io import save_module
+    from leapfactual.pipeline.build import fit_classifier
+
+    copy = tmp_path / "swapped"
+    shutil.copytree(tiny_run.directory, copy)
+    other = fit_classifier(
+        tiny_run.train.images[:256], tiny_run.train.labels[:256], 10, tiny_run.config.oracle, 7
+    )
+    save_module(other, copy / "classifier")  # a valid model, but not the one the flow knows
+    with pytest.raises(CheckpointError, match=r"classifier\.safetensors changed since the run"):
+        load_run(copy)
+
+
+def test_data_that_changed_or_moved_is_named_with_the_run_file(tmp_path, monkeypatch) -> None:
+    from PIL import Image
+
+    from leapfactual.pipeline import ClassifierSettings, FlowSettings, VAESettings
+
+    rng = torch.Generator().manual_seed(0)
+    for k in range(2):
+        (tmp_path / "data" / f"c{k}").mkdir(parents=True)
+        for i in range(12):
+            pixels = (torch.rand(12, 12, generator=rng) * 255 * (k + 1) / 2).byte().numpy()
+            Image.fromarray(pixels).save(tmp_path / "data" / f"c{k}" / f"{i}.png")
+    monkeypatch.chdir(tmp_path)  # a relative path, resolved when the run is fitted
+    config = FitConfig(
+        data="image-folder:data",
+        vae=VAESettings(latent_dim=4, width=4, epochs=1),
+        classifier=ClassifierSettings(width=4, epochs=1),
+        flow=FlowSettings(epochs=1),
+    )
+    run = fit_run(tmp_path / "run", config)
+    meta = json.loads((run.directory / "run.json").read_text())
+    assert meta["config"]["data"] == f"image-folder:{tmp_path / 'data'}"
+    assert meta["data"]["shape"] == [1, 12, 12]
+    monkeypatch.chdir(tmp_path.parent)  # from anywhere else it still loads
+    assert len(load_run(run.directory).test) == len(run.test)
+    Image.fromarray((torch.ones(12, 12) * 255).byte().numpy()).save(tmp_path / "data/c0/0.png")
+    with pytest.raises(ValueError, match="changed since it was fitted"):
+        _ = load_run(run.directory).test
+    (tmp_path / "data").rename(tmp_path / "elsewhere")
+    moved = load_run(run.directory)  # loads: the data is only needed for the split
+    assert moved.class_names == ["c0", "c1"] and moved.image_shape == (1, 12, 12)
+    with pytest.raises(FileNotFoundError, match=r"run\.json: data 'image-folder:.*move it back"):
+        _ = moved.test

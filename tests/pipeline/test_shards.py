@@ -13,13 +13,13 @@ import toys
 from torch import Tensor
 
 import leapfactual.pipeline.shards as shards
+from leapfactual.explain import Explanation
 from leapfactual.pipeline.shards import (
     explain_sharded,
     merge_shards,
     predict_labels,
     shard_progress,
 )
-from leapfactual.explain import Explanation
 
 
 def assert_same(a: Explanation, b: Explanation) -> None:

@@ -91,3 +91,19 @@ def test_chromium_decodes_every_image(tmp_path) -> None:
     assert seen["n"] == 3 * 11 + 3 * 4
     assert seen["decoded"] == seen["n"]
     assert seen["external"] == 0
+
+
+def test_fit_warnings_stand_next_to_the_validity(tmp_path) -> None:
+    from leapfactual.report import build_report
+
+    exp = fake_explanation()
+    exp.config["warnings"] = ["the codec loses what the classifier looks at"]
+    page = render_html(build_report(exp, ["a", "b", "c", "d"], title="t"))
+    cards, warning, summary = (
+        page.index('class="cards"'),
+        page.index('id="warning-1"'),
+        page.index("<h2>Summary</h2>"),
+    )
+    assert cards < warning < summary
+    assert "Warning: the codec loses what the classifier looks at" in page
+    assert 'id="warning-1"' not in render_html(build_report(fake_explanation(), "abcd", "t"))

@@ -47,7 +47,7 @@ class OwnModelConfig:
     user_epochs: int = 4
     vae_epochs: int = 30
     latent_dim: int = 32
-    vae_width: int = 32
+    vae_width: int | None = None
     flow_epochs: int = 60
     seed: int = 0
 
@@ -298,11 +298,11 @@ def write_own_model_page(result: OwnModelResult, stem: Path, command: str) -> Pa
         (
             "How it was made",
             [
-                "- The user's classifier: a 3-layer CNN with batch norm trained with a plain PyTorch loop on "
-                f"{cfg.n_user} other images ({cfg.user_epochs} epochs), exported with "
-                "`torch.export` and given to `fit` as `classifier.spec`; `fit` trains only a "
-                f"residual VAE (latent {cfg.latent_dim}, {cfg.vae_epochs} epochs) and the flow "
-                f"({cfg.flow_epochs} epochs) on its outputs.",
+                "- The user's classifier: a 3-layer CNN with batch norm trained with a plain "
+                f"PyTorch loop on {cfg.n_user} other images ({cfg.user_epochs} epochs), "
+                "exported with `torch.export` and given to `fit` as `classifier.spec`; `fit` "
+                f"trains only a residual VAE (latent {cfg.latent_dim}, {cfg.vae_epochs} epochs) "
+                f"and the flow ({cfg.flow_epochs} epochs) on its outputs.",
                 "- The oracle: a wider CNN trained the same way on yet other images; oracle "
                 "validity = the oracle puts the CE in the target class.",
                 f"- {cfg.limit} held-out images per size, targets drawn at random among the "

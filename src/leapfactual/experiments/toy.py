@@ -12,11 +12,14 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+from torch.nn import functional as F
 
 from leapfactual.experiments._shared import resolve_device
 from leapfactual.explain import Blend, Explanation, Inject, LeapFactual
-from leapfactual.flow import MLPField, Solver, UniformSource, integrate, leap, train_flow
+from leapfactual.flow import Solver, VectorField, integrate, leap
 from leapfactual.models import IdentityCodec
+from leapfactual.pipeline.build import fit_flow
+from leapfactual.pipeline.settings import FlowSettings
 
 STARTS = torch.tensor([[-0.35, -0.2], [-0.35, 0.3], [0.15, -0.2], [0.15, 0.3]])
 TARGET = 3
@@ -51,35 +54,28 @@ def train_toy_flow(
     config: ToyConfig = ToyConfig(),
     progress: bool = False,
     device: str | torch.device | None = None,
-) -> MLPField:
-    """Train the quadrant flow with a uniform source and scalar class conditions on
-    ``device`` (default: the CPU). Not :func:`leapfactual.pipeline.build.fit_flow`: that
-    flow starts from a Gaussian, this one from the data's own uniform square."""
+) -> VectorField:
+    """Train the quadrant flow: points uniform on the square, scalar class conditions, paths
+    from the square's own uniform source, on ``device`` (default: the CPU)."""
     gen = torch.Generator().manual_seed(config.seed)
     points = torch.rand(config.points, 2, generator=gen) - 0.5
-    torch.manual_seed(config.seed)
-    field = MLPField(
-        2, 4, width=config.width, depth=config.depth, activation="silu", condition="scalar"
-    )
-    if device is not None:
-        field.to(device)
-    cond = field.condition.from_labels(quadrant_labels(points))
-    train_flow(
-        field,
-        points,
-        cond,
+    settings = FlowSettings(
+        width=config.width,
+        depth=config.depth,
+        activation="silu",
         epochs=config.epochs,
-        batch_size=config.batch_size,
         lr=config.lr,
+        batch=config.batch_size,
+        condition="scalar",
         lr_milestones=(int(config.epochs * 0.8),),
-        source=UniformSource(-0.5, 0.5),
-        seed=config.seed,
-        progress=progress,
+        source="uniform",
+        source_bounds=(-0.5, 0.5),
     )
-    return field
+    labels = F.one_hot(quadrant_labels(points), 4).float()  # the rule's (certain) outputs
+    return fit_flow(points, labels, settings, config.seed, progress=progress, device=device)
 
 
-def toy_explainer(field: MLPField, solver: Solver = Solver("rk4", 16)) -> LeapFactual:
+def toy_explainer(field: VectorField, solver: Solver = Solver("rk4", 16)) -> LeapFactual:
     """The paper's toy schedule: 8 blends at gamma 0.1, 3 injections landing at 0.1."""
     return LeapFactual(
         quadrant_classifier,
@@ -94,7 +90,7 @@ def toy_explainer(field: MLPField, solver: Solver = Solver("rk4", 16)) -> LeapFa
 
 @dataclass
 class ToyResult:
-    field: MLPField
+    field: VectorField
     explanation: Explanation
     figure: Path | None
 
@@ -117,7 +113,9 @@ def run_toy(
 
 
 @torch.no_grad()
-def plot_toy(field: MLPField, exp: Explanation, out: Path, config: ToyConfig = ToyConfig()) -> Path:
+def plot_toy(
+    field: VectorField, exp: Explanation, out: Path, config: ToyConfig = ToyConfig()
+) -> Path:
     """Write the five panels (a)-(e) of the paper's toy figure as one PNG."""
     from matplotlib.figure import Figure
 

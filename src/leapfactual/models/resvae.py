@@ -7,9 +7,11 @@ resized), each stage a 4x4 stride-2 convolution followed by one pre-activation r
 (GroupNorm, SiLU, 3x3 convolution, twice; it starts as the identity); the decoder mirrors it
 with 4x4 transposed convolutions.
 
-Two fixes against the collapse of ConvVAE on dim colour images, each measured on
-:func:`~leapfactual.data.shapes.colour_shapes` (``benchmarks/codec_speed.py``, report of the
-codec work):
+Two fixes against the collapse of ConvVAE on dim colour images, measured with
+``benchmarks/codec_quality.py`` on :func:`~leapfactual.data.shapes.colour_shapes` (320 train /
+80 held-out images, 200 Adam steps at lr 2e-3; held-out PSNR, the mean training image scores
+23.9 dB at 32 px and 23.7 dB at 64 px): ConvVAE 21.6 / 22.0 dB (constant output), ResVAE
+28.2 / 27.1 dB, ResVAE with the plain MSE 24.7 / 23.7 dB.
 
 - **Linear output head.** The last convolution is linear, the MSE is taken on it unclamped and
   ``decode`` clamps it to [0, 1]. A sigmoid head goes all black: the dark background drives
@@ -22,6 +24,10 @@ codec work):
   Without it, dim images (pixel variance 0.0054 for the shapes) make the MSE 18x smaller
   against the same KL, and the latent collapses to about 1 nat. ``reference_var=None`` gives
   the plain ConvVAE loss.
+
+Width: 16 by default. At lr 2e-3 (``train_vae``'s default) width 32 diverged on the shapes
+(the encoder's log-variance ran to its floor, the KL to thousands of nats, and the output
+stayed at the mean image) with batch 32 and 64 alike; width 32 trains at lr 1e-3.
 """
 
 from __future__ import annotations
@@ -32,11 +38,10 @@ import numbers
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from leapfactual.io import register
-from leapfactual.models.layers import check_images, check_matrix, stage_channels, stage_sides
-from leapfactual.models.vae import LOGVAR_RANGE, kl_divergence, reparameterise
+from leapfactual.models.layers import check_matrix, stage_channels, stage_sides
+from leapfactual.models.vae import VAE
 
 MIN_SIDE = 8
 GROUPS = 8
@@ -65,8 +70,10 @@ class ResBlock(nn.Module):
             nn.SiLU(),
             nn.Conv2d(channels, channels, 3, padding=1),
         )
-        nn.init.zeros_(self.body[-1].weight)
-        nn.init.zeros_(self.body[-1].bias)
+        last = self.body[-1]
+        assert isinstance(last, nn.Conv2d) and last.bias is not None
+        nn.init.zeros_(last.weight)  # each block starts as the identity
+        nn.init.zeros_(last.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.body(x)
@@ -118,7 +125,7 @@ class ResDecoder(nn.Module):
 
 
 @register
-class ResVAE(nn.Module):
+class ResVAE(VAE):
     """Residual VAE for ``[B, in_channels, image_size, image_size]`` images in [0, 1].
 
     A :class:`~leapfactual.models.Codec` with :class:`~leapfactual.models.ConvVAE`'s interface:
@@ -129,14 +136,12 @@ class ResVAE(nn.Module):
         in_channels: image channels (1 grey, 3 RGB; any positive number works).
         image_size: side of the square images, at least 8.
         latent_dim: size of the latent z.
-        width: channels of the first stage; they double per stage up to ``8 * width``.
+        width: channels of the first stage; they double per stage up to ``8 * width``
+            (16; see the module docstring before raising it).
         beta: weight of the KL term.
         reference_var: pixel variance the MSE is rescaled to (module docstring); ``None``
             keeps the plain MSE.
     """
-
-    input_range: tuple[float, float] = (0.0, 1.0)
-    """Pixel range of the images it takes (checked by explainers)."""
 
     def __init__(
         self,
@@ -177,24 +182,10 @@ class ResVAE(nn.Module):
         self.encoder = ResEncoder(self.in_channels, self.image_size, self.latent_dim, int(width))
         self.decoder = ResDecoder(self.in_channels, self.image_size, self.latent_dim, int(width))
 
-    def encode_dist(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Posterior ``(mu, logvar)``, each ``[B, latent_dim]``."""
-        check_images(x, self.in_channels, self.image_size, type(self).__name__)
-        mu, logvar = self.encoder(x)
-        return mu, logvar.clamp(*LOGVAR_RANGE)
-
-    def encode(self, x: Tensor) -> Tensor:
-        """Posterior mean ``[B, latent_dim]``: the deterministic latent of ``x``."""
-        return self.encode_dist(x)[0]
-
     def decode(self, z: Tensor) -> Tensor:
         """Images ``[B, in_channels, image_size, image_size]`` in [0, 1]."""
         check_matrix(z, self.latent_dim, None, "latents")
         return self.decoder(z).clamp(0.0, 1.0)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Deterministic reconstruction ``decode(encode(x))``."""
-        return self.decode(self.encode(x))
 
     def loss(
         self, x: Tensor, generator: torch.Generator | None = None
@@ -203,12 +194,10 @@ class ResVAE(nn.Module):
         output, so that no pixel's gradient is cut), ``kl`` as ConvVAE's, and
         ``total = recon * reference_var / var(x) + beta * kl`` (``recon + beta * kl`` when
         ``reference_var`` is None)."""
-        mu, logvar = self.encode_dist(x)
-        recon = F.mse_loss(self.decoder(reparameterise(mu, logvar, generator)), x)
-        kl = kl_divergence(mu, logvar)
-        weight = 1.0
-        if self.reference_var is not None:
-            weight = self.reference_var / x.detach().var().clamp_min(MIN_VAR)
+        recon, kl = self.terms(x, generator)
+        if self.reference_var is None:
+            return recon + self.beta * kl, recon, kl
+        weight = self.reference_var / x.detach().var().clamp_min(MIN_VAR)
         return recon * weight + self.beta * kl, recon, kl
 
 

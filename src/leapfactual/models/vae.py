@@ -86,8 +86,47 @@ def reparameterise(mu: Tensor, logvar: Tensor, generator: torch.Generator | None
     return mu + (0.5 * logvar).exp() * eps
 
 
+class VAE(nn.Module):
+    """What every VAE codec here shares: a Gaussian encoder (``self.encoder`` gives ``(mu,
+    logvar)``), the posterior mean as the latent, and the two terms of the loss on one sampled
+    latent. Subclasses build ``encoder`` / ``decoder`` and define ``decode`` and ``loss``."""
+
+    input_range: tuple[float, float] = (0.0, 1.0)
+    """Pixel range of the images it takes (checked by explainers)."""
+
+    in_channels: int
+    image_size: int
+    latent_dim: int
+    encoder: nn.Module
+    decoder: nn.Module
+
+    def encode_dist(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Posterior ``(mu, logvar)``, each ``[B, latent_dim]``."""
+        check_images(x, self.in_channels, self.image_size, type(self).__name__)
+        mu, logvar = self.encoder(x)
+        return mu, logvar.clamp(*LOGVAR_RANGE)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Posterior mean ``[B, latent_dim]``: the deterministic latent of ``x``."""
+        return self.encode_dist(x)[0]
+
+    def decode(self, z: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Deterministic reconstruction ``decode(encode(x))``."""
+        return self.decode(self.encode(x))
+
+    def terms(self, x: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        """``(recon, kl)``: the MSE of the raw decoder output on one sampled latent, and
+        :func:`kl_divergence`."""
+        mu, logvar = self.encode_dist(x)
+        recon = F.mse_loss(self.decoder(reparameterise(mu, logvar, generator)), x)
+        return recon, kl_divergence(mu, logvar)
+
+
 @register
-class ConvVAE(nn.Module):
+class ConvVAE(VAE):
     """Convolutional VAE for ``[B, in_channels, image_size, image_size]`` images in [0, 1].
 
     A :class:`~leapfactual.models.Codec`: ``encode`` returns the posterior mean (deterministic),
@@ -102,9 +141,6 @@ class ConvVAE(nn.Module):
         width: channels of the first stage.
         beta: weight of the KL term (see the module docstring for the reductions).
     """
-
-    input_range: tuple[float, float] = (0.0, 1.0)
-    """Pixel range of the images it takes (checked by explainers)."""
 
     def __init__(
         self,
@@ -129,32 +165,16 @@ class ConvVAE(nn.Module):
         self.encoder = ConvEncoder(in_channels, image_size, latent_dim, width)
         self.decoder = ConvDecoder(in_channels, image_size, latent_dim, width)
 
-    def encode_dist(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Posterior ``(mu, logvar)``, each ``[B, latent_dim]``."""
-        check_images(x, self.in_channels, self.image_size, type(self).__name__)
-        mu, logvar = self.encoder(x)
-        return mu, logvar.clamp(*LOGVAR_RANGE)
-
-    def encode(self, x: Tensor) -> Tensor:
-        """Posterior mean ``[B, latent_dim]``: the deterministic latent of ``x``."""
-        return self.encode_dist(x)[0]
-
     def decode(self, z: Tensor) -> Tensor:
         """Images ``[B, in_channels, image_size, image_size]`` in (0, 1)."""
         check_matrix(z, self.latent_dim, None, "latents")
         return self.decoder(z)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Deterministic reconstruction ``decode(encode(x))``."""
-        return self.decode(self.encode(x))
-
     def loss(
         self, x: Tensor, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor, Tensor]:
         """``(total, recon, kl)`` with ``total = recon + beta * kl`` on one sampled latent."""
-        mu, logvar = self.encode_dist(x)
-        recon = F.mse_loss(self.decoder(reparameterise(mu, logvar, generator)), x)
-        kl = kl_divergence(mu, logvar)
+        recon, kl = self.terms(x, generator)
         return recon + self.beta * kl, recon, kl
 
 

@@ -15,7 +15,14 @@ import torch
 from torch import Tensor, nn
 
 from leapfactual.explain.base import Outputs, as_probs
-from leapfactual.flow import MLPField, UNet1DField, VectorField, train_flow
+from leapfactual.flow import (
+    GaussianSource,
+    MLPField,
+    UNet1DField,
+    UniformSource,
+    VectorField,
+    train_flow,
+)
 from leapfactual.models import (
     CNNClassifier,
     ConditionalVAE,
@@ -36,8 +43,8 @@ def build_vae(settings: VAESettings, channels: int, size: int) -> nn.Module:
     if settings.kind == "resnet":
         from leapfactual.models.resvae import ResVAE
 
-        return ResVAE(channels, size, settings.latent_dim, settings.width)
-    return ConvVAE(channels, size, settings.latent_dim, settings.width)
+        return ResVAE(channels, size, settings.latent_dim, settings.base_width)
+    return ConvVAE(channels, size, settings.latent_dim, settings.base_width)
 
 
 def fit_vae(
@@ -144,6 +151,9 @@ def fit_flow(
         settings.batch,
         settings.lr,
         lr_milestones=settings.lr_milestones,
+        source=UniformSource(*settings.source_bounds)
+        if settings.source == "uniform"
+        else GaussianSource(),
         sigma=settings.sigma,
         coupling=settings.coupling,  # type: ignore[arg-type]
         seed=seed,
@@ -166,7 +176,7 @@ def fit_cvae(
     """The CGM baseline's conditional VAE, on ``images`` under the classifier's ``probs``."""
     torch.manual_seed(seed)
     model = ConditionalVAE(
-        images.shape[1], images.shape[2], settings.latent_dim, probs.shape[1], settings.width
+        images.shape[1], images.shape[2], settings.latent_dim, probs.shape[1], settings.base_width
     )
     train_cvae(
         model,

@@ -236,8 +236,10 @@ def fit_run(
         _write_meta(out, meta)
     barrier()
     run = _assemble(out, config, meta, target, data)
-    wanted = _closure(stages, external=config.classifier.spec is not None)
-    for stage in [s for s in STAGES if s in wanted]:
+    external = config.classifier.spec is not None
+    wanted = _closure(stages, external)
+    order = sorted(wanted, key=lambda s: (not (external and s == "classifier"), STAGES.index(s)))
+    for stage in order:  # a user classifier first: a bad spec fails before any training
         if getattr(run, stage) is None:
             _fit_stage(run, stage, progress and ranks.is_main, ranks.is_main, target)
         measured = {k: v for k, v in _measure(run, stage).items() if math.isfinite(v)}

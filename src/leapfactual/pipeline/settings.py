@@ -44,9 +44,12 @@ T = TypeVar("T")
 
 STAGE_NAMES = ("vae", "classifier", "flow", "oracle", "cvae")
 CODECS = ("conv", "resnet")
+WIDTHS = {"conv": 32, "resnet": 16}
+"""Default base width of each VAE kind."""
 FIELDS = ("mlp", "unet")
 ACTIVATIONS = ("selu", "silu", "relu")
 COUPLINGS = ("independent", "ot")
+SOURCES = ("gaussian", "uniform")
 
 
 def _choice(name: str, value: str, options: tuple[str, ...]) -> None:
@@ -67,18 +70,27 @@ class VAESettings:
 
     ``kind``: ``conv`` (:class:`~leapfactual.models.ConvVAE`, for small grey images) or
     ``resnet`` (:class:`~leapfactual.models.ResVAE`, residual blocks for 32-128 px).
+    ``width``: base channels; None takes the kind's own (:data:`WIDTHS`: the residual VAE
+    diverges at the conv VAE's width with this learning rate).
     """
 
     kind: str = "conv"
     latent_dim: int = 32
-    width: int = 32
+    width: int | None = None
     epochs: int = 20
     lr: float = 2e-3
     batch: int = 64
 
     def __post_init__(self) -> None:
         _choice("vae.kind", self.kind, CODECS)
-        _positive(self, "latent_dim", "width", "epochs", "lr", "batch")
+        _positive(self, "latent_dim", "epochs", "lr", "batch")
+        if self.width is not None:
+            _positive(self, "width")
+
+    @property
+    def base_width(self) -> int:
+        """``width``, or the kind's default width."""
+        return self.width if self.width is not None else WIDTHS[self.kind]
 
 
 @dataclass(frozen=True)
@@ -108,7 +120,10 @@ class ClassifierSettings:
 @dataclass(frozen=True)
 class FlowSettings:
     """The CE-CFM vector field: ``mlp`` (:class:`~leapfactual.flow.MLPField`) or ``unet``
-    (:class:`~leapfactual.flow.UNet1DField`: width = base channels, depth = downsamples)."""
+    (:class:`~leapfactual.flow.UNet1DField`: width = base channels, depth = downsamples).
+
+    ``source``: where paths start (t = 0): ``gaussian`` N(0, I), or ``uniform`` on the box
+    ``source_bounds`` (the 2-D toy's data square)."""
 
     field: str = "mlp"
     width: int = 64
@@ -121,12 +136,18 @@ class FlowSettings:
     lr_milestones: tuple[int, ...] = ()
     sigma: float = 0.0
     coupling: str = "independent"
+    source: str = "gaussian"
+    source_bounds: tuple[float, float] = (-0.5, 0.5)
 
     def __post_init__(self) -> None:
         _choice("flow.field", self.field, FIELDS)
         _choice("flow.activation", self.activation, ACTIVATIONS)
         _choice("flow.condition", self.condition, tuple(KINDS))
         _choice("flow.coupling", self.coupling, COUPLINGS)
+        _choice("flow.source", self.source, SOURCES)
+        low, high = self.source_bounds
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ValueError(f"flow.source_bounds must be finite with low < high, got {low, high}")
         if not (self.sigma >= 0 and math.isfinite(self.sigma)):
             raise ValueError(f"flow.sigma must be a finite number >= 0, got {self.sigma!r}")
         _positive(self, "width", "depth", "epochs", "lr", "batch")
@@ -239,19 +260,29 @@ def override(settings: T, assignments: Mapping[str, Any], parse: bool = True) ->
     the values are typed already (command-line flags) and strings stay strings."""
     data = to_dict(settings)
     for key, raw in assignments.items():
-        node = data
+        node, cls = data, type(settings)
         *parents, leaf = key.split(".")
         for part in parents:
+            table = _table_type(cls, part)
             child = node.get(part)
-            if child is None and part in node:  # an optional table that is off (inject)
-                child = node[part] = {}
-            if not isinstance(child, dict):
+            if child is None and table is not None and part in node:  # an optional table
+                child = node[part] = to_dict(table())  # that was off (inject): its defaults
+            if not isinstance(child, dict) or table is None:
                 raise ValueError(f"unknown setting {key!r}: {part!r} is not a table of settings")
-            node = child
+            node, cls = child, table
         if leaf not in node:
             raise ValueError(f"unknown setting {key!r}; known here: {sorted(node)}")
         node[leaf] = parse_value(raw) if parse and isinstance(raw, str) else raw
     return from_dict(type(settings), data)
+
+
+def _table_type(cls: type, name: str) -> type | None:
+    """The settings class of field ``name`` of ``cls`` (None when it is not a table)."""
+    if not is_dataclass(cls) or name not in {f.name for f in fields(cls)}:
+        return None
+    hint = typing.get_type_hints(cls)[name]
+    options = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+    return options[0] if isinstance(options[0], type) and is_dataclass(options[0]) else None
 
 
 def parse_assignments(items: list[str]) -> dict[str, Any]:

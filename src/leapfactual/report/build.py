@@ -75,11 +75,10 @@ def build_report(
 ) -> Report:
     """A report on ``exp`` with headline cards, a settings table and optionally a grid.
 
-    The run's fit warnings recorded in the explanation (``exp.config["warnings"]``) come
-    first among the notes, next to the validity they qualify.
+    The run's fit warnings recorded in the explanation (``exp.config["warnings"]``) are
+    shown under the headline numbers, next to the validity they qualify.
     """
     check_drawable(exp)
-    notes = [*(f"Warning: {w}" for w in exp.config.get("warnings") or []), *notes]
     nums = headline(exp)
     cards = [(f"{nums['validity']:.1%}", "CE validity (classifier says target)")]
     if "validity_reliable" in nums:
@@ -112,6 +111,7 @@ def build_report(
         cards=cards,
         grid=source_target_grid(grid, num_classes) if grid is not None else None,
         grid_sources=grid.source[:: num_classes - 1].tolist() if grid is not None else (),
+        warnings=[str(w) for w in exp.config.get("warnings") or []],
         notes=list(notes),
         max_samples=max_samples,
     )

@@ -32,6 +32,8 @@ class Report:
         grid: optional ``[S, K, C, H, W]`` source x target images from
             :func:`~leapfactual.report.grid.source_target_grid`, with ``grid_sources`` the
             class of each row's input.
+        warnings: one-line warnings shown right under the headline numbers (e.g. a codec that
+            loses what the classifier looks at, which makes the validity unreliable).
         notes: lines for the footer (e.g. the command that produced the page).
         max_samples: per-sample rows shown.
     """
@@ -42,6 +44,7 @@ class Report:
     subtitle: str = ""
     summary: list[tuple[str, str]] = field(default_factory=list)
     cards: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     grid: Tensor | None = None
     grid_sources: Sequence[int] = ()
     grid_reliable: bool = False
@@ -70,6 +73,7 @@ def render_html(report: Report) -> str:
         samples=[_sample(report, i, scale) for i in range(min(len(exp), report.max_samples))],
         size=DISPLAY,
         strip_size=STRIP,
+        warnings=report.warnings,
         notes=report.notes,
         version=__version__,
     )

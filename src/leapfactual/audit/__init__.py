@@ -1,0 +1,40 @@
+"""Audits of counterfactual explanations from the classifier's outputs (docs/method.md §10).
+
+- regions: :func:`change_regions` splits a change ``x' - x`` into connected components or
+  grid cells.
+- necessity: :func:`necessity` reverts each region (its *drop* in target probability),
+  finds a greedy minimal sufficient change and the COUT transition curve;
+  :func:`necessity_map` paints each pixel with its region's drop.
+- summary: :func:`summarise` averages all of it per (source, target) pair, with attribute
+  attributions where probes exist; :func:`summary_table` gives report rows.
+- teachers: judges of CEs for counterfactual knowledge distillation: a rule
+  (:class:`RuleTeacher`), a model (:class:`ModelTeacher`) and a person
+  (:class:`HumanTeacher`, a page served on 127.0.0.1 that saves every answer as it is given).
+"""
+
+from leapfactual.audit.necessity import Necessity, necessity, necessity_map
+from leapfactual.audit.regions import change_regions, grid_cells, pixel_change
+from leapfactual.audit.summary import Cell, PairSummary, summarise, summary_table
+from leapfactual.audit.teacher_server import HumanTeacher, ServerHandle, read_labels, serve
+from leapfactual.audit.teachers import ModelTeacher, RuleTeacher, Teacher, TeacherQueue
+
+__all__ = [
+    "Cell",
+    "HumanTeacher",
+    "ModelTeacher",
+    "Necessity",
+    "PairSummary",
+    "RuleTeacher",
+    "ServerHandle",
+    "Teacher",
+    "TeacherQueue",
+    "change_regions",
+    "grid_cells",
+    "necessity",
+    "necessity_map",
+    "pixel_change",
+    "read_labels",
+    "serve",
+    "summarise",
+    "summary_table",
+]

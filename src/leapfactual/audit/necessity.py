@@ -1,0 +1,328 @@
+"""Necessity of a counterfactual's changes, from the classifier's outputs only (docs/method.md §10).
+
+For every CE ``x'`` of an input ``x`` the change is split into regions
+(:func:`~leapfactual.audit.regions.change_regions`) and three things are measured:
+
+- *drop* of region ``r``: ``p_t(x') - p_t(x' with region r put back to x)``, where ``p_t`` is
+  the target probability: how much the classifier needs that part of the change.
+- *minimal sufficient change* (greedy): start from ``x`` and add whole regions in order of
+  decreasing drop (ties: lower region id first) until the classifier's argmax is the target;
+  those regions are the minimal change. If ``x`` is already classified as the target it is
+  empty; if even all regions together fail, it is all of them and ``minimal_valid`` is False.
+- *transition curve* (COUT, Khorram & Fuxin, CVPR 2022): insert the changed pixels of ``x'``
+  into ``x`` in order of decreasing ``|x' - x|`` (summed over channels; ties: scan order) in
+  ``steps`` equal steps (step ``k`` inserts the first ``ceil(k N / steps)`` of the ``N``
+  changed pixels, so step 0 is ``x`` and the last is ``x'``), recording ``p_t`` and the
+  source probability ``p_s``; COUT is the trapezoidal area under ``p_t - p_s`` over
+  ``[0, 1]``, in ``[-1, 1]``.
+
+All variants are classified without gradients in chunks of ``batch_size`` on the classifier's
+device; every image classified counts one in ``cost.classifier``. Results are on CPU.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from leapfactual._version import __version__
+from leapfactual.audit.regions import (
+    DEFAULT_THRESHOLD,
+    Mode,
+    change_regions,
+    check_pair,
+    pixel_change,
+)
+from leapfactual.explain.base import (
+    Outputs,
+    as_probs,
+    as_target,
+    check_range,
+    model_errors,
+    module_device,
+    module_dtype,
+)
+from leapfactual.explain.explanation import Cost, Timer
+from leapfactual.io import CheckpointError, load_tensors, save_tensors
+from leapfactual.models.adapters import as_tensor_outputs
+from leapfactual.models.protocols import Classifier
+
+NECESSITY_TENSORS = (
+    "regions",
+    "count",
+    "drop",
+    "minimal",
+    "minimal_valid",
+    "curve",
+    "curve_source",
+    "cout",
+    "p_cf",
+    "source",
+    "target",
+)
+
+
+@dataclass
+class Necessity:
+    """Necessity of the changes of ``B`` counterfactuals (CPU tensors; ``R = max_regions``).
+
+    Attributes:
+        regions: region id of every pixel ``[B, H, W]`` int64, 0 = unchanged.
+        count: regions per CE ``[B]``.
+        drop: ``p_t(x') - p_t(x' with region r + 1 reverted)`` ``[B, R]``; NaN past ``count``.
+        minimal: the greedy minimal sufficient change, as a region mask ``[B, R]``.
+        minimal_valid: whether those regions alone reach the target ``[B]``.
+        curve, curve_source: ``p_t`` and ``p_s`` along the insertion path ``[B, steps + 1]``.
+        cout: normalised area under ``curve - curve_source`` ``[B]``, in ``[-1, 1]``.
+        p_cf: ``p_t(x')`` ``[B]``.
+        source, target: the classes compared ``[B]``.
+        cost: classifier evaluations and wall time.
+        config: the settings, for the record.
+    """
+
+    regions: Tensor
+    count: Tensor
+    drop: Tensor
+    minimal: Tensor
+    minimal_valid: Tensor
+    curve: Tensor
+    curve_source: Tensor
+    cout: Tensor
+    p_cf: Tensor
+    source: Tensor
+    target: Tensor
+    cost: Cost = field(default_factory=Cost)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.count.shape[0])
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``necessity.safetensors`` + ``necessity.json`` into ``directory``."""
+        out = Path(directory)
+        tensors = {k: getattr(self, k) for k in NECESSITY_TENSORS}
+        meta = {
+            "kind": "necessity",
+            "cost": asdict(self.cost),
+            "config": self.config,
+            "leapfactual_version": __version__,
+        }
+        save_tensors(out / "necessity", tensors, meta)
+        return out
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> Necessity:
+        """Read a necessity audit written by :meth:`save`."""
+        tensors, meta = load_tensors(Path(directory) / "necessity")
+        if meta.get("kind") != "necessity" or set(tensors) != set(NECESSITY_TENSORS):
+            raise CheckpointError(f"{directory} does not hold a necessity audit")
+        return cls(cost=Cost(**meta["cost"]), config=meta.get("config", {}), **tensors)
+
+
+def necessity_map(n: Necessity) -> Tensor:
+    """Each pixel's region drop ``[B, 1, H, W]`` (0 for unchanged pixels)."""
+    table = torch.cat([torch.zeros(len(n), 1), n.drop.float().nan_to_num(0.0)], dim=1)
+    flat = table.gather(1, n.regions.flatten(1))
+    return flat.view(n.regions.shape).unsqueeze(1)
+
+
+Mask = Callable[[slice], Tensor]
+"""For a slice of the jobs, which pixels take ``x'`` (True) rather than ``x``, ``[n, H, W]``."""
+
+
+@dataclass
+class _Run:
+    """The classifier, the image pairs and the counters one audit shares."""
+
+    classifier: Classifier
+    outputs: Outputs
+    x: Tensor
+    x_cf: Tensor
+    batch_size: int
+    cost: Cost
+
+    def probs(self, ce: Tensor, mask: Mask) -> Iterator[tuple[slice, Tensor]]:
+        """Probabilities of the blends ``where(mask, x'[ce], x[ce])``, chunk by chunk (CPU)."""
+        device = module_device(self.classifier) or self.x.device
+        dtype = module_dtype(self.classifier) or self.x.dtype
+        for start in range(0, ce.numel(), self.batch_size):
+            part = slice(start, start + self.batch_size)
+            idx = ce[part].to(self.x.device)
+            keep = mask(part).to(device).unsqueeze(1)
+            images = torch.where(
+                keep, self.x_cf[idx].to(device, dtype), self.x[idx].to(device, dtype)
+            )
+            self.cost.classifier += images.shape[0]
+            with torch.no_grad(), model_errors("classifier", images):
+                out = as_tensor_outputs(self.classifier(images))
+            yield part, as_probs(out, self.outputs).cpu()
+
+    def pick(self, ce: Tensor, mask: Mask, classes: Tensor) -> tuple[Tensor, Tensor]:
+        """Probabilities of ``classes [N, m]`` per blend, and the predicted class ``[N]``."""
+        picked = torch.empty(classes.shape)
+        pred = torch.empty(ce.numel(), dtype=torch.long)
+        for part, p in self.probs(ce, mask):
+            picked[part] = p.gather(1, classes[part])
+            pred[part] = p.argmax(dim=1)
+        return picked, pred
+
+
+def _jobs(counts: Tensor) -> tuple[Tensor, Tensor]:
+    """For ``counts [B]``: the CE of every job and its number 1..count within its CE."""
+    ce = torch.arange(counts.numel()).repeat_interleave(counts)
+    first = torch.cumsum(counts, 0) - counts
+    return ce, torch.arange(ce.numel()) - first[ce] + 1
+
+
+def _insertion_ranks(x: Tensor, x_cf: Tensor) -> tuple[Tensor, Tensor]:
+    """Each pixel's place in the insertion order ``[B, H, W]`` and the changed pixels ``[B]``."""
+    change = pixel_change(x, x_cf)
+    flat = change.flatten(1)
+    order = torch.sort(flat, dim=1, descending=True, stable=True).indices
+    ranks = torch.empty_like(order).scatter_(1, order, torch.arange(flat.shape[1]).expand_as(order))
+    return ranks.view_as(change), (flat > 0).sum(dim=1)
+
+
+def _check_settings(outputs: Outputs, steps: int, batch_size: int, max_regions: int) -> None:
+    as_probs(torch.zeros(1, 2), outputs)
+    for name, value in (("steps", steps), ("batch_size", batch_size), ("max_regions", max_regions)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _check_classes(classes: Tensor, num_classes: int, name: str) -> None:
+    if classes.min() < 0 or classes.max() >= num_classes:
+        raise ValueError(
+            f"{name} classes must lie in [0, {num_classes - 1}] (the classifier has "
+            f"{num_classes} outputs); got {sorted(set(classes.tolist()))[:10]}"
+        )
+
+
+def _curve(run: _Run, ranks: Tensor, changed: Tensor, classes: Tensor, steps: int) -> Tensor:
+    """``[p_t, p_s]`` at insertion steps 1..steps, ``[B, steps, 2]``."""
+    ce, k = _jobs(torch.full_like(changed, steps))
+    limit = (k * changed[ce] + steps - 1) // steps
+    picked, _ = run.pick(ce, lambda s: ranks[ce[s]] < limit[s, None, None], classes[ce])
+    return picked.view(-1, steps, 2)
+
+
+def _drops(
+    run: _Run, regions: Tensor, count: Tensor, target: Tensor, p_cf: Tensor, width: int
+) -> Tensor:
+    """``p_t(x') - p_t(x' with region r reverted)`` ``[B, width]``, NaN past ``count``."""
+    ce, rid = _jobs(count)
+    picked, _ = run.pick(ce, lambda s: regions[ce[s]] != rid[s, None, None], target[ce, None])
+    drop = torch.full((count.numel(), width), float("nan"))
+    drop[ce, rid - 1] = p_cf[ce] - picked[:, 0]
+    return drop
+
+
+def _minimal(
+    run: _Run, regions: Tensor, count: Tensor, drop: Tensor, target: Tensor, reached: Tensor
+) -> tuple[Tensor, Tensor]:
+    """The greedy minimal sufficient change ``[B, R]`` and whether it reaches the target; CEs
+    whose input already ``reached`` the target need no region and no evaluation."""
+    batch, width = drop.shape
+    order = torch.sort(drop.nan_to_num(-torch.inf), dim=1, descending=True, stable=True).indices
+    position = torch.empty_like(order).scatter_(1, order, torch.arange(width).expand_as(order))
+    table = torch.cat([torch.full((batch, 1), width), position], dim=1)
+    ce, k = _jobs(torch.where(reached, 0, count))
+
+    def added(s: slice) -> Tensor:
+        idx = ce[s]
+        return (
+            table[idx].gather(1, regions[idx].flatten(1)).view_as(regions[idx]) < k[s, None, None]
+        )
+
+    _, pred = run.pick(ce, added, target[ce, None])
+    first = torch.full((batch,), width + 1).scatter_reduce(
+        0, ce, torch.where(pred == target[ce], k, width + 1), "amin"
+    )
+    size = torch.where(reached, 0, first)
+    valid = size <= count
+    return position < torch.where(valid, size, count)[:, None], valid
+
+
+def necessity(
+    classifier: Classifier,
+    x: Tensor,
+    x_cf: Tensor,
+    target: int | Tensor,
+    source: int | Tensor | None = None,
+    *,
+    regions: Mode = "components",
+    threshold: float = DEFAULT_THRESHOLD,
+    grid: int = 4,
+    steps: int = 20,
+    outputs: Outputs = "logits",
+    batch_size: int = 256,
+    max_regions: int = 16,
+) -> Necessity:
+    """Audit which changes of the counterfactuals ``x_cf`` of ``x`` the classifier needs.
+
+    ``target`` (and ``source``, default: the classifier's label of ``x``) are one class or one
+    per CE. ``regions``, ``threshold``, ``grid`` and ``max_regions`` split each change
+    (:func:`~leapfactual.audit.regions.change_regions`); ``steps`` sets the transition curve.
+    Costs ``B * (steps + 1) + sum(count)`` evaluations plus up to ``sum(count)`` for the
+    greedy search. Definitions: the module docstring.
+    """
+    if not callable(classifier):
+        raise ValueError("classifier must be callable: images [B, C, H, W] -> outputs [B, K]")
+    check_pair(x, x_cf)
+    _check_settings(outputs, steps, batch_size, max_regions)
+    check_range(x, {"classifier": classifier})
+    check_range(x_cf, {"classifier": classifier})
+    batch = x.shape[0]
+    targets = as_target(target, batch)
+    cost = Cost(n=batch)
+    run = _Run(classifier, outputs, x.detach(), x_cf.detach(), batch_size, cost)
+    with Timer(cost):
+        region_map = change_regions(x, x_cf, regions, threshold, grid, max_regions)
+        count = region_map.flatten(1).amax(dim=1)
+        ranks, changed = _insertion_ranks(x, x_cf)
+        inputs = run.probs(
+            torch.arange(batch), lambda s: torch.zeros_like(ranks[s], dtype=torch.bool)
+        )
+        start = torch.cat([p for _, p in inputs])
+        label = start.argmax(dim=1)
+        _check_classes(targets, start.shape[1], "target")
+        sources = label if source is None else as_target(source, batch)
+        _check_classes(sources, start.shape[1], "source")
+        classes = torch.stack([targets, sources], dim=1)
+        steps_probs = _curve(run, ranks, changed, classes, steps)
+        curve = torch.cat([start.gather(1, classes).unsqueeze(1), steps_probs], dim=1)
+        p_cf = curve[:, -1, 0]
+        drop = _drops(run, region_map, count, targets, p_cf, max_regions)
+        minimal, minimal_valid = _minimal(run, region_map, count, drop, targets, label == targets)
+    config = {
+        "regions": regions,
+        "threshold": threshold,
+        "grid": grid,
+        "steps": steps,
+        "outputs": outputs,
+        "max_regions": max_regions,
+    }
+    return Necessity(
+        regions=region_map,
+        count=count,
+        drop=drop,
+        minimal=minimal,
+        minimal_valid=minimal_valid,
+        curve=curve[..., 0].contiguous(),
+        curve_source=curve[..., 1].contiguous(),
+        cout=torch.trapezoid(curve[..., 0] - curve[..., 1], dx=1 / steps, dim=1),
+        p_cf=p_cf,
+        source=sources,
+        target=targets,
+        cost=cost,
+        config=config,
+    )
+
+
+__all__ = ["Necessity", "necessity", "necessity_map"]

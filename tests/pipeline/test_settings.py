@@ -1,0 +1,80 @@
+"""Settings: defaults on the dataclasses, TOML files, dotted overrides, clear errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from leapfactual.explain import Blend, Inject
+from leapfactual.pipeline.settings import (
+    ExplainSettings,
+    FitConfig,
+    FlowSettings,
+    VAESettings,
+    from_dict,
+    load_toml,
+    override,
+    parse_assignments,
+    to_dict,
+)
+
+
+def test_a_config_round_trips_through_plain_data() -> None:
+    config = FitConfig(
+        vae=VAESettings(kind="resnet", epochs=3), flow=FlowSettings(lr_milestones=(4,))
+    )
+    assert from_dict(FitConfig, to_dict(config)) == config
+    assert to_dict(config)["flow"]["lr_milestones"] == [4]
+    job = ExplainSettings(inject=None, options={"tau": 0.9})
+    assert from_dict(ExplainSettings, to_dict(job)) == job
+
+
+def test_a_toml_file_sets_any_nested_setting(tmp_path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text('data = "digits"\n[vae]\nkind = "resnet"\nlr = 1e-3\n[flow]\nwidth = 8\n')
+    config = from_dict(FitConfig, load_toml(path))
+    assert config.data == "digits" and config.vae.kind == "resnet" and config.flow.width == 8
+    assert config.vae.lr == 1e-3 and config.classifier == FitConfig().classifier
+
+
+def test_overrides_parse_values_and_keep_types() -> None:
+    config = override(FitConfig(), parse_assignments(["vae.epochs=5", "flow.lr_milestones=[3, 6]"]))
+    assert config.vae.epochs == 5 and config.flow.lr_milestones == (3, 6)
+    assert override(FitConfig(), {"seed": 3}, parse=False).seed == 3
+    job = override(ExplainSettings(), parse_assignments(["inject=none", "blend.gamma=0.2"]))
+    assert job.inject is None and job.blend == Blend(gamma=0.2)
+    back = override(job, {"inject.steps": 2}, parse=False)  # an optional table comes back on
+    assert back.inject == Inject(steps=2)
+
+
+def test_the_vae_kind_brings_its_own_width() -> None:
+    assert VAESettings().base_width == 32 and VAESettings(kind="resnet").base_width == 16
+    assert VAESettings(kind="resnet", width=24).base_width == 24
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: override(FitConfig(), {"vae.epochs": "many"}), "must be an integer, got 'many'"),
+        (lambda: override(FitConfig(), {"flow.lr": math.nan}, parse=False), "finite number"),
+        (lambda: override(FitConfig(), {"vae.nope": 1}), r"unknown setting 'vae.nope'"),
+        (lambda: override(FitConfig(), {"seed.x": 1}), r"'seed' is not a table"),
+        (lambda: from_dict(FitConfig, {"vae": 3}), "must be a table"),
+        (lambda: parse_assignments(["epochs"]), "--set needs KEY=VALUE"),
+        (lambda: VAESettings(epochs=0), "VAESettings.epochs must be positive"),
+        (lambda: FlowSettings(source="beta"), "unknown flow.source 'beta'"),
+        (lambda: FlowSettings(source_bounds=(1.0, 0.0)), "low < high"),
+    ],
+)
+def test_bad_settings_name_the_problem(make, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_missing_and_broken_files_are_named(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_toml(tmp_path / "none.toml")
+    (tmp_path / "bad.toml").write_text("[vae\n")
+    with pytest.raises(ValueError, match="is not valid TOML"):
+        load_toml(tmp_path / "bad.toml")
