@@ -46,7 +46,8 @@ class OwnModelConfig:
     limit: int = 200
     user_epochs: int = 4
     vae_epochs: int = 30
-    latent_dim: int = 32
+    latent_dim: int = 64
+    vae_batch: int = 32
     vae_width: int | None = None
     flow_epochs: int = 60
     seed: int = 0
@@ -156,7 +157,11 @@ def run_size(
         image_size=size,
         channels=3,
         vae=VAESettings(
-            kind="resnet", latent_dim=cfg.latent_dim, width=cfg.vae_width, epochs=cfg.vae_epochs
+            kind="resnet",
+            latent_dim=cfg.latent_dim,
+            width=cfg.vae_width,
+            epochs=cfg.vae_epochs,
+            batch=cfg.vae_batch,
         ),
         classifier=ClassifierSettings(spec=str(spec)),
         flow=FlowSettings(epochs=cfg.flow_epochs),

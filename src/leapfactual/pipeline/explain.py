@@ -142,6 +142,7 @@ def explain_run(
         exp.config["run"] = str(fitted.directory.resolve())
         exp.config["warnings"] = warnings
         exp.config["output"] = output
+        exp.config["settings"] = to_dict(settings)
         if target_dir is not None:
             exp.save(target_dir)
         return ExplainResult(exp, target_dir, fitted.class_names, names, None, warnings)

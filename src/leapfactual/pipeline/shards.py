@@ -286,7 +286,12 @@ def merge_shards(
         cost.add(Cost(**meta["cost"]))
     merged = {k: torch.cat(v) for k, v in parts.items()}
     merged.pop("row")
-    config = {**meta["config"], "shards": job["shards"], "shard_size": job["shard_size"]}
+    config = {
+        **meta["config"],
+        "shards": job["shards"],
+        "shard_size": job["shard_size"],
+        "job": job.get("inputs", {}),
+    }
     exp = Explanation(method=meta["method"], cost=cost, config=config, **merged)
     if save:
         exp.save(out)
