@@ -83,6 +83,8 @@ def test_available_datasets_describes_each_spec() -> None:
         "digits",
         "fashion-mnist[:DIR]",
         "idx:DIR",
+        "confounded[:BASE]",
+        "confounded-test[:BASE]",
         "image-folder:DIR",
         "galaxy10:FILE.h5",
         "thickness[:BASE]",

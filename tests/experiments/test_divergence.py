@@ -9,7 +9,7 @@ from leapfactual.experiments.divergence import (
     summarise,
     write_divergence_page,
 )
-from leapfactual.experiments.pages import NOTE
+from leapfactual.report.pages import NOTE
 from leapfactual.explain.leapfactual import LeapFactual
 from leapfactual.pipeline import ClassifierSettings, FitConfig, FlowSettings, VAESettings
 

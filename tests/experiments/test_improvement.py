@@ -11,7 +11,7 @@ from leapfactual.experiments.improvement import (
     verdicts,
     write_improvement_page,
 )
-from leapfactual.experiments.pages import NOTE
+from leapfactual.report.pages import NOTE
 from leapfactual.pipeline import ClassifierSettings, FitConfig, FlowSettings, VAESettings
 
 TINY = FitConfig(

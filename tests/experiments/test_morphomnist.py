@@ -9,7 +9,7 @@ from leapfactual.experiments.morphomnist import (
     run_morpho_bench,
     write_morphomnist_page,
 )
-from leapfactual.experiments.pages import NOTE
+from leapfactual.report.pages import NOTE
 
 
 def test_reduced_bench_fills_every_row_and_writes_the_page(tiny_run, tiny_config, tmp_path):

@@ -3,7 +3,7 @@ import torch
 
 from leapfactual.data import load_mnist5k, thickness_task
 from leapfactual.experiments.morphomnist import MorphoBenchConfig
-from leapfactual.experiments.pages import NOTE
+from leapfactual.report.pages import NOTE
 from leapfactual.experiments.thickness import (
     FLOOR,
     NO_CHANGE,

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from leapfactual.cli.audit import audit
 from leapfactual.cli.bench import bench
 from leapfactual.cli.demo import demo
 from leapfactual.cli.divergence import divergence
@@ -17,7 +18,9 @@ from leapfactual.cli.explain import explain
 from leapfactual.cli.fit import fit
 from leapfactual.cli.improve import improve
 from leapfactual.cli.own_model import own_model
+from leapfactual.cli.repair import repair
 from leapfactual.cli.report import report
+from leapfactual.cli.shortcuts import shortcuts
 from leapfactual.cli.toy import toy
 from leapfactual.io import CheckpointError
 
@@ -60,7 +63,20 @@ def _root(
     state["debug"] = debug
 
 
-for command in (demo, fit, explain, report, bench, toy, divergence, improve, own_model):
+for command in (
+    demo,
+    fit,
+    explain,
+    report,
+    audit,
+    repair,
+    bench,
+    toy,
+    divergence,
+    improve,
+    own_model,
+    shortcuts,
+):
     app.command()(command)
 
 

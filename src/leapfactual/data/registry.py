@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from leapfactual.data.builtin import load_digits, load_mnist5k
+from leapfactual.data.confounded import load_confounded, load_confounded_test
 from leapfactual.data.dataset import Dataset
 from leapfactual.data.folder import load_image_folder
 from leapfactual.data.galaxy10 import load_galaxy10
@@ -49,6 +50,18 @@ _LOADERS: dict[str, _Entry] = {
         "required",
         "galaxy10:FILE.h5",
         "Galaxy10 DECaLS HDF5 file (Galaxy10_DECals.h5)",
+    ),
+    "confounded": _Entry(
+        load_confounded,
+        "optional",
+        "confounded[:BASE]",
+        "digits of BASE (default mnist5k) with a bright patch on 95 % of the 8s: a shortcut",
+    ),
+    "confounded-test": _Entry(
+        load_confounded_test,
+        "optional",
+        "confounded-test[:BASE]",
+        "the decorrelated test digits of confounded[:BASE] (the patch on half of every class)",
     ),
     "thickness": _Entry(
         load_thickness,

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from leapfactual.experiments.pages import machine
+from leapfactual.report.pages import machine
 from leapfactual.explain import Explanation
 from leapfactual.explain.targets import all_other_targets, random_other_targets
 from leapfactual.io import atomic_write_text

@@ -32,7 +32,7 @@ from leapfactual.experiments._shared import (
     pm,
     resolve_device,
 )
-from leapfactual.experiments.pages import write_page
+from leapfactual.report.pages import write_page
 from leapfactual.explain.registry import Models, method_info
 from leapfactual.explain.targets import random_other_targets
 from leapfactual.io import atomic_write_text

@@ -36,7 +36,7 @@ from leapfactual.experiments._shared import (
     pm,
     resolve_device,
 )
-from leapfactual.experiments.pages import write_page
+from leapfactual.report.pages import write_page
 from leapfactual.explain import Blend, Inject
 from leapfactual.explain.registry import Models, build_explainer
 from leapfactual.explain.targets import all_other_targets

@@ -29,7 +29,7 @@ from leapfactual.bench import (
     realism_rows,
     registry_methods,
 )
-from leapfactual.experiments.pages import write_page
+from leapfactual.report.pages import write_page
 from leapfactual.explain.registry import method_info
 from leapfactual.explain.targets import random_other_targets
 from leapfactual.metrics import morphometric_change

@@ -277,7 +277,7 @@ def write_figure(result: OwnModelResult, path: Path) -> Path:
 
 def write_own_model_page(result: OwnModelResult, stem: Path, command: str) -> Path:
     """``STEM.md`` (the table, the figure ``STEM.png``, the warnings) from ``result``."""
-    from leapfactual.experiments.pages import write_page
+    from leapfactual.report.pages import write_page
 
     figure = write_figure(result, stem.with_suffix(".png"))
     table = table_rows(result)

@@ -32,7 +32,7 @@ from leapfactual.experiments.morphomnist import (
     MorphoBenchConfig,
     build_methods,
 )
-from leapfactual.experiments.pages import write_page
+from leapfactual.report.pages import write_page
 from leapfactual.explain import LeapFactual
 from leapfactual.metrics import auroc, ground_truth_scores, validity
 from leapfactual.metrics.ground_truth import KEPT

@@ -1,4 +1,4 @@
-from leapfactual.experiments.pages import NOTE, machine, render_page, write_page
+from leapfactual.report.pages import NOTE, machine, render_page, write_page
 
 
 def test_every_page_starts_with_the_same_header(tmp_path) -> None:

@@ -1,0 +1,73 @@
+"""The ``audit`` command: which changes of its counterfactuals a run's classifier needs."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leapfactual.cli.common import Device, Limit, Seed
+
+
+def audit(
+    run: Annotated[Path, typer.Argument(help="Run directory made by `leapfactual fit`.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Output directory: explanation/, necessity, summary.json, audit.md, "
+            "necessity.png. Running again skips the parts already there."
+        ),
+    ],
+    images: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="'test' or 'train' (the run's split), or image files, folders or a quoted "
+            "glob pattern; repeat for several [default: test]."
+        ),
+    ] = None,
+    limit: Limit = 50,
+    seed: Seed = 0,
+    regions: Annotated[
+        str, typer.Option(help="How a change is cut: 'components' (connected) or 'grid'.")
+    ] = "components",
+    grid: Annotated[
+        int, typer.Option(min=1, help="Cells per side of the summary grid (and of 'grid').")
+    ] = 4,
+    force: Annotated[bool, typer.Option(help="Start over in an existing output.")] = False,
+    device: Device = None,
+) -> None:
+    """Explain a sample toward every other class and audit which changes the classifier
+    needs (necessity); write global summaries and an audit page (docs/method.md §10)."""
+    from leapfactual.audit.jobs import CONCENTRATED, audit_run
+
+    if regions not in ("components", "grid"):
+        raise ValueError(f"unknown regions {regions!r}; choose 'components' or 'grid'")
+    spec: str | list[str] = images[0] if images and len(images) == 1 else (images or "test")
+    result = audit_run(
+        run,
+        out,
+        images=spec,
+        limit=limit,
+        seed=seed,
+        regions=regions,  # type: ignore[arg-type]
+        grid=grid,
+        force=force,
+        device=device,
+        command="leapfactual " + shlex.join(sys.argv[1:]),
+        log=lambda m: typer.echo(m, err=True),
+    )
+    if result.skipped:
+        typer.echo(f"already done, reused: {', '.join(result.skipped)}", err=True)
+    shown = [f for f in result.findings if f["share"] >= CONCENTRATED]
+    for f in sorted(shown, key=lambda f: not f["outside"]):
+        kind = "shortcut candidate" if f["outside"] else "concentrated"
+        typer.echo(
+            f"{kind}: {f['direction']} {f['name']}, most-needed change in cell {f['cell']} "
+            f"in {f['share']:.0%} of {f['ces']} CEs"
+        )
+    if not shown:
+        typer.echo("no class needs a change in one place in most of its CEs")
+    typer.echo(f"page: {result.page}")

@@ -1,0 +1,112 @@
+"""The ``repair`` command: counterfactual knowledge distillation (CFKD) on a run's classifier."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leapfactual.audit.cfkd import CFKDSettings
+from leapfactual.cli.common import Device, Seed
+
+_D = CFKDSettings()
+
+
+def repair(
+    run: Annotated[Path, typer.Argument(help="Run directory made by `leapfactual fit`.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Output directory: every round (round-K/), the repaired classifier, "
+            "repair.json and repair.md. Running again continues after the last finished round."
+        ),
+    ],
+    teacher: Annotated[
+        str,
+        typer.Option(
+            help="Who labels the CEs: 'rule' (a labelling function), 'model' (an oracle "
+            "classifier) or 'human' (a page on 127.0.0.1)."
+        ),
+    ],
+    teacher_spec: Annotated[
+        str | None,
+        typer.Option(
+            help="rule: package.module:function (images -> [B, K] scores); model: 'oracle' "
+            "(the run's oracle stage, the default), a checkpoint such as OTHER_RUN/classifier, "
+            "or a classifier spec (.pt2, TorchScript, .onnx, entry point)."
+        ),
+    ] = None,
+    answers: Annotated[
+        Path | None,
+        typer.Option(help="human: where the answers are saved [default: OUT/answers.jsonl]."),
+    ] = None,
+    port: Annotated[int, typer.Option(min=0, help="human: port of the page (0: any).")] = 0,
+    open_browser: Annotated[bool, typer.Option(help="human: open the page.")] = False,
+    rounds: Annotated[int, typer.Option(min=1, help="CFKD rounds.")] = _D.rounds,
+    per_round: Annotated[
+        int, typer.Option(min=1, help="Training images explained per round.")
+    ] = _D.per_round,
+    epochs: Annotated[int, typer.Option(min=1, help="Fine-tuning epochs per round.")] = _D.epochs,
+    lr: Annotated[float, typer.Option(min=0.0, help="Fine-tuning learning rate.")] = _D.lr,
+    reliable: Annotated[
+        bool, typer.Option(help="Teach with reliable CEs instead of minimal ones.")
+    ] = False,
+    test_data: Annotated[
+        str | None,
+        typer.Option(
+            help="Dataset spec to compare on (e.g. one where the nuisance is decorrelated) "
+            "[default: the run's test split]."
+        ),
+    ] = None,
+    seed: Seed = 0,
+    force: Annotated[
+        bool, typer.Option(help="Start over in an existing output (a person's answers stay).")
+    ] = False,
+    device: Device = None,
+) -> None:
+    """Fine-tune the run's classifier on CEs labelled by a teacher: a CE whose change is a
+    shortcut keeps its source class (CFKD); compare before and after."""
+    from leapfactual.audit.jobs import ANSWERS, make_teacher, repair_run
+    from leapfactual.pipeline import load_run
+
+    fitted = load_run(run, device=device or "cpu")
+    judge = make_teacher(
+        teacher,
+        fitted,
+        teacher_spec,
+        answers=answers or out / ANSWERS,
+        port=port,
+        open_browser=open_browser,
+        device=device or "cpu",
+    )
+    settings = CFKDSettings(
+        rounds=rounds,
+        per_round=per_round,
+        epochs=epochs,
+        lr=lr,
+        reliable=reliable,
+        needed=teacher == "human",
+        seed=seed,
+    )
+    result = repair_run(
+        fitted,
+        out,
+        judge,
+        settings,
+        test=test_data,
+        force=force,
+        device=device,
+        command="leapfactual " + shlex.join(sys.argv[1:]),
+        log=lambda m: typer.echo(m, err=True),
+    )
+    for label, scores in (("before", result.before), ("after", result.after)):
+        typer.echo(
+            f"{label:6s} accuracy {scores['accuracy']:.3f}  worst class {scores['worst_class']:.3f}"
+        )
+    typer.echo(
+        f"{result.cfkd.labels_used} teacher labels, {result.cfkd.kept_source} kept their source"
+    )
+    typer.echo(f"page: {result.page}")

@@ -1,0 +1,102 @@
+import json
+
+import torch
+
+from leapfactual.io import load_tensors
+
+ROUND = ["--rounds", "1", "--per-round", "6", "--epochs", "1", "--device", "cpu"]
+
+
+def test_audit_writes_every_part_and_resumes(cli, tiny_run, tmp_path) -> None:
+    out = tmp_path / "audit"
+    done = cli("audit", str(tiny_run.directory), "--out", str(out), "--limit", "3")
+    assert done.returncode == 0, done.stderr
+    for name in ("audit.json", "explanation/explanation.safetensors", "necessity.safetensors",
+                 "summary.json", "audit.md", "necessity.png"):  # fmt: skip
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert sum(row["count"] for row in summary["pairs"]) == 27  # 3 images x 9 other classes
+    assert "page:" in done.stdout and "# Audit: which changes" in (out / "audit.md").read_text()
+    again = cli("audit", str(tiny_run.directory), "--out", str(out), "--limit", "3")
+    assert again.returncode == 0 and "reused: explanation, necessity" in again.stderr
+    other = cli("audit", str(tiny_run.directory), "--out", str(out), "--limit", "4")
+    assert other.returncode == 2 and "holds another audit job" in other.stderr
+    fresh = cli("audit", str(tiny_run.directory), "--out", str(out), "--limit", "2", "--force")
+    assert fresh.returncode == 0, fresh.stderr
+
+
+def test_repair_with_a_model_teacher_resumes(cli, tiny_run, tmp_path) -> None:
+    out = tmp_path / "repair"
+    spec = str(tiny_run.directory / "classifier")
+    args = ["repair", str(tiny_run.directory), "--out", str(out), "--teacher", "model",
+            "--teacher-spec", spec, *ROUND]  # fmt: skip
+    done = cli(*args)
+    assert done.returncode == 0, done.stderr
+    record = json.loads((out / "repair.json").read_text())
+    assert record["teacher"] == "ModelTeacher" and len(record["history"]) == 1
+    assert 0 <= record["after"]["worst_class"] <= record["after"]["accuracy"] <= 1
+    assert (out / "classifier.safetensors").is_file() and (out / "repair.md").is_file()
+    assert "before accuracy" in done.stdout
+    again = cli(*args)
+    assert again.returncode == 0 and "1 of 1 rounds already done" in again.stderr
+
+
+def test_repair_with_rule_and_human_teachers(cli, tiny_run, tmp_path, monkeypatch) -> None:
+    (tmp_path / "my_rules.py").write_text(
+        "import torch\n\n\ndef zero(x):\n    return torch.zeros(len(x), 10).index_fill(1, "
+        "torch.tensor([0]), 1.0)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rule = tmp_path / "rule"
+    done = cli("repair", str(tiny_run.directory), "--out", str(rule), "--teacher", "rule",
+               "--teacher-spec", "my_rules:zero", *ROUND)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    added, _ = load_tensors(rule / "round-0" / "added")
+    assert len(added["labels"]) > 0 and bool((added["labels"] == 0).all())
+    # the human answers "shortcut" to every CE of the same first round (same queue)
+    answers = tmp_path / "answers.jsonl"
+    ids = [f"r0-{i}-{t}" for i, t in zip(added["index"].tolist(), added["targets"].tolist(),
+                                        strict=True)]  # fmt: skip
+    answers.write_text("".join(json.dumps({"id": i, "kind": "shortcut"}) + "\n" for i in ids))
+    human = tmp_path / "human"
+    done = cli("repair", str(tiny_run.directory), "--out", str(human), "--teacher", "human",
+               "--answers", str(answers), *ROUND)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    got, _ = load_tensors(human / "round-0" / "added")
+    assert torch.equal(got["labels"], got["sources"]) and len(got["labels"]) == len(ids)
+    missing = cli("repair", str(tiny_run.directory), "--out", str(tmp_path / "x"), "--teacher",
+                  "rule", *ROUND)  # fmt: skip
+    assert missing.returncode == 2 and "needs the rule" in missing.stderr
+    unknown = cli("repair", str(tiny_run.directory), "--out", str(tmp_path / "y"), "--teacher",
+                  "crowd", *ROUND)  # fmt: skip
+    assert unknown.returncode == 2 and "unknown teacher" in unknown.stderr
+    no_oracle = cli("repair", str(tiny_run.directory), "--out", str(tmp_path / "z"), "--teacher",
+                    "model", *ROUND)  # fmt: skip
+    assert no_oracle.returncode == 2 and "has no oracle" in no_oracle.stderr
+
+
+def test_shortcuts_passes_options_to_the_benchmark(cli, monkeypatch, tmp_path) -> None:
+    seen = {}
+
+    def run(cfg, log, device, parts):
+        seen.update(cfg=cfg, device=device, parts=parts)
+        from leapfactual.experiments.shortcuts import ShortcutsResult
+
+        return ShortcutsResult(cfg, [], 60.0, {})
+
+    def write(result, stem, command):
+        seen.update(stem=stem, command=command)
+        return stem.with_suffix(".md")
+
+    monkeypatch.setattr("leapfactual.experiments.shortcuts.run_shortcuts", run)
+    monkeypatch.setattr("leapfactual.experiments.shortcuts.write_shortcuts_page", write)
+    args = ["--seeds", "4", "--imbalances", "1,0.5", "--limit", "7", "--rounds", "2"]
+    done = cli("shortcuts", "--out", str(tmp_path / "s"), *args, "--per-round", "9", "--device",
+               "cpu")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    cfg = seen["cfg"]
+    assert cfg.seeds == (4,) and cfg.imbalances == (1.0, 0.5) and cfg.audit_limit == 7
+    assert cfg.cfkd.rounds == 2 and cfg.cfkd.per_round == 9 and seen["device"] == "cpu"
+    assert seen["parts"] == f"{tmp_path / 's'}.parts" and seen["stem"] == tmp_path / "s"
+    bad = cli("shortcuts", "--imbalances", "1,half")
+    assert bad.returncode == 2 and "imbalances must be comma-separated" in bad.stderr
