@@ -9,9 +9,9 @@ from leapfactual.experiments.divergence import (
     summarise,
     write_divergence_page,
 )
-from leapfactual.report.pages import NOTE
 from leapfactual.explain.leapfactual import LeapFactual
 from leapfactual.pipeline import ClassifierSettings, FitConfig, FlowSettings, VAESettings
+from leapfactual.report.pages import NOTE
 
 TINY = FitConfig(
     vae=VAESettings(latent_dim=8, width=8, epochs=1),

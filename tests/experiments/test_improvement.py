@@ -11,8 +11,8 @@ from leapfactual.experiments.improvement import (
     verdicts,
     write_improvement_page,
 )
-from leapfactual.report.pages import NOTE
 from leapfactual.pipeline import ClassifierSettings, FitConfig, FlowSettings, VAESettings
+from leapfactual.report.pages import NOTE
 
 TINY = FitConfig(
     vae=VAESettings(latent_dim=8, width=8, epochs=1),

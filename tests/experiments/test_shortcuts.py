@@ -5,7 +5,6 @@ import torch
 
 from leapfactual.audit.cfkd import CFKDSettings
 from leapfactual.audit.necessity import Necessity
-from leapfactual.report.pages import NOTE
 from leapfactual.experiments.shortcuts import (
     CEILING,
     CONFOUNDED,
@@ -21,6 +20,7 @@ from leapfactual.experiments.shortcuts import (
     write_shortcuts_page,
 )
 from leapfactual.pipeline import ClassifierSettings, FitConfig, FlowSettings, VAESettings
+from leapfactual.report.pages import NOTE
 
 TINY = FitConfig(
     vae=VAESettings(latent_dim=8, width=8, epochs=1),

@@ -3,7 +3,6 @@ import torch
 
 from leapfactual.data import load_mnist5k, thickness_task
 from leapfactual.experiments.morphomnist import MorphoBenchConfig
-from leapfactual.report.pages import NOTE
 from leapfactual.experiments.thickness import (
     FLOOR,
     NO_CHANGE,
@@ -13,6 +12,7 @@ from leapfactual.experiments.thickness import (
     thickness_fit_config,
     write_thickness_page,
 )
+from leapfactual.report.pages import NOTE
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,6 @@ from leapfactual.audit.summary import PairSummary, summarise, summary_table
 from leapfactual.audit.teacher_server import HumanTeacher
 from leapfactual.audit.teachers import ModelTeacher, RuleTeacher, Teacher
 from leapfactual.data import Dataset, load_dataset
-from leapfactual.report.pages import write_page
 from leapfactual.explain import Blend, Explanation
 from leapfactual.io import atomic_write_text, load_module
 from leapfactual.models.external import load_classifier
@@ -43,6 +42,7 @@ from leapfactual.pipeline.build import predict_probs
 from leapfactual.pipeline.explain import explain_run
 from leapfactual.pipeline.run import Run, load_run
 from leapfactual.pipeline.settings import ExplainSettings, to_dict
+from leapfactual.report.pages import write_page
 
 AUDIT = "audit.json"
 ANSWERS = "answers.jsonl"

@@ -16,7 +16,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from leapfactual.report.pages import machine
 from leapfactual.explain import Explanation
 from leapfactual.explain.targets import all_other_targets, random_other_targets
 from leapfactual.io import atomic_write_text
@@ -24,6 +23,7 @@ from leapfactual.pipeline import FitConfig, Run, fit_run
 from leapfactual.report import build_report, headline, save_grid_figure
 from leapfactual.report.grid import source_target_grid
 from leapfactual.report.html import write_report
+from leapfactual.report.pages import machine
 
 
 @dataclass(frozen=True)

@@ -32,13 +32,13 @@ from leapfactual.experiments._shared import (
     pm,
     resolve_device,
 )
-from leapfactual.report.pages import write_page
 from leapfactual.explain.registry import Models, method_info
 from leapfactual.explain.targets import random_other_targets
 from leapfactual.io import atomic_write_text
 from leapfactual.metrics import validity
 from leapfactual.pipeline import FitConfig
 from leapfactual.pipeline.build import predict_probs
+from leapfactual.report.pages import write_page
 
 METHODS = ("leapfactual", "opt", "cgm", "latent_attack", "pixel_attack", "reflection")
 """The methods compared, by their registry names (:data:`leapfactual.explain.registry.METHODS`)."""

@@ -36,7 +36,6 @@ from leapfactual.experiments._shared import (
     pm,
     resolve_device,
 )
-from leapfactual.report.pages import write_page
 from leapfactual.explain import Blend, Inject
 from leapfactual.explain.registry import Models, build_explainer
 from leapfactual.explain.targets import all_other_targets
@@ -44,6 +43,7 @@ from leapfactual.io import atomic_write_text
 from leapfactual.metrics import auroc
 from leapfactual.pipeline import ClassifierSettings, FitConfig, FlowSettings, VAESettings
 from leapfactual.pipeline.build import fit_classifier, fit_vae, predict_probs
+from leapfactual.report.pages import write_page
 
 WEAK = "weak baseline"  # trained on the weak set only (20 % by default)
 STRONG = "strong baseline"  # trained on the whole pool (100 %)

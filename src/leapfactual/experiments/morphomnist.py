@@ -29,12 +29,12 @@ from leapfactual.bench import (
     realism_rows,
     registry_methods,
 )
-from leapfactual.report.pages import write_page
 from leapfactual.explain.registry import method_info
 from leapfactual.explain.targets import random_other_targets
 from leapfactual.metrics import morphometric_change
 from leapfactual.pipeline import FitConfig, Run, fit_run
 from leapfactual.pipeline.build import encode_decode
+from leapfactual.report.pages import write_page
 
 MEASURES = ("area", "length", "thickness", "slant", "width", "height")
 FLOOR = "VAE reconstruction (floor)"

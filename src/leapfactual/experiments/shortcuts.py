@@ -47,13 +47,13 @@ from leapfactual.data import Dataset, load_dataset, stratified_split
 from leapfactual.data.confounded import ConfoundedTask, confounded_digits, load_confounded_task
 from leapfactual.experiments._shared import LEAN, mean_std, model_settings, pm, resolve_device
 from leapfactual.experiments.improvement import scores
-from leapfactual.report.pages import write_page
 from leapfactual.explain import Blend
 from leapfactual.explain.targets import all_other_targets
 from leapfactual.io import atomic_write_text, load_tensors, save_tensors
 from leapfactual.pipeline import ClassifierSettings, FitConfig, VAESettings
 from leapfactual.pipeline.build import fit_classifier, fit_vae, predict_probs
 from leapfactual.pipeline.settings import to_dict
+from leapfactual.report.pages import write_page
 
 CONFOUNDED = "confounded"
 RULE = "CFKD, rule teacher"

@@ -32,7 +32,6 @@ from leapfactual.experiments.morphomnist import (
     MorphoBenchConfig,
     build_methods,
 )
-from leapfactual.report.pages import write_page
 from leapfactual.explain import LeapFactual
 from leapfactual.metrics import auroc, ground_truth_scores, validity
 from leapfactual.metrics.ground_truth import KEPT
@@ -40,6 +39,7 @@ from leapfactual.morpho import measure
 from leapfactual.pipeline import FitConfig, Run, fit_run
 from leapfactual.pipeline.build import encode_decode, predict_probs
 from leapfactual.report import save_grid_figure
+from leapfactual.report.pages import write_page
 
 NO_CHANGE = "input (no change)"
 FLOOR = "true CE through the VAE (floor)"
