@@ -153,7 +153,7 @@ def audit_run(
     job = {
         "kind": "audit",
         "run": str(fitted.directory.resolve()),
-        "classifier": _classifier_identity(fitted),
+        "classifier": fitted.classifier_identity,
         "settings": {"images": images, "limit": limit, "seed": seed, "regions": regions,
                      "grid": grid, "blend": asdict(blend)},
     }  # fmt: skip
@@ -503,13 +503,6 @@ def _test_data(run: Run, test: Dataset | str | None) -> Dataset:
             f"test data {test!r} has images of shape {data.shape}, the run {run.image_shape}"
         )
     return data
-
-
-def _classifier_identity(run: Run) -> str | None:
-    source = run.meta.get("classifier_source")
-    if source:
-        return str(source["sha256"])
-    return run.meta.get("files", {}).get("classifier")
 
 
 def _claim(folder: Path, job: dict[str, Any], name: str, force: bool) -> None:

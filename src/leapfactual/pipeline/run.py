@@ -125,6 +125,15 @@ class Run:
         """What the classifier returns: ``logits`` or ``probs``."""
         return "probs" if self.config.classifier.outputs == "probs" else "logits"
 
+    @property
+    def classifier_identity(self) -> str | None:
+        """The SHA-256 of the classifier's file: the user's (``classifier.spec``) or the
+        run's own ``classifier.safetensors``."""
+        source = self.meta.get("classifier_source")
+        if source:
+            return str(source["sha256"])
+        return self.meta.get("files", {}).get("classifier")
+
     def models(self) -> Models:
         """The run's models for :func:`~leapfactual.explain.registry.build_explainer`; the
         reflection probe fits on the training images (loaded only if it is built)."""
@@ -428,7 +437,7 @@ def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.
         latents, recon = build.encode_decode(run.vae, train.images)
         probs = build.predict_probs(run.classifier, recon, run.outputs)  # type: ignore[arg-type]
         model = build.fit_flow(latents, probs, cfg.flow, seed, **options)
-        run.meta["flow_classifier"] = _classifier_identity(run)
+        run.meta["flow_classifier"] = run.classifier_identity
     if write:
         if isinstance(model, VectorField):
             save_field(model, out / stage)
@@ -440,13 +449,6 @@ def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.
         shutil.rmtree(ckpt, ignore_errors=True)
     setattr(run, stage, model)
     barrier()
-
-
-def _classifier_identity(run: Run) -> str | None:
-    source = run.meta.get("classifier_source")
-    if source is not None:
-        return str(source["sha256"])
-    return run.meta.get("files", {}).get("classifier")
 
 
 def _check_outputs(run: Run) -> None:
