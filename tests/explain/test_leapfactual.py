@@ -120,3 +120,19 @@ def test_bad_schedules_are_refused() -> None:
         Blend(gamma=0)
     with pytest.raises(ValueError):
         Inject(gamma_lift=0, gamma_land=0.1, steps=0)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Blend(gamma=float("nan")),
+        lambda: Blend(gamma=float("inf")),
+        lambda: Blend(tol=float("nan")),
+        lambda: Inject(gamma_land=float("nan")),
+        lambda: Inject(gamma_lift=float("inf")),
+        lambda: Solver("dopri5", atol=float("nan")),
+    ],
+)
+def test_non_finite_schedules_are_refused(make) -> None:
+    with pytest.raises(ValueError, match="finite"):
+        make()

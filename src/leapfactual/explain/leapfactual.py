@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -31,8 +32,12 @@ class Blend:
     tol: float | None = None
 
     def __post_init__(self) -> None:
-        if self.gamma <= 0 or self.steps < 0 or (self.tol is not None and self.tol <= 0):
-            raise ValueError(f"Blend needs gamma > 0, steps >= 0 and tol > 0 or None; got {self}")
+        tol_ok = self.tol is None or (math.isfinite(self.tol) and self.tol > 0)
+        if not (math.isfinite(self.gamma) and self.gamma > 0) or self.steps < 0 or not tol_ok:
+            raise ValueError(
+                f"Blend needs a finite gamma > 0, steps >= 0 and a finite tol > 0 or None; "
+                f"got {self}"
+            )
 
 
 @dataclass(frozen=True)
@@ -44,9 +49,11 @@ class Inject:
     steps: int = 5
 
     def __post_init__(self) -> None:
-        if self.gamma_lift < 0 or self.gamma_land <= 0 or self.steps < 1:
+        lift_ok = math.isfinite(self.gamma_lift) and self.gamma_lift >= 0
+        land_ok = math.isfinite(self.gamma_land) and self.gamma_land > 0
+        if not (lift_ok and land_ok) or self.steps < 1:
             raise ValueError(
-                f"Inject needs gamma_lift >= 0, gamma_land > 0, steps >= 1; got {self}"
+                f"Inject needs finite gamma_lift >= 0 and gamma_land > 0, steps >= 1; got {self}"
             )
 
 

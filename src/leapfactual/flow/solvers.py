@@ -8,6 +8,7 @@ size across the batch (that is how torchdiffeq works), so their results do.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -64,8 +65,10 @@ class Solver:
             )
         if self.method in FIXED_STEP and self.steps < 1:
             raise ValueError(f"a fixed-step solver needs steps >= 1, got {self.steps}")
-        if self.atol <= 0 or self.rtol <= 0:
-            raise ValueError("atol and rtol must be positive")
+        if not all(math.isfinite(v) and v > 0 for v in (self.atol, self.rtol)):
+            raise ValueError(
+                f"atol and rtol must be finite and positive, got {self.atol}, {self.rtol}"
+            )
 
     @property
     def fixed(self) -> bool:
