@@ -17,7 +17,6 @@ from leapfactual.explain import Explanation
 from leapfactual.pipeline.shards import (
     explain_sharded,
     merge_shards,
-    predict_labels,
     shard_progress,
 )
 
@@ -163,12 +162,6 @@ def test_bad_arguments_are_named(tmp_path: Path) -> None:
         explain_sharded(toys.toy_explainer(), x, targets[:2], tmp_path, rows=torch.arange(4))
     with pytest.raises(FileNotFoundError, match=r"no job.json"):
         merge_shards(tmp_path / "empty")
-
-
-def test_predict_labels_batches() -> None:
-    x, _ = toys.toy_points(10)
-    labels = predict_labels(toys.quadrant, x, 10, batch_size=3)
-    assert torch.equal(labels, toys.quadrant(x).argmax(1))
 
 
 def test_explainer_to_moves_its_models() -> None:

@@ -36,7 +36,6 @@ def own_model(
     device: Device = None,
 ) -> None:
     """Train a classifier as a user would, export it, explain it with fit + explain; measure."""
-    from leapfactual.distributed import default_device, init
     from leapfactual.experiments.own_model import run_own_model, table_rows, write_own_model_page
 
     try:
@@ -46,7 +45,7 @@ def own_model(
     cfg = OwnModelConfig(
         sizes=side, limit=limit, vae_epochs=vae_epochs, flow_epochs=flow_epochs, seed=seed
     )
-    result = run_own_model(work, cfg, device or default_device(init()), progress=True)
+    result = run_own_model(work, cfg, device, progress=True)
     page = write_own_model_page(result, out, "leapfactual " + shlex.join(sys.argv[1:]))
     for row in table_rows(result):
         typer.echo(

@@ -14,6 +14,7 @@ from leapfactual.distributed.context import (
     default_device,
     finish,
     init,
+    resolve_device,
     world,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     "default_device",
     "finish",
     "init",
+    "resolve_device",
     "world",
 ]

@@ -64,6 +64,13 @@ def default_device(w: World | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def resolve_device(
+    device: str | torch.device | None = None, w: World | None = None
+) -> torch.device:
+    """``device`` when given, else :func:`default_device` (this rank's GPU, or the CPU)."""
+    return torch.device(device) if device is not None else default_device(w)
+
+
 def init(backend: str | None = None) -> World:
     """Join the process group that ``torchrun`` describes in the environment (idempotent).
 

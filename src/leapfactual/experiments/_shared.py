@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from leapfactual.data import Dataset, stratified_split
-from leapfactual.distributed import default_device
+from leapfactual.distributed import resolve_device
 from leapfactual.flow import VectorField
 from leapfactual.pipeline import ClassifierSettings, FitConfig, VAESettings, build
 from leapfactual.pipeline.settings import to_dict
@@ -40,11 +40,6 @@ MODEL_SETTINGS = ("vae", "classifier", "flow", "cvae")
 def model_settings(cfg: FitConfig) -> dict[str, Any]:
     """The settings of ``cfg`` these experiments use, for results pages."""
     return {k: to_dict(getattr(cfg, k)) for k in MODEL_SETTINGS}
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``device``, or by default this rank's GPU when there is one, else the CPU."""
-    return torch.device(device) if device is not None else default_device()
 
 
 @dataclass

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from leapfactual.bench import BenchContext, Benchmark, Method, registry_methods
 from leapfactual.data import Dataset, load_dataset, stratified_split, train_test_split
+from leapfactual.distributed import resolve_device
 from leapfactual.experiments._shared import (
     LEAN,
     WeakStrong,
@@ -30,7 +31,6 @@ from leapfactual.experiments._shared import (
     mean_std,
     model_settings,
     pm,
-    resolve_device,
 )
 from leapfactual.explain.registry import Models, method_info
 from leapfactual.explain.targets import random_other_targets

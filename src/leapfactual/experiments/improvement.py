@@ -28,13 +28,13 @@ import torch
 from torch import Tensor
 
 from leapfactual.data import FASHION_MNIST_DIR, Dataset, load_dataset, stratified_split
+from leapfactual.distributed import resolve_device
 from leapfactual.experiments._shared import (
     LEAN,
     fit_weak_strong,
     mean_std,
     model_settings,
     pm,
-    resolve_device,
 )
 from leapfactual.explain import Blend, Inject
 from leapfactual.explain.registry import Models, build_explainer

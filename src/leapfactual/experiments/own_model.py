@@ -24,6 +24,7 @@ from torch.nn import functional as F
 
 from leapfactual.data import Dataset
 from leapfactual.data.shapes import colour_shapes
+from leapfactual.distributed import resolve_device
 from leapfactual.pipeline import (
     ClassifierSettings,
     ExplainSettings,
@@ -199,12 +200,14 @@ def run_size(
 def run_own_model(
     out: str | Path,
     cfg: OwnModelConfig = OwnModelConfig(),
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     progress: bool = False,
 ) -> OwnModelResult:
-    """Measure the own-model path at every size of ``cfg.sizes``; files go under ``out``."""
+    """Measure the own-model path at every size of ``cfg.sizes`` on ``device`` (default: this
+    rank's GPU, else the CPU); files go under ``out``."""
     start = time.perf_counter()
-    rows = [run_size(Path(out), size, cfg, device, progress) for size in cfg.sizes]
+    on = resolve_device(device)
+    rows = [run_size(Path(out), size, cfg, on, progress) for size in cfg.sizes]
     return OwnModelResult(cfg, rows, time.perf_counter() - start)
 
 

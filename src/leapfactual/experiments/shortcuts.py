@@ -45,7 +45,8 @@ from leapfactual.audit.regions import grid_cells
 from leapfactual.audit.teachers import ModelTeacher, RuleTeacher, Teacher
 from leapfactual.data import Dataset, load_dataset, stratified_split
 from leapfactual.data.confounded import ConfoundedTask, confounded_digits, load_confounded_task
-from leapfactual.experiments._shared import LEAN, mean_std, model_settings, pm, resolve_device
+from leapfactual.distributed import resolve_device
+from leapfactual.experiments._shared import LEAN, mean_std, model_settings, pm
 from leapfactual.experiments.improvement import scores
 from leapfactual.explain import Blend
 from leapfactual.explain.targets import all_other_targets

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from leapfactual.experiments._shared import resolve_device
+from leapfactual.distributed import resolve_device
 from leapfactual.explain import Blend, Explanation, Inject, LeapFactual
 from leapfactual.flow import Solver, VectorField, integrate, leap
 from leapfactual.models import IdentityCodec

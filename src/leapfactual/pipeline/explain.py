@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from leapfactual.distributed import default_device, init
+from leapfactual.distributed import init, resolve_device
 from leapfactual.explain import Explanation
 from leapfactual.explain.registry import build_explainer
 from leapfactual.explain.targets import parse_targets
@@ -98,7 +98,7 @@ def explain_run(
     if target_dir is not None and not resuming and ranks.is_main:
         claim_output(target_dir, force)
     try:
-        where = device or default_device(ranks)
+        where = resolve_device(device, ranks)
         fitted = run if isinstance(run, Run) else load_run(Path(run), device=where)
         if device is not None:
             fitted.to(device)

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from leapfactual._version import __version__
 from leapfactual.data import Dataset, stratified_split
-from leapfactual.distributed import barrier, default_device, init
+from leapfactual.distributed import barrier, init, resolve_device
 from leapfactual.explain import Explainer
 from leapfactual.explain.base import Outputs
 from leapfactual.explain.registry import Models, build_explainer
@@ -226,7 +226,7 @@ def fit_run(
                 "output directory, or delete it to start over"
             )
     ranks = init()
-    target = torch.device(device) if device is not None else default_device(ranks)
+    target = resolve_device(device, ranks)
     data = dataset if dataset is not None else load_run_data(out, config.data, {}, config)
     info = _data_info(data, config)
     if meta.get("data", {}).get("fingerprint") not in (None, info["fingerprint"]):

@@ -222,24 +222,6 @@ def release_memory() -> bool:
     return True
 
 
-@torch.no_grad()
-def predict_labels(
-    classifier: Callable[[Tensor], Tensor],
-    images: Tensor | ImageFn,
-    n: int,
-    batch_size: int = 512,
-    device: str | torch.device = "cpu",
-) -> Tensor:
-    """The classifier's argmax label of inputs ``0..n-1``, computed batch by batch (on CPU)."""
-    fetch = _as_fn(images)
-    return torch.cat(
-        [
-            classifier(fetch(torch.arange(i, min(i + batch_size, n))).to(device)).argmax(1).cpu()
-            for i in range(0, n, batch_size)
-        ]
-    )
-
-
 def shard_progress(out: str | os.PathLike[str]) -> tuple[int, int]:
     """``(finished, total)`` shards of the job in ``out/shards``."""
     folder = Path(out) / "shards"
