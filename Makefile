@@ -5,7 +5,7 @@ TORCH ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean browser datasets
+.PHONY: demo test lint bench clean browser datasets docs
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,10 +43,15 @@ bench: $(STAMP)
 	$(PY) benchmarks/codec_speed.py
 	$(PY) benchmarks/codec_quality.py
 
+# The documentation site (MkDocs + Material + mkdocstrings) into site/; strict: a broken link
+# or API reference fails (tests/docs/test_site.py builds it the same way).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs .pytest_cache site

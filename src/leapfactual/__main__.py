@@ -1,3 +1,3 @@
-from leapfactual.cli.app import main
+from leapfactual.cli.console import main
 
 main()

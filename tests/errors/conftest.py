@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +14,11 @@ import torch
 
 from leapfactual.explain import Explanation
 from leapfactual.flow import MLPField, save_field
+from leapfactual.io import exclusive
 from leapfactual.models.external import file_sha256
+
+HELD = ExitStack()
+"""Locks held for the whole session (the busy output directory's)."""
 
 
 @dataclass
@@ -112,6 +118,7 @@ def broken(tiny_run, tmp_path_factory) -> Broken:
     arr = (tiny_run.test.images[0, 0] * 255).byte().numpy()
     Image.fromarray(arr).save(root / "digit.png")
     _own_model_cases(tiny_run, run, root)
+    _hardening_cases(tiny_run, run, root)
     return Broken(run, root)
 
 
@@ -136,7 +143,51 @@ def _own_model_cases(tiny_run, run: Path, root: Path) -> None:
     meta = json.loads((nodata / "run.json").read_text())
     meta["config"]["data"] = meta["data"]["spec"] = f"image-folder:{root / 'moved_away'}"
     (nodata / "run.json").write_text(json.dumps(meta))
-    (root / "busy_out").mkdir()
-    (root / "busy_out" / ".leapfactual-job").write_text("12345")
+    HELD.enter_context(exclusive(root / "busy_out", "explain"))  # another job, as it were
     (root / "bad.toml").write_text("[vae\nepochs = 3\n")
     Image.new("1", (10_000, 9_000)).save(root / "bomb.png")  # 90 M pixels, a few KB
+
+
+def _hardening_cases(tiny_run, run: Path, root: Path) -> None:
+    """Hardening rows: NaN weights, a flipped block, a planted link, hostile sizes, edited
+    run and explanation files, a PNG named like an HDF5 file."""
+    import gzip
+
+    from PIL import Image
+
+    from leapfactual.io import load_tensors, save_module, save_tensors
+
+    nan = _copy_run(run, root / "run_nan")
+    classifier = copy.deepcopy(tiny_run.classifier)
+    with torch.no_grad():
+        for param in classifier.parameters():
+            param.fill_(float("nan"))
+    save_module(classifier, nan / "classifier")
+    _record(nan, "classifier")  # consistent files: only the outputs tell
+    flipped = _copy_run(run, root / "run_flipped")
+    raw = bytearray((flipped / "classifier.safetensors").read_bytes())
+    raw[len(raw) // 2 : len(raw) // 2 + 4096] = bytes(4096)
+    (flipped / "classifier.safetensors").write_bytes(bytes(raw))
+    (root / "precious_shards").mkdir()
+    (root / "precious_shards" / "keep.txt").write_text("precious")
+    linked = _copy_run(run, root / "run_linked")
+    (linked / "checkpoints").mkdir()
+    (linked / "checkpoints" / "oracle").symlink_to(root / "precious_shards")
+    (root / "linked_out").mkdir()
+    (root / "linked_out" / "shards").symlink_to(root / "precious_shards")
+    shutil.copytree(root / "exp_good", root / "exp_huge")
+    header = json.dumps({"x": {"dtype": "F32", "shape": [2**38], "data_offsets": [0, 2**40]}})
+    (root / "exp_huge" / "explanation.safetensors").write_bytes(
+        len(header).to_bytes(8, "little") + header.encode()
+    )
+    dims = b"".join(d.to_bytes(4, "big") for d in (60_000, 4096, 4096))
+    (root / "bomb-idx3-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03" + dims))
+    for name, content in [("run_badjson", {"files": []}), ("run_list", None)]:
+        edited = _copy_run(run, root / name)
+        meta = json.loads((edited / "run.json").read_text())
+        (edited / "run.json").write_text(json.dumps([] if content is None else meta | content))
+    shutil.copytree(root / "exp_good", root / "exp_edited")
+    tensors, meta = load_tensors(root / "exp_edited" / "explanation")
+    keep = {k: v for k, v in meta.items() if k not in ("tensors", "save_id", "sha256")}
+    save_tensors(root / "exp_edited" / "explanation", {**tensors, "extra": torch.ones(2)}, keep)
+    Image.new("RGB", (4, 4)).save(root / "galaxy.h5", format="PNG")

@@ -10,6 +10,7 @@ traceback. The command lines run in this process through the real entry point
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import subprocess
 import sys
@@ -24,13 +25,17 @@ import torch
 
 from leapfactual.data import load_dataset, load_image_files
 from leapfactual.data.folder import load_image_inputs
-from leapfactual.explain import Explanation, LeapFactual
+from leapfactual.data.idx import read_idx
+from leapfactual.distributed import resolve_device
+from leapfactual.explain import Blend, Explanation, LeapFactual, OptBased, PixelAttack
 from leapfactual.explain.registry import build_explainer
+from leapfactual.explain.targets import value_targets
 from leapfactual.flow import ConditionSpec, MLPField, Solver, leap, load_field
 from leapfactual.io import load_module, load_tensors
 from leapfactual.models.external import load_classifier
-from leapfactual.pipeline import FitConfig, FlowSettings, load_run, override
+from leapfactual.pipeline import FitConfig, FlowSettings, fit_run, load_run, override
 from leapfactual.pipeline.explain import claim_output
+from leapfactual.report.sections import select_samples
 
 DOC = Path(__file__).parents[2] / "docs" / "errors.md"
 USER_ERRORS = (ValueError, OSError)
@@ -92,6 +97,151 @@ def _report_cli(name: str) -> Callable[[Any, Any], list[str]]:
 
 FIT = ["fit", "--data", "digits", "--out"]
 FAST = ("--blend-steps", "1", "--inject-steps", "0")
+
+
+# -- hardening, round two -------------------------------------------------------------------
+def _nan_classifier(run: Any, broken: Any) -> object:
+    def nan(images: torch.Tensor) -> torch.Tensor:
+        return run.classifier(images) * float("nan")
+
+    return LeapFactual(nan, run.vae, run.flow, inject=None).explain(_x(run), 1)
+
+
+def _full_disk(run: Any, broken: Any) -> object:
+    with open("/dev/full", "w") as handle:  # every write: ENOSPC
+        return handle.write("x")
+
+
+HARDENING = [
+    Row(
+        "non_finite_output",
+        [(_nan_classifier, r"the classifier \(function\) returned NaN or infinite values")],
+        [
+            (
+                _explain_cli("run_nan", *FAST),
+                r"the classifier \(CNNClassifier\) returned NaN or infinite values for 2 of 2 "
+                r"samples .* while classifying the inputs \(leapfactual\)",
+            )
+        ],
+    ),
+    Row(
+        "damaged_file",
+        [(lambda r, b: load_run(b.run_flipped), r"classifier\.safetensors does not have the SHA")],
+        [(_explain_cli("run_flipped"), r"damaged or was changed since\. Restore it")],
+    ),
+    Row(
+        "linked_folder",
+        [
+            (
+                lambda r, b: fit_run(b.run_linked, r.config, ("oracle",), dataset=r.dataset),
+                r"checkpoints/oracle is a symbolic link; leapfactual never writes through",
+            )
+        ],
+        [
+            (
+                lambda r, b: [
+                    *("explain", str(b.run), "--out", str(b.linked_out), "--shard-size", "2"),
+                    *("--force", "--limit", "2", *FAST),
+                ],
+                r"linked_out/shards is a symbolic link",
+            )
+        ],
+    ),
+    Row(
+        "hostile_size",
+        [
+            (
+                lambda r, b: Explanation.load(b.exp_huge),
+                r"declares 1,099,511,627,776 bytes of tensors, over the limit",
+            ),
+            (lambda r, b: read_idx(b.root / "bomb-idx3-ubyte.gz"), r"over the limit of"),
+        ],
+        [(_report_cli("exp_huge"), r"exp_huge/explanation\.safetensors declares .* over the")],
+    ),
+    Row(
+        "bad_device",
+        [(lambda r, b: resolve_device("bogus"), r"unknown device 'bogus'")],
+        [
+            (_explain_cli("run", "--device", "bogus"), r"unknown device 'bogus'; give cpu"),
+            (
+                lambda r, b: [*FIT, str(b.root / "fit_device"), "--device", "cuda:7"],
+                r"device 'cuda:7' (is not available here|does not exist)",
+            ),
+        ],
+    ),
+    Row(
+        "bad_run_file",
+        [(lambda r, b: load_run(b.run_badjson), r"run\.json: 'files' must be an object")],
+        [
+            (_explain_cli("run_badjson"), r"'files' must be an object of SHA-256 texts"),
+            (_explain_cli("run_list"), r"run_list/run\.json is not a run file"),
+        ],
+    ),
+    Row(
+        "bad_explanation",
+        [(lambda r, b: Explanation.load(b.exp_edited), r"unknown tensors \['extra'\]")],
+        [(_report_cli("exp_edited"), r"explanation\.json is not a valid explanation")],
+    ),
+    Row(
+        "wrong_galaxy_file",
+        [(lambda r, b: load_dataset(f"galaxy10:{b.root / 'galaxy.h5'}"), r"is not an HDF5 file")],
+        [
+            (
+                lambda r, b: [
+                    "fit",
+                    "--data",
+                    f"galaxy10:{b.root / 'galaxy.h5'}",
+                    "--out",
+                    str(b.root / "fit_galaxy"),
+                ],
+                r"galaxy\.h5 is not an HDF5 file",
+            )
+        ],
+    ),
+    Row("machine_limits", [(_full_disk, r"No space left on device")]),
+]
+
+
+# -- regressors and diverse CEs -------------------------------------------------------------
+def _regression_job(**settings: Any) -> Callable[..., object]:
+    from leapfactual.pipeline import ExplainSettings, explain_run
+
+    return lambda run, broken: explain_run(run, None, settings=ExplainSettings(**settings))
+
+
+REGRESSION_AND_DIVERSE = [
+    Row(
+        "regression_target",
+        [
+            (_regression_job(target_value=3.0), r"--target-value / --target-shift are for a"),
+            (lambda r, b: value_targets(torch.zeros(2)), r"give exactly one of --target-value"),
+        ],
+        [(_explain_cli("run", "--target-shift", "1"), r"for a regressor's run")],
+    ),
+    Row(
+        "regression_method",
+        [
+            (lambda r, b: PixelAttack(r.classifier, outputs="value"), r"explains classifiers only"),
+            (lambda r, b: OptBased(r.classifier, r.vae, outputs="value"), r"need a tolerance"),
+            (lambda r, b: OptBased(r.classifier, r.vae, tolerance=0.2), r"is for regressors"),
+        ],
+        [(_explain_cli("run", "--tolerance", "0.2", *FAST), r"is for regressors")],
+    ),
+    Row(
+        "diverse",
+        [
+            (
+                lambda r, b: r.explainer("reflection").explain(_x(r), 1, diverse=2),
+                r"makes one CE per input; diverse=2 needs",
+            ),
+            (
+                lambda r, b: r.explainer(inject=None).explain(_x(r), 1, diverse=0),
+                r"diverse is a number of CEs per input",
+            ),
+        ],
+        [(_explain_cli("run", "--method", "reflection", "--diverse", "2"), r"one CE per input")],
+    ),
+]
 
 ROWS = [
     Row(
@@ -228,7 +378,7 @@ ROWS = [
             ),
             (
                 _explain_cli("run_truncated"),
-                r"vae.safetensors changed since the run was fitted .*damaged or was replaced",
+                r"vae.safetensors is truncated or corrupt: its header declares",
             ),
             (_report_cli("exp_truncated"), r"explanation.safetensors .*truncated or corrupt"),
             (
@@ -347,13 +497,28 @@ ROWS = [
     ),
     Row(
         "busy_output",
-        [(lambda r, b: claim_output(b.busy_out, False), r"another explain job is writing")],
+        [
+            (
+                lambda r, b: claim_output(b.busy_out, False).__enter__(),
+                rf"busy_out is in use by another leapfactual job \(pid {os.getpid()}, explain\)",
+            )
+        ],
         [
             (
                 lambda r, b: ["explain", str(b.run), "--out", str(b.busy_out), *FAST],
-                r"another explain job is writing to .*busy_out.*--force",
+                r"busy_out is in use by another leapfactual job \(pid \d+, explain\); wait",
             )
         ],
+    ),
+    Row(
+        "sample_order",
+        [
+            (
+                lambda r, b: select_samples(r.explainer(inject=None).explain(_x(r), 1), 1, "worst"),
+                r"unknown sample order 'worst'; choose one of failures, random",
+            )
+        ],
+        [(_explain_cli("run", "--order", "worst"), r"unknown sample order 'worst'")],
     ),
     Row(
         "big_image",
@@ -370,7 +535,30 @@ ROWS = [
             )
         ],
     ),
+    *HARDENING,
+    *REGRESSION_AND_DIVERSE,
+    Row(
+        "schedule_settings",
+        [
+            (lambda r, b: Solver("rk4", checkpoints=5), r"checkpoints apply to adaptive solvers"),
+            (lambda r, b: Solver("dopri5", checkpoints=1), r"checkpoints must be >= 2"),
+            (lambda r, b: Blend(settle=float("nan")), r"finite tol > 0 and settle > 0"),
+            (lambda r, b: Blend(boost=0.0), r"finite gamma > 0 and boost > 0"),
+            (
+                lambda r, b: FlowSettings(condition_on="labels"),
+                r"unknown flow.condition_on 'labels'; choose one of \['reconstruction', 'input'\]",
+            ),
+        ],
+        [
+            (
+                _explain_cli("run", "--solver", "rk4", "--solver-checkpoints", "5"),
+                r"checkpoints apply to adaptive solvers",
+            ),
+            (_explain_cli("run", "--boost", "0"), r"boost > 0"),
+        ],
+    ),
 ]
+
 CLI_CASES = [(row.id, i) for row in ROWS for i in range(len(row.cli))]
 
 

@@ -18,7 +18,13 @@ def test_reduced_demo_writes_report_grid_and_metrics(tiny_run, tiny_config, tmp_
     assert metrics["ce_decoder_evals_per_ce"] == 21  # reconstruction + 15 blends + 5 injections
     assert files.grid.read_bytes()[:4] == b"\x89PNG"
     assert "leapfactual demo --limit 16" in files.report.read_text()
+    assert result.explanation.trajectory_images is None  # latents kept, shown paths decoded
     seen = probe_images(files.report)
-    # 3 sample rows (6 images + 21 trajectory images) and a 10 x 10 grid
-    assert seen["n"] == 3 * (6 + 21) + 100
+    failed = int((~result.explanation.valid).sum())
+    # 3 cards (6 images, the animated path, 21 leaps), a 10 x 10 grid, one thumbnail per
+    # failed CE and one per CE in the list of all CEs
+    assert seen["n"] == 3 * (6 + 1 + 21) + 100 + failed + 16
     assert seen["decoded"] == seen["n"]
+    page = files.report.read_text()
+    assert 'id="curves"' in page
+    assert "SSIM to input" in page

@@ -84,3 +84,5 @@ def test_configuration_checks_and_galaxy10_preset() -> None:
     assert g.data == "galaxy10:/data/Galaxy10_DECals.h5" and 0.1 in g.fractions
     assert g.inject.gamma_land == pytest.approx(1.025) and g.seeds == (0,)
     assert g.models.vae.latent_dim == 64 and g.models.flow.epochs == 500
+    # the paper's Galaxy10 flow: hard one-hot conditions, lr x0.1 from epoch 400
+    assert g.models.flow.condition == "onehot" and g.models.flow.lr_milestones == (400,)

@@ -63,6 +63,43 @@ def test_early_stop_drops_converged_samples(toy_field) -> None:
     assert early.x_reliable is None and early.valid_reliable is None
 
 
+def quadrant_explainer(toy_field, blend: Blend) -> LeapFactual:
+    """The toy with its true quadrant rule as a confident black-box classifier."""
+    return LeapFactual(
+        lambda p: 10 * torch.nn.functional.one_hot(quadrant_labels(p), 4).float(),
+        IdentityCodec(),
+        toy_field,
+        blend=blend,
+        inject=None,
+        solver=Solver("rk4", 16),
+    )
+
+
+def test_settle_stops_a_sample_once_it_is_in_the_target_class(toy_field) -> None:
+    fixed = quadrant_explainer(toy_field, Blend(0.1, 8)).explain(STARTS, TARGET)
+    settled = quadrant_explainer(toy_field, Blend(0.1, 8, settle=0.01)).explain(STARTS, TARGET)
+    # the start already in quadrant 3 stops after its first leap; a sample stops only when
+    # it is in the target class, so every one that stopped early is valid
+    assert settled.steps[3] == 1
+    early = settled.steps < 8
+    assert settled.valid[early].all() and early.sum() >= 2
+    assert settled.cost.decoder < fixed.cost.decoder
+    assert settled.cost.classifier < fixed.cost.classifier
+    long = ~early
+    assert torch.equal(settled.x_cf[long], fixed.x_cf[long])
+
+
+def test_boost_enlarges_only_the_leaps_before_the_target_class(toy_field) -> None:
+    plain = quadrant_explainer(toy_field, Blend(0.1, 1)).explain(STARTS, TARGET)
+    boosted = quadrant_explainer(toy_field, Blend(0.1, 1, boost=3.0)).explain(STARTS, TARGET)
+    moved_plain = (plain.x_cf - STARTS).norm(dim=1)
+    moved_boosted = (boosted.x_cf - STARTS).norm(dim=1)
+    assert (moved_boosted[:3] > 2 * moved_plain[:3]).all()
+    # already in quadrant 3: gamma as is (equal up to the batch's matrix-multiply blocking)
+    assert torch.allclose(boosted.x_cf[3], plain.x_cf[3], atol=1e-6)
+    assert boosted.cost.field == plain.cost.field  # same evaluations per sample
+
+
 def test_batching_does_not_change_results(toy_field) -> None:
     x = torch.rand(10, 2, generator=torch.Generator().manual_seed(0)) - 0.5
     whole = toy_explainer(toy_field).explain(x, TARGET)
@@ -118,6 +155,10 @@ def test_bad_input_is_named(toy_field, x, target, message) -> None:
 def test_bad_schedules_are_refused() -> None:
     with pytest.raises(ValueError):
         Blend(gamma=0)
+    with pytest.raises(ValueError, match="boost > 0"):
+        Blend(boost=0)
+    with pytest.raises(ValueError, match="settle > 0"):
+        Blend(settle=0)
     with pytest.raises(ValueError):
         Inject(gamma_lift=0, gamma_land=0.1, steps=0)
 
@@ -128,6 +169,8 @@ def test_bad_schedules_are_refused() -> None:
         lambda: Blend(gamma=float("nan")),
         lambda: Blend(gamma=float("inf")),
         lambda: Blend(tol=float("nan")),
+        lambda: Blend(settle=float("nan")),
+        lambda: Blend(boost=float("inf")),
         lambda: Inject(gamma_land=float("nan")),
         lambda: Inject(gamma_lift=float("inf")),
         lambda: Solver("dopri5", atol=float("nan")),

@@ -142,10 +142,10 @@ def test_a_corrupt_header_and_an_unreadable_file(tmp_path: Path, monkeypatch) ->
     with pytest.raises(CheckpointError, match=r"truncated: its header announces"):
         load_tensors(tmp_path / "x")
 
-    def denied(self: Path) -> bytes:
+    def denied(self: Path, *args: object) -> bytes:
         raise PermissionError(13, "Permission denied", str(self))
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    monkeypatch.setattr(Path, "open", denied)
     with pytest.raises(CheckpointError, match=r"cannot read .*Permission denied"):
         load_tensors(tmp_path / "x")
 
@@ -228,7 +228,7 @@ def test_run_directory_with_bad_files_is_refused(tiny_run, tmp_path: Path) -> No
     marker = tmp_path / "pwned"
     cases = {
         "split.safetensors": (torch_bytes({"x": Evil(marker)}), "split.safetensors is a zip"),
-        "classifier.safetensors": (b"", "classifier.safetensors changed since the run was fitted"),
+        "classifier.safetensors": (b"", "classifier.safetensors is not a safetensors file"),
         "flow.json": (b"{not json", r"flow.json is not valid JSON"),
         "run.json": (b"{not json", r"run.json is not valid JSON"),
     }

@@ -37,14 +37,20 @@ def test_page_is_self_contained_and_complete(tmp_path) -> None:
         ["a", "b", "c", "d"],
         summary=[("data", "x <b>")],
         cards=[("0.95", "CE validity")],
-        notes=["made by a test"],
+        notes=["made by `a <b>` test"],
     )
     html = render_html(report)
     assert "x &lt;b&gt;" in html  # escaped
+    assert "made by <code>a &lt;b&gt;</code> test" in html  # backticks: code, not Markdown
     assert "http://" not in html and "https://" not in html
-    # per sample: input, reconstruction, CE, reliable CE, two difference maps + 5 strip images
-    assert html.count("<img") == 3 * (6 + 5)
+    # per sample: input, reconstruction, CE, reliable CE, two difference maps, the animated
+    # path + 5 strip images; one thumbnail per CE in the list of all CEs (none failed)
+    assert html.count("<img") == 3 * (6 + 1 + 5) + 3
+    assert html.count("data:image/gif") == 3
     assert "inject 1" in html and "leap 3" in html
+    for section in ("summary", "matrix", "failures", "samples", "browse"):
+        assert f'id="{section}"' in html
+    assert 'id="curves"' not in html  # a Report made by hand has no curves
 
 
 def test_grid_places_inputs_on_their_own_class(tmp_path) -> None:
@@ -84,11 +90,11 @@ def test_chromium_decodes_every_image(tmp_path) -> None:
         exp,
         list("abcd"),
         grid=source_target_grid(grid_exp, 4),
-        grid_sources=exp.source.tolist(),
+        grid_labels=exp.source.tolist(),
     )
     page = write_report(report, tmp_path / "report.html")
     seen = probe_images(page)
-    assert seen["n"] == 3 * 11 + 3 * 4
+    assert seen["n"] == 3 * 12 + 3 + 3 * 4
     assert seen["decoded"] == seen["n"]
     assert seen["external"] == 0
 
@@ -107,3 +113,33 @@ def test_fit_warnings_stand_next_to_the_validity(tmp_path) -> None:
     assert cards < warning < summary
     assert "Warning: the codec loses what the classifier looks at" in page
     assert 'id="warning-1"' not in render_html(build_report(fake_explanation(), "abcd", "t"))
+
+
+def test_oracle_validity_gets_its_matrix_and_card() -> None:
+    from types import SimpleNamespace
+
+    from leapfactual.report import build_report
+
+    exp = fake_explanation(n=4)
+    agrees = torch.tensor([True, False, True, True])
+
+    def oracle(x: torch.Tensor) -> torch.Tensor:  # puts CEs 0, 2, 3 in their target
+        rows = torch.arange(len(x))
+        hit = torch.where(agrees, exp.target, exp.source)
+        return torch.nn.functional.one_hot(hit[rows], 4).float() * 10
+
+    run = SimpleNamespace(vae=None, oracle=oracle)
+    report = build_report(exp, "abcd", "t", run=run)  # type: ignore[arg-type]
+    assert report.oracle_valid is not None and report.oracle_valid.tolist() == agrees.tolist()
+    page = render_html(report)
+    assert "75.0%" in page and "oracle validity (an independent classifier" in page
+    assert page.count("oracle <span") == 4
+
+
+def test_the_list_of_all_ces_is_capped_with_a_note() -> None:
+    exp = fake_explanation(n=7)
+    exp.config["inputs"] = [f"/data/in/d{i}.png" for i in range(7)]
+    html = render_html(Report("t", exp, "abcd", browse_cap=5))
+    assert html.count('<div class="ce') == 5
+    assert "5 of 7 CEs (2 not shown, to keep the page small" in html
+    assert "#0 (d0.png)" in html and "<br>d4.png</div>" in html

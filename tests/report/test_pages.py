@@ -1,4 +1,4 @@
-from leapfactual.report.pages import NOTE, machine, render_page, write_page
+from leapfactual.report.pages import NOTE, code_version, machine, render_page, write_page
 
 
 def test_every_page_starts_with_the_same_header(tmp_path) -> None:
@@ -20,6 +20,7 @@ def test_every_page_starts_with_the_same_header(tmp_path) -> None:
         "- Data: `mnist5k`, 10 images",
         "- Seeds: 0, 1.",
         f"- Machine: {machine()}; total 1.5 min.",
+        f"- Code: {code_version()}.",
         "",
         "| a |",
         "|---|",
@@ -33,5 +34,9 @@ def test_every_page_starts_with_the_same_header(tmp_path) -> None:
 
 def test_a_page_without_sections_is_only_the_header() -> None:
     text = render_page("T", "c", "d", 6.0)
-    assert text.endswith("total 0.1 min.\n") and text.count("- ") == 3
+    assert text.endswith(f"total 0.1 min.\n- Code: {code_version()}.\n") and text.count("- ") == 4
     assert "torch threads" in machine()
+
+
+def test_the_code_is_named_by_its_commit() -> None:
+    assert code_version().startswith(("commit ", "leapfactual "))

@@ -287,3 +287,13 @@ def test_training_imports_no_higher_layer() -> None:
                     assert name.split(".")[1] in allowed, (source, name)
                     if name.startswith("leapfactual.distributed"):
                         assert name == "leapfactual.distributed.context", (source, name)
+
+
+def test_a_checkpoint_damaged_in_place_is_refused_by_its_hash(tmp_path: Path) -> None:
+    train(1, tmp_path)
+    (stem,) = tmp_path.glob("epoch-*.safetensors")
+    raw = bytearray(stem.read_bytes())
+    raw[-4:] = bytes(b ^ 0xFF for b in raw[-4:])  # structure intact, content changed
+    stem.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match=r"no complete training checkpoint .*SHA-256"):
+        train(2, tmp_path)

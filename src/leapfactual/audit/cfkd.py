@@ -41,14 +41,20 @@ from leapfactual.explain.registry import Models, build_explainer
 from leapfactual.explain.targets import all_other_targets, random_other_targets
 from leapfactual.io import (
     CheckpointError,
-    atomic_write_text,
     load_module,
     load_tensors,
     save_module,
     save_tensors,
+    write_json,
 )
 from leapfactual.models.trainers import train_classifier
-from leapfactual.pipeline.build import encode_decode, fit_flow, model_device, predict_probs
+from leapfactual.pipeline.build import (
+    condition_images,
+    encode_decode,
+    fit_flow,
+    model_device,
+    predict_probs,
+)
 from leapfactual.pipeline.settings import FlowSettings, to_dict
 from leapfactual.training.checkpoint import tensor_digest
 
@@ -164,16 +170,17 @@ def refitting_factory(
 ) -> ExplainerFactory:
     """LeapFactual with a CE-CFM flow fitted anew for each classifier it is given: on the
     latents of ``images``, conditioned on that classifier's outputs on their reconstructions
-    (as a run's flow stage), with ``flow`` settings and ``seed``. ``options``: LeapFactual's
-    constructor keywords. A classifier with the same weights as an earlier one reuses its
-    flow."""
+    or on ``images`` (``flow.condition_on``, as a run's flow stage), with ``flow`` settings
+    and ``seed``. ``options``: LeapFactual's constructor keywords. A classifier with the same
+    weights as an earlier one reuses its flow."""
     latents, recon = encode_decode(codec, images)
     fitted: dict[str, Any] = {}
 
     def make(classifier: nn.Module) -> Explainer:
         key = _weights_digest(classifier)
         if key not in fitted:
-            probs = predict_probs(classifier, recon, outputs)  # type: ignore[arg-type]
+            shown = condition_images(flow, images, recon)
+            probs = predict_probs(classifier, shown, outputs)  # type: ignore[arg-type]
             fitted[key] = fit_flow(latents, probs, flow, seed, device=device)
         return leapfactual_factory(codec, fitted[key], outputs=outputs, **options)(classifier)
 
@@ -362,7 +369,7 @@ def _save_round(
     save_module(model, folder / "classifier")
     save_tensors(folder / "added", {k: v[-1] for k, v in added.items()}, {"kind": "cfkd-added"})
     state = {"kind": "cfkd", "identity": identity, "history": history}
-    atomic_write_text(out / STATE, json.dumps(state, indent=2, allow_nan=False))
+    write_json(out / STATE, state, indent=2)
 
 
 def _resume(

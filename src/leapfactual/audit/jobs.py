@@ -36,7 +36,7 @@ from leapfactual.audit.teacher_server import HumanTeacher
 from leapfactual.audit.teachers import ModelTeacher, RuleTeacher, Teacher
 from leapfactual.data import Dataset, load_dataset
 from leapfactual.explain import Blend, Explanation
-from leapfactual.io import atomic_write_text, load_module
+from leapfactual.io import load_module, write_json
 from leapfactual.models.external import load_classifier
 from leapfactual.pipeline.build import predict_probs
 from leapfactual.pipeline.explain import explain_run
@@ -187,7 +187,7 @@ def audit_run(
     summaries = summarise(exp, nec, grid=grid)
     findings = class_findings(exp, nec, fitted.class_names, grid)
     summary = {"pairs": summary_table(summaries), "classes": findings}
-    atomic_write_text(folder / "summary.json", json.dumps(no_nan(summary), indent=2))
+    write_json(folder / "summary.json", no_nan(summary), indent=2)
     seconds = time.perf_counter() - start
     page = write_audit_page(fitted, exp, nec, summaries, findings, folder, command, seconds, grid)
     return AuditResult(exp, nec, summaries, findings, folder, page, skipped, seconds)
@@ -288,13 +288,13 @@ def _codec_lines(run: Run) -> list[str]:
 def plot_class_maps(exp: Explanation, nec: Necessity, names: list[str], path: Path) -> Path:
     """Three rows, one column per class: mean necessity toward it, from it, mean change
     toward it."""
-    from matplotlib.figure import Figure
+    from leapfactual.report.figures import figure
 
     maps = necessity_map(nec)[:, 0]
     change = (exp.x_cf - exp.x).float().mean(1).cpu()
     valid = exp.valid.cpu()
     k = len(names)
-    fig = Figure(figsize=(1.3 * k, 4.2))
+    fig = figure(figsize=(1.3 * k, 4.2))
     axes = fig.subplots(3, k, squeeze=False)
     rows = (
         ("needed toward", maps, exp.target, "magma", (0.0, 1.0)),
@@ -431,7 +431,7 @@ def repair_run(
         "after": after,
         "history": [{k: v for k, v in r.items() if k != "losses"} for r in result.history],
     }
-    atomic_write_text(folder / "repair.json", json.dumps(no_nan(record), indent=2))
+    write_json(folder / "repair.json", no_nan(record), indent=2)
     seconds = time.perf_counter() - start
     page = write_repair_page(fitted, result, before, after, data, folder, command, seconds)
     return RepairResult(result, before, after, folder, page, seconds)
@@ -524,7 +524,7 @@ def _claim(folder: Path, job: dict[str, Any], name: str, force: bool) -> None:
                 "another --out, or add --force to start over"
             )
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(job, indent=2))
+    write_json(path, job, indent=2)
 
 
 def no_nan(value: Any) -> Any:

@@ -30,7 +30,8 @@ import torch
 from torch import Tensor
 
 from leapfactual.audit.teachers import TeacherQueue
-from leapfactual.report.images import diff_heatmap, png_data_uri
+from leapfactual.io.images import png_data_uri
+from leapfactual.report.images import diff_heatmap
 
 HOST = "127.0.0.1"
 KINDS = ("label", "shortcut", "target")

@@ -65,7 +65,7 @@ class Column:
 
     @property
     def valid(self) -> Tensor:
-        return self.probs_cf.argmax(1) == self.explanation.target
+        return self.explanation.reaches(self.probs_cf)
 
 
 @dataclass

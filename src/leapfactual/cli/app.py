@@ -5,6 +5,7 @@ Bad input ends with a one-line message and exit code 2; ``--debug`` shows the tr
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from leapfactual.cli.explain import explain
 from leapfactual.cli.fit import fit
 from leapfactual.cli.improve import improve
 from leapfactual.cli.own_model import own_model
+from leapfactual.cli.regression import regression
 from leapfactual.cli.repair import repair
 from leapfactual.cli.report import report
 from leapfactual.cli.shortcuts import shortcuts
@@ -31,16 +33,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-USER_ERRORS = (
-    ValueError,
-    CheckpointError,
-    FileNotFoundError,
-    FileExistsError,
-    IsADirectoryError,
-    NotADirectoryError,
-    PermissionError,
+USER_ERRORS = (ValueError, CheckpointError, OSError, MemoryError)
+"""What bad input and the machine raise (a missing file, a full disk, memory running out):
+reported as one line, not a traceback."""
+OUT_OF_MEMORY_FIX = (
+    "out of memory; lower --batch-size (or explain in shards with --shard-size), or use a "
+    "machine with more memory"
 )
-"""What bad input raises: reported as one line, not a traceback."""
 state = {"debug": False}
 
 
@@ -76,6 +75,7 @@ for command in (
     improve,
     own_model,
     shortcuts,
+    regression,
 ):
     app.command()(command)
 
@@ -93,6 +93,11 @@ def main() -> None:
             raise
         typer.echo(f"error: {one_line(err)}", err=True)
         sys.exit(2)
+    except RuntimeError as err:  # torch's allocators raise RuntimeError subclasses
+        if state["debug"] or not out_of_memory(err):
+            raise
+        typer.echo(f"error: {OUT_OF_MEMORY_FIX} ({one_line(err)[:200]})", err=True)
+        sys.exit(2)
     except ImportError as err:
         if state["debug"] or "pip install" not in str(err):
             raise  # a broken installation, not bad input: keep the traceback
@@ -105,4 +110,14 @@ def one_line(err: BaseException) -> str:
     text = " ".join(str(err).split())
     if isinstance(err, OSError) and err.filename is not None and err.strerror:
         text = f"{err.filename}: {err.strerror}"
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        text += " (the disk is full: free space, or write elsewhere)"
+    if isinstance(err, MemoryError):
+        text = f"{OUT_OF_MEMORY_FIX} ({text})" if text else OUT_OF_MEMORY_FIX
     return text or type(err).__name__
+
+
+def out_of_memory(err: RuntimeError) -> bool:
+    """Whether torch failed to allocate (a GPU's ``OutOfMemoryError``, or the CPU
+    allocator's "can't allocate memory")."""
+    return type(err).__name__ == "OutOfMemoryError" or "can't allocate memory" in str(err)

@@ -43,20 +43,47 @@ def settings(cls: type[T], config: Path | None, flags: dict[str, Any], sets: lis
     return override(override(base, given, parse=False), parse_assignments(sets or []))
 
 
+Samples = Annotated[int, typer.Option("--samples", min=0, help="CEs shown as cards in the report.")]
+Order = Annotated[
+    str,
+    typer.Option(
+        "--order",
+        help="Which CEs the report shows as cards: failures (those that missed their target "
+        "first), random (seeded by --seed), per-class (one source class after another) or first.",
+    ),
+]
+
+
 def write_report(
     exp: Any,
     names: list[str],
     out: Path,
     command: str,
     page: Path | None = None,
+    run: Any = None,
+    samples: int = 12,
+    order: str = "failures",
+    seed: int = 0,
 ) -> Path:
+    """Write the report of ``exp`` (``run``: its run, to decode latent trajectories and
+    give oracle validity) to ``page`` or ``out/report.html``."""
     from leapfactual.report import build_report, write_report
 
+    if exp.tolerance is not None:  # a regressor's CEs: targets are values, not classes
+        from leapfactual.report.side_by_side import write_side_by_side_page
+
+        title = f"Counterfactuals of a regressor: {exp.method}"
+        notes = [f"Produced by `{command}`."]
+        return write_side_by_side_page(exp, names, page or out / "report.html", title, notes)
     built = build_report(
         exp,
         names,
         title=f"Counterfactuals: {exp.method}",
         subtitle=f"{len(exp)} counterfactuals",
-        notes=[f"Produced by {command}."],
+        notes=[f"Produced by `{command}`."],
+        samples=samples,
+        order=order,
+        seed=seed,
+        run=run,
     )
     return write_report(built, page or out / "report.html")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from leapfactual.cli.common import Config, Device, Set, settings, write_report
+from leapfactual.cli.common import Config, Device, Order, Samples, Set, settings, write_report
 from leapfactual.explain.registry import METHODS
 from leapfactual.flow.solvers import ADAPTIVE, FIXED_STEP
 from leapfactual.pipeline.settings import ExplainSettings
@@ -15,6 +15,10 @@ from leapfactual.pipeline.settings import ExplainSettings
 _D = ExplainSettings()
 _SOLVERS = ", ".join([*FIXED_STEP, *ADAPTIVE])
 _INJECT_STEPS = _D.inject.steps if _D.inject else 0
+TRAJECTORY_COST = (
+    "Explanation size per CE on the 28x28 demo run (python benchmarks/trajectory_bytes.py): "
+    "none 10.0 KB, latents 13.5 KB, images 79.3 KB."
+)
 
 
 def explain(
@@ -34,6 +38,33 @@ def explain(
         str | None,
         typer.Option(
             help=f"A class index, 'next', 'random' or 'all-others' [default: {_D.target}]."
+        ),
+    ] = None,
+    target_value: Annotated[
+        float | None,
+        typer.Option(help="A regressor's run: the value every CE should reach (e.g. 4.0)."),
+    ] = None,
+    target_shift: Annotated[
+        float | None,
+        typer.Option(help="A regressor's run: each CE's target is its prediction plus this."),
+    ] = None,
+    tolerance: Annotated[
+        float | None,
+        typer.Option(
+            help="A regressor's run: a CE is valid when |f(x') - target| <= this (its units)."
+        ),
+    ] = None,
+    diverse: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help=f"LeapFactual: this many different CEs per input [default: {_D.diverse}]."
+        ),
+    ] = None,
+    diversity: Annotated[
+        str | None,
+        typer.Option(
+            help="How the diverse CEs differ: noise (seeded noise in each landing) or repel "
+            f"(also avoid the earlier CEs' changes) [default: {_D.diversity.mechanism}]."
         ),
     ] = None,
     limit: Annotated[
@@ -56,6 +87,20 @@ def explain(
             help="Stop blending a sample once its latent moves less than this (RMS) per leap."
         ),
     ] = None,
+    settle: Annotated[
+        float | None,
+        typer.Option(
+            help="Stop blending a sample once it is in the target class and its target "
+            "probability rose less than this in a leap."
+        ),
+    ] = None,
+    boost: Annotated[
+        float | None,
+        typer.Option(
+            help="Blending gamma times this until a sample is in the target class "
+            f"[default: {_D.blend.boost}]."
+        ),
+    ] = None,
     inject_steps: Annotated[
         int | None,
         typer.Option(
@@ -71,6 +116,14 @@ def explain(
     solver_steps: Annotated[
         int | None,
         typer.Option(min=1, help=f"Fixed-step solver steps [default: {_D.solver.steps}]."),
+    ] = None,
+    solver_checkpoints: Annotated[
+        int | None,
+        typer.Option(
+            min=2,
+            help="Adaptive solvers: also end a step on this many evenly spaced times per lift "
+            "and land (the paper: --solver dopri5 --solver-checkpoints 5).",
+        ),
     ] = None,
     batch_size: Annotated[
         int | None,
@@ -93,8 +146,14 @@ def explain(
         bool, typer.Option(help="Sharded: merge the shards into one explanation at the end.")
     ] = True,
     trajectory: Annotated[
-        str, typer.Option(help="Keep per leap: none, latents or images (for the report strips).")
-    ] = "images",
+        str,
+        typer.Option(
+            help="Keep per leap: none, latents (the report decodes the shown cards' paths) or "
+            "images. " + TRAJECTORY_COST
+        ),
+    ] = "latents",
+    samples: Samples = 12,
+    order: Order = "failures",
     repeat: Annotated[
         int, typer.Option(min=1, help="Cycle the inputs this many times (scale tests).")
     ] = 1,
@@ -107,6 +166,9 @@ def explain(
     """
     from leapfactual.distributed import finish, world
     from leapfactual.pipeline import explain_run
+    from leapfactual.report.sections import check_order
+
+    check_order(order)  # before any work
 
     flags = {
         "method": method,
@@ -114,11 +176,19 @@ def explain(
         "limit": limit,
         "batch_size": batch_size,
         "seed": seed,
+        "target_value": target_value,
+        "target_shift": target_shift,
+        "tolerance": tolerance,
+        "diverse": diverse,
+        "diversity.mechanism": diversity,
         "blend.gamma": blend_gamma,
         "blend.steps": blend_steps,
         "blend.tol": tol,
+        "blend.settle": settle,
+        "blend.boost": boost,
         "solver.method": solver,
         "solver.steps": solver_steps,
+        "solver.checkpoints": solver_checkpoints,
         "inject.gamma_lift": inject_lift,
         "inject.gamma_land": inject_land,
         "inject.steps": inject_steps or None,
@@ -156,7 +226,16 @@ def explain(
             line += f", reliable {exp.valid_reliable.float().mean():.3f}"
         typer.echo(line)
         if result.shards is None:
-            page = write_report(exp, result.class_names, out, f"leapfactual explain {run}")
+            page = write_report(
+                exp,
+                result.class_names,
+                out,
+                f"leapfactual explain {run}",
+                run=result.run,
+                samples=samples,
+                order=order,
+                seed=job.seed,
+            )
             typer.echo(f"explanation: {out}\nreport: {page}")
         else:
             typer.echo(f"explanation: {out} (report: `leapfactual report {out}`)")

@@ -31,6 +31,14 @@ def fit(
             "the flow are trained, the flow on this model's outputs)."
         ),
     ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            help="classifier, or regressor: a model of one value per image, trained on the "
+            "data's scalar values (e.g. --data stroke-thickness) [default: "
+            f"{_D.classifier.kind}]."
+        ),
+    ] = None,
     image_size: Annotated[
         int | None,
         typer.Option(min=1, help="Side of the images read from files [default: from the data]."),
@@ -101,6 +109,7 @@ def fit(
             "image_size": image_size,
             "channels": channels,
             "classifier.spec": classifier,
+            "classifier.kind": kind,
             "vae.latent_dim": latent_dim,
             "vae.kind": vae_kind,
             "vae.epochs": vae_epochs,

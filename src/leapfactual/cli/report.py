@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from leapfactual.cli.common import write_report
+from leapfactual.cli.common import Order, Samples, Seed, write_report
 
 
 def report(
@@ -15,8 +15,18 @@ def report(
         Path, typer.Argument(help="Directory written by `leapfactual explain`.")
     ],
     out: Annotated[Path | None, typer.Option(help="HTML file (default: DIR/report.html).")] = None,
-    run: Annotated[Path | None, typer.Option(help="Run directory, for class names.")] = None,
+    run: Annotated[
+        Path | None,
+        typer.Option(
+            help="Run directory: class names, its codec to draw latent trajectories, its "
+            "oracle (if fitted) for oracle validity [default: the run recorded in the "
+            "explanation, if it is still there]."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing --out file.")] = False,
+    samples: Samples = 12,
+    order: Order = "failures",
+    seed: Seed = 0,
 ) -> None:
     """Write the HTML report of a saved explanation.
 
@@ -31,6 +41,11 @@ def report(
     if out is not None and out.exists() and not force:
         raise ValueError(f"{out} already exists; choose another --out or add --force to replace it")
     exp = Explanation.load(explanation)
-    names = load_run(run).class_names if run else [str(k) for k in range(exp.probs.shape[1])]
-    page = write_report(exp, names, explanation, f"leapfactual report {explanation}", out)
+    recorded = exp.config.get("run")
+    if run is None and isinstance(recorded, str) and (Path(recorded) / "run.json").is_file():
+        run = Path(recorded)
+    fitted = load_run(run) if run else None
+    names = fitted.class_names if fitted else [str(k) for k in range(exp.probs.shape[1])]
+    command = f"leapfactual report {explanation}" + (f" --run {run}" if run else "")
+    page = write_report(exp, names, explanation, command, out, fitted, samples, order, seed)
     typer.echo(f"report: {page}")

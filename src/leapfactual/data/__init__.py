@@ -13,6 +13,7 @@ from leapfactual.data.galaxy10 import load_galaxy10
 from leapfactual.data.idx import FASHION_MNIST_DIR, load_fashion_mnist, load_idx, read_idx
 from leapfactual.data.registry import DEFAULT_DATASET, available_datasets, load_dataset
 from leapfactual.data.split import stratified_split, train_test_split
+from leapfactual.data.stroke import StrokeTask, load_stroke_task, load_stroke_thickness, stroke_task
 from leapfactual.data.thickness import (
     ThicknessLevels,
     ThicknessRule,
@@ -29,6 +30,7 @@ __all__ = [
     "GALAXY10_CLASSES",
     "MNIST_CLASSES",
     "Dataset",
+    "StrokeTask",
     "ThicknessLevels",
     "ThicknessRule",
     "ThicknessTask",
@@ -43,10 +45,13 @@ __all__ = [
     "load_image_folder",
     "load_image_inputs",
     "load_mnist5k",
+    "load_stroke_task",
+    "load_stroke_thickness",
     "load_thickness",
     "load_thickness_task",
     "read_idx",
     "stratified_split",
+    "stroke_task",
     "thickness_task",
     "train_test_split",
 ]

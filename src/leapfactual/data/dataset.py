@@ -19,6 +19,8 @@ class Dataset:
     - ``labels``: int64 ``[N]`` with values in ``[0, num_classes - 1]``.
     - ``class_names``: one unique name per class; ``class_names[k]`` names label ``k``.
     - ``name``: where the data came from (``"mnist5k"``, a folder's name, ...).
+    - ``values``: optional float32 ``[N]`` scalar labels (finite), what a regressor learns
+      (e.g. each digit's measured stroke thickness).
 
     Everything is checked on construction, so a ``Dataset`` in hand is always well formed.
     """
@@ -27,11 +29,14 @@ class Dataset:
     labels: Tensor
     class_names: list[str]
     name: str = "dataset"
+    values: Tensor | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "class_names", [str(c) for c in self.class_names])
         _check_images(self.images)
         _check_labels(self.labels, self.images, self.class_names)
+        if self.values is not None:
+            _check_values(self.values, self.labels)
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -78,7 +83,10 @@ class Dataset:
                 f"indices range from {int(index.min())} to {int(index.max())}, but the dataset "
                 f"{self.name!r} has {len(self)} images"
             )
-        return Dataset(self.images[index], self.labels[index], list(self.class_names), self.name)
+        values = None if self.values is None else self.values[index]
+        return Dataset(
+            self.images[index], self.labels[index], list(self.class_names), self.name, values
+        )
 
 
 def images_from_uint8(array: np.ndarray | Tensor, channels_last: bool = False) -> Tensor:
@@ -141,3 +149,19 @@ def _check_labels(labels: Tensor, images: Tensor, class_names: list[str]) -> Non
             f"labels must lie in [0, {len(class_names) - 1}] for {len(class_names)} class "
             f"names; got values from {int(labels.min())} to {int(labels.max())}"
         )
+
+
+def _check_values(values: Tensor, labels: Tensor) -> None:
+    if not isinstance(values, Tensor) or values.dtype != torch.float32 or values.dim() != 1:
+        raise ValueError(
+            "values must be a 1-D float32 tensor of scalar labels, got "
+            + (
+                f"shape {tuple(values.shape)} and dtype {values.dtype}"
+                if isinstance(values, Tensor)
+                else type(values).__name__
+            )
+        )
+    if values.shape != labels.shape or values.device != labels.device:
+        raise ValueError(f"got {values.shape[0]} values for {labels.shape[0]} images")
+    if not torch.isfinite(values).all():
+        raise ValueError("values contain NaN or Inf; drop or fix those samples")

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from leapfactual.data._optional import require
+from leapfactual._optional import require
 from leapfactual.data.dataset import Dataset
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg"})
@@ -155,7 +155,7 @@ def read_image(file: Path, size: int, channels: int) -> np.ndarray:
         pixels = np.repeat(pixels, 3, axis=2)
     if pixels.shape[:2] == (size, size):
         return np.ascontiguousarray(pixels.transpose(2, 0, 1))
-    pil = require("PIL.Image", "reading image files")
+    pil = require("PIL.Image", "data", "reading image files")
     planes = [
         np.asarray(
             pil.fromarray(np.ascontiguousarray(pixels[..., c])).resize(
@@ -171,7 +171,7 @@ def read_image(file: Path, size: int, channels: int) -> np.ndarray:
 def _opened(file: Path) -> Iterator[Any]:
     """The Pillow image of ``file``; failing to read it (or a decompression bomb) raises a
     one-line ``ValueError`` naming the file. Keep only Pillow calls inside the block."""
-    pil = require("PIL.Image", "reading image files")
+    pil = require("PIL.Image", "data", "reading image files")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pil.DecompressionBombWarning)

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from leapfactual.data._optional import require
+from leapfactual._optional import require
 from leapfactual.data.classes import GALAXY10_CLASSES
 from leapfactual.data.dataset import Dataset, images_from_uint8
 
@@ -32,7 +32,7 @@ def load_galaxy10(
     only the first ``limit`` images. The full file gives ``17736 x 3 x 128 x 128`` float32
     (3.5 GB); use ``limit`` or a smaller ``size`` on small machines.
     """
-    h5py = require("h5py", "the 'galaxy10' dataset")
+    h5py = require("h5py", "data", "the 'galaxy10' dataset")
     path = Path(file).expanduser()
     if not path.is_file():
         raise FileNotFoundError(
@@ -44,6 +44,12 @@ def load_galaxy10(
             raise ValueError(f"{option} must be a positive integer, got {value}")
     if limit is not None and (int(limit) != limit or limit < 0):
         raise ValueError(f"limit must be a non-negative integer or None, got {limit}")
+    with path.open("rb") as probe:
+        if probe.read(8) != b"\x89HDF\r\n\x1a\n":
+            raise ValueError(
+                f"{path} is not an HDF5 file (Galaxy10_DECals.h5 starts with the HDF5 "
+                "signature); give the .h5 file from https://github.com/henrysky/Galaxy10"
+            )
     with h5py.File(path, "r") as handle:
         missing = [key for key in ("images", "ans") if key not in handle]
         if missing:

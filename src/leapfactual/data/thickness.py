@@ -100,7 +100,7 @@ class ThicknessTask:
     def true_counterfactual(self, indices: Tensor, progress: bool = False) -> Tensor:
         """The true counterfactual of each image at ``indices``, toward the other class."""
         index = torch.as_tensor(indices).long()
-        return _intervene(self.base[index], self.thickness(index, flip=True), progress)
+        return intervene(self.base[index], self.thickness(index, flip=True), progress)
 
     def rule(self) -> ThicknessRule:
         """The labelling rule, as a classifier."""
@@ -124,7 +124,7 @@ def thickness_task(
     gen = torch.Generator().manual_seed(seed)
     labels = (torch.randperm(len(base), generator=gen) % 2).long()
     position = torch.rand(len(base), generator=gen, dtype=torch.float64)
-    images = _intervene(base.images, levels.level(labels, position), progress)
+    images = intervene(base.images, levels.level(labels, position), progress)
     name = f"thickness({base.name})"
     dataset = Dataset(images, labels, list(CLASSES), name)
     return ThicknessTask(dataset, base.images, position, levels)
@@ -156,7 +156,8 @@ def _cached_task(base: str, seed: int, limit: int | None) -> ThicknessTask:
     return thickness_task(data, seed)
 
 
-def _intervene(images: Tensor, thickness: Tensor, progress: bool) -> Tensor:
+def intervene(images: Tensor, thickness: Tensor, progress: bool) -> Tensor:
+    """``set_thickness`` of ``images`` to ``thickness`` (one each), in chunks."""
     out = torch.empty_like(images)
     starts = range(0, len(images), CHUNK)
     for start in tqdm(starts, desc="set thickness", unit="chunk", disable=not progress):

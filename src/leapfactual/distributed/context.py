@@ -67,8 +67,32 @@ def default_device(w: World | None = None) -> torch.device:
 def resolve_device(
     device: str | torch.device | None = None, w: World | None = None
 ) -> torch.device:
-    """``device`` when given, else :func:`default_device` (this rank's GPU, or the CPU)."""
-    return torch.device(device) if device is not None else default_device(w)
+    """``device`` when given, else :func:`default_device` (this rank's GPU, or the CPU).
+
+    A name torch does not know, or a device this machine lacks (``cuda`` on a CPU-only build,
+    ``cuda:3`` with two GPUs), raises a ``ValueError`` naming it, before any work."""
+    if device is None:
+        return default_device(w)
+    try:
+        target = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(
+            f"unknown device {device!r}; give cpu, cuda, cuda:N (a GPU index) or mps"
+        ) from None
+    backend = getattr(torch, target.type, None) if target.type != "cpu" else None
+    if target.type != "cpu" and not (backend and backend.is_available()):
+        raise ValueError(
+            f"device {device!r} is not available here (this PyTorch build or machine has no "
+            f"{target.type} device); use --device cpu, or leave --device out"
+        )
+    if target.type == "cuda" and target.index is not None:
+        count = torch.cuda.device_count()
+        if target.index >= count:
+            raise ValueError(
+                f"device {device!r} does not exist: {count} GPU(s) visible (cuda:0 to "
+                f"cuda:{count - 1})"
+            )
+    return target
 
 
 def init(backend: str | None = None) -> World:

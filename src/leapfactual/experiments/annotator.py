@@ -44,10 +44,11 @@ def fit_annotator_flow(
     device: str | torch.device | None = None,
 ) -> VectorField:
     """A CE-CFM flow on the latents of ``images`` conditioned on the annotator's outputs on
-    their decodings (encoded as ``settings.condition`` says), exactly as a run's flow is on
-    its classifier's (:func:`leapfactual.pipeline.build.fit_flow`)."""
+    their decodings or on ``images`` (``settings.condition_on``), encoded as
+    ``settings.condition`` says, exactly as a run's flow is on its classifier's
+    (:func:`leapfactual.pipeline.build.fit_flow`)."""
     z, recon = build.encode_decode(vae, images)
-    probs = annotate(annotator, recon, outputs)
+    probs = annotate(annotator, build.condition_images(settings, images, recon), outputs)
     return build.fit_flow(z, probs, settings, seed, device=device)
 
 

@@ -7,7 +7,6 @@ other class and one digit of each class toward every other class (for the grid);
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from torch import Tensor
 
 from leapfactual.explain import Explanation
 from leapfactual.explain.targets import all_other_targets, random_other_targets
-from leapfactual.io import atomic_write_text
+from leapfactual.io import write_json
 from leapfactual.pipeline import FitConfig, Run, fit_run
 from leapfactual.report import build_report, headline, save_grid_figure
 from leapfactual.report.grid import source_target_grid
@@ -41,6 +40,7 @@ class DemoResult:
     run: Run
     explanation: Explanation
     grid: Explanation  # one held-out digit of each class toward every other class
+    grid_labels: Tensor  # the true label of each grid row's digit
     metrics: dict[str, Any]
     config: DemoConfig
 
@@ -73,7 +73,7 @@ def run_demo(
     test = run.test
     k = test.num_classes
     n = len(test) if demo.limit == 0 else min(demo.limit, len(test))
-    explainer = run.explainer(trajectory="images", progress=progress)
+    explainer = run.explainer(trajectory="latents", progress=progress)
     x, labels = test.images[:n], test.labels[:n]
     exp = explainer.explain(x, random_other_targets(labels, k, demo.seed))
     sources = one_per_class(test.labels, k)
@@ -89,7 +89,7 @@ def run_demo(
         "fit_config": asdict(fit),
         "demo_config": asdict(demo),
     }
-    return DemoResult(run, exp, grid, metrics, demo)
+    return DemoResult(run, exp, grid, test.labels[sources], metrics, demo)
 
 
 def write_demo_report(result: DemoResult, out_dir: str | Path, command: str) -> DemoFiles:
@@ -97,14 +97,23 @@ def write_demo_report(result: DemoResult, out_dir: str | Path, command: str) -> 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     run, test, m = result.run, result.run.test, result.metrics
+    names = test.class_names
+    labels, said = result.grid_labels.tolist(), result.grid.source[:: test.num_classes - 1].tolist()
     grid_png = save_grid_figure(
-        source_target_grid(result.grid, test.num_classes),
-        test.class_names,
+        source_target_grid(result.grid, test.num_classes, result.grid_labels),
+        names,
         out / "grid.png",
-        title="Held-out digits (own column) and their counterfactuals toward every other class",
+        title="Held-out digits (in the column of their true label) and their counterfactuals "
+        "toward every other class",
+        row_labels=[
+            str(names[t]) + ("" if p == t else f"\n(model: {names[p]})")
+            for t, p in zip(labels, said, strict=True)
+        ],
+        ylabel="input (its true label; red: the model reads another class)",
+        outlined=[(r, t) for r, (t, p) in enumerate(zip(labels, said, strict=True)) if p != t],
     )
     metrics_path = out / "metrics.json"
-    atomic_write_text(metrics_path, json.dumps(m, indent=2))
+    write_json(metrics_path, m, indent=2)
     summary = {
         "data": f"{m['data']}: {len(run.train)} training / {len(test)} held-out images",
         "classifier test accuracy": m.get("classifier_test_accuracy"),
@@ -122,8 +131,11 @@ def write_demo_report(result: DemoResult, out_dir: str | Path, command: str) -> 
         f"run {run.directory}",
         run_summary=summary,
         grid=result.grid,
+        grid_labels=result.grid_labels,
         notes=[f"Produced by `{command}` in {m['total_seconds']:.0f} s on {m['machine']}."],
-        max_samples=result.config.n_report,
+        samples=result.config.n_report,
+        seed=result.config.seed,
+        run=run,
     )
     page = write_report(report, out / "report.html")
     return DemoFiles(page, grid_png, metrics_path)

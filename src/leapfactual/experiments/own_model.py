@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -127,14 +126,13 @@ def write_image_folder(data: Dataset, root: Path) -> Path:
     Folders are read in sorted order, which must be the classifier's class order: they are
     named ``0-red-circle``, ``1-red-square``, ... so that it is.
     """
-    from PIL import Image
+    from leapfactual.io.images import png_bytes
 
     for k, name in enumerate(data.class_names):
         sub = root / f"{k}-{name}"
         sub.mkdir(parents=True, exist_ok=True)
         for i in torch.nonzero(data.labels == k).flatten().tolist():
-            pixels = (data.images[i].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-            Image.fromarray(pixels, "RGB").save(sub / f"{i:05d}.png")
+            (sub / f"{i:05d}.png").write_bytes(png_bytes(data.images[i]))
     return root
 
 
@@ -256,11 +254,11 @@ def _cell(value: Any) -> str:
 
 def write_figure(result: OwnModelResult, path: Path) -> Path:
     """Inputs, CEs and reliable CEs of each size (rows), six examples each."""
-    from matplotlib.figure import Figure
+    from leapfactual.report.figures import figure
 
     rows = [(r.size, key) for r in result.rows for key in ("x", "x_cf", "x_reliable")]
     count = max(len(r.examples["x"]) for r in result.rows)
-    fig = Figure(figsize=(1.1 * count + 1.6, 1.1 * len(rows)))
+    fig = figure(figsize=(1.1 * count + 1.6, 1.1 * len(rows)))
     axes = fig.subplots(len(rows), count, squeeze=False)
     labels = {"x": "input", "x_cf": "CE", "x_reliable": "reliable CE"}
     for i, (size, key) in enumerate(rows):

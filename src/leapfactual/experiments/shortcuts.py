@@ -50,7 +50,7 @@ from leapfactual.experiments._shared import LEAN, mean_std, model_settings, pm
 from leapfactual.experiments.improvement import scores
 from leapfactual.explain import Blend
 from leapfactual.explain.targets import all_other_targets
-from leapfactual.io import atomic_write_text, load_tensors, save_tensors
+from leapfactual.io import load_tensors, save_tensors, write_json
 from leapfactual.pipeline import ClassifierSettings, FitConfig, VAESettings
 from leapfactual.pipeline.build import fit_classifier, fit_vae, predict_probs
 from leapfactual.pipeline.settings import to_dict
@@ -358,7 +358,7 @@ def _save_part(stem: Path | None, identity: dict[str, Any], *part: Any) -> None:
     stem.mkdir(parents=True, exist_ok=True)
     save_tensors(stem / "maps", dict(pictures), {"kind": "shortcut-maps"})
     record = {"config": identity, "rows": rows, "sizes": sizes}
-    atomic_write_text(stem / "rows.json", json.dumps(no_nan(record), allow_nan=False))
+    write_json(stem / "rows.json", no_nan(record))
 
 
 def _load_part(stem: Path | None, identity: dict[str, Any]) -> Part | None:
@@ -392,8 +392,7 @@ def write_shortcuts_page(result: ShortcutsResult, stem: str | Path, command: str
     page.parent.mkdir(parents=True, exist_ok=True)
     payload = {"config": asdict(result.config), "rows": result.rows, "sizes": result.sizes,
                "seconds": result.seconds}  # fmt: skip
-    text = json.dumps(no_nan(payload), indent=2, default=str, allow_nan=False)
-    atomic_write_text(page.with_suffix(".json"), text)
+    write_json(page.with_suffix(".json"), no_nan(payload), indent=2, default=str)
     figure = plot_maps(result, page.with_suffix(".png"))
     cfg = result.config
     names = _class_label(cfg)
@@ -507,10 +506,10 @@ def plot_maps(result: ShortcutsResult, path: Path) -> Path | None:
     """The mean necessity maps toward and from the confounded class, per model (first seed)."""
     if not result.maps:
         return None
-    from matplotlib.figure import Figure
+    from leapfactual.report.figures import figure
 
     names = list(result.maps)
-    fig = Figure(figsize=(1.9 * len(names), 2.5), layout="constrained")
+    fig = figure(figsize=(1.9 * len(names), 2.5), layout="constrained")
     axes = fig.subplots(1, len(names), squeeze=False)[0]
     for ax, name in zip(axes, names, strict=True):
         image = result.maps[name].nan_to_num(0.0).clamp_min(0.0)

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -123,16 +125,31 @@ def run_thickness_bench(
         methods += [Method(ANNOTATOR, looped), Method(f"{ANNOTATOR} reliable", looped, "reliable")]
     rows = [lambda col, _: judged(col.x_cf), cost_rows]
     bench = Benchmark(BenchContext(x=x, target=target), methods, rows)
+    table, images = run_with_references(bench, x, x_true, judged, run.vae, say)
+    return ThicknessBenchResult(table, run, task, index, images, time.perf_counter() - start)
+
+
+def run_with_references(
+    bench: Benchmark,
+    x: Tensor,
+    x_true: Tensor,
+    judged: Callable[[Tensor], dict[str, Cell]],
+    vae: Any,
+    say: Callable[[str], None],
+) -> tuple[Table, dict[str, Tensor]]:
+    """Run ``bench``, then add the references judged like the methods: the input itself
+    (:data:`NO_CHANGE`) and the true CE through the VAE (:data:`FLOOR`). Returns the table and
+    the images by column (input, true CE, every method's CEs)."""
     table = bench.run(say)
     images = {"input": x, "true CE": x_true}
     for method in bench.methods:
         images[method.name] = bench.column(method).x_cf
-    references = {NO_CHANGE: x, FLOOR: encode_decode(run.vae, x_true)[1]}
+    references = {NO_CHANGE: x, FLOOR: encode_decode(vae, x_true)[1]}
     for column, refs in references.items():
         table.columns.append(column)
         for row, cell in judged(refs).items():
             table.set(row, column, cell)
-    return ThicknessBenchResult(table, run, task, index, images, time.perf_counter() - start)
+    return table, images
 
 
 def save_figure(result: ThicknessBenchResult, path: str | Path, per_class: int = 4) -> Path:

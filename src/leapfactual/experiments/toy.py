@@ -117,13 +117,13 @@ def plot_toy(
     field: VectorField, exp: Explanation, out: Path, config: ToyConfig = ToyConfig()
 ) -> Path:
     """Write the five panels (a)-(e) of the paper's toy figure as one PNG."""
-    from matplotlib.figure import Figure
+    from leapfactual.report.figures import figure
 
     spec, solver = field.condition, config.solver
     starts = exp.x
     source = field.condition.from_labels(quadrant_labels(starts))
     target = field.condition.from_labels(torch.full((len(starts),), TARGET))
-    fig = Figure(figsize=(20, 4.3), layout="constrained")
+    fig = figure(figsize=(20, 4.3), layout="constrained")
     axes = fig.subplots(1, 5)
     titles = [
         "(a) class-conditional flows",

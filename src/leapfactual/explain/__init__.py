@@ -15,7 +15,7 @@ from leapfactual.explain.attributions import (
 from leapfactual.explain.base import Explainer, as_probs
 from leapfactual.explain.cgm import CGMBased, ConditionalCodec
 from leapfactual.explain.explanation import Cost, Explanation
-from leapfactual.explain.leapfactual import Blend, Inject, LeapFactual
+from leapfactual.explain.leapfactual import Blend, Diversity, Inject, LeapFactual
 from leapfactual.explain.opt import OptBased
 from leapfactual.explain.pixel import PixelAttack
 from leapfactual.explain.reflection import LatentReflection
@@ -27,6 +27,7 @@ __all__ = [
     "CGMBased",
     "ConditionalCodec",
     "Cost",
+    "Diversity",
     "Explainer",
     "Explanation",
     "Inject",

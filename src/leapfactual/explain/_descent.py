@@ -126,3 +126,25 @@ def reached(target: Tensor, tau: float) -> Stop:
         return probs.gather(1, target[index].unsqueeze(1)).squeeze(1) > tau
 
     return stop
+
+
+def within(target: Tensor, tau: float, tolerance: float) -> Stop:
+    """Stopping rule of a regressor: ``|f(x') - target| <= 2 (1 - tau) * tolerance`` (the
+    tolerance itself at ``tau = 0.5``; closer as ``tau`` rises, as a probability threshold
+    does for a classifier). The regressor's value is ``probs[:, 0]``."""
+    band = 2.0 * (1.0 - tau) * tolerance
+
+    def stop(values: Tensor, index: Tensor) -> Tensor:
+        return (values[:, 0] - target[index]).abs() <= band
+
+    return stop
+
+
+def target_met(target: Tensor, tau: float, tolerance: float | None) -> Stop:
+    """:func:`reached` for a classifier, :func:`within` for a regressor (a ``tolerance``)."""
+    return reached(target, tau) if tolerance is None else within(target, tau, tolerance)
+
+
+def squared_error(values: Tensor, target: Tensor) -> Tensor:
+    """Per-sample ``(f(x') - target)^2`` of a regressor's values ``[B, 1]``."""
+    return (values[:, 0] - target.to(values.dtype)).pow(2)

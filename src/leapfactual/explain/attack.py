@@ -7,7 +7,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from leapfactual.explain._descent import check_positive, check_tau, descend, reached
+from leapfactual.explain._descent import (
+    check_positive,
+    check_tau,
+    descend,
+    squared_error,
+    target_met,
+)
 from leapfactual.explain.base import Explainer, Outputs, as_probs, log_probs
 from leapfactual.explain.explanation import Cost
 from leapfactual.models.protocols import Classifier, Codec
@@ -22,7 +28,9 @@ class LatentAttack(Explainer):
     then (``steps`` records how many gradient steps it took, 0 if it already met the rule) and
     is not evaluated or moved again, whatever the rest of its batch does. Samples that never
     reach ``tau`` return their latent after ``max_steps`` steps. Needs gradients of the
-    classifier and the decoder; their parameters are never changed.
+    classifier and the decoder; their parameters are never changed. A regressor
+    (``outputs="value"``) is attacked by the squared error towards the wanted value, a sample
+    stopping once within ``2 (1 - tau) * tolerance`` of it (the tolerance at ``tau = 0.5``).
 
     Args:
         classifier: differentiable torch model images -> outputs ``[B, K]``.
@@ -31,10 +39,11 @@ class LatentAttack(Explainer):
         tau: probability of the target at which a sample stops (the paper's range 0.5-0.75;
             0.5, the smallest change that makes the target the most likely class).
         max_steps: most gradient steps per sample (the paper's range 500-5000).
-        outputs, batch_size, progress, seed: see :class:`Explainer`.
+        outputs, batch_size, progress, seed, tolerance: see :class:`Explainer`.
     """
 
     name = "latent_attack"
+    regression = True
 
     def __init__(
         self,
@@ -47,13 +56,14 @@ class LatentAttack(Explainer):
         batch_size: int = 256,
         progress: bool = False,
         seed: int | None = 0,
+        tolerance: float | None = None,
     ) -> None:
         if codec is None:
             raise ValueError(
                 "LatentAttack works in a latent space: give a codec (encode / decode); "
                 "PixelAttack attacks the pixels"
             )
-        super().__init__(classifier, codec, outputs, batch_size, progress, seed)
+        super().__init__(classifier, codec, outputs, batch_size, progress, seed, tolerance)
         check_positive(lr=lr)
         check_tau(tau)
         if max_steps < 0:
@@ -74,6 +84,9 @@ class LatentAttack(Explainer):
         def evaluate(rows: Tensor, index: Tensor) -> tuple[Tensor, Tensor, Tensor]:
             images = self.decode(rows, cost)
             outputs = self.classifier_outputs(images, cost)
+            if self.outputs == "value":
+                values = as_probs(outputs, "value")
+                return images, values, squared_error(values, target[index])
             logp = log_probs(outputs, self.outputs)
             loss = -logp.gather(1, target[index].unsqueeze(1)).squeeze(1)
             return images, as_probs(outputs, self.outputs), loss
@@ -85,7 +98,7 @@ class LatentAttack(Explainer):
             self.max_steps,
             cost,
             "LatentAttack",
-            stop=reached(target, self.tau),
+            stop=target_met(target, self.tau, self.tolerance),
         )
         return {
             "z": z,

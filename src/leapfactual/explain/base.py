@@ -3,10 +3,17 @@
 ``Explainer.explain(x, target)`` validates the inputs, splits them into batches of
 ``batch_size`` so memory stays bounded, runs the method's ``explain_batch`` under a cost
 counter, and assembles one :class:`Explanation` on the input's device.
+
+A *regressor* (``outputs="value"``: a callable returning ``[B]`` or ``[B, 1]`` values) is
+explained by the methods with ``regression = True``: targets are then wanted values, and a CE
+is valid when its value lies within the explainer's ``tolerance`` of the target.
+``explain(x, target, diverse=K)`` asks a method with a diversity mechanism
+(``explain_copies``) for K different CEs per input.
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,11 +27,19 @@ from leapfactual.explain.explanation import Cost, Explanation, Timer
 from leapfactual.models.adapters import as_tensor_outputs
 from leapfactual.models.protocols import Classifier, Codec
 
-Outputs = Literal["logits", "probs"]
+Outputs = Literal["logits", "probs", "value"]
+OUTPUT_KINDS = ("logits", "probs", "value")
 
 
 def as_probs(outputs: Tensor, kind: Outputs) -> Tensor:
-    """Classifier outputs as probabilities: softmax of logits, or probabilities as given."""
+    """Classifier outputs as probabilities: softmax of logits, or probabilities as given; a
+    regressor's values (``kind="value"``, ``[B]`` or ``[B, 1]``) as ``[B, 1]``."""
+    if kind == "value":
+        if outputs.dim() > 2 or (outputs.dim() == 2 and outputs.shape[1] != 1):
+            raise ValueError(
+                f"a regressor must return [B] or [B, 1] values, got shape {tuple(outputs.shape)}"
+            )
+        return outputs.float().reshape(-1, 1)
     if outputs.dim() != 2:
         raise ValueError(
             f"the classifier must return [B, K] outputs, got shape {tuple(outputs.shape)}"
@@ -33,7 +48,10 @@ def as_probs(outputs: Tensor, kind: Outputs) -> Tensor:
         return outputs.float().softmax(dim=1)
     if kind == "probs":
         return outputs.float()
-    raise ValueError(f"unknown classifier output kind {kind!r}; choose 'logits' or 'probs'")
+    raise ValueError(
+        f"unknown classifier output kind {kind!r}; choose 'logits', 'probs' or 'value' (a "
+        "regressor)"
+    )
 
 
 def log_probs(outputs: Tensor, kind: Outputs) -> Tensor:
@@ -59,6 +77,23 @@ def model_errors(role: str, inputs: Tensor) -> Iterator[None]:
             f"on {inputs.device}: {err}. Check that the inputs have the shape, dtype and "
             "device the models expect."
         ) from err
+
+
+def check_finite(out: Tensor, role: str, model: object, step: str) -> Tensor:
+    """``out`` when every value is finite; otherwise a ``ValueError`` naming the model, its
+    ``role`` and the ``step`` it was called for, and how many samples are affected."""
+    if out.is_floating_point() and out.dim() and out.shape[0]:
+        finite = torch.isfinite(out.detach()).reshape(out.shape[0], -1).all(dim=1)
+        if not bool(finite.all()):
+            bad = (~finite).nonzero().flatten().tolist()
+            raise ValueError(
+                f"the {role} ({type(model).__name__}) returned NaN or infinite values for "
+                f"{len(bad)} of {out.shape[0]} samples (batch indices {bad[:5]}"
+                f"{' ...' if len(bad) > 5 else ''}) while {step}; its weights may be damaged "
+                "(NaN) or it overflows on these inputs. Check the model on them; no "
+                "counterfactual was made from non-finite outputs."
+            )
+    return out
 
 
 @contextmanager
@@ -100,6 +135,24 @@ def as_target(target: int | Tensor, batch: int) -> Tensor:
     if target.numel() != batch:
         raise ValueError(f"got {target.numel()} targets for {batch} inputs; give one or one each")
     return target
+
+
+def as_value_target(target: float | Tensor, batch: int) -> Tensor:
+    """A regression target given as one value or one per sample, as float64 ``[batch]`` on
+    CPU (finite)."""
+    if isinstance(target, bool) or not isinstance(target, int | float | Tensor):
+        raise ValueError(
+            "a regressor's target is a number or a 1-D tensor of values, got "
+            f"{type(target).__name__}"
+        )
+    values = torch.as_tensor(target).detach().double().reshape(-1).cpu()
+    if not torch.isfinite(values).all():
+        raise ValueError("regression targets must be finite numbers (got NaN or Inf)")
+    if values.numel() == 1:
+        return values.expand(batch).clone()
+    if values.numel() != batch:
+        raise ValueError(f"got {values.numel()} targets for {batch} inputs; give one or one each")
+    return values
 
 
 def check_inputs(x: Tensor) -> None:
@@ -183,9 +236,13 @@ class Explainer(ABC):
         seed: seeds the random generators for the whole ``explain`` call (restoring the
             caller's state afterwards), so stochastic models (a sampling encoder, dropout)
             give the same result on every call; None draws from the caller's stream.
+        tolerance: for a regressor (``outputs="value"``, required there): a CE is valid when
+            ``|f(x') - target| <= tolerance``.
     """
 
     name: str = "explainer"
+    regression: bool = False
+    """Whether the method explains regressors (``outputs="value"``)."""
 
     def __init__(
         self,
@@ -195,6 +252,7 @@ class Explainer(ABC):
         batch_size: int = 256,
         progress: bool = False,
         seed: int | None = None,
+        tolerance: float | None = None,
     ) -> None:
         if not callable(classifier):
             raise ValueError("classifier must be callable: images [B, ...] -> outputs [B, K]")
@@ -204,28 +262,38 @@ class Explainer(ABC):
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(f"seed must be an int or None, got {seed!r}")
-        as_probs(torch.zeros(1, 2), outputs)
+        if outputs not in OUTPUT_KINDS:
+            as_probs(torch.zeros(1, 2), outputs)
+        check_tolerance(type(self).__name__, self.regression, outputs, tolerance)
         self.classifier = classifier
         self.codec = codec
         self.outputs = outputs
         self.batch_size = batch_size
         self.progress = progress
         self.seed = seed
+        self.tolerance = tolerance
 
     # -- the one public call -------------------------------------------------------------
-    def explain(self, x: Tensor, target: int | Tensor) -> Explanation:
-        """Counterfactuals of ``x`` towards ``target`` (one class, or one per sample).
+    def explain(self, x: Tensor, target: float | Tensor, diverse: int = 1) -> Explanation:
+        """Counterfactuals of ``x`` towards ``target`` (one class, or one per sample; for a
+        regressor, the wanted value(s)).
 
         Batches run on the models' device and floating dtype; the result comes back on
         ``x``'s device, its images in ``x``'s dtype. A target equal to an input's own class
         is allowed (the method still runs; ``valid`` then says whether the CE stayed there).
+        ``diverse=K`` (methods with a diversity mechanism): K different CEs per input, the
+        rows of an input consecutive (``variant`` 0..K-1; variant 0 is the usual CE).
         """
         check_inputs(x)
         check_range(x, {"classifier": self.classifier, "codec": self.codec})
-        targets = as_target(target, x.shape[0])
+        value = self.outputs == "value"
+        targets = (
+            as_value_target(target, x.shape[0]) if value else as_target(target, x.shape[0])  # type: ignore[arg-type]
+        )
+        self._check_diverse(diverse)
         device = self.device or x.device
         dtype = module_dtype(self.classifier, self.codec) or x.dtype
-        cost = Cost(n=x.shape[0])
+        cost = Cost(n=x.shape[0] * diverse)
         parts: list[dict[str, Tensor]] = []
         starts = range(0, x.shape[0], self.batch_size)
         with Timer(cost), seeded(self.seed, torch.device(device)):
@@ -233,22 +301,55 @@ class Explainer(ABC):
                 xb = x[start : start + self.batch_size].to(device, dtype)
                 tb = targets[start : start + self.batch_size].to(device)
                 with torch.no_grad():
-                    probs = self.classify(xb, cost)
-                self._check_target(tb, probs.shape[1])
-                out = self.explain_batch(xb, tb, probs, cost)
-                out.update(probs=probs, target=tb, source=probs.argmax(dim=1))
+                    probs = self.classify(xb, cost, step=f"classifying the inputs ({self.name})")
+                if value:
+                    tb = tb.to(probs.dtype)
+                else:
+                    self._check_target(tb, probs.shape[1])
+                if diverse == 1:
+                    out = self.explain_batch(xb, tb, probs, cost)
+                else:
+                    out = self.explain_copies(xb, tb, probs, cost, diverse)
+                    xb, tb, probs = (t.repeat_interleave(diverse, 0) for t in (xb, tb, probs))
+                    out["variant"] = torch.arange(len(xb), device=xb.device) % diverse
+                source = probs[:, 0] if value else probs.argmax(dim=1)
+                out.update(probs=probs, target=tb, source=source)
                 parts.append({k: v.detach() for k, v in out.items()})
         merged = {k: torch.cat([p[k] for p in parts]).to(x.device) for k in parts[0]}
         for key in ("x_cf", "x_reliable", "trajectory_images"):
             if key in merged:
                 merged[key] = merged[key].to(x.dtype)
-        return Explanation(method=self.name, x=x, cost=cost, config=self.config(), **merged)
+        inputs = x.repeat_interleave(diverse, 0) if diverse > 1 else x
+        return Explanation(
+            method=self.name,
+            x=inputs,
+            cost=cost,
+            config=self.config(),
+            tolerance=self.tolerance,
+            **merged,
+        )
 
     @abstractmethod
     def explain_batch(
         self, x: Tensor, target: Tensor, probs: Tensor, cost: Cost
     ) -> dict[str, Tensor]:
         """Explain one batch already on the device; return at least ``x_cf`` and ``probs_cf``."""
+
+    def explain_copies(
+        self, x: Tensor, target: Tensor, probs: Tensor, cost: Cost, copies: int
+    ) -> dict[str, Tensor]:
+        """``copies`` different CEs of each input of a batch, the rows of an input consecutive
+        (``[B * copies, ...]``); methods with a diversity mechanism override this."""
+        raise NotImplementedError
+
+    def _check_diverse(self, diverse: int) -> None:
+        if isinstance(diverse, bool) or not isinstance(diverse, int) or diverse < 1:
+            raise ValueError(f"diverse is a number of CEs per input (>= 1), got {diverse!r}")
+        if diverse > 1 and type(self).explain_copies is Explainer.explain_copies:
+            raise ValueError(
+                f"{type(self).__name__} makes one CE per input; diverse={diverse} needs a "
+                "method with a diversity mechanism (LeapFactual)"
+            )
 
     def config(self) -> dict[str, Any]:
         """The settings that produced an explanation, JSON-serialisable."""
@@ -257,6 +358,7 @@ class Explainer(ABC):
             "outputs": self.outputs,
             "batch_size": self.batch_size,
             "seed": self.seed,
+            **({"tolerance": self.tolerance} if self.tolerance is not None else {}),
         }
 
     # -- shared plumbing -----------------------------------------------------------------
@@ -272,27 +374,35 @@ class Explainer(ABC):
                 value.to(device)
         return self
 
-    def classify(self, images: Tensor, cost: Cost) -> Tensor:
-        """Classifier probabilities ``[B, K]``, counted."""
-        return as_probs(self.classifier_outputs(images, cost), self.outputs)
+    def classify(self, images: Tensor, cost: Cost, step: str | None = None) -> Tensor:
+        """Classifier probabilities ``[B, K]``, counted and checked finite."""
+        return as_probs(self.classifier_outputs(images, cost, step), self.outputs)
 
-    def classifier_outputs(self, images: Tensor, cost: Cost) -> Tensor:
-        """The classifier's raw outputs (logits or probabilities, see ``outputs``), counted."""
+    def classifier_outputs(self, images: Tensor, cost: Cost, step: str | None = None) -> Tensor:
+        """The classifier's raw outputs (logits or probabilities, see ``outputs``), counted;
+        a non-finite output raises a ``ValueError`` naming the model and ``step``."""
         cost.classifier += images.shape[0]
         with model_errors("classifier", images):
-            return as_tensor_outputs(self.classifier(images))
+            out = as_tensor_outputs(self.classifier(images))
+        return check_finite(out, "classifier", self.classifier, self._step(step, "classifying"))
 
-    def encode(self, x: Tensor, cost: Cost) -> Tensor:
+    def encode(self, x: Tensor, cost: Cost, step: str | None = None) -> Tensor:
         assert self.codec is not None
         cost.encoder += x.shape[0]
         with model_errors("encoder", x):
-            return as_tensor_outputs(self.codec.encode(x), "codec.encode")
+            z = as_tensor_outputs(self.codec.encode(x), "codec.encode")
+        return check_finite(z, "encoder", self.codec, self._step(step, "encoding"))
 
-    def decode(self, z: Tensor, cost: Cost) -> Tensor:
+    def decode(self, z: Tensor, cost: Cost, step: str | None = None) -> Tensor:
         assert self.codec is not None
         cost.decoder += z.shape[0]
         with model_errors("decoder", z):
-            return as_tensor_outputs(self.codec.decode(z), "codec.decode")
+            images = as_tensor_outputs(self.codec.decode(z), "codec.decode")
+        return check_finite(images, "decoder", self.codec, self._step(step, "decoding"))
+
+    def _step(self, step: str | None, doing: str) -> str:
+        """What a model call was for, for error messages (default: ``doing`` in the method)."""
+        return step or f"{doing} in {self.name}'s search"
 
     @staticmethod
     def _check_target(target: Tensor, num_classes: int) -> None:
@@ -302,3 +412,27 @@ class Explainer(ABC):
                 f"{num_classes} outputs); got {sorted(set(target.tolist()))[:10]}. Give class "
                 f"indices between 0 and {num_classes - 1}"
             )
+
+
+def check_tolerance(method: str, regression: bool, outputs: str, tolerance: float | None) -> None:
+    """Raise a ``ValueError`` unless ``tolerance`` fits the model: required (finite, > 0) for
+    a regressor (``outputs="value"``, which the method must explain), None for a classifier."""
+    if outputs != "value":
+        if tolerance is not None:
+            raise ValueError(
+                f"tolerance={tolerance!r} is for regressors (outputs='value'); a classifier's "
+                "CE is valid when the target class wins"
+            )
+        return
+    if not regression:
+        raise ValueError(
+            f"{method} explains classifiers only; for a regressor (outputs='value') use "
+            "LeapFactual, OptBased or LatentAttack"
+        )
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float):
+        raise ValueError(
+            "a regressor's CEs need a tolerance: valid when |f(x') - target| <= tolerance, in "
+            "the regressor's units (e.g. tolerance=0.25)"
+        )
+    if not (math.isfinite(tolerance) and tolerance > 0):
+        raise ValueError(f"tolerance must be a finite number > 0, got {tolerance!r}")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ TENSOR_FIELDS = (
     "trajectory",
     "trajectory_probs",
     "trajectory_images",
+    "variant",
 )
 
 
@@ -49,6 +52,12 @@ class Cost:
         """Every counter divided by the number of counterfactuals."""
         n = max(self.n, 1)
         return {k: v / n for k, v in asdict(self).items() if k != "n"}
+
+    def scaled(self, n: int) -> Cost:
+        """This cost's share for ``n`` of its ``self.n`` CEs (counters rounded)."""
+        share = n / max(self.n, 1)
+        counts = {f.name: round(getattr(self, f.name) * share) for f in fields(self)}
+        return Cost(**{**counts, "n": n, "seconds": self.seconds * share})
 
     def add(self, other: Cost) -> None:
         for f in fields(self):
@@ -88,6 +97,10 @@ class Explanation:
             state once a sample stopped), if asked.
         trajectory_probs: classifier probabilities along the trajectory ``[B, T + 1, K]``.
         trajectory_images: decoded images along the trajectory ``[B, T + 1, ...]``.
+        variant: with ``diverse=K``, which of its input's K CEs each row is (0..K-1; the rows
+            of an input are consecutive and ``x`` repeats the input).
+        tolerance: for a regressor (``probs`` then hold its values ``[B, 1]``, ``source`` its
+            prediction and ``target`` the wanted value): a CE is valid within this distance.
         cost: evaluations and wall time.
         config: the explainer's settings, for the record.
     """
@@ -108,6 +121,8 @@ class Explanation:
     trajectory: Tensor | None = None
     trajectory_probs: Tensor | None = None
     trajectory_images: Tensor | None = None
+    variant: Tensor | None = None
+    tolerance: float | None = None
     cost: Cost = field(default_factory=Cost)
     config: dict[str, Any] = field(default_factory=dict)
 
@@ -116,15 +131,102 @@ class Explanation:
 
     @property
     def valid(self) -> Tensor:
-        """Whether the classifier puts each CE in its target class."""
-        return self.probs_cf.argmax(dim=1) == self.target
+        """Whether the classifier puts each CE in its target class (a regressor: within
+        ``tolerance`` of the target value)."""
+        return self.reaches(self.probs_cf)
 
     @property
     def valid_reliable(self) -> Tensor | None:
         """Whether the classifier puts each reliable CE in its target class."""
         if self.probs_reliable is None:
             return None
-        return self.probs_reliable.argmax(dim=1) == self.target
+        return self.reaches(self.probs_reliable)
+
+    def reaches(self, probs: Tensor) -> Tensor:
+        """Whether outputs ``probs`` (one row per CE) meet each row's target: the target class
+        wins, or (a regressor) the value lies within ``tolerance`` of the target."""
+        if self.tolerance is not None:
+            return (probs[:, 0] - self.target).abs() <= self.tolerance
+        return probs.argmax(dim=1) == self.target
+
+    def __getitem__(self, index: int | slice | Sequence[int] | Tensor) -> Explanation:
+        """The CEs at ``index`` (an int, a slice, indices or a boolean mask over the rows) as an
+        Explanation; ``exp[3]`` keeps the batch axis (one row). The cost is the batch's, scaled
+        to the rows kept (per-CE figures stay, up to rounding); per-input names in
+        ``config["inputs"]`` follow the rows."""
+        rows = torch.arange(len(self))[
+            index if isinstance(index, int | slice) else _as_index(index)
+        ]
+        rows = rows.reshape(-1)
+        picked: dict[str, Any] = {k: v[rows.to(v.device)] for k, v in self.tensors().items()}
+        config = dict(self.config)
+        names = config.get("inputs")
+        if isinstance(names, list) and len(names) == len(self):
+            config["inputs"] = [names[i] for i in rows.tolist()]
+        return replace(self, **picked, cost=self.cost.scaled(len(rows)), config=config)
+
+    def to(self, device: str | torch.device) -> Explanation:
+        """The same explanation with every tensor on ``device``."""
+        moved: dict[str, Any] = {k: v.to(device) for k, v in self.tensors().items()}
+        return replace(self, **moved)
+
+    def summary(self) -> dict[str, float]:
+        """Headline numbers: count, validity (and of the reliable CEs), the mean probability
+        of the target (classifiers) or distance to the target value (regressors), the mean L1
+        distance to the input per pixel, mean iterations, and the cost per CE."""
+        out: dict[str, float] = {"n": float(len(self)), "validity": _mean(self.valid)}
+        if self.valid_reliable is not None:
+            out["validity_reliable"] = _mean(self.valid_reliable)
+        if len(self) and self.tolerance is None:
+            rows = torch.arange(len(self), device=self.probs_cf.device)
+            out["target_probability"] = _mean(self.probs_cf[rows, self.target.long()])
+        elif len(self):
+            out["distance_to_target"] = _mean((self.probs_cf[:, 0] - self.target).abs())
+        out["l1_to_input"] = _mean((self.x_cf - self.x).abs().flatten(1).mean(1))
+        if self.steps is not None:
+            out["steps"] = _mean(self.steps)
+        out.update({f"{k}_per_ce": v for k, v in self.cost.per_ce().items() if v})
+        return out
+
+    def __repr__(self) -> str:
+        numbers = self.summary()
+        parts = [f"{self.method!r}", f"{len(self)} CEs", f"validity {numbers['validity']:.3f}"]
+        if "validity_reliable" in numbers:
+            parts.append(f"reliable {numbers['validity_reliable']:.3f}")
+        parts.append(f"x {list(self.x.shape)} {str(self.x.dtype).removeprefix('torch.')}")
+        if self.z is not None:
+            parts.append(f"z {list(self.z.shape)}")
+        if self.trajectory is not None:
+            parts.append(f"trajectory {self.trajectory.shape[1]} states")
+        per_ce = {k: v for k, v in self.cost.per_ce().items() if v and k != "seconds"}
+        if per_ce:
+            parts.append(", ".join(f"{v:g} {k}" for k, v in per_ce.items()) + " per CE")
+        parts.append(f"{self.cost.per_ce()['seconds'] * 1e3:.3g} ms per CE")
+        return f"Explanation({'; '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        """Notebook view: the headline numbers and up to eight inputs over their CEs."""
+        from leapfactual.io.images import png_data_uri, tile
+
+        shown = min(len(self), 8)
+        cells = "".join(
+            f"<td>{html.escape(k)}</td><td>{v:.4g}</td>" for k, v in self.summary().items()
+        )
+        table = f"<table><tr>{cells}</tr></table>"
+        if not shown or self.x.dim() != 4 or self.x.shape[1] not in (1, 3):
+            return f"<div><b>{html.escape(repr(self))}</b>{table}</div>"
+        rows = [self.x[:shown], self.x_cf[:shown]]
+        if self.x_reliable is not None:
+            rows.append(self.x_reliable[:shown])
+        grid = tile(torch.cat(rows).float().clamp(0, 1).cpu(), ncol=shown)
+        scale = max(1, 64 // int(self.x.shape[-1]))
+        valid = "".join("&#10003;" if v else "&#10007;" for v in self.valid[:shown].tolist())
+        caption = f"rows: input, CE{', reliable CE' if len(rows) == 3 else ''}; valid: {valid}"
+        return (
+            f"<div><b>{html.escape(self.method)}</b>: {len(self)} CEs{table}"
+            f'<img src="{png_data_uri(grid, scale)}" alt="inputs and CEs"/>'
+            f"<div>{caption}</div></div>"
+        )
 
     def tensors(self) -> dict[str, Tensor]:
         """All tensors that are set, by name."""
@@ -137,6 +239,7 @@ class Explanation:
             "kind": "explanation",
             "method": self.method,
             "cost": asdict(self.cost),
+            "tolerance": self.tolerance,
             "config": self.config,
             "leapfactual_version": __version__,
         }
@@ -147,13 +250,76 @@ class Explanation:
     def load(
         cls, directory: str | os.PathLike[str], device: str | torch.device = "cpu"
     ) -> Explanation:
-        """Read an explanation written by :meth:`save`."""
+        """Read an explanation written by :meth:`save`; a file edited into something else
+        (a missing or extra tensor, lengths that differ, a class outside the classifier's,
+        a missing method or an unknown cost) raises a ``CheckpointError`` naming it."""
         tensors, meta = load_tensors(Path(directory) / "explanation", device)
         if meta.get("kind") != "explanation":
             raise CheckpointError(f"{directory} does not hold an explanation")
+        check_stored(Path(directory) / "explanation.json", tensors, meta)
         return cls(
             method=meta["method"],
             cost=Cost(**meta["cost"]),
             config=meta.get("config", {}),
+            tolerance=meta.get("tolerance"),
             **tensors,
         )
+
+
+REQUIRED = ("x", "x_cf", "source", "target", "probs", "probs_cf")
+
+
+def check_stored(where: Path, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+    """Raise a ``CheckpointError`` naming ``where`` unless ``tensors`` and ``meta`` make an
+    :class:`Explanation`: the required tensors and no others, one row per input, classes
+    within the classifier's outputs, a method name and known cost counters."""
+
+    def fault(problem: str) -> CheckpointError:
+        return CheckpointError(
+            f"{where} is not a valid explanation ({problem}); it was edited or written by "
+            "something else. Re-create it with `leapfactual explain`."
+        )
+
+    missing = [k for k in REQUIRED if k not in tensors]
+    extra = sorted(set(tensors) - set(TENSOR_FIELDS))
+    if missing or extra:
+        raise fault(f"missing tensors {missing}" if missing else f"unknown tensors {extra}")
+    if not isinstance(meta.get("method"), str):
+        raise fault("no 'method' name")
+    cost = meta.get("cost")
+    names = {f.name for f in fields(Cost)}
+    if not isinstance(cost, dict) or set(cost) - names:
+        raise fault(f"'cost' must be an object with keys from {sorted(names)}")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in cost.values()):
+        raise fault("'cost' counters must be numbers")
+    if not isinstance(meta.get("config", {}), dict):
+        raise fault("'config' must be an object")
+    tolerance = meta.get("tolerance")
+    if tolerance is not None and not isinstance(tolerance, int | float):
+        raise fault("'tolerance' must be a number")
+    rows = {k: v.shape[0] if v.dim() else None for k, v in tensors.items()}
+    if len(set(rows.values())) != 1:
+        raise fault(f"tensors have different numbers of rows: {rows}")
+    if tensors["probs"].dim() != 2 or tensors["probs_cf"].shape != tensors["probs"].shape:
+        raise fault("probs and probs_cf must both be [B, K]")
+    if tolerance is None:
+        k = tensors["probs"].shape[1]
+        for name in ("source", "target"):
+            value = tensors[name]
+            if value.is_floating_point() or value.dim() != 1:
+                raise fault(f"{name} must be a 1-D tensor of class indices")
+            if value.numel() and (int(value.min()) < 0 or int(value.max()) >= k):
+                raise fault(f"{name} has classes outside 0-{k - 1}")
+
+
+def _as_index(index: Sequence[int] | Tensor) -> Tensor:
+    """Row indices or a boolean mask as a CPU tensor that indexes ``arange(B)``."""
+    rows = torch.as_tensor(index).cpu()
+    if rows.dtype != torch.bool and (rows.is_floating_point() or rows.is_complex()):
+        raise TypeError(f"index an Explanation with ints, a slice or a bool mask, not {rows.dtype}")
+    return rows
+
+
+def _mean(values: Tensor) -> float:
+    """The mean of ``values`` as a float (NaN for none)."""
+    return float(values.float().mean()) if values.numel() else float("nan")

@@ -1,7 +1,9 @@
-"""LeapFactual: information blending (the CE), then information injection (the reliable CE)."""
+"""LeapFactual: information blending (the CE), then information injection (the reliable CE);
+several diverse CEs per input on request (:class:`Diversity`)."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -17,26 +19,39 @@ from leapfactual.flow.solvers import Solver
 from leapfactual.models.protocols import Classifier, Codec
 
 Trajectory = Literal["none", "latents", "images"]
+MECHANISMS = ("noise", "repel")
 
 
 @dataclass(frozen=True)
 class Blend:
     """Blending: ``steps`` leaps with equal lift and land ``gamma``.
 
-    ``tol``: stop a sample early once its latent moves less than ``tol`` (root mean square
-    per dimension) in one leap; None (the paper's behaviour) always takes every step.
+    Two optional early stops (None, the paper's behaviour, always takes every step); a sample
+    stops at the first leap after which either holds:
+
+    - ``tol``: its latent moved less than ``tol`` (root mean square per dimension) in the leap;
+    - ``settle`` (classifiers only): the classifier puts it in the target class and its target
+      probability rose by less than ``settle`` in the leap (it crossed and stopped climbing).
+
+    ``boost`` (classifiers only): a sample the classifier does not yet put in the target class
+    leaps with ``boost * gamma`` (larger first leaps); 1 is the paper's schedule.
     """
 
     gamma: float = 0.1
     steps: int = 15
     tol: float | None = None
+    settle: float | None = None
+    boost: float = 1.0
 
     def __post_init__(self) -> None:
         tol_ok = self.tol is None or (math.isfinite(self.tol) and self.tol > 0)
-        if not (math.isfinite(self.gamma) and self.gamma > 0) or self.steps < 0 or not tol_ok:
+        settle_ok = self.settle is None or (math.isfinite(self.settle) and self.settle > 0)
+        gamma_ok = math.isfinite(self.gamma) and self.gamma > 0
+        boost_ok = math.isfinite(self.boost) and self.boost > 0
+        if not (gamma_ok and boost_ok and self.steps >= 0 and tol_ok and settle_ok):
             raise ValueError(
-                f"Blend needs a finite gamma > 0, steps >= 0 and a finite tol > 0 or None; "
-                f"got {self}"
+                "Blend needs a finite gamma > 0 and boost > 0, steps >= 0, and a finite tol > 0 "
+                f"and settle > 0 or None; got {self}"
             )
 
 
@@ -57,6 +72,35 @@ class Inject:
             )
 
 
+@dataclass(frozen=True)
+class Diversity:
+    """How ``explain(x, target, diverse=K)`` makes K different CEs of an input.
+
+    Copy 0 is the usual CE. In every blending leap, copy k >= 1 lands from its lifted latent
+    plus seeded Gaussian noise of standard deviation ``spread * gamma`` (a fresh draw of the
+    noise share that a lift by ``gamma`` puts in), drawn from a generator seeded by the
+    explainer's seed, the input's values and k, so the CEs do not depend on the batch.
+
+    - ``noise``: only that.
+    - ``repel``: also, after every blending leap, copy k's change ``z_k - z`` loses ``repel``
+      times its projection on the span of the changes of copies 0..k-1, so each CE avoids the
+      directions the earlier ones took.
+    """
+
+    mechanism: str = "noise"
+    spread: float = 1.0
+    repel: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.mechanism not in MECHANISMS:
+            raise ValueError(
+                f"unknown diversity mechanism {self.mechanism!r}; choose one of {MECHANISMS}"
+            )
+        spread_ok = math.isfinite(self.spread) and self.spread > 0
+        if not spread_ok or not (math.isfinite(self.repel) and 0 <= self.repel <= 1):
+            raise ValueError(f"Diversity needs a finite spread > 0 and repel in [0, 1]; got {self}")
+
+
 class LeapFactual(Explainer):
     """Counterfactuals by leaps of a CE-CFM flow in a generative model's latent space.
 
@@ -72,11 +116,15 @@ class LeapFactual(Explainer):
         inject: injection schedule for the reliable CE, or None to skip it.
         solver: ODE solver for every lift and land.
         trajectory: keep ``"latents"`` (and probabilities) or also ``"images"`` per leap.
-        outputs, batch_size, progress, seed: see :class:`Explainer` (LeapFactual itself draws
-            nothing at random; ``seed`` matters only for stochastic models).
+        diversity: how ``explain(..., diverse=K)`` makes K different CEs per input.
+        outputs, batch_size, progress, seed, tolerance: see :class:`Explainer` (LeapFactual
+            draws nothing at random but the diverse copies' noise, seeded by ``seed`` or 0;
+            ``seed`` otherwise matters only for stochastic models). A regressor
+            (``outputs="value"``) needs a flow fitted on its values (``value`` condition).
     """
 
     name = "leapfactual"
+    regression = True
 
     def __init__(
         self,
@@ -87,23 +135,37 @@ class LeapFactual(Explainer):
         inject: Inject | None = Inject(),
         solver: Solver = Solver("rk4", 4),
         trajectory: Trajectory = "none",
+        diversity: Diversity = Diversity(),
         outputs: Outputs = "logits",
         batch_size: int = 256,
         progress: bool = False,
         seed: int | None = None,
+        tolerance: float | None = None,
     ) -> None:
-        super().__init__(classifier, codec, outputs, batch_size, progress, seed)
+        super().__init__(classifier, codec, outputs, batch_size, progress, seed, tolerance)
         if not isinstance(field, VectorField):
             raise ValueError(f"field must be a leapfactual VectorField, got {type(field).__name__}")
+        if (field.condition.kind == "value") != (outputs == "value"):
+            raise ValueError(
+                f"the flow's condition is '{field.condition.kind}' but the model's outputs are "
+                f"{outputs!r}: a regressor (outputs='value') needs a flow fitted on its values, "
+                "a classifier one fitted on its class outputs"
+            )
         if trajectory not in ("none", "latents", "images"):
             raise ValueError(
                 f"trajectory must be 'none', 'latents' or 'images', got {trajectory!r}"
+            )
+        if (blend.settle is not None or blend.boost != 1.0) and outputs == "value":
+            raise ValueError(
+                "Blend.settle and Blend.boost follow the target class's probability, which a "
+                "regressor (outputs='value') has not; use Blend.tol or neither"
             )
         self.field = field
         self.blend = blend
         self.inject = inject
         self.solver = solver
         self.trajectory = trajectory
+        self.diversity = diversity
 
     def config(self) -> dict[str, Any]:
         return {
@@ -111,6 +173,7 @@ class LeapFactual(Explainer):
             "blend": asdict(self.blend),
             "inject": asdict(self.inject) if self.inject else None,
             "solver": asdict(self.solver),
+            "diversity": asdict(self.diversity),
             "condition": self.field.condition.to_dict(),
             "field": {"type": type(self.field).__name__, **self.field.config},
         }
@@ -119,12 +182,49 @@ class LeapFactual(Explainer):
     def explain_batch(
         self, x: Tensor, target: Tensor, probs: Tensor, cost: Cost
     ) -> dict[str, Tensor]:
-        spec = self.field.condition
+        return self._explain(*self._start(x, cost), target, cost)
+
+    @torch.no_grad()
+    def explain_copies(
+        self, x: Tensor, target: Tensor, probs: Tensor, cost: Cost, copies: int
+    ) -> dict[str, Tensor]:
+        z, images, p = (t.repeat_interleave(copies, 0) for t in self._start(x, cost))
+        noise = self._noise(x, copies, z)
+        target = target.repeat_interleave(copies, 0)
+        return self._explain(z, images, p, target, cost, noise, copies)
+
+    def _start(self, x: Tensor, cost: Cost) -> tuple[Tensor, Tensor, Tensor]:
+        """The latents of ``x``, their decodings and the classifier's outputs on those."""
         z = self.encode(x, cost)
         self.field.check_latents(z)
         images = self.decode(z, cost)
-        p = self.classify(images, cost)
-        cond_target = spec.from_labels(target, z.dtype)
+        return z, images, self.classify(images, cost)
+
+    def _noise(self, x: Tensor, copies: int, z: Tensor) -> Tensor:
+        """Seeded noise ``[B * copies, steps, D]`` of the diverse copies (zero for copy 0),
+        each row from its own generator (explainer seed, input values, copy)."""
+        steps, dim = self.blend.steps, z.shape[1]
+        out = torch.zeros(len(z), steps, dim, dtype=z.dtype)
+        for i in range(len(x)):
+            digest = hashlib.sha256(x[i].detach().cpu().numpy().tobytes()).digest()
+            for k in range(1, copies):
+                key = hashlib.sha256(f"{self.seed or 0}:{k}:".encode() + digest).digest()
+                gen = torch.Generator().manual_seed(int.from_bytes(key[:8], "little"))
+                out[i * copies + k] = torch.randn(steps, dim, generator=gen, dtype=z.dtype)
+        return (out * self.diversity.spread * self.blend.gamma).to(z.device)
+
+    def _explain(
+        self,
+        z: Tensor,
+        images: Tensor,
+        p: Tensor,
+        target: Tensor,
+        cost: Cost,
+        noise: Tensor | None = None,
+        copies: int = 1,
+    ) -> dict[str, Tensor]:
+        spec = self.field.condition
+        cond_target = spec.from_targets(target, z.dtype)
         state = _State(z, images, p, torch.zeros(len(z), dtype=torch.long, device=z.device))
         trail = _Trail(self.trajectory, state)
         hook = self.field.register_forward_pre_hook(
@@ -140,6 +240,11 @@ class LeapFactual(Explainer):
                 self.blend.tol,
                 trail,
                 cost,
+                noise,
+                copies,
+                settle=self.blend.settle,
+                boost=self.blend.boost,
+                target=target,
             )
             out = {
                 "z": z,
@@ -175,28 +280,94 @@ class LeapFactual(Explainer):
         tol: float | None,
         trail: _Trail,
         cost: Cost,
+        noise: Tensor | None = None,
+        copies: int = 1,
+        settle: float | None = None,
+        boost: float = 1.0,
+        target: Tensor | None = None,
     ) -> None:
+        """``steps`` leaps of the samples still going; with ``tol`` or ``settle`` (and the
+        classes ``target``) a sample stops once that rule of :class:`Blend` holds, and with
+        ``boost`` one not yet in its target class leaps that much farther."""
         spec = self.field.condition
         active = torch.arange(len(state.z), device=state.z.device)
-        for _ in range(steps):
+        origin = state.z.clone()
+        for step in range(steps):
             if len(active):
                 z_old = state.z[active]
                 cond = spec.from_probs(state.probs[active])
-                z_new = leap(
+                goal = cond_target[active]
+                if noise is None:
+                    far = None
+                    if boost != 1.0 and target is not None:
+                        far = state.probs[active].argmax(dim=1) != target[active]
+                    z_new = self._leaps(z_old, cond, goal, gamma_lift, gamma_land, far, boost)
+                else:
+                    lifted = leap(self.field, z_old, cond, goal, gamma_lift, 0.0, self.solver)
+                    lifted = lifted + noise[active, step]
+                    z_new = leap(self.field, lifted, goal, goal, 0.0, gamma_land, self.solver)
+                    if self.diversity.mechanism == "repel":
+                        z_new = self._repel(state.z, origin, active, z_new, copies)
+                images = self.decode(z_new, cost)
+                p_old, probs = state.probs[active], self.classify(images, cost)
+                state.update(active, z_new, images, probs)
+                going = torch.ones(len(active), dtype=torch.bool, device=active.device)
+                if tol is not None:
+                    going &= (z_new - z_old).pow(2).mean(dim=1).sqrt() >= tol
+                if settle is not None and target is not None:
+                    goal_class = target[active][:, None]
+                    rise = probs.gather(1, goal_class) - p_old.gather(1, goal_class)
+                    crossed = probs.argmax(dim=1, keepdim=True) == goal_class
+                    going &= ~(crossed & (rise < settle)).squeeze(1)
+                active = active[going]
+            trail.record(state)
+
+    def _leaps(
+        self,
+        z: Tensor,
+        cond: Tensor,
+        goal: Tensor,
+        gamma_lift: float,
+        gamma_land: float,
+        far: Tensor | None,
+        boost: float,
+    ) -> Tensor:
+        """One leap of every row; the rows in mask ``far`` with both gammas times ``boost``
+        (the fixed-step solvers treat each row alone, so splitting the batch changes nothing
+        else)."""
+        if far is None or not far.any():
+            return leap(self.field, z, cond, goal, gamma_lift, gamma_land, self.solver)
+        out = torch.empty_like(z)
+        for rows, scale in ((~far, 1.0), (far, boost)):
+            if rows.any():
+                out[rows] = leap(
                     self.field,
-                    z_old,
-                    cond,
-                    cond_target[active],
-                    gamma_lift,
-                    gamma_land,
+                    z[rows],
+                    cond[rows],
+                    goal[rows],
+                    gamma_lift * scale,
+                    gamma_land * scale,
                     self.solver,
                 )
-                images = self.decode(z_new, cost)
-                state.update(active, z_new, images, self.classify(images, cost))
-                if tol is not None:
-                    moved = (z_new - z_old).pow(2).mean(dim=1).sqrt()
-                    active = active[moved >= tol]
-            trail.record(state)
+        return out
+
+    def _repel(
+        self, z: Tensor, origin: Tensor, active: Tensor, z_new: Tensor, copies: int
+    ) -> Tensor:
+        """``z_new`` (rows ``active``) with each copy's change from ``origin`` stripped of
+        ``repel`` times its projection on the changes of the earlier copies of its input."""
+        full = z.clone()
+        full[active] = z_new
+        change = (full - origin).view(-1, copies, z.shape[1])
+        basis: list[Tensor] = []
+        out = change.clone()
+        for k in range(copies):
+            if k:
+                along = sum((change[:, k] * q).sum(1, keepdim=True) * q for q in basis)
+                out[:, k] = change[:, k] - self.diversity.repel * along
+            q = out[:, k] - sum((out[:, k] * b).sum(1, keepdim=True) * b for b in basis)
+            basis.append(q / q.norm(dim=1, keepdim=True).clamp_min(1e-12))
+        return (origin + out.reshape_as(full))[active]
 
 
 @dataclass
@@ -242,4 +413,4 @@ class _Trail:
         return out
 
 
-__all__ = ["Blend", "Inject", "LeapFactual"]
+__all__ = ["Blend", "Diversity", "Inject", "LeapFactual"]

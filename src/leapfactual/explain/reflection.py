@@ -118,13 +118,13 @@ class LatentReflection(Explainer):
         self.class_counts_ = torch.bincount(labels, minlength=num_classes)
         return self
 
-    def explain(self, x: Tensor, target: int | Tensor) -> Explanation:
+    def explain(self, x: Tensor, target: float | Tensor, diverse: int = 1) -> Explanation:
         if not self.fitted:
             raise ValueError(
                 "LatentReflection is not fitted: call .fit(x) on images (labels default to "
                 "the classifier's predictions) before .explain()"
             )
-        return super().explain(x, target)
+        return super().explain(x, target, diverse)
 
     @torch.no_grad()
     def explain_batch(

@@ -55,6 +55,8 @@ class MethodInfo:
         reliable: options of the reliable variant, or ``"output"`` (the same explainer's
             reliable CE), or None (no such variant).
         summary: one line for help texts.
+        regression: whether it explains regressors (``Models.outputs == "value"``), as its
+            class's ``regression`` says.
     """
 
     name: str
@@ -64,6 +66,7 @@ class MethodInfo:
     summary: str
     reliable: Literal["output"] | Mapping[str, Any] | None = None
     reliable_label: Callable[[Mapping[str, Any]], str] = field(default=lambda _: "reliable")
+    regression: bool = False
 
     def reliable_title(self, options: Mapping[str, Any] | None = None) -> str:
         merged = {**self.reliable_options(), **(options or {})}
@@ -94,6 +97,7 @@ METHODS: dict[str, MethodInfo] = {
             lambda m, o: LeapFactual(m.classifier, m.codec, m.flow, **o),
             "leaps of the CE-CFM flow (outputs only, no gradients)",
             reliable="output",
+            regression=True,
         ),
         MethodInfo(
             "opt",
@@ -101,6 +105,7 @@ METHODS: dict[str, MethodInfo] = {
             ("codec",),
             lambda m, o: OptBased(m.classifier, m.codec, **o),
             "AdamW on the latent: target loss + L1 to the input (needs gradients)",
+            regression=True,
         ),
         MethodInfo(
             "cgm",
@@ -117,6 +122,7 @@ METHODS: dict[str, MethodInfo] = {
             "Adam on the latent until p(target) > tau (needs gradients)",
             reliable={"tau": 0.99},
             reliable_label=lambda o: f"τ={o['tau']}",
+            regression=True,
         ),
         MethodInfo(
             "pixel_attack",
@@ -159,6 +165,11 @@ def build_explainer(
     variant raises a ``ValueError``.
     """
     info = method_info(name)
+    if models.outputs == "value" and not info.regression:
+        takes = [m.name for m in METHODS.values() if m.regression]
+        raise ValueError(
+            f"method {name!r} explains classifiers only; for a regressor use one of {takes}"
+        )
     missing = [need for need in info.needs if getattr(models, need) is None]
     if missing:
         raise ValueError(f"method {name!r} needs {', '.join(missing)}, which were not given")

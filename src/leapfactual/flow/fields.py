@@ -53,6 +53,7 @@ class MLPField(VectorField):
         depth: number of hidden layers (3 for MNIST, 5 for galaxies).
         activation: ``"selu"``, ``"silu"`` or ``"relu"``.
         condition: the condition encoding, see :class:`ConditionSpec`.
+        scale: ``(mean, std)`` of a regressor's outputs, for the ``value`` condition.
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class MLPField(VectorField):
         depth: int = 3,
         activation: str = "selu",
         condition: ConditionKind = "softmax",
+        scale: tuple[float, float] | None = None,
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
@@ -72,7 +74,7 @@ class MLPField(VectorField):
         if latent_dim < 1 or width < 1 or depth < 1:
             raise ValueError("latent_dim, width and depth must be positive")
         self.latent_dim = latent_dim
-        self.condition = ConditionSpec(condition, cond_dim)
+        self.condition = ConditionSpec(condition, cond_dim, *(scale or (0.0, 1.0)))
         self.config = {
             "latent_dim": latent_dim,
             "cond_dim": cond_dim,
@@ -80,6 +82,7 @@ class MLPField(VectorField):
             "depth": depth,
             "activation": activation,
             "condition": condition,
+            **({"scale": [float(v) for v in scale]} if scale is not None else {}),
         }
         act = ACTIVATIONS[activation]
         layers: list[nn.Module] = [

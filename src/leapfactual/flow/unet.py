@@ -56,6 +56,7 @@ class UNet1DField(VectorField):
         dim: base channel width (the paper's face flow: 192).
         downsamples: number of halvings (the paper: 3).
         condition: the condition encoding (the paper's faces: ``"class"``).
+        scale: ``(mean, std)`` of a regressor's outputs, for the ``value`` condition.
     """
 
     def __init__(
@@ -65,18 +66,20 @@ class UNet1DField(VectorField):
         dim: int = 64,
         downsamples: int = 3,
         condition: ConditionKind = "class",
+        scale: tuple[float, float] | None = None,
     ) -> None:
         super().__init__()
         if latent_dim < 1 or dim < 1 or downsamples < 0:
             raise ValueError("latent_dim and dim must be positive and downsamples >= 0")
         self.latent_dim = latent_dim
-        self.condition = ConditionSpec(condition, cond_dim)
+        self.condition = ConditionSpec(condition, cond_dim, *(scale or (0.0, 1.0)))
         self.config = {
             "latent_dim": latent_dim,
             "cond_dim": cond_dim,
             "dim": dim,
             "downsamples": downsamples,
             "condition": condition,
+            **({"scale": [float(v) for v in scale]} if scale is not None else {}),
         }
         emb = 4 * dim
         self.time_mlp = nn.Sequential(nn.Linear(dim, emb), nn.SiLU(), nn.Linear(emb, emb))

@@ -4,9 +4,13 @@ Every file the project writes goes through here: tensors in ``NAME.safetensors``
 else (architecture, configuration, versions) in ``NAME.json``. Nothing is ever pickled, so
 loading a file never runs code: a pickle, a ``torch.save`` archive or any other foreign file
 is recognised by its first bytes and refused with a message. Both files of a pair carry the
-same random save id, so a tensor file and a sidecar from different saves are never read as
-one. Writes go to a temporary file in the same directory and are renamed into place, so a run
-killed mid-write never leaves a half file behind (at worst an ignored ``.NAME.*.tmp``).
+same random save id, and the sidecar records the SHA-256 of the tensor file: a tensor file and
+a sidecar from different saves are never read as one, and a damaged tensor file (a flipped
+block, NaN written over weights) is refused naming the file. The safetensors header is checked
+against the file's real size and :data:`MAX_TENSOR_BYTES` before anything is allocated, and the
+hash is checked (streamed) before any tensor is read. Writes go to a temporary file in the same
+directory and are renamed into place, so a run killed mid-write never leaves a half file behind
+(at worst an ignored ``.NAME.*.tmp``); JSON is written strictly (no ``NaN`` literal).
 
 :func:`import_torch_state_dict` is the one explicit door for ``torch.save`` files a user
 trusts: it reads them with ``torch.load(weights_only=True)``.
@@ -14,7 +18,10 @@ trusts: it reads them with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import math
 import os
 import pickle
 import tempfile
@@ -26,15 +33,46 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
+from safetensors.torch import load_file as st_load_file
 from safetensors.torch import save as st_save
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SUFFIXES = (".safetensors", ".json")
 _SAVE_ID = "leapfactual_save_id"
+MAX_HEADER_BYTES = 100 * 2**20
+"""Largest safetensors JSON header read (the safetensors library's own limit)."""
+MAX_TENSOR_BYTES = 64 * 2**30
+"""Largest total tensor size a file may declare (64 GiB); larger ones are refused unread."""
+MAX_SIDECAR_BYTES = 64 * 2**20
+"""Largest JSON sidecar read."""
+DTYPES = {
+    "BOOL": (1, "torch.bool"), "U8": (1, "torch.uint8"), "I8": (1, "torch.int8"),
+    "F8_E4M3": (1, "torch.float8_e4m3fn"), "F8_E5M2": (1, "torch.float8_e5m2"),
+    "I16": (2, "torch.int16"), "U16": (2, "torch.uint16"), "F16": (2, "torch.float16"),
+    "BF16": (2, "torch.bfloat16"), "I32": (4, "torch.int32"), "U32": (4, "torch.uint32"),
+    "F32": (4, "torch.float32"), "I64": (8, "torch.int64"), "U64": (8, "torch.uint64"),
+    "F64": (8, "torch.float64"),
+}  # fmt: skip
+"""Bytes per element and torch dtype of each safetensors dtype."""
 
 
 class CheckpointError(ValueError):
     """A stored file is missing, unreadable, unsafe or inconsistent with its sidecar."""
+
+
+@functools.cache
+def _umask() -> int:
+    """The process umask, read once: from /proc where there is one (reading it there changes
+    nothing), else by setting and restoring it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
@@ -43,6 +81,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; honour the user's umask
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -56,6 +95,52 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def json_text(value: Any, where: str | os.PathLike[str], **options: Any) -> str:
+    """``value`` as strict JSON (``allow_nan=False``, extra ``json.dumps`` ``options``); a NaN
+    or infinity raises a ``ValueError`` naming ``where`` it was to go and its key path."""
+    try:
+        return json.dumps(value, allow_nan=False, **options)
+    except ValueError as err:
+        key = non_finite_key(value)
+        if key is None:
+            raise
+        raise ValueError(
+            f"cannot write {where}: {key or 'the value'} is not a finite number (JSON has no "
+            "NaN or infinity); find where it became non-finite and fix that input"
+        ) from err
+
+
+def write_json(path: str | os.PathLike[str], value: Any, **options: Any) -> None:
+    """Write ``value`` to ``path`` atomically as strict JSON (see :func:`json_text`)."""
+    atomic_write_text(path, json_text(value, path, **options))
+
+
+def non_finite_key(value: Any, prefix: str = "") -> str | None:
+    """The dotted key path of the first NaN or infinite float in ``value`` (None: none)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return prefix
+    items: Any = ()
+    if isinstance(value, Mapping):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    for key, item in items:
+        path = f"{prefix}.{key}" if isinstance(key, str) else f"{prefix}[{key}]"
+        found = non_finite_key(item, path.lstrip("."))
+        if found is not None:
+            return found
+    return None
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes (read in blocks: memory stays flat)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def looks_like_safetensors(head: bytes) -> bool:
@@ -112,22 +197,26 @@ def save_tensors(
     """Save ``tensors`` as safetensors and ``meta`` as a JSON sidecar next to it.
 
     ``path`` may name either file or their common stem. The sidecar records the tensor names,
-    shapes and dtypes, and both files a random save id, so that a mismatched pair is detected
-    on load. Returns the tensor file.
+    shapes and dtypes and the SHA-256 of the tensor file, and both files a random save id, so
+    that a mismatched pair or a damaged tensor file is detected on load. ``meta`` must be
+    strict JSON (no NaN or infinity). Returns the tensor file.
     """
     tensor_path, meta_path = _paths(path)
     contiguous = _unshared({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()})
     save_id = uuid.uuid4().hex
+    data = st_save(contiguous, metadata={_SAVE_ID: save_id})
     sidecar = {
         "format_version": FORMAT_VERSION,
         "save_id": save_id,
+        "sha256": hashlib.sha256(data).hexdigest(),
         "tensors": {
             k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in contiguous.items()
         },
         **meta,
     }
-    atomic_write_bytes(tensor_path, st_save(contiguous, metadata={_SAVE_ID: save_id}))
-    atomic_write_text(meta_path, json.dumps(sidecar, indent=2, sort_keys=True, default=str))
+    text = json_text(sidecar, meta_path, indent=2, sort_keys=True, default=str)
+    atomic_write_bytes(tensor_path, data)
+    atomic_write_text(meta_path, text)
     return tensor_path
 
 
@@ -142,8 +231,13 @@ def _unshared(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def _read(path: Path) -> bytes:
+def _read(path: Path, limit: int | None = None) -> bytes:
     try:
+        if limit is not None and path.stat().st_size > limit:
+            raise CheckpointError(
+                f"{path} has {path.stat().st_size:,} bytes, more than a leapfactual file of "
+                f"its kind holds ({limit:,}); it is not one. Re-create it."
+            )
         return path.read_bytes()
     except OSError as err:
         raise CheckpointError(
@@ -151,38 +245,110 @@ def _read(path: Path) -> bytes:
         ) from err
 
 
-def _safetensors_header(path: Path, raw: bytes) -> dict[str, Any]:
-    """The JSON header of a safetensors file; refuse anything else with what it is."""
-    what = foreign_format(raw[:9])
-    if what is not None:
-        raise _refuse_foreign(path, what)
-    size = int.from_bytes(raw[:8], "little")
-    if not looks_like_safetensors(raw[:9]):
-        raise CheckpointError(
-            f"{path} is not a safetensors file (it does not start with a safetensors header); "
-            "give the NAME.safetensors file written by leapfactual, or re-create it."
-        )
-    if 8 + size > len(raw):
-        raise CheckpointError(
-            f"{path} is truncated: its header announces {size} bytes but the file has "
-            f"{len(raw)}; it may be truncated or corrupt (an interrupted copy?). Re-create it."
-        )
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a finite number")
+
+
+def parse_json(raw: bytes | str, path: Path) -> Any:
+    """Strict JSON of a file at ``path`` (NaN and infinity refused); ``CheckpointError`` names
+    the file."""
     try:
-        header = json.loads(raw[8 : 8 + size])
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise CheckpointError(f"{path} is not valid JSON ({err}). Re-create it.") from err
+
+
+def _safetensors_header(path: Path) -> dict[str, Any]:
+    """The JSON header of a safetensors file, checked against the file's real size and
+    :data:`MAX_TENSOR_BYTES` before anything else is read; refuse anything else with what
+    it is."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(9)
+            what = foreign_format(head)
+            if what is not None:
+                raise _refuse_foreign(path, what)
+            if not looks_like_safetensors(head):
+                raise CheckpointError(
+                    f"{path} is not a safetensors file (it does not start with a safetensors "
+                    "header); give the NAME.safetensors file written by leapfactual, or "
+                    "re-create it."
+                )
+            real = os.fstat(handle.fileno()).st_size
+            size = int.from_bytes(head[:8], "little")
+            if 8 + size > real or size > MAX_HEADER_BYTES:
+                raise CheckpointError(
+                    f"{path} is truncated: its header announces {size} bytes but the file has "
+                    f"{real}; it may be truncated or corrupt (an interrupted copy?), or its "
+                    f"header is over the limit of {MAX_HEADER_BYTES:,} bytes. Re-create it."
+                )
+            handle.seek(8)
+            raw = handle.read(size)
+    except OSError as err:
+        raise CheckpointError(
+            f"cannot read {path} ({err.strerror or err}); check its permissions"
+        ) from err
+    try:
+        header = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise CheckpointError(
             f"{path} has a corrupt safetensors header ({err}); it may be truncated or "
             "corrupt. Re-create it."
         ) from err
     if not isinstance(header, dict):
         raise CheckpointError(f"{path} has a corrupt safetensors header; re-create it.")
+    _check_extents(path, header, real - 8 - size)
     return header
 
 
-def load_tensors(
-    path: str | os.PathLike[str], device: str | torch.device = "cpu"
-) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Load a pair written by :func:`save_tensors`; raise :class:`CheckpointError` on any fault."""
+def _check_extents(path: Path, header: dict[str, Any], body: int) -> None:
+    """Every tensor entry is well formed and spans exactly its shape's bytes; the total is
+    within :data:`MAX_TENSOR_BYTES` and fills the file's body (``body`` bytes)."""
+    total, end = 0, 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        described: dict[str, Any] = entry if isinstance(entry, dict) else {}
+        shape: Any = described.get("shape")
+        span: Any = described.get("data_offsets")
+        dtype: Any = described.get("dtype")
+        if not (
+            dtype in DTYPES
+            and _naturals(shape)
+            and _naturals(span)
+            and len(span) == 2
+            and span[0] <= span[1]
+            and span[1] - span[0] == math.prod(shape) * DTYPES[dtype][0]
+        ):
+            raise CheckpointError(
+                f"{path} has a corrupt safetensors header (tensor {name!r}: dtype, shape and "
+                "byte range do not agree); re-create it."
+            )
+        total += span[1] - span[0]
+        end = max(end, span[1])
+    if total > MAX_TENSOR_BYTES:
+        raise CheckpointError(
+            f"{path} declares {total:,} bytes of tensors, over the limit of "
+            f"{MAX_TENSOR_BYTES:,} (leapfactual.io.files.MAX_TENSOR_BYTES); refusing to read it"
+        )
+    if end != body or total != body:
+        raise CheckpointError(
+            f"{path} is truncated or corrupt: its header declares {end:,} bytes of tensor data "
+            f"but the file holds {body:,} (an interrupted copy?). Re-create it."
+        )
+
+
+def _naturals(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
+    )
+
+
+def check_tensors(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
+    """Check a pair written by :func:`save_tensors` without reading its tensors: both files
+    exist, the header fits the file, the sidecar describes it, and the tensor file has the
+    SHA-256 the sidecar recorded. Returns the tensor file and the sidecar; raises
+    :class:`CheckpointError` naming the file at fault."""
     tensor_path, meta_path = _paths(path, reading=True)
     for p in (tensor_path, meta_path):
         if not p.is_file():
@@ -190,45 +356,78 @@ def load_tensors(
                 f"{p} does not exist: a leapfactual checkpoint is a pair "
                 f"'{tensor_path.name}' + '{meta_path.name}'. Check the path."
             )
-    raw = _read(tensor_path)
-    header = _safetensors_header(tensor_path, raw)
-    try:
-        tensors = st_load(raw)
-    except (SafetensorError, ValueError, OSError) as err:
+    header = _safetensors_header(tensor_path)
+    meta = read_sidecar(meta_path)
+    _check_pair(tensor_path, meta_path, meta, header)
+    if _sha256(tensor_path) != meta["sha256"]:
         raise CheckpointError(
-            f"{tensor_path} is not a readable safetensors file ({err}); it may be truncated "
-            "or corrupt. Re-create it."
-        ) from err
-    try:
-        meta = json.loads(_read(meta_path).decode("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{meta_path} is not valid JSON ({err}). Re-create it.") from err
+            f"{tensor_path} does not have the SHA-256 recorded in {meta_path.name} when it was "
+            "written: the file is damaged or was changed since. Restore it or re-create it."
+        )
+    return tensor_path, meta
+
+
+def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The sidecar of a pair (either file or the stem), parsed and checked to be one: a JSON
+    object with a ``tensors`` entry and the tensor file's ``sha256``. Reads only the sidecar."""
+    _, meta_path = _paths(path)
+    if not meta_path.is_file():
+        raise CheckpointError(f"{meta_path} does not exist; check the path")
+    meta = parse_json(_read(meta_path, MAX_SIDECAR_BYTES), meta_path)
     if not isinstance(meta, dict) or not isinstance(meta.get("tensors", {}), dict):
         raise CheckpointError(
             f"{meta_path} is not a leapfactual sidecar (a JSON object with a 'tensors' "
             "entry). Re-create the pair."
         )
-    _check_pair(tensor_path, meta_path, tensors, meta, header)
+    if not isinstance(meta.get("sha256"), str):
+        raise CheckpointError(
+            f"{meta_path} records no SHA-256 of its tensor file (written by an older "
+            "leapfactual?), so its content cannot be checked. Re-create the pair."
+        )
+    return meta
+
+
+def _sha256(path: Path) -> str:
+    try:
+        return file_sha256(path)
+    except OSError as err:
+        raise CheckpointError(
+            f"cannot read {path} ({err.strerror or err}); check its permissions"
+        ) from err
+
+
+def load_tensors(
+    path: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load a pair written by :func:`save_tensors`, checked first by :func:`check_tensors`;
+    raise :class:`CheckpointError` on any fault."""
+    tensor_path, meta = check_tensors(path)
+    try:
+        tensors = st_load_file(tensor_path, backend="pread")  # owned memory, not a mapping
+    except (SafetensorError, ValueError, OSError) as err:
+        raise CheckpointError(
+            f"{tensor_path} is not a readable safetensors file ({err}); it may be truncated "
+            "or corrupt. Re-create it."
+        ) from err
     return {k: v.to(device) for k, v in tensors.items()}, meta
 
 
 def _check_pair(
-    tensor_path: Path,
-    meta_path: Path,
-    tensors: dict[str, torch.Tensor],
-    meta: dict[str, Any],
-    header: dict[str, Any],
+    tensor_path: Path, meta_path: Path, meta: dict[str, Any], header: dict[str, Any]
 ) -> None:
     expected = meta.get("tensors", {})
-    stored_id = (header.get("__metadata__") or {}).get(_SAVE_ID)
+    stored = header.get("__metadata__")
+    stored_id = stored.get(_SAVE_ID) if isinstance(stored, dict) else None
     same_id = "save_id" not in meta or stored_id == meta["save_id"]
+    found = {k: v for k, v in header.items() if k != "__metadata__"}
     try:
-        described = set(expected) == set(tensors) and all(
-            list(tensors[k].shape) == expected[k]["shape"]
-            and str(tensors[k].dtype) == expected[k].get("dtype", str(tensors[k].dtype))
-            for k in tensors
+        described = set(expected) == set(found) and all(
+            found[k]["shape"] == expected[k]["shape"]
+            and DTYPES[found[k]["dtype"]][1]
+            == expected[k].get("dtype", DTYPES[found[k]["dtype"]][1])
+            for k in found
         )
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, AttributeError):
         described = False
     if not (same_id and described):
         raise CheckpointError(

@@ -66,13 +66,27 @@ def load_module(
         )
     if not issubclass(cls, expected):
         raise CheckpointError(f"{path} holds a {kind}, not a {expected.__name__}")
+    config = meta.get("config", {})
     try:
-        module = cls(**meta.get("config", {}))
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be an object, got {type(config).__name__}")
+        with torch.device("meta"):  # shapes only, nothing allocated: a sidecar asking for
+            probe = cls(**config)  # a huge model is refused before any memory is taken
     except (TypeError, ValueError) as err:
         raise CheckpointError(
             f"{path}: the stored settings do not fit {kind} ({err}); the file was written by "
             f"leapfactual {written} (this is {__version__}). Re-create it with this version."
         ) from err
+    wanted = {k: list(v.shape) for k, v in probe.state_dict().items()}
+    stored = {k: list(v.shape) for k, v in tensors.items()}
+    if wanted != stored:
+        first = next(k for k in sorted(set(wanted) | set(stored)) if wanted.get(k) != stored.get(k))
+        raise CheckpointError(
+            f"{path}: the weights do not fit the stored {kind} architecture ({first!r}: "
+            f"settings need {wanted.get(first)}, the file holds {stored.get(first)}); the file "
+            "is inconsistent. Re-create it."
+        )
+    module = cls(**config)
     try:
         module.load_state_dict(tensors)
     except RuntimeError as err:

@@ -1,6 +1,7 @@
 """Metrics for counterfactual explanations: plain functions on tensors.
 
-- classification: :func:`validity`, :func:`auroc`, :func:`oracle_validity`.
+- classification: :func:`validity`, :func:`auroc`, :func:`oracle_validity`; a regressor's
+  :func:`value_validity`.
 - proximity: :func:`l1_distance`, :func:`l2_distance`, :func:`ssim`, :func:`psnr`, and
   their means in :func:`proximity`.
 - realism: :func:`fid`, :func:`kid`, :func:`sfid` on features of a caller's network
@@ -9,6 +10,7 @@
 - shape: :func:`morphometric_change` (Morpho-MNIST), :func:`relative_change`.
 - ground truth: :func:`ground_truth_scores` against known true counterfactuals.
 - cost: :func:`cost_per_ce`.
+- diversity: :func:`diversity` among the K CEs of each input.
 
 Quality metrics take an optional boolean ``mask`` to score only some CEs (the valid ones,
 ``explanation.valid``, in the DiME/ACE tradition).
@@ -16,6 +18,7 @@ Quality metrics take an optional boolean ``mask`` to score only some CEs (the va
 
 from leapfactual.metrics.classification import auroc, oracle_validity, validity
 from leapfactual.metrics.cost import cost_per_ce
+from leapfactual.metrics.diversity import diversity
 from leapfactual.metrics.ground_truth import ground_truth_scores
 from leapfactual.metrics.morphometric import morphometric_change, relative_change
 from leapfactual.metrics.proximity import l1_distance, l2_distance, proximity, psnr, ssim
@@ -28,10 +31,12 @@ from leapfactual.metrics.realism import (
     sfid,
     split_frechet_distance,
 )
+from leapfactual.metrics.regression import value_validity
 
 __all__ = [
     "auroc",
     "cost_per_ce",
+    "diversity",
     "extract_features",
     "fid",
     "frechet_distance",
@@ -49,4 +54,5 @@ __all__ = [
     "split_frechet_distance",
     "ssim",
     "validity",
+    "value_validity",
 ]

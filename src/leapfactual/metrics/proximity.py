@@ -53,8 +53,11 @@ def ssim(
     with ``C1 = (0.01 L)^2``, ``C2 = (0.03 L)^2``, ``L = data_range``, averaged over positions
     and channels. Images are ``[B, H, W]`` or ``[B, C, H, W]``; identical images give 1.
     Equals scikit-image's ``structural_similarity(gaussian_weights=True, sigma=1.5,
-    use_sample_covariance=False)``; torchmetrics also averages over reflect-padded borders
-    and differs by about 1e-3.
+    use_sample_covariance=False)`` to float rounding. torchmetrics'
+    ``structural_similarity_index_measure`` is another number: it reflect-pads the images and
+    averages over every pixel, borders included; on 500 pairs of MNIST digits, whose black
+    borders match, it differs from this one by up to 0.43 (0.26 on average;
+    ``benchmarks/ssim_reference.py``), so compare SSIM values from one implementation only.
     """
     a, b = paired(x_cf, x, ("x_cf", "x"))
     if a.dim() == 3:

@@ -11,6 +11,7 @@ from leapfactual.models.trainers import (
     random_shift,
     train_classifier,
     train_cvae,
+    train_regressor,
     train_vae,
 )
 from leapfactual.models.vae import ConditionalVAE, ConvVAE
@@ -34,5 +35,6 @@ __all__ = [
     "random_shift",
     "train_classifier",
     "train_cvae",
+    "train_regressor",
     "train_vae",
 ]

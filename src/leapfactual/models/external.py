@@ -24,7 +24,6 @@ models only from sources you trust.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import inspect
 import json
@@ -41,6 +40,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from leapfactual._optional import require
+from leapfactual.io import file_sha256
 from leapfactual.models.adapters import adapt_classifier
 
 ENTRY_POINT = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
@@ -73,15 +74,6 @@ class ExternalClassifier:
     kind: str
     sha256: str | None
     model: Callable[[Tensor], Tensor]
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_classifier(
@@ -297,12 +289,7 @@ class OnnxClassifier:
     gradients flow through it."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        try:
-            import onnxruntime
-        except ImportError as err:
-            raise ImportError(
-                "ONNX classifiers need onnxruntime: pip install 'leapfactual[onnx]'"
-            ) from err
+        onnxruntime = require("onnxruntime", "onnx", "an ONNX classifier")
         self.path = str(path)
         self.session = onnxruntime.InferenceSession(self.path, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name

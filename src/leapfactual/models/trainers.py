@@ -173,6 +173,61 @@ def train_classifier(
     )
 
 
+def train_regressor(
+    model: CNNClassifier,
+    images: Tensor,
+    values: Tensor,
+    epochs: int = 12,
+    batch_size: int = 64,
+    lr: float = 2e-3,
+    seed: int = 0,
+    augment: int = 2,
+    progress: bool = False,
+    checkpoint: PathLike | None = None,
+    *,
+    device: str | torch.device | None = None,
+) -> list[float]:
+    """Train a one-output network (``num_classes=1``) to regress ``values`` ``[N]`` with
+    squared error on the standardised values, then fold the mean and std into its last
+    linear layer, so that it returns values in their own units. Returns the epoch losses.
+    """
+    last = model.head[-1]
+    if not isinstance(last, nn.Linear) or last.out_features != 1:
+        raise ValueError("a regressor is a CNNClassifier with num_classes=1")
+    if values.dim() != 1 or not values.is_floating_point() or len(values) != len(images):
+        raise ValueError(
+            f"values must be one float per image [N], got shape {tuple(values.shape)} and "
+            f"dtype {values.dtype} for {len(images)} images"
+        )
+    mean, std = float(values.double().mean()), float(values.double().std())
+    if not std > 0:
+        raise ValueError("values must not all be equal: a regressor needs them to vary")
+    scaled = ((values.double() - mean) / std).float()
+
+    def step(batch: Sequence[Tensor], generator: torch.Generator) -> Tensor:
+        x = random_shift(as_float_images(batch[0]), augment, generator)
+        return F.mse_loss(model(x)[:, 0], batch[1])
+
+    losses = fit(
+        model,
+        [images, scaled],
+        step,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        progress=progress,
+        desc="regressor",
+        checkpoint=checkpoint,
+        device=device,
+        settings={"loss": "mse", "augment": augment},
+    )
+    with torch.no_grad():
+        last.weight.mul_(std)
+        last.bias.mul_(std).add_(mean)
+    return losses
+
+
 @torch.no_grad()
 def accuracy(
     classifier: Classifier, images: Tensor, labels: Tensor, batch_size: int = 512

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from leapfactual.explain.base import Outputs, as_probs
 from leapfactual.flow import (
+    ConditionSpec,
     GaussianSource,
     MLPField,
     UNet1DField,
@@ -29,6 +30,7 @@ from leapfactual.models import (
     ConvVAE,
     train_classifier,
     train_cvae,
+    train_regressor,
     train_vae,
 )
 from leapfactual.models.adapters import as_tensor_outputs
@@ -43,8 +45,8 @@ def build_vae(settings: VAESettings, channels: int, size: int) -> nn.Module:
     if settings.kind == "resnet":
         from leapfactual.models.resvae import ResVAE
 
-        return ResVAE(channels, size, settings.latent_dim, settings.base_width)
-    return ConvVAE(channels, size, settings.latent_dim, settings.base_width)
+        return ResVAE(channels, size, settings.latent_dim, settings.base_width, beta=settings.beta)
+    return ConvVAE(channels, size, settings.latent_dim, settings.base_width, settings.beta)
 
 
 def fit_vae(
@@ -107,15 +109,50 @@ def fit_classifier(
     return model.eval()
 
 
-def build_field(settings: FlowSettings, latent_dim: int, cond_dim: int) -> VectorField:
-    """An untrained vector field for ``latent_dim`` latents under ``cond_dim`` conditions."""
+def fit_regressor(
+    images: Tensor,
+    values: Tensor,
+    settings: ClassifierSettings,
+    seed: int,
+    *,
+    progress: bool = False,
+    checkpoint: PathLike | None = None,
+    device: str | torch.device | None = None,
+) -> CNNClassifier:
+    """A one-output CNN trained with squared error to return ``values`` ``[N]``."""
+    torch.manual_seed(seed)
+    model = CNNClassifier(images.shape[1], images.shape[2], 1, settings.width)
+    train_regressor(
+        model,
+        images,
+        values,
+        settings.epochs,
+        settings.batch,
+        settings.lr,
+        seed,
+        settings.augment,
+        progress,
+        checkpoint,
+        device=device,
+    )
+    return model.eval()
+
+
+def build_field(
+    settings: FlowSettings, latent_dim: int, cond_dim: int, spec: ConditionSpec | None = None
+) -> VectorField:
+    """An untrained vector field for ``latent_dim`` latents under ``cond_dim`` conditions
+    (``spec``: a regressor's ``value`` condition instead of ``settings.condition``)."""
+    kind = spec.kind if spec is not None else settings.condition
+    scale = (spec.mean, spec.std) if spec is not None else None
     if settings.field == "unet":
         return UNet1DField(
             latent_dim,
             cond_dim,
             settings.width,
             settings.depth,
-            settings.condition,  # type: ignore[arg-type]
+            kind,  # type: ignore[arg-type]
+            scale,
         )
     return MLPField(
         latent_dim,
@@ -123,8 +160,15 @@ def build_field(settings: FlowSettings, latent_dim: int, cond_dim: int) -> Vecto
         settings.width,
         settings.depth,
         settings.activation,
-        settings.condition,  # type: ignore[arg-type]
+        kind,  # type: ignore[arg-type]
+        scale,
     )
+
+
+def condition_images(settings: FlowSettings, images: Tensor, recon: Tensor) -> Tensor:
+    """The images whose model outputs condition a flow on the latents of ``images``: their
+    reconstructions ``recon`` or the images themselves (``settings.condition_on``)."""
+    return images if settings.condition_on == "input" else recon
 
 
 def fit_flow(
@@ -136,11 +180,14 @@ def fit_flow(
     progress: bool = False,
     checkpoint: PathLike | None = None,
     device: str | torch.device | None = None,
+    regression: bool = False,
 ) -> VectorField:
     """A CE-CFM field on ``latents`` conditioned on the annotator's probabilities ``probs``
-    ``[N, K]`` (encoded with ``settings.condition``)."""
+    ``[N, K]`` (encoded with ``settings.condition``); ``regression``: ``probs`` are a
+    regressor's values ``[N, 1]``, encoded standardised by their mean and std (``value``)."""
     torch.manual_seed(seed)
-    field = build_field(settings, latents.shape[1], probs.shape[1])
+    spec = ConditionSpec.of_values(probs) if regression else None
+    field = build_field(settings, latents.shape[1], probs.shape[1], spec)
     if device is not None:
         field.to(device)
     train_flow(
@@ -235,10 +282,12 @@ def model_device(model: object) -> torch.device:
 __all__ = [
     "build_field",
     "build_vae",
+    "condition_images",
     "encode_decode",
     "fit_classifier",
     "fit_cvae",
     "fit_flow",
+    "fit_regressor",
     "fit_vae",
     "model_device",
     "predict_probs",

@@ -34,8 +34,11 @@ def resolve_data_spec(spec: str) -> str:
 
 
 def data_fingerprint(data: Dataset) -> str:
-    """SHA-256 (16 hex digits) of a dataset's images, labels and class names."""
+    """SHA-256 (16 hex digits) of a dataset's images, labels and class names (and scalar
+    values, when it has them)."""
     parts = [tensor_digest(data.images), tensor_digest(data.labels), *data.class_names]
+    if data.values is not None:
+        parts.append(tensor_digest(data.values))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 

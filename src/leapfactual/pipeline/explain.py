@@ -10,7 +10,8 @@ job's identity (run, inputs, settings, targets) decides whether existing shards 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,22 +22,21 @@ from torch import Tensor
 from leapfactual.distributed import init, resolve_device
 from leapfactual.explain import Explanation
 from leapfactual.explain.registry import build_explainer
-from leapfactual.explain.targets import parse_targets
+from leapfactual.explain.targets import check_target_spec, parse_targets, value_targets
+from leapfactual.io import LOCK_NAME, check_free, exclusive
 from leapfactual.pipeline.build import predict_probs
-from leapfactual.pipeline.run import Run, load_run
+from leapfactual.pipeline.run import Run, load_run, read_meta
 from leapfactual.pipeline.settings import ExplainSettings, to_dict
 from leapfactual.pipeline.shards import ShardReport, explain_sharded, merge_shards
 from leapfactual.training.checkpoint import tensor_digest
-
-CLAIM = ".leapfactual-job"
-"""Created (exclusively) in an output directory by the job that writes there."""
 
 
 @dataclass
 class ExplainResult:
     """What :func:`explain_run` made: the explanation (None for an unmerged sharded job or
     on ranks other than 0), the run's class names, the input names, the shard report when
-    sharded, and the run's fit warnings."""
+    sharded, the run's fit warnings, and the run itself (loaded; e.g. its codec draws the
+    report's latent trajectories)."""
 
     explanation: Explanation | None
     out: Path | None
@@ -44,6 +44,7 @@ class ExplainResult:
     names: list[str] = field(default_factory=list)
     shards: ShardReport | None = None
     warnings: list[str] = field(default_factory=list)
+    run: Run | None = None
 
 
 def resolve_inputs(run: Run, images: str | Sequence[str] | Tensor) -> tuple[Tensor, list[str]]:
@@ -75,7 +76,7 @@ def explain_run(
     merge: bool = True,
     force: bool = False,
     device: str | torch.device | None = None,
-    trajectory: str = "images",
+    trajectory: str = "latents",
     progress: bool = False,
 ) -> ExplainResult:
     """Counterfactuals of ``images`` with the run's models, saved to ``out`` when given.
@@ -95,10 +96,11 @@ def explain_run(
         raise ValueError(f"repeat must be >= 1, got {repeat}")
     target_dir = Path(out) if out is not None else None
     resuming = sharded and target_dir is not None and (target_dir / "shards" / "job.json").is_file()
-    if target_dir is not None and not resuming and ranks.is_main:
-        claim_output(target_dir, force)
-    try:
-        where = resolve_device(device, ranks)
+    where = resolve_device(device, ranks)
+    check_target_spec(settings.target, _own_classes(run))
+    with ExitStack() as held:
+        if target_dir is not None and ranks.is_main:
+            held.enter_context(claim_output(target_dir, force, resuming))
         fitted = run if isinstance(run, Run) else load_run(Path(run), device=where)
         if device is not None:
             fitted.to(device)
@@ -109,8 +111,11 @@ def explain_run(
             raise ValueError("no inputs to explain (the image list or split is empty)")
         x = x[:n]
         probs = predict_probs(fitted.classifier, x, fitted.outputs)  # type: ignore[arg-type]
-        labels = probs.argmax(1).repeat(repeat)
-        rows, targets = parse_targets(settings.target, labels, probs.shape[1], settings.seed)
+        rows, targets = job_targets(settings, probs, fitted.outputs == "value", repeat)
+        if sharded and settings.diverse > 1:
+            raise ValueError(
+                "diverse CEs are made in memory: drop --shard-size (and torchrun) or --diverse"
+            )
         keep = "none" if sharded else trajectory
         options = method_options(settings, keep, progress and not sharded)
         explainer, output = build_explainer(settings.method, fitted.models(), **options)
@@ -136,19 +141,27 @@ def explain_run(
                 progress=progress and ranks.is_main,
             )
             exp = merge_shards(target_dir) if merge and ranks.is_main else None
-            return ExplainResult(exp, target_dir, fitted.class_names, names, report, warnings)
-        exp = explainer.explain(x[rows % n], targets)
-        exp.config["inputs"] = [names[i % n] for i in rows.tolist()] if names else str(images)
+            return ExplainResult(
+                exp, target_dir, fitted.class_names, names, report, warnings, fitted
+            )
+        exp = explainer.explain(x[rows % n], targets, settings.diverse)
+        inputs = rows.repeat_interleave(settings.diverse) % n
+        exp.config["inputs"] = [names[i] for i in inputs.tolist()] if names else str(images)
         exp.config["run"] = str(fitted.directory.resolve())
         exp.config["warnings"] = warnings
         exp.config["output"] = output
         exp.config["settings"] = to_dict(settings)
         if target_dir is not None:
             exp.save(target_dir)
-        return ExplainResult(exp, target_dir, fitted.class_names, names, None, warnings)
-    finally:
-        if target_dir is not None and ranks.is_main:
-            (target_dir / CLAIM).unlink(missing_ok=True)
+        return ExplainResult(exp, target_dir, fitted.class_names, names, None, warnings, fitted)
+
+
+def _own_classes(run: Run | str | os.PathLike[str]) -> int | None:
+    """How many classes the run's own classifier has, from ``run.json`` alone (None for a
+    user's classifier, whose outputs are known only once it is loaded)."""
+    meta = run.meta if isinstance(run, Run) else read_meta(Path(run))
+    names = meta.get("data", {}).get("class_names")
+    return None if meta.get("classifier_source") or not names else len(names)
 
 
 def _describe(images: str | Sequence[str] | Tensor) -> str | list[str]:
@@ -158,42 +171,65 @@ def _describe(images: str | Sequence[str] | Tensor) -> str | list[str]:
     return images if isinstance(images, str) else [str(i) for i in images]
 
 
+def job_targets(
+    settings: ExplainSettings, probs: Tensor, regression: bool, repeat: int = 1
+) -> tuple[Tensor, Tensor]:
+    """Rows (into the inputs cycled ``repeat`` times) and targets of a job: classes from
+    ``settings.target`` for a classifier's ``probs``, values from ``target_value`` /
+    ``target_shift`` for a regressor's (``probs`` its values ``[N, 1]``)."""
+    if regression:
+        predictions = probs[:, 0].repeat(repeat)
+        rows = torch.arange(len(predictions))
+        return rows, value_targets(predictions, settings.target_value, settings.target_shift)
+    if settings.target_value is not None or settings.target_shift is not None:
+        raise ValueError(
+            "--target-value / --target-shift are for a regressor's run; this run explains a "
+            "classifier: give a class with --target"
+        )
+    labels = probs.argmax(1).repeat(repeat)
+    return parse_targets(settings.target, labels, probs.shape[1], settings.seed)
+
+
 def method_options(settings: ExplainSettings, trajectory: str, progress: bool) -> dict[str, Any]:
     """Constructor options of ``settings.method`` from the job's settings."""
     options: dict[str, Any] = {"batch_size": settings.batch_size, "progress": progress}
+    if settings.tolerance is not None:
+        options["tolerance"] = settings.tolerance
     if settings.method == "leapfactual":
         options |= {
             "blend": settings.blend,
             "inject": settings.inject,
             "solver": settings.solver,
             "trajectory": trajectory,
+            "diversity": settings.diversity,
         }
     return options | dict(settings.options)
 
 
-def claim_output(out: Path, force: bool) -> None:
-    """Make ``out`` this job's: refuse a non-empty directory (unless ``force``) and a second
-    job writing there at the same time (the claim file is created exclusively)."""
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out {out} is a file; give a directory")
-    if out.exists() and any(p.name != CLAIM for p in out.iterdir()) and not force:
+@contextmanager
+def claim_output(out: Path, force: bool, resuming: bool = False) -> Iterator[Path]:
+    """Hold ``out`` for this job: its lock (a second job gets an error naming this one's pid),
+    and, unless ``resuming`` a sharded job or ``force``, refuse a directory that is not empty."""
+    check_free(out)  # a running job is named first, and nothing is touched when refusing
+    _refuse_non_empty(out, resuming or force)
+    with exclusive(out, "explain"):
+        _refuse_non_empty(out, resuming or force)  # again: now no other job can write
+        yield out
+
+
+def _refuse_non_empty(out: Path, allowed: bool) -> None:
+    if out.is_dir() and not allowed and any(p.name != LOCK_NAME for p in out.iterdir()):
         raise ValueError(
-            f"{out} already exists and is not empty; choose another --out or add "
-            "--force to overwrite it"
+            f"{out} already exists and is not empty; choose another --out or add --force to "
+            "overwrite it"
         )
-    out.mkdir(parents=True, exist_ok=True)
-    claim = out / CLAIM
-    if force:
-        claim.unlink(missing_ok=True)
-    try:
-        fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        raise ValueError(
-            f"another explain job is writing to {out} ({claim} exists); wait for it, or, if "
-            "no job is running (an earlier one was killed), add --force"
-        ) from None
-    os.write(fd, str(os.getpid()).encode())
-    os.close(fd)
 
 
-__all__ = ["ExplainResult", "claim_output", "explain_run", "method_options", "resolve_inputs"]
+__all__ = [
+    "ExplainResult",
+    "claim_output",
+    "explain_run",
+    "job_targets",
+    "method_options",
+    "resolve_inputs",
+]

@@ -16,8 +16,11 @@ Layout::
     vae.*  [classifier.*]  flow.*  [oracle.*  cvae.*]
     checkpoints/STAGE/       epoch checkpoints while a stage trains (removed when it is done)
 
-Loading checks every model file against its recorded hash and the flow against the classifier
-it was fitted on, so a swapped or damaged model is refused rather than explained. Under
+Loading checks every model file's content against the SHA-256 its sidecar recorded (in
+:mod:`leapfactual.io`), that the pair is the one ``run.json`` recorded when it was fitted, every
+entry of ``run.json`` against :data:`META_SCHEMA`, and the flow against the classifier it was
+fitted on, so a swapped or damaged model is refused rather than explained. ``fit_run`` holds
+the directory's lock while it writes (a second job is refused, naming the first one's pid). Under
 ``torchrun`` every rank calls :func:`fit_run` with the same arguments: each stage trains
 data-parallel (see :func:`leapfactual.training.fit`), rank 0 alone writes the files, and the
 other ranks wait for it at each stage.
@@ -25,10 +28,10 @@ other ranks wait for it at each stage.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -45,16 +48,20 @@ from leapfactual.explain.registry import Models, build_explainer
 from leapfactual.flow import VectorField, load_field, save_field
 from leapfactual.io import (
     CheckpointError,
-    atomic_write_text,
+    exclusive,
     load_module,
     load_tensors,
+    parse_json,
+    read_sidecar,
     save_module,
     save_tensors,
+    subdirectory,
+    write_json,
 )
 from leapfactual.metrics.reconstruction import codec_quality
 from leapfactual.models import accuracy
 from leapfactual.models.adapters import adapt_classifier
-from leapfactual.models.external import file_sha256, load_classifier
+from leapfactual.models.external import load_classifier
 from leapfactual.pipeline import build
 from leapfactual.pipeline.data import data_fingerprint, load_run_data, resolve_data_spec
 from leapfactual.pipeline.settings import STAGE_NAMES, FitConfig, to_dict
@@ -122,7 +129,9 @@ class Run:
 
     @property
     def outputs(self) -> Outputs:
-        """What the classifier returns: ``logits`` or ``probs``."""
+        """What the classifier returns: ``logits`` or ``probs``; ``value`` for a regressor."""
+        if self.config.classifier.kind == "regressor":
+            return "value"
         return "probs" if self.config.classifier.outputs == "probs" else "logits"
 
     @property
@@ -215,6 +224,22 @@ def fit_run(
         raise ValueError(f"unknown stages {unknown}; choose from {list(STAGES)}")
     config = replace(config, data=resolve_data_spec(config.data))
     out = Path(directory)
+    ranks = init()
+    target = resolve_device(device, ranks)
+    with exclusive(out, "fit") if ranks.is_main else nullcontext():
+        return _fit(out, config, stages, progress, dataset, target)
+
+
+def _fit(
+    out: Path,
+    config: FitConfig,
+    stages: tuple[str, ...],
+    progress: bool,
+    dataset: Dataset | None,
+    target: torch.device,
+) -> Run:
+    """:func:`fit_run` once its directory is held (rank 0) and its device resolved."""
+    ranks = init()
     meta: dict[str, Any] = {}
     if (out / "run.json").exists():
         meta = read_meta(out)
@@ -225,8 +250,6 @@ def fit_run(
                 f"{out} was fitted with other settings ({', '.join(diff)} differ); use another "
                 "output directory, or delete it to start over"
             )
-    ranks = init()
-    target = resolve_device(device, ranks)
     data = dataset if dataset is not None else load_run_data(out, config.data, {}, config)
     info = _data_info(data, config)
     if meta.get("data", {}).get("fingerprint") not in (None, info["fingerprint"]):
@@ -269,7 +292,7 @@ def load_run(
 ) -> Run:
     """Load a run directory written by :func:`fit_run` (whatever stages it has) onto ``device``.
 
-    Every model file is checked against the hash recorded when it was written, and a user
+    Every model file is checked against the SHA-256 recorded when it was written, and a user
     classifier against the hash of the file the flow was fitted on.
     """
     out = Path(directory)
@@ -287,8 +310,9 @@ def fit_warnings(run: Run) -> list[str]:
         out.append(
             f"the classifier agrees with itself on only {agreement:.0%} of held-out "
             "reconstructions: the codec loses what the classifier looks at, so CEs and their "
-            "validity are unreliable; train the VAE longer (--set vae.epochs=...), with a larger "
-            "latent (--latent-dim) or vae.kind = 'resnet'"
+            "validity are unreliable; train the VAE longer (--set vae.epochs=...), with a "
+            "smaller KL weight (--set vae.beta=...), a larger latent (--latent-dim) or "
+            "vae.kind = 'resnet'"
         )
     steps = run.meta.get("vae_steps")
     if steps is not None and steps < MIN_STEPS_WARNING:
@@ -339,10 +363,7 @@ def read_meta(out: Path) -> dict[str, Any]:
         raise FileNotFoundError(
             f"{out} is not a leapfactual run (no run.json); create one with `leapfactual fit`"
         )
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{path} is not valid JSON ({err}); re-fit the run") from err
+    meta = parse_json(path.read_bytes(), path)
     if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
         raise CheckpointError(f"{path} is not a run file (no settings); re-fit the run")
     if meta.get("run_format") != RUN_FORMAT:
@@ -351,7 +372,55 @@ def read_meta(out: Path) -> dict[str, Any]:
             f"format {meta.get('run_format')}; this version ({__version__}) reads format "
             f"{RUN_FORMAT}. Re-fit the run with this version."
         )
+    for key, (check, kind) in META_SCHEMA.items():
+        if key in meta and not check(meta[key]):
+            raise CheckpointError(
+                f"{path}: '{key}' must be {kind}; the file was edited or damaged. Restore it "
+                "or re-fit the run"
+            )
     return meta
+
+
+def _strs(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _table(value: Any, item: Callable[[Any], bool]) -> bool:
+    return isinstance(value, dict) and all(item(v) for v in value.values())
+
+
+def _data_meta(value: Any) -> bool:
+    shape = value.get("shape") if isinstance(value, dict) else None
+    return isinstance(value, dict) and (
+        (shape is None or (isinstance(shape, list) and len(shape) == 3 and _sizes(shape)))
+        and _strs(value.get("class_names", []))
+        and all(isinstance(value.get(k, ""), str) for k in ("spec", "fingerprint"))
+    )
+
+
+def _sizes(values: list[Any]) -> bool:
+    return all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
+
+
+def _source(value: Any) -> bool:
+    return value is None or (
+        _table(value, lambda v: isinstance(v, str)) and {"spec", "sha256"} <= set(value)
+    )
+
+
+META_SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "files": (lambda v: _table(v, lambda h: isinstance(h, str)), "an object of SHA-256 texts"),
+    "data": (_data_meta, "an object (spec, shape [C, H, W], class_names, fingerprint)"),
+    "summary": (
+        lambda v: _table(v, lambda x: isinstance(x, int | float) and not isinstance(x, bool)),
+        "an object of numbers",
+    ),
+    "warnings": (_strs, "a list of texts"),
+    "classifier_source": (_source, "null or an object (spec, kind, sha256 texts)"),
+    "flow_classifier": (lambda v: v is None or isinstance(v, str), "null or a SHA-256 text"),
+    "vae_steps": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+}
+"""What each entry of ``run.json`` besides ``config`` (checked by its settings) must be."""
 
 
 def _write_meta(out: Path, meta: dict[str, Any]) -> None:
@@ -361,12 +430,7 @@ def _write_meta(out: Path, meta: dict[str, Any]) -> None:
         "leapfactual_version": __version__,
         "torch_version": torch.__version__,
     }
-    text = json.dumps(meta, indent=2, allow_nan=False, default=_no_nan)
-    atomic_write_text(out / "run.json", text)
-
-
-def _no_nan(value: Any) -> Any:
-    raise TypeError(f"cannot write {value!r} to run.json")
+    write_json(out / "run.json", meta, indent=2)
 
 
 def _assemble(
@@ -381,11 +445,12 @@ def _assemble(
         path = out / f"{stage}.safetensors"
         if path.exists():
             recorded = files.get(stage)
-            if recorded is not None and file_sha256(path) != recorded:
+            written = read_sidecar(path)["sha256"]  # the content itself is checked on load
+            if recorded is not None and written != recorded:
                 raise CheckpointError(
-                    f"{path} changed since the run was fitted (SHA-256 {file_sha256(path)[:12]}"
-                    f", recorded {recorded[:12]}): the file is damaged or was replaced; restore "
-                    "it or re-fit the run into a new directory"
+                    f"{path} changed since the run was fitted (SHA-256 {written[:12]}, "
+                    f"recorded {recorded[:12]}): the file was replaced; restore it or re-fit "
+                    "the run into a new directory"
                 )
             base = out / stage
             model = load_field(base, device) if stage == "flow" else load_module(base, device)
@@ -421,29 +486,45 @@ def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.
         }
         _check_outputs(run)
         return
+    if write:
+        subdirectory(out, "checkpoints", stage)  # refuses a planted link: never written through
     train = run.train
     if stage == "vae":
         model: nn.Module = build.fit_vae(train.images, cfg.vae, seed, **options)
         run.meta["vae_steps"] = cfg.vae.epochs * math.ceil(len(train) / cfg.vae.batch)
+    elif stage == "classifier" and run.outputs == "value":
+        if train.values is None:
+            raise ValueError(
+                f"a regressor learns scalar values, but the data {cfg.data!r} has none; use a "
+                "dataset with values (e.g. --data stroke-thickness)"
+            )
+        model = build.fit_regressor(train.images, train.values, cfg.classifier, seed, **options)
     elif stage in ("classifier", "oracle"):
         settings = cfg.classifier if stage == "classifier" else cfg.oracle
         model = build.fit_classifier(
             train.images, train.labels, train.num_classes, settings, seed, **options
+        )
+    elif stage == "cvae" and run.outputs == "value":
+        raise ValueError(
+            "the cvae stage serves the CGM baseline, which explains classifiers only; drop it "
+            "from --stages for a regressor"
         )
     elif stage == "cvae":
         probs = build.predict_probs(run.classifier, train.images, run.outputs)  # type: ignore[arg-type]
         model = build.fit_cvae(train.images, probs, cfg.cvae, seed, **options)
     else:
         latents, recon = build.encode_decode(run.vae, train.images)
-        probs = build.predict_probs(run.classifier, recon, run.outputs)  # type: ignore[arg-type]
-        model = build.fit_flow(latents, probs, cfg.flow, seed, **options)
+        shown = build.condition_images(cfg.flow, train.images, recon)
+        probs = build.predict_probs(run.classifier, shown, run.outputs)  # type: ignore[arg-type]
+        regression = run.outputs == "value"
+        model = build.fit_flow(latents, probs, cfg.flow, seed, regression=regression, **options)
         run.meta["flow_classifier"] = run.classifier_identity
     if write:
         if isinstance(model, VectorField):
             save_field(model, out / stage)
         else:
             save_module(model, out / stage)
-        run.meta.setdefault("files", {})[stage] = file_sha256(out / f"{stage}.safetensors")
+        run.meta.setdefault("files", {})[stage] = read_sidecar(out / stage)["sha256"]
         if stage == "classifier":
             run.meta["classifier_source"] = None
         shutil.rmtree(ckpt, ignore_errors=True)
@@ -465,13 +546,16 @@ def _check_outputs(run: Run) -> None:
     if probs.dim() != 2:
         raise ValueError(
             f"classifier {run.config.classifier.spec!r} returned shape {tuple(probs.shape)}; "
-            "it must return [B, K] logits (or probabilities with classifier.outputs = 'probs')"
+            "it must return [B, K] logits (or probabilities with classifier.outputs = 'probs'; "
+            "a regressor [B] or [B, 1] values with classifier.kind = 'regressor')"
         )
 
 
 @torch.no_grad()
 def _measure(run: Run, stage: str) -> dict[str, float]:
     test = run.test
+    if run.outputs == "value" and stage in ("classifier", "flow"):
+        return _measure_regressor(run, stage, test)
     if stage in ("classifier", "oracle"):
         model = getattr(run, stage)
         if probs_width(run, model) != test.num_classes:  # a user classifier of other classes
@@ -489,6 +573,19 @@ def _measure(run: Run, stage: str) -> dict[str, float]:
             out["classifier_accuracy_on_reconstructions"] = quality["accuracy"]
         return out
     return {}
+
+
+def _measure_regressor(run: Run, stage: str, test: Dataset) -> dict[str, float]:
+    """Held-out mean absolute error of the regressor (``classifier``) and its mean absolute
+    change between images and their VAE reconstructions (``flow``)."""
+    values = build.predict_probs(run.classifier, test.images, "value")[:, 0]  # type: ignore[arg-type]
+    if stage == "classifier":
+        if test.values is None:
+            return {}
+        return {"regressor_test_mae": float((values - test.values).abs().mean())}
+    _, recon = build.encode_decode(run.vae, test.images)
+    after = build.predict_probs(run.classifier, recon, "value")[:, 0]  # type: ignore[arg-type]
+    return {"regressor_change_on_reconstructions": float((after - values).abs().mean())}
 
 
 def probs_width(run: Run, model: Callable[[Tensor], Tensor]) -> int:

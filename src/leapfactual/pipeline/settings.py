@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from leapfactual.explain import Blend, Inject
+from leapfactual.explain import Blend, Diversity, Inject
 from leapfactual.flow import Solver
 from leapfactual.flow.conditions import KINDS
 
@@ -50,6 +50,8 @@ FIELDS = ("mlp", "unet")
 ACTIVATIONS = ("selu", "silu", "relu")
 COUPLINGS = ("independent", "ot")
 SOURCES = ("gaussian", "uniform")
+CONDITION_ON = ("reconstruction", "input")
+MODEL_KINDS = ("classifier", "regressor")
 
 
 def _choice(name: str, value: str, options: tuple[str, ...]) -> None:
@@ -71,7 +73,11 @@ class VAESettings:
     ``kind``: ``conv`` (:class:`~leapfactual.models.ConvVAE`, for small grey images) or
     ``resnet`` (:class:`~leapfactual.models.ResVAE`, residual blocks for 32-128 px).
     ``width``: base channels; None takes the kind's own (:data:`WIDTHS`: the residual VAE
-    diverges at the conv VAE's width with this learning rate).
+    diverges at the conv VAE's width with this learning rate). ``beta``: weight of the KL
+    term (MSE averaged over pixels + beta * KL summed over latent dimensions). It trades what
+    the codec keeps against a latent the flow can model: ``benchmarks/codec_agreement.py``
+    measures a user classifier's agreement on reconstructions per beta and training length.
+    (The CGM baseline's conditional VAE keeps its own beta, 0.001.)
     """
 
     kind: str = "conv"
@@ -80,12 +86,15 @@ class VAESettings:
     epochs: int = 20
     lr: float = 2e-3
     batch: int = 64
+    beta: float = 0.00025
 
     def __post_init__(self) -> None:
         _choice("vae.kind", self.kind, CODECS)
         _positive(self, "latent_dim", "epochs", "lr", "batch")
         if self.width is not None:
             _positive(self, "width")
+        if not (math.isfinite(self.beta) and self.beta >= 0):
+            raise ValueError(f"vae.beta must be a finite number >= 0, got {self.beta}")
 
     @property
     def base_width(self) -> int:
@@ -99,7 +108,10 @@ class ClassifierSettings:
 
     ``spec``: the user's classifier (``package.module:attribute``, a ``.pt2`` export, a
     TorchScript file or an ``.onnx`` file); when set, ``fit`` trains no classifier and the
-    other fields but ``outputs`` (``logits`` or ``probs``: what it returns) are unused.
+    other fields but ``kind`` and ``outputs`` (``logits`` or ``probs``: what it returns) are
+    unused. ``kind = "regressor"``: the model returns one value per image (``[B]`` or
+    ``[B, 1]``), trained with squared error on the data's scalar ``values``; its flow is
+    conditioned on its standardised output and its CEs aim at target values.
     """
 
     spec: str | None = None
@@ -109,8 +121,10 @@ class ClassifierSettings:
     lr: float = 2e-3
     batch: int = 64
     augment: int = 2
+    kind: str = "classifier"
 
     def __post_init__(self) -> None:
+        _choice("classifier.kind", self.kind, MODEL_KINDS)
         _choice("classifier.outputs", self.outputs, ("logits", "probs"))
         _positive(self, "width", "epochs", "lr", "batch")
         if self.augment < 0:
@@ -123,7 +137,13 @@ class FlowSettings:
     (:class:`~leapfactual.flow.UNet1DField`: width = base channels, depth = downsamples).
 
     ``source``: where paths start (t = 0): ``gaussian`` N(0, I), or ``uniform`` on the box
-    ``source_bounds`` (the 2-D toy's data square)."""
+    ``source_bounds`` (the 2-D toy's data square). ``condition``: how a classifier's outputs
+    become the condition; a regressor's flow is always conditioned on its standardised
+    value (``value``).
+
+    ``condition_on``: the images whose model outputs condition the flow in training:
+    ``reconstruction`` (the VAE's decodings of the training latents, what the explanation loop
+    classifies) or ``input`` (the training images themselves, as the paper's reference code)."""
 
     field: str = "mlp"
     width: int = 64
@@ -138,9 +158,11 @@ class FlowSettings:
     coupling: str = "independent"
     source: str = "gaussian"
     source_bounds: tuple[float, float] = (-0.5, 0.5)
+    condition_on: str = "reconstruction"
 
     def __post_init__(self) -> None:
         _choice("flow.field", self.field, FIELDS)
+        _choice("flow.condition_on", self.condition_on, CONDITION_ON)
         _choice("flow.activation", self.activation, ACTIVATIONS)
         _choice("flow.condition", self.condition, tuple(KINDS))
         _choice("flow.coupling", self.coupling, COUPLINGS)
@@ -193,7 +215,10 @@ class ExplainSettings:
     ``inject=None`` makes no reliable CE. ``target``: a class index, ``next``, ``random`` or
     ``all-others``; ``limit``: explain at most this many inputs (0: all); ``seed``: for
     ``random`` targets and stochastic methods; ``options``: further constructor keywords
-    of the method (e.g. ``tau`` of an attack).
+    of the method (e.g. ``tau`` of an attack). A regressor's run takes ``target_value`` (one
+    wanted value for every input) or ``target_shift`` (each input's prediction plus this)
+    and a ``tolerance`` (valid: ``|f(x') - target| <= tolerance``) instead of ``target``.
+    ``diverse``: CEs per input (LeapFactual, made as ``diversity`` says).
     """
 
     method: str = "leapfactual"
@@ -204,9 +229,18 @@ class ExplainSettings:
     limit: int = 64
     batch_size: int = 256
     seed: int = 0
+    target_value: float | None = None
+    target_shift: float | None = None
+    tolerance: float | None = None
+    diverse: int = 1
+    diversity: Diversity = Diversity()
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.target_value is not None and self.target_shift is not None:
+            raise ValueError("give target_value or target_shift, not both")
+        if self.diverse < 1:
+            raise ValueError(f"diverse must be >= 1 CEs per input, got {self.diverse}")
         if self.limit < 0:
             raise ValueError(f"limit must be >= 0 (0: all inputs), got {self.limit}")
         if self.batch_size < 1:

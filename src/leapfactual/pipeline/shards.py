@@ -32,7 +32,15 @@ from tqdm.auto import tqdm
 from leapfactual.distributed import barrier, init
 from leapfactual.explain.base import Explainer
 from leapfactual.explain.explanation import Cost, Explanation
-from leapfactual.io import CheckpointError, atomic_write_text, load_tensors, save_tensors
+from leapfactual.io import (
+    CheckpointError,
+    check_tensors,
+    load_tensors,
+    parse_json,
+    save_tensors,
+    subdirectory,
+    write_json,
+)
 from leapfactual.training.checkpoint import tensor_digest
 
 ImageFn = Callable[[Tensor], Tensor]
@@ -70,32 +78,27 @@ def _normalise(value: Any) -> Any:
 
 
 def _is_done(folder: Path, i: int, job_id: str) -> bool:
-    """Whether shard ``i`` of this job is on disk (the sidecar is written after the tensors)."""
-    stem = _shard_path(folder, i)
+    """Whether shard ``i`` of this job is on disk and intact (its tensor file has the SHA-256
+    its sidecar recorded); a damaged or incomplete shard is not done, so it is made again."""
     try:
-        meta = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        _, meta = check_tensors(_shard_path(folder, i))
+    except CheckpointError:
         return False
     return (
-        meta.get("kind") == SHARD_KIND
-        and meta.get("job_id") == job_id
-        and meta.get("shard") == i
-        and stem.with_suffix(".safetensors").is_file()
+        meta.get("kind") == SHARD_KIND and meta.get("job_id") == job_id and meta.get("shard") == i
     )
 
 
 def _prepare(folder: Path, job: dict[str, Any], overwrite: bool, is_main: bool) -> None:
     """Check (every rank) and write (rank 0) the job file; refuse another job's shards."""
+    subdirectory(folder.parent, folder.name)  # refuses a link planted at OUT/shards
     if overwrite:
-        if is_main and folder.exists():
+        if is_main:
             shutil.rmtree(folder)
         barrier()
     path = folder / "job.json"
     if path.is_file():
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as err:
-            raise CheckpointError(f"{path} is not valid JSON ({err}); delete {folder}") from err
+        old = parse_json(path.read_bytes(), path)
         if old != job:
             diff = sorted(k for k in set(old) | set(job) if old.get(k) != job.get(k))
             raise ValueError(
@@ -104,7 +107,7 @@ def _prepare(folder: Path, job: dict[str, Any], overwrite: bool, is_main: bool) 
             )
     elif is_main:
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps(job, indent=2, sort_keys=True))
+        write_json(path, job, indent=2, sort_keys=True)
     barrier()
 
 
@@ -126,7 +129,7 @@ def explain_sharded(
         explainer: any explainer (it batches each shard internally with its ``batch_size``).
         images: the inputs as a tensor, or a function ``indices -> images`` (see
             :data:`ImageFn`) so that they need not be in memory.
-        targets: one target class per row ``[R]``.
+        targets: one target class per row ``[R]`` (a regressor: one value).
         out: directory; shards go to ``out/shards``.
         rows: input index of each row (default ``0..R-1``; ``all-others`` repeats inputs).
         shard_size: rows per shard: the unit of memory, of work per rank and of restart.
@@ -141,7 +144,8 @@ def explain_sharded(
     """
     if shard_size < 1:
         raise ValueError(f"shard_size must be positive, got {shard_size}")
-    targets = targets.reshape(-1).long().cpu()
+    targets = targets.reshape(-1).cpu()
+    targets = targets if targets.is_floating_point() else targets.long()  # a regressor's values
     rows = torch.arange(len(targets)) if rows is None else rows.reshape(-1).long().cpu()
     if len(rows) != len(targets) or len(rows) == 0:
         raise ValueError(
@@ -237,7 +241,9 @@ def _read_job(folder: Path) -> dict[str, Any]:
             f"{folder} holds no sharded explanation (no job.json); make one with "
             "`leapfactual explain RUN --out DIR --shard-size N`"
         )
-    job: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    job = parse_json(path.read_bytes(), path)
+    if not (isinstance(job, dict) and isinstance(job.get("shards"), int) and "job_id" in job):
+        raise CheckpointError(f"{path} is not a sharded explain job; delete {folder}")
     return job
 
 
@@ -274,7 +280,10 @@ def merge_shards(
         "shard_size": job["shard_size"],
         "job": job.get("inputs", {}),
     }
-    exp = Explanation(method=meta["method"], cost=cost, config=config, **merged)
+    tolerance = config.get("tolerance")
+    exp = Explanation(
+        method=meta["method"], cost=cost, config=config, tolerance=tolerance, **merged
+    )
     if save:
         exp.save(out)
         if not keep_shards:

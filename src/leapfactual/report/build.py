@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from torch import Tensor
+
+from leapfactual.explain.attributions import AttributeProbes, attribute_attributions
 from leapfactual.explain.explanation import Explanation
+from leapfactual.models.adapters import as_tensor_outputs
+from leapfactual.pipeline.build import model_device, predict_probs
+from leapfactual.pipeline.run import Run
 from leapfactual.report.grid import source_target_grid
-from leapfactual.report.html import Report
+from leapfactual.report.html import SHOWN, Report
+from leapfactual.report.sections import Decode, decode_trajectory, leap_curves, select_samples
 
 
 def headline(exp: Explanation) -> dict[str, float]:
@@ -70,25 +77,47 @@ def build_report(
     subtitle: str = "",
     run_summary: dict[str, Any] | None = None,
     grid: Explanation | None = None,
+    grid_labels: Tensor | None = None,
     notes: Sequence[str] = (),
-    max_samples: int = 12,
+    samples: int = SHOWN,
+    order: str = "failures",
+    seed: int = 0,
+    run: Run | None = None,
+    probes: AttributeProbes | None = None,
 ) -> Report:
-    """A report on ``exp`` with headline cards, a settings table and optionally a grid.
+    """A report on ``exp``: headline cards, the summary, the validity matrix, the failures,
+    the per-leap curves, ``samples`` cards picked by ``order`` (see
+    :func:`~leapfactual.report.sections.select_samples`, seeded by ``seed``), and the list
+    of all CEs; optionally the source x target ``grid`` (an explanation of S inputs toward
+    every other class, placed by ``grid_labels``, their true labels, when given) and the
+    global attributions of attribute ``probes``.
 
-    The run's fit warnings recorded in the explanation (``exp.config["warnings"]``) are
-    shown under the headline numbers, next to the validity they qualify.
+    ``run``: the run the CEs come from. Its codec decodes the latent trajectories of the
+    shown cards (and, batch by batch, of all CEs for the curves) when the explanation keeps
+    latents but not images; its oracle, if fitted, gives oracle validity. The run's fit
+    warnings recorded in the explanation (``exp.config["warnings"]``) are shown under the
+    headline numbers, next to the validity they qualify.
     """
     check_drawable(exp)
     nums = headline(exp)
+    decode = _decoder(run)
+    oracle_valid = _oracle_valid(run, exp)
     cards = [(f"{nums['validity']:.1%}", "CE validity (classifier says target)")]
     if "validity_reliable" in nums:
         cards.append((f"{nums['validity_reliable']:.1%}", "reliable CE validity"))
+    if oracle_valid is not None:
+        cards.append((f"{float(oracle_valid.float().mean()):.1%}", "oracle validity"))
     cards += [
         (f"{nums['seconds_per_ce'] * 1000:.1f} ms", "wall time per CE"),
         (f"{len(exp):,}", "counterfactuals"),
     ]
     summary = [(k.replace("_", " "), _fmt(v)) for k, v in (run_summary or {}).items()]
     summary.append(("explainer", exp.method))
+    if "inputs" in exp.config:
+        inputs = exp.config["inputs"]
+        summary.append(
+            ("inputs", f"{len(set(inputs))} image files" if isinstance(inputs, list) else inputs)
+        )
     for key in ("blend", "inject", "solver", "condition"):
         if key in exp.config:
             summary.append((key, _fmt(exp.config[key])))
@@ -101,7 +130,12 @@ def build_report(
     ]
     if "mean_leaps" in nums:
         summary.append(("leaps per CE (mean)", f"{nums['mean_leaps']:.1f}"))
+    shown = select_samples(exp, samples, order, seed)
+    strips = {}
+    if exp.trajectory_images is None and exp.trajectory is not None and decode is not None:
+        strips = {i: decode_trajectory(exp, i, decode) for i in shown}
     num_classes = exp.probs.shape[1]
+    grid_rows = grid.source[:: num_classes - 1] if grid is not None else None
     return Report(
         title=title,
         subtitle=subtitle,
@@ -109,12 +143,59 @@ def build_report(
         class_names=list(class_names),
         summary=summary,
         cards=cards,
-        grid=source_target_grid(grid, num_classes) if grid is not None else None,
-        grid_sources=grid.source[:: num_classes - 1].tolist() if grid is not None else (),
+        grid=source_target_grid(grid, num_classes, grid_labels) if grid is not None else None,
+        grid_labels=(grid_labels if grid_labels is not None else grid_rows).tolist()
+        if grid_rows is not None
+        else (),
+        grid_predicted=grid_rows.tolist() if grid_rows is not None else (),
         warnings=[str(w) for w in exp.config.get("warnings") or []],
         notes=list(notes),
-        max_samples=max_samples,
+        shown=shown,
+        shown_note=f"{len(shown)} of {len(exp)} CEs, chosen {ORDER_WORDS[order]}.",
+        strips=strips,
+        curves=leap_curves(exp, decode, seed),
+        oracle_valid=oracle_valid,
+        attributions=_attributions(exp, probes),
     )
+
+
+ORDER_WORDS = {
+    "failures": "failures first",
+    "random": "at random (seeded)",
+    "per-class": "one source class after another",
+    "first": "in order",
+}
+
+
+def _decoder(run: Run | None) -> Decode | None:
+    if run is None or run.vae is None:
+        return None
+    codec = run.vae
+    device = model_device(codec)
+
+    def decode(z: Tensor) -> Tensor:
+        return as_tensor_outputs(codec.decode(z.to(device)), "codec.decode").cpu()  # type: ignore[operator]
+
+    return decode
+
+
+def _oracle_valid(run: Run | None, exp: Explanation) -> Tensor | None:
+    if run is None or run.oracle is None:
+        return None
+    probs = predict_probs(run.oracle, exp.x_cf)
+    return probs.argmax(1) == exp.target.cpu()
+
+
+def _attributions(exp: Explanation, probes: AttributeProbes | None) -> dict[str, float] | None:
+    if probes is None:
+        return None
+    if exp.z is None or exp.z_cf is None:
+        raise ValueError(
+            f"attribute attributions need latents; {exp.method} explanations have no z / z_cf"
+        )
+    if not exp.valid.any():
+        return None
+    return attribute_attributions(probes, exp.z, exp.z_cf, valid=exp.valid).as_dict()
 
 
 def _fmt(value: Any) -> str:

@@ -1,38 +1,44 @@
-"""Image helpers: tiles, signed difference heat-maps, PNG data URIs (no torchvision)."""
+"""Report image helpers: animated paths, thumbnails, signed difference heat-maps (PNG
+encoding and grids live in :mod:`leapfactual.io.images`)."""
 
 from __future__ import annotations
 
 import base64
 import io
 
-import numpy as np
 import torch
 from torch import Tensor
 
-
-def to_uint8(image: Tensor) -> np.ndarray:
-    """A ``[C, H, W]`` image in [0, 1] as an ``H x W`` (grey) or ``H x W x 3`` uint8 array."""
-    if image.dim() != 3 or image.shape[0] not in (1, 3):
-        raise ValueError(f"expected one image [C, H, W] with C = 1 or 3, got {tuple(image.shape)}")
-    arr = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
-    return arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
+from leapfactual.io.images import pillow, tile, to_uint8
 
 
-def png_bytes(image: Tensor, scale: int = 1) -> bytes:
-    """PNG encoding of a ``[C, H, W]`` image, enlarged ``scale`` times (nearest neighbour)."""
-    from PIL import Image
+def gif_data_uri(frames: Tensor, scale: int = 1, ms: int = 180, hold: int = 1200) -> str:
+    """An animated GIF (looping; the last frame held ``hold`` ms) of ``[T, C, H, W]`` frames
+    as a ``data:image/gif`` URI."""
+    Image = pillow()
 
-    pil = Image.fromarray(to_uint8(image))
+    pil = [Image.fromarray(to_uint8(f)) for f in frames]
     if scale > 1:
-        pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
+        size = (pil[0].width * scale, pil[0].height * scale)
+        pil = [p.resize(size, Image.Resampling.NEAREST) for p in pil]
+    buf = io.BytesIO()
+    durations = [ms] * (len(pil) - 1) + [hold]
+    pil[0].save(buf, format="GIF", save_all=True, append_images=pil[1:], duration=durations, loop=0)
+    return "data:image/gif;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def thumbnail_data_uri(images: Tensor, size: int = 32) -> str:
+    """``[N, C, H, W]`` images side by side, each at most ``size`` pixels high, as a PNG URI."""
+    Image = pillow()
+
+    row = tile(images, ncol=len(images), pad=0)
+    pil = Image.fromarray(to_uint8(row))
+    if pil.height > size:
+        width = round(pil.width * size / pil.height)
+        pil = pil.resize((width, size), Image.Resampling.BILINEAR)
     buf = io.BytesIO()
     pil.save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
-
-
-def png_data_uri(image: Tensor, scale: int = 1) -> str:
-    """``data:image/png;base64,...`` for inlining an image in HTML."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(image, scale)).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def diff_heatmap(x: Tensor, x_cf: Tensor, limit: float | None = None) -> Tensor:
@@ -47,15 +53,3 @@ def diff_heatmap(x: Tensor, x_cf: Tensor, limit: float | None = None) -> Tensor:
     d = (diff / scale).clamp(-1, 1)
     pos, neg = d.clamp_min(0), (-d).clamp_min(0)
     return torch.stack([1 - neg, 1 - pos - neg, 1 - pos]).clamp(0, 1)
-
-
-def tile(images: Tensor, ncol: int, pad: int = 1, pad_value: float = 1.0) -> Tensor:
-    """Arrange ``[N, C, H, W]`` images in a grid with ``ncol`` columns: ``[C, H', W']``."""
-    n, c, h, w = images.shape
-    nrow = -(-n // ncol)
-    out = torch.full((c, nrow * (h + pad) + pad, ncol * (w + pad) + pad), pad_value)
-    for i in range(n):
-        r, k = divmod(i, ncol)
-        top, left = pad + r * (h + pad), pad + k * (w + pad)
-        out[:, top : top + h, left : left + w] = images[i].detach().float().cpu()
-    return out

@@ -1,18 +1,21 @@
 """The one skeleton of every results page: a title, where the numbers come from, then sections.
 
 Every page under ``docs/results/`` starts the same way: its title, a note that a command
-wrote it, the command, the data, any further set-up lines, the machine and the total time.
+wrote it, the command, the data, any further set-up lines, the machine and the total time, and
+the code it ran (the git commit).
 The experiments only supply those facts and their sections (:func:`write_page`).
 """
 
 from __future__ import annotations
 
 import platform
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
+from leapfactual._version import __version__
 from leapfactual.io import atomic_write_text
 
 NOTE = "*Written by the command below; do not edit by hand.*"
@@ -29,6 +32,25 @@ def machine() -> str:
     )
 
 
+def code_version() -> str:
+    """The code that produced a page: the git commit of this source tree (and whether it had
+    uncommitted changes), or the package version outside a git checkout."""
+    here = Path(__file__).parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=here, capture_output=True, text=True, timeout=30, check=True
+        )
+        return done.stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return f"leapfactual {__version__} (not a git checkout)"
+    return f"commit {commit}" + (" with uncommitted changes" if dirty else "")
+
+
 def render_page(
     title: str,
     command: str,
@@ -41,7 +63,11 @@ def render_page(
     bullets after the data), then each section."""
     lines = [f"# {title}", "", NOTE, "", f"- Command: `{command}`", f"- Data: {data}"]
     lines += [f"- {detail}" for detail in details]
-    lines += [f"- Machine: {machine()}; total {seconds / 60:.1f} min.", ""]
+    lines += [
+        f"- Machine: {machine()}; total {seconds / 60:.1f} min.",
+        f"- Code: {code_version()}.",
+    ]
+    lines += [""]
     for heading, body in sections:
         if heading is not None:
             lines += [f"## {heading}", ""]
@@ -65,4 +91,4 @@ def write_page(
     return out
 
 
-__all__ = ["NOTE", "Section", "machine", "render_page", "write_page"]
+__all__ = ["NOTE", "Section", "code_version", "machine", "render_page", "write_page"]

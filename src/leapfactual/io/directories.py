@@ -1,0 +1,95 @@
+"""Directories a job writes: one writer at a time, and never through a symbolic link.
+
+:func:`exclusive` holds an advisory lock (``fcntl.flock``) on ``DIR/.leapfactual-lock`` for
+as long as a job writes ``DIR`` (a run being fitted, an explain output); a second job gets a
+one-line error naming the first one's pid. The kernel drops the lock when its holder exits,
+however it exits (SIGKILL included), so a lock file left behind never blocks anyone; it is
+never removed, since removing it would let two jobs lock two different files of one name.
+:func:`subdirectory` makes a folder below a job's directory and refuses a symbolic link on
+the way, so a planted link (``RUN/checkpoints/vae -> elsewhere``) is never written through.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+LOCK_NAME = ".leapfactual-lock"
+"""The lock file in a directory being written; it holds the writer's pid and command."""
+
+
+class DirectoryBusyError(ValueError):
+    """Another job holds the lock of a directory this job would write."""
+
+
+@contextmanager
+def exclusive(directory: str | os.PathLike[str], job: str) -> Iterator[Path]:
+    """Hold the lock of ``directory`` (created if missing) while the block runs; ``job``
+    names what holds it (``fit``, ``explain``) in the error another job gets."""
+    folder = Path(directory)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is a file; give a directory")
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / LOCK_NAME
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise ValueError(
+                f"{lock} is a symbolic link; leapfactual never writes through links: "
+                "remove it, or use another directory"
+            ) from None
+        raise
+    try:
+        _lock(fd, folder, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {job}\n".encode(), 0)
+        yield folder
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def check_free(directory: str | os.PathLike[str]) -> None:
+    """Raise :class:`DirectoryBusyError` (naming the holder's pid) if a job holds the lock of
+    ``directory``; touches nothing (a directory without a lock file is free)."""
+    folder = Path(directory)
+    try:
+        fd = os.open(folder / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return  # no lock file (or a link, refused when the lock is taken)
+    try:
+        _lock(fd, folder, fcntl.LOCK_SH)
+    finally:
+        os.close(fd)
+
+
+def _lock(fd: int, folder: Path, mode: int) -> None:
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").split() or ["?"]
+        raise DirectoryBusyError(
+            f"{folder} is in use by another leapfactual job (pid {holder[0]}"
+            + (f", {' '.join(holder[1:])}" if holder[1:] else "")
+            + "); wait for it to finish, or use another directory"
+        ) from None
+
+
+def subdirectory(root: str | os.PathLike[str], *parts: str) -> Path:
+    """``root/parts...``, created, after checking that no part below ``root`` is a symbolic
+    link (a ``ValueError`` names the link)."""
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        path = path / part
+        if path.is_symlink():
+            raise ValueError(
+                f"{path} is a symbolic link; leapfactual never writes through links (it "
+                "would write into the linked folder): remove the link, or use another directory"
+            )
+        path.mkdir(exist_ok=True)
+    return path

@@ -1,0 +1,72 @@
+"""The documentation site builds in strict mode, and strict mode fails on a broken link or
+API reference (so CI does)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytest.importorskip("mkdocs", reason="the docs extra (in dev) builds the site")
+pytest.importorskip("mkdocstrings_handlers.python")
+
+
+def build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",  # never with -q: quiet mode does not count the warnings
+            "-f",
+            str(config),
+            "-d",
+            str(site),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+
+
+def test_the_site_builds_strictly(tmp_path) -> None:
+    done = build(ROOT / "mkdocs.yml", tmp_path / "site")
+    assert done.returncode == 0, done.stderr[-3000:]
+    api = (tmp_path / "site" / "reference" / "explain" / "index.html").read_text()
+    assert 'id="leapfactual.explain.LeapFactual"' in api  # rendered from the docstrings
+    assert ":class:" not in api and ":func:" not in api  # docs/sphinx_roles.py rewrote them
+    assert (tmp_path / "site" / "tutorials" / "own-model" / "index.html").is_file()
+    changelog = (tmp_path / "site" / "changelog" / "index.html").read_text()
+    assert "Unreleased" in changelog or "0.1.0" in changelog  # CHANGELOG.md, included
+
+
+@pytest.mark.parametrize(
+    ("page", "named"),
+    [
+        ("See [the method](no-such-page.md).\n", "no-such-page.md"),
+        ("See [a name][leapfactual.NoSuchName].\n", "leapfactual.NoSuchName"),
+        ("::: leapfactual.no_such_module\n", "leapfactual.no_such_module"),
+    ],
+)
+def test_a_broken_link_or_reference_fails_the_build(tmp_path, page, named) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text(f"# Home\n\n{page}", encoding="utf-8")
+    (docs / "sphinx_roles.py").symlink_to(ROOT / "docs" / "sphinx_roles.py")  # as configured
+    config = tmp_path / "mkdocs.yml"
+    config.write_text(
+        f"INHERIT: {ROOT / 'mkdocs.yml'}\ndocs_dir: {docs}\nnav:\n  - Home: index.md\n",
+        encoding="utf-8",
+    )
+    done = build(config, tmp_path / "site")
+    assert done.returncode != 0
+    assert named in done.stderr
+    assert "Traceback" not in done.stderr  # failed on the page, not on the set-up

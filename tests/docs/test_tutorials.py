@@ -1,0 +1,87 @@
+"""The tutorials: their Python is their example script's, the scripts run, and every option
+their command lines use exists."""
+
+from __future__ import annotations
+
+import json
+import re
+import runpy
+import shlex
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import typer
+
+from leapfactual.cli.app import app
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+EXAMPLES = {"demo": "demo.py", "audit": "audit_model.py", "scale-out": "scale_out.py"}
+"""Tutorial page (docs/tutorials/NAME.md) -> its script in examples/."""
+
+
+def blocks(page: Path, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_the_python_shown_is_a_piece_of_the_example(name: str) -> None:
+    example = (ROOT / "examples" / EXAMPLES[name]).read_text(encoding="utf-8")
+    (shown,) = blocks(DOCS / "tutorials" / f"{name}.md", "python")
+    assert textwrap.indent(shown, "    ") in example, f"not in examples/{EXAMPLES[name]}"
+
+
+def command_lines() -> list[tuple[str, str]]:
+    """(page, line) of every bash line that runs the leapfactual command (also as
+    ``torchrun ... -m leapfactual``), on every page and in the README."""
+    lines = []
+    for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
+        for block in blocks(page, "bash"):
+            for line in block.replace("\\\n", " ").splitlines():
+                if re.search(r"(^|-m )leapfactual\s", line.split("#")[0].strip()):
+                    lines.append((str(page.relative_to(ROOT)), line.split("  #")[0]))
+    return lines
+
+
+def test_every_option_on_the_pages_exists() -> None:
+    root = typer.main.get_command(app)
+    commands = root.commands  # type: ignore[attr-defined]
+    unknown = []
+    for page, line in command_lines():
+        args = shlex.split(line)
+        rest = args[args.index("leapfactual") + 1 :]
+        name = next((a for a in rest if not a.startswith("-")), None)
+        if name is None:
+            continue  # leapfactual --version
+        if name not in commands:
+            unknown.append(f"{page}: no command {name!r} in: {line}")
+            continue
+        options = {o for p in commands[name].params for o in (*p.opts, *p.secondary_opts)}
+        unknown += [
+            f"{page}: {name} has no option {a}"
+            for a in rest
+            if a.startswith("--") and a.split("=")[0] not in options | {"--help"}
+        ]
+    assert len(command_lines()) >= 25
+    assert unknown == []
+
+
+@pytest.mark.slow
+def test_the_examples_run(tmp_path, monkeypatch, capsys) -> None:
+    """All three in one folder: they fit the same tiny run, so only the first fits it."""
+    printed = {}
+    for name, script in EXAMPLES.items():
+        monkeypatch.setattr(sys, "argv", [script, "--quick", "--out", str(tmp_path)])
+        runpy.run_path(str(ROOT / "examples" / script), run_name="__main__")
+        printed[name] = capsys.readouterr().out
+    assert "16 CEs: validity" in printed["demo"]
+    assert (tmp_path / "report.html").is_file()
+    assert (tmp_path / "explanation" / "explanation.json").is_file()
+    assert "27 CEs" in printed["audit"]  # 3 digits toward every other class
+    summary = json.loads((tmp_path / "audit" / "summary.json").read_text())
+    assert summary["pairs"] and summary["classes"]
+    assert "computed shards [0, 1, 2] of 3" in printed["scale-out"]
+    assert "merged: 48 CEs" in printed["scale-out"]
+    assert "again: skipped 3 shards, computed []" in printed["scale-out"]

@@ -1,0 +1,118 @@
+"""The built wheel in a fresh virtual environment that holds only the core dependencies.
+
+Installing torch afresh takes minutes, so the new environment gets the wheel itself from pip
+and, for each distribution of the core dependencies' closure (as the wheel's metadata
+declares them), a symbolic link to what this environment installed; nothing else of this
+environment is visible there (``python -I``: no PYTHONPATH, no user site, no current folder).
+"""
+
+from __future__ import annotations
+
+import email
+import importlib.util
+import os
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+OPTIONAL = ("typer", "PIL", "matplotlib", "sklearn", "h5py", "mlxtend", "onnxruntime")
+"""Packages of the extras, which the fresh environment must not see."""
+
+SMALL_EXPLAIN = """
+import importlib.util, sys
+from pathlib import Path
+import leapfactual as lf
+from leapfactual.pipeline.build import encode_decode, predict_probs
+
+assert Path(lf.__file__).is_relative_to(Path(sys.prefix)), lf.__file__
+absent = [m for m in sys.argv[1:] if importlib.util.find_spec(m) is not None]
+assert absent == [], f"not a core-only environment: {absent}"
+data = lf.load_dataset("mnist5k")  # packaged in the wheel
+images, labels = data.images[::20], data.labels[::20]
+codec = lf.ConvVAE(1, 28, latent_dim=4, width=8)
+lf.train_vae(codec, images, epochs=1)
+classifier = lf.CNNClassifier(1, 28, 10, width=8)
+lf.train_classifier(classifier, images, labels, epochs=1)
+latents, recon = encode_decode(codec.eval(), images)
+field = lf.MLPField(latent_dim=4, cond_dim=10)
+probs = predict_probs(classifier.eval(), recon)
+lf.train_flow(field, latents, field.condition.from_probs(probs), epochs=1)
+blend, inject = lf.Blend(steps=2), lf.Inject(steps=1)
+explainer = lf.LeapFactual(classifier, codec, field.eval(), blend=blend, inject=inject)
+exp = explainer.explain(images[:8], target=3)
+exp.save("out")
+print("explained", len(exp), tuple(exp.x_cf.shape), type(lf.Explanation.load("out")).__name__)
+try:
+    lf.load_dataset("digits")
+except ImportError as err:
+    print("digits:", err)
+"""
+
+
+def core_requirements(wheel: Path) -> list[str]:
+    """The wheel's Requires-Dist without the extras."""
+    archive = zipfile.ZipFile(wheel)
+    info = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+    meta = email.message_from_bytes(archive.read(info))
+    return [r for r in meta.get_all("Requires-Dist") if "extra ==" not in r]
+
+
+def closure(requirements: list[str]):
+    """scripts/install_size.py's dependency closure (the one implementation)."""
+    spec = importlib.util.spec_from_file_location(
+        "install_size", ROOT / "scripts" / "install_size.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.closure(requirements)
+
+
+def core_only_venv(wheel: Path, where: Path) -> Path:
+    """A new venv with the wheel installed and the core closure linked in; its python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
+    python = where / "bin" / "python"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+         "--no-index", str(wheel)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    site = Path(
+        subprocess.run(
+            [str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+    )  # fmt: skip
+    here = Path(sysconfig.get_paths()["purelib"])
+    for dist in closure(core_requirements(wheel)).values():
+        tops = {Path(str(f)).parts[0] for f in dist.files or [] if not str(f).startswith("..")}
+        for top in tops - {"__pycache__"}:
+            if not (site / top).exists():
+                (site / top).symlink_to(here / top)
+    return python
+
+
+@pytest.mark.slow
+def test_the_wheel_explains_with_only_the_core_dependencies(wheel, tmp_path) -> None:
+    python = core_only_venv(wheel, tmp_path / "venv")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    done = subprocess.run(
+        [str(python), "-I", "-c", SMALL_EXPLAIN, *OPTIONAL],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "explained 8 (8, 1, 28, 28) Explanation" in done.stdout
+    assert "pip install 'leapfactual[data]'" in done.stdout
+    script = subprocess.run(
+        [str(tmp_path / "venv" / "bin" / "leapfactual"), "--help"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert script.returncode == 2
+    assert script.stdout == ""
+    assert script.stderr.count("\n") == 1
+    assert "pip install 'leapfactual[cli]'" in script.stderr
