@@ -17,7 +17,6 @@ teacher's), ``repair.json`` and ``repair.md``.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -36,7 +35,7 @@ from leapfactual.audit.teacher_server import HumanTeacher
 from leapfactual.audit.teachers import ModelTeacher, RuleTeacher, Teacher
 from leapfactual.data import Dataset, load_dataset
 from leapfactual.explain import Blend, Explanation
-from leapfactual.io import load_module, write_json
+from leapfactual.io import LOCK_NAME, check_free, clear, exclusive, load_module, write_json
 from leapfactual.models.external import load_classifier
 from leapfactual.pipeline.build import predict_probs
 from leapfactual.pipeline.explain import explain_run
@@ -157,40 +156,44 @@ def audit_run(
         "settings": {"images": images, "limit": limit, "seed": seed, "regions": regions,
                      "grid": grid, "blend": asdict(blend)},
     }  # fmt: skip
-    _claim(folder, job, AUDIT, force)
-    skipped = []
-    if (folder / "explanation" / "explanation.safetensors").is_file():
-        exp = Explanation.load(folder / "explanation")
-        skipped.append("explanation")
-    else:
-        log(f"explaining {limit or 'all'} {images} images toward every other class")
-        settings = ExplainSettings(
-            blend=blend, inject=None, target="all-others", limit=limit, seed=seed
+    check_free(folder)  # a running job is named before anything is touched
+    with exclusive(folder, "audit"):
+        _claim(folder, job, AUDIT, force)
+        skipped = []
+        if (folder / "explanation" / "explanation.safetensors").is_file():
+            exp = Explanation.load(folder / "explanation")
+            skipped.append("explanation")
+        else:
+            log(f"explaining {limit or 'all'} {images} images toward every other class")
+            settings = ExplainSettings(
+                blend=blend, inject=None, target="all-others", limit=limit, seed=seed
+            )
+            done = explain_run(
+                fitted, folder / "explanation", images=images, settings=settings, force=True,
+                trajectory="none",
+            )  # fmt: skip
+            assert done.explanation is not None
+            exp = done.explanation
+        if (folder / "necessity.safetensors").is_file():
+            nec = Necessity.load(folder)
+            skipped.append("necessity")
+        else:
+            log(f"necessity of {len(exp)} CEs")
+            assert fitted.classifier is not None
+            nec = necessity(
+                fitted.classifier, exp.x, exp.x_cf, exp.target, exp.source, regions=regions,
+                grid=grid, outputs=fitted.outputs,
+            )  # fmt: skip
+            nec.save(folder)
+        summaries = summarise(exp, nec, grid=grid)
+        findings = class_findings(exp, nec, fitted.class_names, grid)
+        summary = {"pairs": summary_table(summaries), "classes": findings}
+        write_json(folder / "summary.json", no_nan(summary), indent=2)
+        seconds = time.perf_counter() - start
+        page = write_audit_page(
+            fitted, exp, nec, summaries, findings, folder, command, seconds, grid
         )
-        done = explain_run(
-            fitted, folder / "explanation", images=images, settings=settings, force=True,
-            trajectory="none",
-        )  # fmt: skip
-        assert done.explanation is not None
-        exp = done.explanation
-    if (folder / "necessity.safetensors").is_file():
-        nec = Necessity.load(folder)
-        skipped.append("necessity")
-    else:
-        log(f"necessity of {len(exp)} CEs")
-        assert fitted.classifier is not None
-        nec = necessity(
-            fitted.classifier, exp.x, exp.x_cf, exp.target, exp.source, regions=regions,
-            grid=grid, outputs=fitted.outputs,
-        )  # fmt: skip
-        nec.save(folder)
-    summaries = summarise(exp, nec, grid=grid)
-    findings = class_findings(exp, nec, fitted.class_names, grid)
-    summary = {"pairs": summary_table(summaries), "classes": findings}
-    write_json(folder / "summary.json", no_nan(summary), indent=2)
-    seconds = time.perf_counter() - start
-    page = write_audit_page(fitted, exp, nec, summaries, findings, folder, command, seconds, grid)
-    return AuditResult(exp, nec, summaries, findings, folder, page, skipped, seconds)
+        return AuditResult(exp, nec, summaries, findings, folder, page, skipped, seconds)
 
 
 def write_audit_page(
@@ -404,37 +407,36 @@ def repair_run(
             "loaded from a file; fit a run with its own classifier"
         )
     folder = Path(out)
-    if force and folder.exists():  # a person's answers are never thrown away
-        for path in folder.iterdir():
-            if path.name != ANSWERS:
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
-    data = _test_data(fitted, test)
-    factory = refitting_factory(
-        fitted.vae, fitted.train.images, fitted.config.flow, fitted.config.seed + 2,
-        outputs=fitted.outputs, device=fitted.device, inject=None, batch_size=512,
-    )  # fmt: skip
-    result = cfkd(
-        fitted.classifier, factory, fitted.train, teacher, settings, directory=folder,
-        device=device, log=log,
-    )  # fmt: skip
-    before = _scores(fitted.classifier, data)
-    after = _scores(result.classifier, data)
-    record = {
-        "run": str(fitted.directory.resolve()),
-        "teacher": result.teacher,
-        "settings": to_dict(settings),
-        "test": data.name,
-        "labels_used": result.labels_used,
-        "kept_source": result.kept_source,
-        "before": before,
-        "after": after,
-        "history": [{k: v for k, v in r.items() if k != "losses"} for r in result.history],
-    }
-    write_json(folder / "repair.json", no_nan(record), indent=2)
-    seconds = time.perf_counter() - start
-    page = write_repair_page(fitted, result, before, after, data, folder, command, seconds)
-    return RepairResult(result, before, after, folder, page, seconds)
+    check_free(folder)
+    with exclusive(folder, "repair"):
+        if force:  # a person's answers are never thrown away
+            clear(folder, keep=(ANSWERS,))
+        data = _test_data(fitted, test)
+        factory = refitting_factory(
+            fitted.vae, fitted.train.images, fitted.config.flow, fitted.config.seed + 2,
+            outputs=fitted.outputs, device=fitted.device, inject=None, batch_size=512,
+        )  # fmt: skip
+        result = cfkd(
+            fitted.classifier, factory, fitted.train, teacher, settings, directory=folder,
+            device=device, log=log,
+        )  # fmt: skip
+        before = _scores(fitted.classifier, data)
+        after = _scores(result.classifier, data)
+        record = {
+            "run": str(fitted.directory.resolve()),
+            "teacher": result.teacher,
+            "settings": to_dict(settings),
+            "test": data.name,
+            "labels_used": result.labels_used,
+            "kept_source": result.kept_source,
+            "before": before,
+            "after": after,
+            "history": [{k: v for k, v in r.items() if k != "losses"} for r in result.history],
+        }
+        write_json(folder / "repair.json", no_nan(record), indent=2)
+        seconds = time.perf_counter() - start
+        page = write_repair_page(fitted, result, before, after, data, folder, command, seconds)
+        return RepairResult(result, before, after, folder, page, seconds)
 
 
 def write_repair_page(
@@ -510,8 +512,9 @@ def _claim(folder: Path, job: dict[str, Any], name: str, force: bool) -> None:
     (which empties it)."""
     path = folder / name
     if force and folder.exists():
-        shutil.rmtree(folder)
-    if folder.exists() and not path.is_file() and any(folder.iterdir()):
+        clear(folder)
+    held = [p for p in folder.iterdir() if p.name != LOCK_NAME] if folder.exists() else []
+    if not path.is_file() and held:
         raise ValueError(
             f"{folder} is not empty and holds no {name}; choose another --out or add --force"
         )

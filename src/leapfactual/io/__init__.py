@@ -4,6 +4,7 @@ from leapfactual.io.directories import (
     LOCK_NAME,
     DirectoryBusyError,
     check_free,
+    clear,
     exclusive,
     subdirectory,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "atomic_write_text",
     "check_free",
     "check_tensors",
+    "clear",
     "exclusive",
     "file_sha256",
     "import_torch_state_dict",

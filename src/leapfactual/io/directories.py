@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,6 +66,18 @@ def check_free(directory: str | os.PathLike[str]) -> None:
         _lock(fd, folder, fcntl.LOCK_SH)
     finally:
         os.close(fd)
+
+
+def clear(directory: str | os.PathLike[str], keep: tuple[str, ...] = ()) -> None:
+    """Remove what ``directory`` holds but its lock file and the entries named in ``keep``
+    (``--force`` of a job that holds the lock); links are removed, never followed."""
+    for path in Path(directory).iterdir():
+        if path.name == LOCK_NAME or path.name in keep:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def _lock(fd: int, folder: Path, mode: int) -> None:
