@@ -26,20 +26,30 @@ def to_uint8(image: Tensor) -> np.ndarray:
     return arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
 
 
+def encoded(pil: Any, format: str = "PNG", **options: Any) -> bytes:
+    """A Pillow image saved in ``format`` (PNG optimised), as bytes."""
+    buf = io.BytesIO()
+    pil.save(buf, format=format, **({"optimize": True} if format == "PNG" else {}), **options)
+    return buf.getvalue()
+
+
+def data_uri(data: bytes, mime: str = "image/png") -> str:
+    """``data:MIME;base64,...`` for inlining a file in HTML."""
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
 def png_bytes(image: Tensor, scale: int = 1) -> bytes:
     """PNG encoding of a ``[C, H, W]`` image, enlarged ``scale`` times (nearest neighbour)."""
     Image = pillow()
     pil = Image.fromarray(to_uint8(image))
     if scale > 1:
         pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
-    buf = io.BytesIO()
-    pil.save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
+    return encoded(pil)
 
 
 def png_data_uri(image: Tensor, scale: int = 1) -> str:
     """``data:image/png;base64,...`` for inlining an image in HTML."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(image, scale)).decode("ascii")
+    return data_uri(png_bytes(image, scale))
 
 
 def tile(images: Tensor, ncol: int, pad: int = 1, pad_value: float = 1.0) -> Tensor:

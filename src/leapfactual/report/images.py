@@ -3,13 +3,10 @@ encoding and grids live in :mod:`leapfactual.io.images`)."""
 
 from __future__ import annotations
 
-import base64
-import io
-
 import torch
 from torch import Tensor
 
-from leapfactual.io.images import pillow, tile, to_uint8
+from leapfactual.io.images import data_uri, encoded, pillow, tile, to_uint8
 
 
 def gif_data_uri(frames: Tensor, scale: int = 1, ms: int = 180, hold: int = 1200) -> str:
@@ -21,10 +18,9 @@ def gif_data_uri(frames: Tensor, scale: int = 1, ms: int = 180, hold: int = 1200
     if scale > 1:
         size = (pil[0].width * scale, pil[0].height * scale)
         pil = [p.resize(size, Image.Resampling.NEAREST) for p in pil]
-    buf = io.BytesIO()
     durations = [ms] * (len(pil) - 1) + [hold]
-    pil[0].save(buf, format="GIF", save_all=True, append_images=pil[1:], duration=durations, loop=0)
-    return "data:image/gif;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    gif = encoded(pil[0], "GIF", save_all=True, append_images=pil[1:], duration=durations, loop=0)
+    return data_uri(gif, "image/gif")
 
 
 def thumbnail_data_uri(images: Tensor, size: int = 32) -> str:
@@ -36,9 +32,7 @@ def thumbnail_data_uri(images: Tensor, size: int = 32) -> str:
     if pil.height > size:
         width = round(pil.width * size / pil.height)
         pil = pil.resize((width, size), Image.Resampling.BILINEAR)
-    buf = io.BytesIO()
-    pil.save(buf, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return data_uri(encoded(pil))
 
 
 def diff_heatmap(x: Tensor, x_cf: Tensor, limit: float | None = None) -> Tensor:
