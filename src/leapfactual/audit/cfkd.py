@@ -40,9 +40,9 @@ from leapfactual.explain import Explainer
 from leapfactual.explain.registry import Models, build_explainer
 from leapfactual.explain.targets import all_other_targets, random_other_targets
 from leapfactual.io import (
-    CheckpointError,
     load_module,
     load_tensors,
+    parse_json,
     save_module,
     save_tensors,
     write_json,
@@ -382,12 +382,7 @@ def _resume(
     path = out / STATE
     if not path.is_file():
         return []
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(
-            f"{path} is not valid JSON ({err}); delete {out} to start over"
-        ) from err
+    state = parse_json(path.read_bytes(), path)
     old = json.loads(json.dumps(state.get("identity")))
     if old != json.loads(json.dumps(identity)):
         changed = sorted(key for key in identity if old is None or old.get(key) != identity[key])
@@ -410,7 +405,7 @@ def load_cfkd(directory: str | Path, device: str | torch.device = "cpu") -> tupl
     """The repaired classifier a finished :func:`cfkd` job wrote to ``directory`` and its
     record (settings, teacher, history)."""
     out = Path(directory)
-    state = json.loads((out / STATE).read_text(encoding="utf-8"))
+    state = parse_json((out / STATE).read_bytes(), out / STATE)
     return load_module(out / "classifier", device), state
 
 

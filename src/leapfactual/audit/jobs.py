@@ -35,7 +35,15 @@ from leapfactual.audit.teacher_server import HumanTeacher
 from leapfactual.audit.teachers import ModelTeacher, RuleTeacher, Teacher
 from leapfactual.data import Dataset, load_dataset
 from leapfactual.explain import Blend, Explanation
-from leapfactual.io import LOCK_NAME, check_free, clear, exclusive, load_module, write_json
+from leapfactual.io import (
+    LOCK_NAME,
+    check_free,
+    clear,
+    exclusive,
+    load_module,
+    parse_json,
+    write_json,
+)
 from leapfactual.models.external import load_classifier
 from leapfactual.pipeline.build import predict_probs
 from leapfactual.pipeline.explain import explain_run
@@ -519,7 +527,7 @@ def _claim(folder: Path, job: dict[str, Any], name: str, force: bool) -> None:
             f"{folder} is not empty and holds no {name}; choose another --out or add --force"
         )
     if path.is_file():
-        old = json.loads(path.read_text(encoding="utf-8"))
+        old = parse_json(path.read_bytes(), path)
         if old != json.loads(json.dumps(job)):
             diff = sorted(k for k in job if old.get(k) != job[k])
             raise ValueError(
