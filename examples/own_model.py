@@ -38,8 +38,8 @@ def explain_own_model(out: Path, images: Path, classifier: Path, quick: bool = F
     config = lf.FitConfig(
         data=f"image-folder:{images}",
         classifier=lf.ClassifierSettings(spec=str(classifier)),  # yours: never trained here
-        vae=lf.VAESettings(kind="resnet", epochs=30),
-        flow=lf.FlowSettings(epochs=60),
+        vae=lf.VAESettings(kind="resnet", epochs=100),
+        flow=lf.FlowSettings(width=256, depth=4, epochs=2000, lr=1e-3, batch=64),
     )
     if quick:
         config = override(config, {"vae.epochs": 2, "flow.epochs": 3})

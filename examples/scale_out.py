@@ -38,9 +38,9 @@ def explain_in_shards(out: Path, quick: bool = False) -> None:
     result = lf.explain_run(run, where, images="train", settings=job, shard_size=shard_size)
     assert result.shards is not None
     print(f"computed shards {result.shards.computed} of {result.shards.total}")
-    if result.explanation is not None:  # rank 0, once the shards are merged
-        exp = result.explanation
-        print(f"merged: {len(exp)} CEs, validity {exp.valid.float().mean():.2f}")
+    if result.stored is not None:  # rank 0, once the shards are merged (read on demand)
+        merged = result.stored
+        print(f"merged: {len(merged)} CEs, validity {merged.valid.float().mean():.2f}")
     again = lf.explain_run(run, where, images="train", settings=job, shard_size=shard_size)
     assert again.shards is not None  # an interrupted job would finish here
     print(f"again: skipped {len(again.shards.skipped)} shards, computed {again.shards.computed}")

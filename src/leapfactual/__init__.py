@@ -22,6 +22,7 @@ from leapfactual.explain import (
     LeapFactual,
     OptBased,
     PixelAttack,
+    open_explanation,
 )
 from leapfactual.flow import (
     ConditionSpec,
@@ -115,6 +116,7 @@ __all__ = [
     "load_dataset",
     "load_field",
     "load_run",
+    "open_explanation",
     "save_field",
     "stratified_split",
     "train_classifier",

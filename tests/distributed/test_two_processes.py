@@ -135,7 +135,7 @@ def test_distributed_resume_matches_and_only_rank_0_writes(launched: Path) -> No
 def test_two_ranks_share_the_shards_and_merge_like_one_explain(launched: Path) -> None:
     computed = [json.loads((launched / f"shards-{r}.json").read_text()) for r in (0, 1)]
     assert computed == [[0, 2, 4, 6], [1, 3, 5]]
-    merged = merge_shards(launched / "exp")
+    merged = merge_shards(launched / "exp").load()
     x, targets = toys.toy_points()
     reference = toys.toy_explainer().explain(x, targets)
     assert len(merged) == 50 and merged.cost.n == 50

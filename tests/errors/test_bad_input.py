@@ -22,20 +22,31 @@ from typing import Any
 
 import pytest
 import torch
+from torch import nn
 
 from leapfactual.data import load_dataset, load_image_files
 from leapfactual.data.folder import load_image_inputs
 from leapfactual.data.idx import read_idx
 from leapfactual.distributed import resolve_device
+from leapfactual.experiments.morphomnist import MorphoBenchConfig
 from leapfactual.explain import Blend, Explanation, LeapFactual, OptBased, PixelAttack
 from leapfactual.explain.registry import build_explainer
 from leapfactual.explain.targets import value_targets
 from leapfactual.flow import ConditionSpec, MLPField, Solver, leap, load_field
 from leapfactual.io import load_module, load_tensors
 from leapfactual.models.external import load_classifier
-from leapfactual.pipeline import FitConfig, FlowSettings, fit_run, load_run, override
+from leapfactual.pipeline import (
+    ExplainSettings,
+    FitConfig,
+    FlowSettings,
+    VAESettings,
+    fit_run,
+    load_run,
+    override,
+)
 from leapfactual.pipeline.explain import claim_output
 from leapfactual.report.sections import select_samples
+from leapfactual.training import fit
 
 DOC = Path(__file__).parents[2] / "docs" / "errors.md"
 USER_ERRORS = (ValueError, OSError)
@@ -556,6 +567,63 @@ ROWS = [
             ),
             (_explain_cli("run", "--boost", "0"), r"boost > 0"),
         ],
+    ),
+    Row(
+        "codec_settings",
+        [
+            (
+                lambda r, b: VAESettings(grad_clip=-1.0),
+                r"vae\.grad_clip must be a finite number >= 0",
+            ),
+            (
+                lambda r, b: VAESettings(beta=float("nan")),
+                r"vae\.beta must be a finite number >= 0",
+            ),
+            (
+                lambda r, b: fit(
+                    nn.Linear(1, 1),
+                    [torch.zeros(2, 1)],
+                    lambda batch, g: batch[0].sum(),
+                    epochs=1,
+                    batch_size=2,
+                    lr=1e-3,
+                    max_grad_norm=0.0,
+                ),
+                r"max_grad_norm must be a finite number > 0 or None",
+            ),
+        ],
+        [
+            (
+                lambda r, b: [*FIT, str(b.root / "fit_clip"), "--set", "vae.grad_clip=-1"],
+                r"vae\.grad_clip must be a finite number",
+            ),
+        ],
+    ),
+    Row(
+        "bench_seeds",
+        [
+            (
+                lambda r, b: MorphoBenchConfig(seeds=(1, 1)),
+                r"give one or more distinct seeds >= 0, got \(1, 1\)",
+            ),
+        ],
+        [
+            (
+                lambda r, b: ["bench", "--seeds", "0,one"],
+                r"--seeds takes comma-separated whole numbers such as 0,1,2, got '0,one'",
+            ),
+        ],
+    ),
+    Row(
+        "nonfinite_mode",
+        [
+            (
+                lambda r, b: ExplainSettings(nonfinite="skip"),
+                r"nonfinite must be one of error, invalid \(what a NaN .*\), got 'skip'",
+            ),
+            (lambda r, b: r.explainer().set_nonfinite("skip"), r"nonfinite must be one of"),
+        ],
+        [(_explain_cli("run", "--nonfinite", "skip"), r"nonfinite must be one of error, invalid")],
     ),
 ]
 

@@ -32,7 +32,7 @@ def test_reduced_bench_scores_every_method_against_the_truth(small_task, tiny_co
     )
     config = MorphoBenchConfig(limit=10, methods=("opt", "cgm", "leapfactual"), opt_steps=3)
     result = run_thickness_bench(tmp_path / "run", fit, config, task=small_task, device="cpu")
-    table = result.table
+    (table,) = result.tables.tables
     assert table.columns[-2:] == [NO_CHANGE, FLOOR]
     for row in (RULE, "L1 to true CE", "SSIM to true CE", "thickness error (px)"):
         for col in table.columns:
@@ -48,8 +48,10 @@ def test_reduced_bench_scores_every_method_against_the_truth(small_task, tiny_co
     title = "# Ground truth: thin vs thick digits (issue 5.1)"
     assert text.startswith(f"{title}\n\n{NOTE}\n\n- Command: `leapfactual bench --task x`")
     assert f"| {RULE} |" in text and "## What the numbers say" in text
+    assert "One seed (0)" in text and "`t-seeds.csv`" in text
     assert (tmp_path / "t.png").stat().st_size > 5_000
-    assert len(comparisons(table)) == 7
+    said = comparisons(result.tables)
+    assert len(said) == 7 and "best in 1 of 1" in said[0]
     looped = "LeapFactual, rule in the loop reliable"
     assert table.mean(RULE, looped) >= 0.6  # the CEs follow the annotator they were made with
 
@@ -57,3 +59,26 @@ def test_reduced_bench_scores_every_method_against_the_truth(small_task, tiny_co
 def test_the_task_must_be_thickness_data(tiny_config, tmp_path) -> None:
     with pytest.raises(ValueError, match="thickness"):
         run_thickness_bench(tmp_path, tiny_config)
+
+
+def test_the_verdicts_name_the_best_and_its_ties() -> None:
+    from leapfactual.bench import Table
+    from leapfactual.bench.seeds import SeedTables
+
+    l1 = "L1 to true CE"
+    values = {"Opt-based": [0.10, 0.11, 0.09], "CGM-based": [0.050, 0.056, 0.047]}
+    values |= {"LeapFactual": [0.052, 0.050, 0.049], NO_CHANGE: [0.09] * 3, FLOOR: [0.03] * 3}
+    tables = []
+    for k in range(3):
+        table = Table(list(values))
+        for column, cells in values.items():
+            table.set(l1, column, cells[k])
+        tables.append(table)
+    runs = SeedTables((0, 1, 2), tables)
+    said = comparisons(runs)[0]
+    assert said.startswith(
+        "Closest to the true CE (L1): LeapFactual (0.050 ± 0.004; best in 1 of 3), tied with "
+        "CGM-based;"
+    )
+    closer = next(s for s in comparisons(runs) if s.startswith("Of the paper's baselines"))
+    assert "closer to the true CE than Opt-based; tied with CGM-based" in closer

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from leapfactual.explain import LeapFactual
+from leapfactual.explain import Explanation, LeapFactual
 from leapfactual.explain.registry import build_explainer
 
 
@@ -57,3 +57,46 @@ def test_a_decoder_that_overflows_is_named_in_every_method(tiny_run, method: str
 def test_finite_models_are_unchanged(tiny_run) -> None:
     exp = tiny_run.explainer(inject=None).explain(tiny_run.test.images[:2], 1)
     assert torch.isfinite(exp.x_cf).all() and torch.isfinite(exp.probs_cf).all()
+
+
+def nan_on(image: Tensor, classifier):
+    """``classifier`` returning NaN for every copy of ``image`` (wherever it is in a batch)."""
+
+    def classify(images: Tensor) -> Tensor:
+        out = classifier(images)
+        hit = (images == image).flatten(1).all(dim=1)
+        return torch.where(hit[:, None], torch.full_like(out, math.nan), out)
+
+    return classify
+
+
+def test_invalid_mode_marks_counts_and_keeps_the_others(tiny_run, tmp_path) -> None:
+    x = tiny_run.test.images[:4]
+    broken = nan_on(x[1], tiny_run.classifier)
+    explainer = LeapFactual(broken, tiny_run.vae, tiny_run.flow, inject=None, batch_size=2)
+    exp = explainer.set_nonfinite("invalid").explain(x, 1)
+    assert exp.nonfinite is not None and exp.nonfinite.tolist() == [False, True, False, False]
+    assert torch.equal(exp.x_cf[1], x[1]) and not bool(exp.valid[1])
+    assert all(torch.isfinite(t).all() for t in exp.tensors().values() if t.is_floating_point())
+    clean = LeapFactual(tiny_run.classifier, tiny_run.vae, tiny_run.flow, inject=None)
+    same = clean.explain(x[[0, 2, 3]], 1)
+    assert torch.allclose(exp.x_cf[[0, 2, 3]], same.x_cf, atol=1e-5)
+    assert torch.equal(exp.valid[[0, 2, 3]], same.valid)
+    assert exp.summary()["nonfinite"] == 1 and exp.config["nonfinite"] == "invalid"
+    exp.save(tmp_path)
+    back = Explanation.load(tmp_path)
+    assert back.nonfinite is not None and torch.equal(back.nonfinite, exp.nonfinite)
+    assert torch.equal(back.valid, exp.valid)
+    with pytest.raises(ValueError, match=r"nonfinite must be one of error, invalid \(what"):
+        explainer.set_nonfinite("skip")
+
+
+def test_invalid_mode_catches_an_overflow_in_the_search(tiny_run) -> None:
+    broken = Broken(tiny_run.vae, after=1)  # the first decode (of the inputs) is finite
+    explainer = LeapFactual(tiny_run.classifier, broken, tiny_run.flow, inject=None)
+    x = tiny_run.test.images[:3]
+    exp = explainer.set_nonfinite("invalid").explain(x, 1)
+    assert exp.nonfinite is not None and bool(exp.nonfinite.all())
+    assert torch.equal(exp.x_cf, x) and not bool(exp.valid.any())
+    assert torch.isfinite(exp.probs_cf).all() and exp.z_cf is not None
+    assert torch.isfinite(exp.z_cf).all()

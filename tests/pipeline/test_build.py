@@ -4,6 +4,7 @@ import pytest
 import torch
 import toys
 
+from leapfactual.pipeline import build
 from leapfactual.pipeline.build import build_vae, predict_probs
 from leapfactual.pipeline.settings import VAESettings
 
@@ -43,11 +44,25 @@ def test_the_flow_is_conditioned_on_reconstructions_or_inputs(
 
 def test_beta_sets_the_kl_weight_of_either_vae() -> None:
     assert build_vae(VAESettings(kind="conv"), 1, 28).beta == 0.00025
-    assert build_vae(VAESettings(kind="resnet", beta=1e-5), 3, 32).beta == 1e-5
+    assert build_vae(VAESettings(kind="resnet"), 3, 32).beta == 1e-5
+    assert build_vae(VAESettings(kind="resnet", beta=2e-4), 3, 32).beta == 2e-4
     assert build_vae(VAESettings(kind="conv", beta=1e-3), 1, 28).beta == 1e-3
 
 
-@pytest.mark.parametrize("beta", [float("nan"), float("inf"), -1e-5])
-def test_a_bad_kl_weight_is_refused(beta: float) -> None:
-    with pytest.raises(ValueError, match=r"vae\.beta must be a finite number >= 0"):
-        VAESettings(beta=beta)
+def test_each_vae_kind_has_its_gradient_clip(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The residual VAE clips by default, the conv VAE does not; 0 turns clipping off."""
+    assert VAESettings(kind="conv").max_grad_norm is None
+    assert VAESettings(kind="resnet").max_grad_norm == 1.0
+    assert VAESettings(kind="resnet", grad_clip=0.0).max_grad_norm is None
+    assert VAESettings(kind="conv", grad_clip=5.0).max_grad_norm == 5.0
+    seen: list[float | None] = []
+    monkeypatch.setattr(build, "train_vae", lambda *a, **kw: seen.append(kw["max_grad_norm"]))
+    build.fit_vae(torch.rand(4, 3, 8, 8), VAESettings(kind="resnet", width=4, epochs=1), 0)
+    assert seen == [1.0]
+
+
+@pytest.mark.parametrize("name", ["beta", "grad_clip"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1e-5])
+def test_a_bad_kl_weight_or_clip_is_refused(name: str, value: float) -> None:
+    with pytest.raises(ValueError, match=rf"vae\.{name} must be a finite number >= 0"):
+        VAESettings(**{name: value})

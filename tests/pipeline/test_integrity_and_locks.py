@@ -31,7 +31,7 @@ def test_a_damaged_finished_shard_is_redone(tmp_path: Path) -> None:
         merge_shards(tmp_path)
     report = explain_sharded(toys.toy_explainer(), x, targets, tmp_path, shard_size=4)
     assert (report.computed, report.skipped) == ([1, 2], [0])
-    merged = merge_shards(tmp_path)
+    merged = merge_shards(tmp_path).load()
     assert torch.allclose(merged.x_cf, toys.toy_explainer().explain(x, targets).x_cf)
 
 

@@ -103,6 +103,7 @@ def test_a_regressors_job_in_shards_equals_the_one_in_memory(regression_run, tmp
     settings = ExplainSettings(target_shift=0.5, tolerance=0.2, limit=5, inject=None)
     whole = explain_run(regression_run, None, settings=settings, trajectory="none").explanation
     sharded = explain_run(regression_run, tmp_path / "s", settings=settings, shard_size=2)
-    exp = sharded.explanation
-    assert exp is not None and whole is not None and exp.tolerance == 0.2
+    assert sharded.explanation is None and sharded.stored is not None and whole is not None
+    exp = sharded.stored.load()
+    assert exp.tolerance == 0.2
     assert torch.allclose(exp.target, whole.target) and torch.allclose(exp.x_cf, whole.x_cf)

@@ -21,6 +21,25 @@ def test_fit_writes_every_stage_and_measures(tiny_run) -> None:
     assert len(tiny_run.train) == 4000 and len(tiny_run.test) == 1000
 
 
+def test_fit_measures_whether_the_flows_samples_follow_their_class(tiny_run) -> None:
+    from leapfactual.metrics.generation import conditional_sample_accuracy
+
+    score = tiny_run.summary["flow_sample_accuracy"]
+    run = load_run(tiny_run.directory)
+    again = conditional_sample_accuracy(run.flow, run.vae, run.classifier, 10, seed=0)
+    assert score == again and 0 <= score <= 1
+
+
+def test_a_flow_whose_samples_miss_their_class_is_warned_about(tiny_run) -> None:
+    from leapfactual.pipeline import fit_warnings
+
+    run = load_run(tiny_run.directory)
+    run.meta["summary"] = {**run.summary, "flow_sample_accuracy": 0.3}
+    assert any(w.startswith("only 30% of the flow's samples") for w in fit_warnings(run))
+    run.meta["summary"]["flow_sample_accuracy"] = 0.9
+    assert not any("flow's samples" in w for w in fit_warnings(run))
+
+
 def test_refit_reuses_finished_stages(tiny_run, tiny_config) -> None:
     stamps = {p.name: p.stat().st_mtime_ns for p in tiny_run.directory.glob("*.safetensors")}
     again = fit_run(tiny_run.directory, tiny_config)

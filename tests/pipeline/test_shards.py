@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import sys
 import weakref
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ import toys
 from torch import Tensor
 
 import leapfactual.pipeline.shards as shards
-from leapfactual.explain import Explanation
+from leapfactual.explain import Cost, Explanation
+from leapfactual.io import TensorFile, load_tensors
 from leapfactual.pipeline.shards import (
     explain_sharded,
     merge_shards,
@@ -32,10 +34,75 @@ def test_shards_merge_into_the_explanation_of_one_call(tmp_path: Path) -> None:
     report = explain_sharded(toys.toy_explainer(), x, targets, tmp_path, shard_size=6)
     assert (report.total, report.computed, report.skipped) == (4, [0, 1, 2, 3], [])
     assert shard_progress(tmp_path) == (4, 4)
-    merged = merge_shards(tmp_path)
+    merged = merge_shards(tmp_path).load()
     assert_same(toys.toy_explainer().explain(x, targets), merged)
     assert merged.config["shards"] == 4 and merged.cost.n == 20
     assert_same(merged, Explanation.load(tmp_path))
+
+
+def old_in_memory_merge(out: Path) -> tuple[dict[str, Tensor], dict]:
+    """What merge_shards did before it streamed: every shard loaded, then concatenated."""
+    parts: dict[str, list[Tensor]] = {}
+    cost = Cost()
+    for path in sorted((out / "shards").glob("shard-*.safetensors")):
+        tensors, meta = load_tensors(path)
+        for key, value in tensors.items():
+            parts.setdefault(key, []).append(value)
+        cost.add(Cost(**meta["cost"]))
+    merged = {k: torch.cat(v) for k, v in parts.items() if k != "row"}
+    return merged, {"method": meta["method"], "cost": asdict(cost), "config": meta["config"]}
+
+
+def test_the_streamed_merge_equals_the_in_memory_merge_bit_for_bit(tmp_path: Path) -> None:
+    x, targets = toys.toy_points(23)
+    explain_sharded(toys.toy_explainer(), x, targets, tmp_path, shard_size=5)
+    tensors, meta = old_in_memory_merge(tmp_path)
+    stored = merge_shards(tmp_path)
+    assert stored.names == list(Explanation.load(tmp_path).tensors())
+    assert set(stored.names) == set(tensors)
+    for key, value in tensors.items():
+        got = stored.column(key)
+        assert got.dtype == value.dtype and torch.equal(got, value), key
+    assert (stored.method, asdict(stored.cost)) == (meta["method"], meta["cost"])
+    assert stored.config == {**meta["config"], "shards": 5, "shard_size": 5, "job": {}}
+
+
+def test_the_merge_holds_one_shards_tensor_at_a_time(tmp_path: Path, monkeypatch) -> None:
+    x, targets = toys.toy_points(20)
+    explain_sharded(toys.toy_explainer(), x, targets, tmp_path, shard_size=4)
+    real, alive, seen = TensorFile.read, [], []
+
+    def counting(self: TensorFile, name: str, rows=None) -> Tensor:
+        if self.path.name.startswith("shard-"):
+            seen.append(sum(ref() is not None for ref in alive))
+            value = real(self, name, rows)
+            alive.append(weakref.ref(value))
+            return value
+        return real(self, name, rows)
+
+    monkeypatch.setattr(TensorFile, "read", counting)
+    merged = merge_shards(tmp_path, keep_shards=False)
+    assert len(seen) == 5 * len(merged.names) and max(seen) == 0  # the last one was released
+    assert not (tmp_path / "shards").exists() and len(merged) == 20
+
+
+def test_samples_marked_invalid_are_merged_and_counted(tmp_path: Path) -> None:
+    x, targets = toys.toy_points(12)
+    marked = torch.zeros(12, dtype=torch.bool)
+    marked[[1, 7, 8]] = True  # in shards 0 and 1
+    explainer = toys.toy_explainer().set_nonfinite("invalid")
+
+    def nan_on_three_inputs(points: Tensor) -> Tensor:
+        out = toys.quadrant(points)
+        hit = (points[:, None] == x[marked][None]).all(dim=2).any(dim=1)
+        return torch.where(hit[:, None], torch.full_like(out, float("nan")), out)
+
+    explainer.classifier = nan_on_three_inputs
+    explain_sharded(explainer, x, targets, tmp_path, shard_size=5)
+    stored = merge_shards(tmp_path)
+    assert stored.nonfinite is not None and torch.equal(stored.nonfinite, marked)
+    assert not bool(stored.valid[marked].any())
+    assert torch.equal(stored.column("x_cf", marked), x[marked])
 
 
 def test_rows_and_an_image_function_stream_inputs(tmp_path: Path) -> None:
@@ -50,7 +117,7 @@ def test_rows_and_an_image_function_stream_inputs(tmp_path: Path) -> None:
 
     explain_sharded(toys.toy_explainer(), fetch, targets, tmp_path, rows=rows, shard_size=3)
     assert seen == [3, 3, 1]  # never more than one shard of inputs at a time
-    assert_same(toys.toy_explainer().explain(x[rows], targets), merge_shards(tmp_path))
+    assert_same(toys.toy_explainer().explain(x[rows], targets), merge_shards(tmp_path).load())
 
 
 def test_a_shard_is_released_before_the_next(tmp_path: Path) -> None:
@@ -129,7 +196,7 @@ def test_a_restart_skips_finished_shards_and_ends_the_same(tmp_path: Path) -> No
     assert (report.computed, report.skipped) == ([2, 3], [0, 1])
     for name, stamp in stamps.items():
         assert (tmp_path / "shards" / name).stat().st_mtime_ns == stamp
-    assert_same(toys.toy_explainer().explain(x, targets), merge_shards(tmp_path))
+    assert_same(toys.toy_explainer().explain(x, targets), merge_shards(tmp_path).load())
 
 
 def test_a_torn_shard_is_made_again(tmp_path: Path) -> None:
@@ -151,7 +218,7 @@ def test_another_job_is_refused_unless_overwritten(tmp_path: Path) -> None:
         toys.toy_explainer(), x, (targets + 1) % 4, tmp_path, shard_size=4, overwrite=True
     )
     assert report.computed == [0, 1, 2]
-    assert_same(toys.toy_explainer().explain(x, (targets + 1) % 4), merge_shards(tmp_path))
+    assert_same(toys.toy_explainer().explain(x, (targets + 1) % 4), merge_shards(tmp_path).load())
 
 
 def test_bad_arguments_are_named(tmp_path: Path) -> None:

@@ -1,3 +1,5 @@
+import subprocess
+
 from leapfactual.report.pages import NOTE, code_version, machine, render_page, write_page
 
 
@@ -38,5 +40,23 @@ def test_a_page_without_sections_is_only_the_header() -> None:
     assert "torch threads" in machine()
 
 
-def test_the_code_is_named_by_its_commit() -> None:
+def test_the_code_is_named_by_its_commit(tmp_path) -> None:
     assert code_version().startswith(("commit ", "leapfactual "))
+    assert code_version(tmp_path).endswith("(not a git checkout)")
+
+    def git(*args: str) -> str:
+        quiet = ("-c", "user.name=t", "-c", "user.email=t@example.org")
+        done = subprocess.run(["git", *quiet, *args], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "a.txt").write_text("one")
+    git("add", "a.txt")
+    git("commit", "-q", "-m", "first")
+    short = git("rev-parse", "--short", "HEAD")
+    assert code_version(tmp_path) == f"commit {short}"
+    (tmp_path / "new.txt").write_text("untracked files do not count")
+    assert code_version(tmp_path) == f"commit {short}"
+    (tmp_path / "a.txt").write_text("two")
+    assert code_version(tmp_path) == f"commit {short} with uncommitted changes"

@@ -234,6 +234,8 @@ def test_loss_falls() -> None:
         ({"lr": 0.0}, "learning rate"),
         ({"data": [torch.zeros(4, 3), torch.zeros(5, 1)]}, "same, non-zero number"),
         ({"data": []}, "non-empty"),
+        ({"max_grad_norm": float("nan")}, "max_grad_norm"),
+        ({"max_grad_norm": 0.0}, "max_grad_norm"),
     ],
 )
 def test_bad_arguments_are_refused(kw: dict, match: str) -> None:
@@ -242,6 +244,34 @@ def test_bad_arguments_are_refused(kw: dict, match: str) -> None:
     data = options.pop("data")
     with pytest.raises(ValueError, match=match):
         fit(model, data, noisy_step(model), **options)
+
+
+def test_gradient_clipping_bounds_the_gradient_of_every_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Adam normalises its step, so the test watches the gradient the optimiser is given."""
+    seen: list[float] = []
+    original = torch.optim.Adam.step
+
+    def spy(self: torch.optim.Adam, *args: object, **kwargs: object) -> object:
+        grads = [p.grad for group in self.param_groups for p in group["params"]]
+        seen.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    for clip in (None, 0.5):
+        torch.manual_seed(0)
+        model = Tiny()
+        step = noisy_step(model)
+
+        def scaled(batch: Sequence[Tensor], generator: torch.Generator, s=step) -> Tensor:
+            return 1e6 * s(batch, generator)
+
+        fit(
+            model, regression_data(16), scaled, epochs=1, batch_size=16, lr=1e-3, max_grad_norm=clip
+        )
+    assert seen[0] > 1e3
+    assert seen[1] == pytest.approx(0.5, rel=1e-4)
 
 
 def test_progress_bar_runs() -> None:

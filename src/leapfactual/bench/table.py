@@ -15,7 +15,8 @@ Cell = float | tuple[float, float] | None
 
 
 def format_cell(cell: Cell, digits: int = 3) -> str:
-    """``0.166``, ``0.166 ± 0.004`` (mean ± SEM), or an en dash when missing."""
+    """``0.166``, ``0.166 ± 0.004`` (mean ± spread: SEM or interval half-width), or an en
+    dash when missing."""
     if cell is None:
         return "–"
     if isinstance(cell, tuple):
@@ -39,11 +40,15 @@ def format_cell(cell: Cell, digits: int = 3) -> str:
 
 @dataclass
 class Table:
-    """Rows of named cells, one value per column; row order is insertion order."""
+    """Rows of named cells, one value per column; row order is insertion order.
+
+    ``spread``: what the second number of a (mean, spread) cell is, for the CSV header
+    (``sem``; ``ci95`` for the half-width of a 95 % interval over seeds)."""
 
     columns: list[str]
     rows: dict[str, dict[str, Cell]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    spread: str = "sem"
 
     def set(self, row: str, column: str, value: Cell) -> None:
         self.rows.setdefault(row, {})[column] = value
@@ -52,7 +57,7 @@ class Table:
         return self.rows.get(row, {}).get(column)
 
     def mean(self, row: str, column: str) -> float:
-        """The value (or mean of a mean ± SEM cell) as a float; NaN when missing."""
+        """The value (or mean of a mean ± spread cell) as a float; NaN when missing."""
         cell = self.get(row, column)
         if cell is None:
             return math.nan
@@ -70,7 +75,8 @@ class Table:
     def to_csv(self) -> str:
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(["metric", *[f"{c}{s}" for c in self.columns for s in ("", " sem")]])
+        spread = f" {self.spread}"
+        writer.writerow(["metric", *[f"{c}{s}" for c in self.columns for s in ("", spread)]])
         for name, cells in self.rows.items():
             out: list[str] = [name]
             for c in self.columns:

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from leapfactual.cli.common import Device, Limit, Seed
+from leapfactual.cli.common import Device, Limit
 from leapfactual.explain.registry import METHODS
 from leapfactual.pipeline import FitConfig
 
@@ -24,6 +24,16 @@ TABLE = "opt,cgm,leapfactual,latent_attack,reflection,pixel_attack"
 def names(text: str) -> tuple[str, ...]:
     """``"a, b"`` -> ``("a", "b")``."""
     return tuple(m.strip() for m in text.split(",") if m.strip())
+
+
+def seed_list(text: str) -> tuple[int, ...]:
+    """``"0,1,2"`` -> ``(0, 1, 2)``; anything else is refused with the fix."""
+    try:
+        return tuple(int(part) for part in names(text))
+    except ValueError:
+        raise ValueError(
+            f"--seeds takes comma-separated whole numbers such as 0,1,2, got {text!r}"
+        ) from None
 
 
 def bench(
@@ -64,20 +74,27 @@ def bench(
         ),
     ] = "leapfactual",
     opt_steps: Annotated[int, typer.Option(min=1, help="Opt-based gradient steps.")] = 1000,
-    seed: Seed = 0,
+    seeds: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated seeds, each a full repeat (models fitted and targets drawn "
+            "with it, run in RUN/seed-S); every cell becomes the mean and 95 % interval "
+            "over them."
+        ),
+    ] = "0",
     device: Device = None,
 ) -> None:
-    """Run methods x metrics on held-out digits; write the table and a results page."""
+    """Run methods x metrics on held-out digits over seeds; write the table and a page."""
     from leapfactual.experiments.morphomnist import MorphoBenchConfig
 
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
     config = MorphoBenchConfig(
         limit=limit,
-        seed=seed,
         methods=names(methods),
         reliable=names(reliable),
         opt_steps=opt_steps,
+        seeds=seed_list(seeds),
     )
     name = data.replace(":", "-").replace("/", "_")
     default_run = f"bench-{name}" if task == "morphomnist" else f"bench-{task}-{name}"
@@ -91,19 +108,17 @@ def bench(
             write_thickness_page,
         )
 
-        fit = thickness_fit_config(data, seed=seed)
+        fit = thickness_fit_config(data)
         result = run_thickness_bench(run_dir, fit, config, True, device=device)
-        table, caption = result.table, "Ground truth: thin vs thick digits"
+        tables, caption = result.tables, "Ground truth: thin vs thick digits"
         page = write_thickness_page(result, stem.with_suffix(".md"), command, config)
     else:
         from leapfactual.experiments.morphomnist import run_morpho_bench, write_morphomnist_page
 
-        fit = FitConfig(data=data, seed=seed)
+        fit = FitConfig(data=data)
         morpho = run_morpho_bench(run_dir, fit, config, progress=True, device=device)
-        table, caption = morpho.table, "Morpho-MNIST benchmark"
+        tables, caption = morpho.tables, "Morpho-MNIST benchmark"
         page = write_morphomnist_page(morpho, stem.with_suffix(".md"), command, fit, config)
-    paths = table.write(
-        stem, caption, f"Produced by `{command}`; see {page.name}.", formats=("csv", "html")
-    )
-    typer.echo(table.to_markdown())
+    paths = tables.write(stem, caption, f"Produced by `{command}`; see {page.name}.")
+    typer.echo(tables.summary().to_markdown())
     typer.echo(f"page: {page}\ntable: {', '.join(str(p) for p in paths)}")

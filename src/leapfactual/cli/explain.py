@@ -152,6 +152,14 @@ def explain(
             "images. " + TRAJECTORY_COST
         ),
     ] = "latents",
+    nonfinite: Annotated[
+        str | None,
+        typer.Option(
+            help="What a NaN or infinite classifier / codec output does: error (stop, naming "
+            "the model and the step) or invalid (mark the sample invalid, its CE its input, "
+            f"and count it) [default: {_D.nonfinite}]."
+        ),
+    ] = None,
     samples: Samples = 12,
     order: Order = "failures",
     repeat: Annotated[
@@ -181,6 +189,7 @@ def explain(
         "tolerance": tolerance,
         "diverse": diverse,
         "diversity.mechanism": diversity,
+        "nonfinite": nonfinite,
         "blend.gamma": blend_gamma,
         "blend.steps": blend_steps,
         "blend.tol": tol,
@@ -220,12 +229,16 @@ def explain(
             f"{done.total} shards in {done.directory}: {len(done.skipped)} were already done, "
             f"rank 0 made {len(done.computed)}"
         )
-    if exp is not None:
-        line = f"{len(exp)} counterfactuals: validity {exp.valid.float().mean():.3f}"
-        if exp.valid_reliable is not None:
-            line += f", reliable {exp.valid_reliable.float().mean():.3f}"
+    made = exp if exp is not None else result.stored
+    if made is not None:
+        line = f"{len(made)} counterfactuals: validity {made.valid.float().mean():.3f}"
+        reliable = made.valid_reliable
+        if reliable is not None:
+            line += f", reliable {reliable.float().mean():.3f}"
+        if made.nonfinite is not None:
+            line += f"; {int(made.nonfinite.sum())} marked invalid (non-finite model outputs)"
         typer.echo(line)
-        if result.shards is None:
+        if exp is not None:
             page = write_report(
                 exp,
                 result.class_names,

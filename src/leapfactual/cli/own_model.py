@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -31,7 +32,7 @@ def own_model(
     ),
     limit: Limit = _D.limit,
     vae_epochs: Annotated[int, typer.Option(min=1, help="VAE epochs.")] = _D.vae_epochs,
-    flow_epochs: Annotated[int, typer.Option(min=1, help="Flow epochs.")] = _D.flow_epochs,
+    flow_epochs: Annotated[int, typer.Option(min=1, help="Flow epochs.")] = _D.flow.epochs,
     seed: Seed = _D.seed,
     device: Device = None,
 ) -> None:
@@ -42,9 +43,8 @@ def own_model(
         side = tuple(int(s) for s in sizes.split(",") if s.strip())
     except ValueError:
         raise ValueError(f"--sizes must be comma-separated integers, got {sizes!r}") from None
-    cfg = OwnModelConfig(
-        sizes=side, limit=limit, vae_epochs=vae_epochs, flow_epochs=flow_epochs, seed=seed
-    )
+    flow = replace(_D.flow, epochs=flow_epochs, lr_milestones=(flow_epochs * 3 // 4,))
+    cfg = OwnModelConfig(sizes=side, limit=limit, vae_epochs=vae_epochs, flow=flow, seed=seed)
     result = run_own_model(work, cfg, device, progress=True)
     page = write_own_model_page(result, out, "leapfactual " + shlex.join(sys.argv[1:]))
     for row in table_rows(result):

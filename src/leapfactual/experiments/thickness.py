@@ -10,6 +10,8 @@ each column is scored by validity under the model and under the true rule, dista
 to the true CE image, error on the intervened thickness, and the change of the measurements the
 intervention leaves alone. Two reference columns frame the numbers: the input itself (no
 change) and the true CE passed through the VAE (the best a method limited to the codec can do).
+The whole benchmark repeats for each seed (runs, split and models), and the page gives every
+cell over seeds with verdicts that count them (:mod:`leapfactual.bench.seeds`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,14 @@ import torch
 from torch import Tensor
 
 from leapfactual.bench import BenchContext, Benchmark, Method, Table, cost_rows
+from leapfactual.bench.seeds import (
+    Difference,
+    SeedTables,
+    joined,
+    over_seeds,
+    seed_directory,
+    seeds_csv,
+)
 from leapfactual.bench.table import Cell
 from leapfactual.data import ThicknessTask, load_thickness_task
 from leapfactual.experiments.annotator import annotator_explainer, fit_annotator_flow
@@ -53,11 +63,11 @@ ROW_NAMES |= {k: f"{k} change vs true CE" for k in KEPT}
 
 @dataclass
 class ThicknessBenchResult:
-    table: Table
-    run: Run
+    tables: SeedTables
+    runs: list[Run]  # in seed order
     task: ThicknessTask
-    index: Tensor  # dataset rows that were explained
-    images: dict[str, Tensor]  # column -> CEs (plus "input" and "true CE"), for the figure
+    index: Tensor  # dataset rows explained at the first seed
+    images: dict[str, Tensor]  # the first seed's column -> CEs (plus "input", "true CE")
     seconds: float
 
 
@@ -76,13 +86,14 @@ def run_thickness_bench(
     task: ThicknessTask | None = None,
     device: str | torch.device | None = None,
 ) -> ThicknessBenchResult:
-    """Build the task, fit or reuse the run on ``device`` (default: this rank's GPU if any,
-    else the CPU), explain ``config.limit`` held-out digits toward the other class with
+    """Build the task, then for each of ``config.seeds``: fit or reuse the run
+    ``run_dir/seed-S`` (``fit`` with that seed) on ``device`` (default: this rank's GPU if
+    any, else the CPU), explain ``config.limit`` held-out digits toward the other class with
     every method, and score them against the true CEs.
 
     ``fit`` defaults to :func:`thickness_fit_config` (on mnist5k), ``config`` to the
     Morpho-MNIST table's methods and budgets. ``task`` replaces the one ``fit.data`` names
-    (a smaller one, say); the run directory then belongs to it."""
+    (a smaller one, say); the run directories then belong to it."""
     start = time.perf_counter()
     fit = fit or thickness_fit_config()
     config = config or MorphoBenchConfig()
@@ -93,6 +104,32 @@ def run_thickness_bench(
     if task is None:
         say("building the thin / thick digits (about 8 ms each)")
         task = load_thickness_task(base or "mnist5k")
+    tables, runs, shown = [], [], None
+    for seed in config.seeds:
+        say(f"seed {seed}")
+        run_seed = seed_directory(run_dir, seed)
+        table, run, index, images = thickness_table(
+            run_seed, replace(fit, seed=seed), config, task, progress, say, device
+        )
+        tables.append(table)
+        runs.append(run)
+        shown = shown or (index, images)
+    assert shown is not None
+    return ThicknessBenchResult(
+        SeedTables(config.seeds, tables), runs, task, *shown, time.perf_counter() - start
+    )
+
+
+def thickness_table(
+    run_dir: Path,
+    fit: FitConfig,
+    config: MorphoBenchConfig,
+    task: ThicknessTask,
+    progress: bool,
+    say: Callable[[str], None],
+    device: str | torch.device | None,
+) -> tuple[Table, Run, Tensor, dict[str, Tensor]]:
+    """One seed's table, its run, the dataset rows explained and the images by column."""
     stages = ("vae", "classifier", "flow") + (("cvae",) if "cgm" in config.methods else ())
     run = fit_run(run_dir, fit, stages, progress=progress, dataset=task.dataset, device=device)
     assert run.vae is not None and run.classifier is not None
@@ -126,7 +163,7 @@ def run_thickness_bench(
     rows = [lambda col, _: judged(col.x_cf), cost_rows]
     bench = Benchmark(BenchContext(x=x, target=target), methods, rows)
     table, images = run_with_references(bench, x, x_true, judged, run.vae, say)
-    return ThicknessBenchResult(table, run, task, index, images, time.perf_counter() - start)
+    return table, run, index, images
 
 
 def run_with_references(
@@ -165,69 +202,93 @@ def save_figure(result: ThicknessBenchResult, path: str | Path, per_class: int =
     )
 
 
-def comparisons(table: Table) -> list[str]:
-    """Sentences, generated from the numbers, on which methods come closest to the truth."""
-    methods = [c for c in table.columns if c not in (NO_CHANGE, FLOOR)]
-
-    def v(row: str, col: str) -> float:
-        return table.mean(row, col)
+def comparisons(runs: SeedTables) -> list[str]:
+    """Sentences, generated from the numbers over seeds, on which methods come closest to the
+    truth (ties and seed counts as :class:`~leapfactual.bench.seeds.Difference`)."""
+    methods = [col for col in runs.columns if col not in (NO_CHANGE, FLOOR)]
+    c, seeds = runs.cell, len(runs.seeds)
 
     def best(row: str, low: bool) -> str:
-        """``NAME (value)`` of the best column of ``row``; columns that tie at three decimals
-        are all named."""
-        top = min(v(row, c) for c in methods) if low else max(v(row, c) for c in methods)
-        tied = [c for c in methods if round(v(row, c), 3) == round(top, 3)]
-        return f"{' and '.join(tied)} ({top:.3f})"
+        """``NAME (value, best in k of n seeds)``, then the columns tied with it."""
+        top, *tied = runs.best(row, methods, higher=not low)
+        wins = runs.firsts(row, top, methods, higher=not low)
+        text = f"{top} ({c(row, top)}; best in {wins} of {seeds})"
+        return text + (f", tied with {joined(tied)}" if tied else "")
 
     out = []
     l1, err = ROW_NAMES["l1"], ROW_NAMES["error"]
     if methods:
         out.append(
             f"Closest to the true CE (L1): {best(l1, low=True)}; doing nothing scores "
-            f"{v(l1, NO_CHANGE):.3f} and the codec's floor {v(l1, FLOOR):.3f}."
+            f"{c(l1, NO_CHANGE)} and the codec's floor {c(l1, FLOOR)}."
         )
         out.append(
             f"Smallest thickness error in px: {best(err, low=True)}; the floor "
-            f"{v(err, FLOOR):.3f}, no change {v(err, NO_CHANGE):.3f}."
+            f"{c(err, FLOOR)}, no change {c(err, NO_CHANGE)}."
         )
         out.append(f"Highest validity under the true rule: {best(RULE, low=False)}.")
     lf, rel = LEAP, LEAP_RELIABLE
     if lf in methods and rel in methods:
-        word = "raises" if v(RULE, rel) > v(RULE, lf) else "does not raise"
+        gain = runs.diff(RULE, rel, lf)
+        fall = runs.diff(err, rel, lf, higher=False)
+        word = "raises" if gain.better else "does not raise"
         out.append(
-            f"Injection {word} validity under the true rule ({v(RULE, lf):.3f} → "
-            f"{v(RULE, rel):.3f}) and moves the thickness error from {v(err, lf):.3f} to "
-            f"{v(err, rel):.3f} px."
+            f"Injection {word} validity under the true rule ({c(RULE, lf)} → "
+            f"{c(RULE, rel)}; {gain.evidence()}) and moves the thickness error from "
+            f"{c(err, lf)} to {c(err, rel)} px ({fall.evidence('lower')})."
         )
-    others = [c for c in ("Opt-based", "CGM-based") if c in methods]
+    others = [col for col in ("Opt-based", "CGM-based") if col in methods]
     if lf in methods and others:
-        closer = [c for c in others if v(l1, lf) < v(l1, c)]
-        farther = [c for c in others if c not in closer]
-        parts = [f"closer to the true CE than {' and '.join(closer)}"] if closer else []
-        parts += [f"not closer than {' and '.join(farther)}"] if farther else []
+        diffs = [runs.diff(l1, lf, b, higher=False) for b in others]
+        parts = [
+            f"closer to the true CE than {joined([d.b for d in diffs if d.better])}"
+            if any(d.better for d in diffs)
+            else "",
+            f"tied with {joined([d.b for d in diffs if d.tie])}"
+            if any(d.tie for d in diffs)
+            else "",
+            f"farther than {joined([d.b for d in diffs if d.worse])}"
+            if any(d.worse for d in diffs)
+            else "",
+        ]
         out.append(
-            f"Of the paper's baselines, LeapFactual (L1 {v(l1, lf):.3f}) is "
-            + "; ".join(parts)
+            f"Of the paper's baselines, LeapFactual (L1 {c(l1, lf)}) is "
+            + "; ".join(p for p in parts if p)
             + " ("
-            + ", ".join(f"{c} {v(l1, c):.3f}" for c in others)
+            + "; ".join(f"{d.b} {c(l1, d.b)}: {d.evidence('lower')}" for d in diffs)
             + ")."
         )
     looped, looped_rel = ANNOTATOR, f"{ANNOTATOR} reliable"
     if looped in methods and looped_rel in methods:
         acc = "accuracy to target"
+        pairs = zip(runs.values(RULE, looped), runs.values(acc, looped), strict=True)
+        follows = Difference(RULE, acc, tuple(r - a for r, a in pairs))
+        verdict = "follow" if follows.better else "do not follow"
         out.append(
             f"With the rule itself in the loop (a non-differentiable annotator in place of the "
             f"classifier, flow fitted on its outputs), validity under the rule is "
-            f"{v(RULE, looped):.3f} ({v(RULE, looped_rel):.3f} reliable) and the explained "
-            f"classifier agrees with {v(acc, looped):.3f} ({v(acc, looped_rel):.3f}): the CEs "
-            "follow the annotator they were made with."
+            f"{c(RULE, looped)} ({c(RULE, looped_rel)} reliable) and the explained "
+            f"classifier agrees with {c(acc, looped)} ({c(acc, looped_rel)}): the CEs "
+            f"{verdict} the annotator they were made with more than the classifier (the "
+            f"rule's validity {follows.evidence()})."
         )
     kept = [ROW_NAMES[k] for k in KEPT]
     if lf in methods:
-        calm = [k for k, row in zip(KEPT, kept, strict=True) if v(row, lf) <= v(row, FLOOR) * 2]
+        calm = []
+        for k, row in zip(KEPT, kept, strict=True):
+            held = sum(
+                1
+                for lf_value, floor in zip(
+                    runs.values(row, lf), runs.values(row, FLOOR), strict=True
+                )
+                if lf_value <= 2 * floor
+            )
+            if runs.mean(row, lf) <= 2 * runs.mean(row, FLOOR):
+                calm.append(f"{k} ({held} of {seeds})")
         out.append(
             f"Measurements that should not move: LeapFactual stays within twice the floor on "
-            f"{len(calm)} of {len(KEPT)} ({', '.join(calm) or 'none'})."
+            f"{len(calm)} of {len(KEPT)} on average over seeds ({', '.join(calm) or 'none'}; "
+            "in brackets the seeds where it holds)."
         )
     return out
 
@@ -249,50 +310,58 @@ def write_thickness_page(
     """The Markdown page with the table, the figure (next to it, ``.png``) and the set-up."""
     page = Path(path)
     figure = save_figure(result, page.with_suffix(".png"))
-    run, task = result.run, result.task
-    summary = run.summary
+    runs, task = result.runs, result.task
+    first = runs[0]
     levels = task.levels
+
+    def get(key: str) -> str:
+        return over_seeds([float(r.summary.get(key, math.nan)) for r in runs])
+
     table = [
+        result.tables.method_note(),
+        "",
         "Rows: accuracy to target and AUROC under the explained classifier; validity under "
         "the true rule (measured thickness); L1 (mean absolute pixel difference) and SSIM "
-        "to the true CE; |thickness(x') − t*| with t* the true CE's set thickness (mean ± "
-        "SEM); the relative change of length, slant, width and height against the true "
-        "CE (mean ± SEM), which a thickness intervention should leave alone; cost. "
+        "to the true CE; |thickness(x') − t*| with t* the true CE's set thickness; the "
+        "relative change of length, slant, width and height against the true CE, which a "
+        "thickness intervention should leave alone (both averaged over CEs); cost. "
         f"`{ANNOTATOR}`: LeapFactual with the true rule as its (black-box) annotator, its "
         "flow fitted on the rule's outputs instead of the classifier's. Last two "
         f"columns: `{NO_CHANGE}` scores the input itself, `{FLOOR}` the true CE "
-        "reconstructed by the VAE, the best any latent-space method can reach.",
+        "reconstructed by the VAE, the best any latent-space method can reach. Every "
+        f"seed's values (with the SEM over CEs): `{seeds_csv(page.stem).name}`.",
         "",
-        result.table.to_markdown(),
+        result.tables.summary().to_markdown(),
         f"![inputs, true CEs and every method's CE]({figure.name})",
         "",
-        "*Rows: the input, its true CE, then each method's CE; columns: held-out digits.*",
+        f"*Rows: the input, its true CE, then each method's CE (seed {result.tables.seeds[0]}); "
+        "columns: held-out digits.*",
     ]
     said = [
-        *[f"- {s}" for s in comparisons(result.table)],
+        *[f"- {s}" for s in comparisons(result.tables)],
         "",
         f"Settings: Opt-based {config.opt_steps} steps (paper 1,000); attacks at most "
-        f"{config.attack_steps} steps; LeapFactual {leap_settings(run)}.",
+        f"{config.attack_steps} steps; LeapFactual {leap_settings(first)}.",
     ]
     return write_page(
         page,
         "Ground truth: thin vs thick digits (issue 5.1)",
         command,
-        f"`{run.config.data}` (`{task.dataset.name}`): {len(task.dataset)} digits, "
+        f"`{first.config.data}` (`{task.dataset.name}`): {len(task.dataset)} digits, "
         f"each set to a thin stroke ({levels.thin[0]:g}-{levels.thin[1]:g} px) or a thick "
         f"one ({levels.thick[0]:g}-{levels.thick[1]:g} px), half each (seed 0); true rule: "
         f"thick when the measured thickness exceeds {levels.boundary:g} px. "
-        f"{len(run.train_idx)} training / {len(run.test_idx)} held-out digits "
-        f"(split seed {run.config.seed}).",
+        f"{len(first.train_idx)} training / {len(first.test_idx)} held-out digits, split "
+        f"with each seed ({', '.join(map(str, result.tables.seeds))}).",
         result.seconds,
         [
             f"Explained: the first {len(result.index)} held-out digits, each toward the "
             "other class. Its true CE is the same base digit set to the twin thickness of the "
             "other class (same place within the class's range).",
             f"Classifier (thin vs thick) held-out accuracy "
-            f"{summary.get('classifier_test_accuracy', math.nan):.3f}; VAE held-out "
-            f"reconstruction PSNR {summary.get('vae_test_psnr', math.nan):.1f} dB, SSIM "
-            f"{summary.get('vae_test_ssim', math.nan):.3f}.",
+            f"{get('classifier_test_accuracy')}; VAE held-out reconstruction PSNR "
+            f"{get('vae_test_psnr')} dB, SSIM {get('vae_test_ssim')} (over seeds, as the "
+            "table).",
         ],
         [(None, table), ("What the numbers say", said)],
     )

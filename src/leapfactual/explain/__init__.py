@@ -19,6 +19,7 @@ from leapfactual.explain.leapfactual import Blend, Diversity, Inject, LeapFactua
 from leapfactual.explain.opt import OptBased
 from leapfactual.explain.pixel import PixelAttack
 from leapfactual.explain.reflection import LatentReflection
+from leapfactual.explain.stored import StoredExplanation, open_explanation
 
 __all__ = [
     "AttributeProbes",
@@ -36,7 +37,9 @@ __all__ = [
     "LeapFactual",
     "OptBased",
     "PixelAttack",
+    "StoredExplanation",
     "as_probs",
     "attribute_attributions",
     "fit_attribute_probes",
+    "open_explanation",
 ]

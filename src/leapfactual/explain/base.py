@@ -29,6 +29,20 @@ from leapfactual.models.protocols import Classifier, Codec
 
 Outputs = Literal["logits", "probs", "value"]
 OUTPUT_KINDS = ("logits", "probs", "value")
+NonFinite = Literal["error", "invalid"]
+NONFINITE = ("error", "invalid")
+"""What a non-finite model output does: stop with an error naming the model and the step, or
+mark the sample invalid (see :meth:`Explainer.set_nonfinite`)."""
+
+
+def check_nonfinite(mode: str) -> NonFinite:
+    """``mode`` if it is one of :data:`NONFINITE`, else a ``ValueError`` listing them."""
+    if mode not in NONFINITE:
+        raise ValueError(
+            f"nonfinite must be one of {', '.join(NONFINITE)} (what a NaN or infinite model "
+            f"output does), got {mode!r}"
+        )
+    return mode  # type: ignore[return-value]
 
 
 def as_probs(outputs: Tensor, kind: Outputs) -> Tensor:
@@ -94,6 +108,33 @@ def check_finite(out: Tensor, role: str, model: object, step: str) -> Tensor:
                 "counterfactual was made from non-finite outputs."
             )
     return out
+
+
+def mark_nonfinite(
+    x: Tensor, out: dict[str, Tensor], probs: Tensor
+) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+    """Which samples of a batch met a non-finite model output (one of their tensors, or
+    their inputs' ``probs``, holds NaN or infinity), and the batch made finite: those
+    samples' CEs (``x_cf``, ``x_reliable``) are their input ``x``, and every non-finite value
+    left (probabilities, latents, trajectories) is 0. Returns ``(out, probs, marked)``."""
+    marked = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+    for value in (*out.values(), probs):
+        if value.is_floating_point() and value.dim():
+            marked |= ~torch.isfinite(value).reshape(len(value), -1).all(dim=1)
+    if not bool(marked.any()):
+        return out, probs, marked
+    fixed = {}
+    for key, value in out.items():
+        if key in ("x_cf", "x_reliable"):
+            value = torch.where(marked.reshape(-1, *[1] * (value.dim() - 1)), x, value)
+        fixed[key] = _zero_nonfinite(value)
+    return fixed, _zero_nonfinite(probs), marked
+
+
+def _zero_nonfinite(value: Tensor) -> Tensor:
+    if not value.is_floating_point():
+        return value
+    return torch.where(torch.isfinite(value), value, torch.zeros((), dtype=value.dtype))
 
 
 @contextmanager
@@ -272,6 +313,7 @@ class Explainer(ABC):
         self.progress = progress
         self.seed = seed
         self.tolerance = tolerance
+        self.nonfinite: NonFinite = "error"
 
     # -- the one public call -------------------------------------------------------------
     def explain(self, x: Tensor, target: float | Tensor, diverse: int = 1) -> Explanation:
@@ -282,7 +324,9 @@ class Explainer(ABC):
         ``x``'s device, its images in ``x``'s dtype. A target equal to an input's own class
         is allowed (the method still runs; ``valid`` then says whether the CE stayed there).
         ``diverse=K`` (methods with a diversity mechanism): K different CEs per input, the
-        rows of an input consecutive (``variant`` 0..K-1; variant 0 is the usual CE).
+        rows of an input consecutive (``variant`` 0..K-1; variant 0 is the usual CE). A NaN
+        or infinite model output raises a ``ValueError`` naming the model and the step, or,
+        after :meth:`set_nonfinite` ``("invalid")``, marks its sample (``nonfinite``).
         """
         check_inputs(x)
         check_range(x, {"classifier": self.classifier, "codec": self.codec})
@@ -312,6 +356,9 @@ class Explainer(ABC):
                     out = self.explain_copies(xb, tb, probs, cost, diverse)
                     xb, tb, probs = (t.repeat_interleave(diverse, 0) for t in (xb, tb, probs))
                     out["variant"] = torch.arange(len(xb), device=xb.device) % diverse
+                if self.nonfinite == "invalid":
+                    out, probs, marked = mark_nonfinite(xb, out, probs)
+                    out["nonfinite"] = marked
                 source = probs[:, 0] if value else probs.argmax(dim=1)
                 out.update(probs=probs, target=tb, source=source)
                 parts.append({k: v.detach() for k, v in out.items()})
@@ -359,7 +406,17 @@ class Explainer(ABC):
             "batch_size": self.batch_size,
             "seed": self.seed,
             **({"tolerance": self.tolerance} if self.tolerance is not None else {}),
+            **({"nonfinite": self.nonfinite} if self.nonfinite != "error" else {}),
         }
+
+    def set_nonfinite(self, mode: str) -> Explainer:
+        """What a NaN or infinite output of the classifier, encoder or decoder does:
+        ``"error"`` (the default) stops with a ``ValueError`` naming the model and the step;
+        ``"invalid"`` lets the method finish and marks every sample that met one invalid
+        (``Explanation.nonfinite``; ``valid`` is then False), its CE set to its input and its
+        other non-finite values to 0 (see :func:`mark_nonfinite`). Returns the explainer."""
+        self.nonfinite = check_nonfinite(mode)
+        return self
 
     # -- shared plumbing -----------------------------------------------------------------
     @property
@@ -384,21 +441,26 @@ class Explainer(ABC):
         cost.classifier += images.shape[0]
         with model_errors("classifier", images):
             out = as_tensor_outputs(self.classifier(images))
-        return check_finite(out, "classifier", self.classifier, self._step(step, "classifying"))
+        return self._finite(out, "classifier", self.classifier, self._step(step, "classifying"))
 
     def encode(self, x: Tensor, cost: Cost, step: str | None = None) -> Tensor:
         assert self.codec is not None
         cost.encoder += x.shape[0]
         with model_errors("encoder", x):
             z = as_tensor_outputs(self.codec.encode(x), "codec.encode")
-        return check_finite(z, "encoder", self.codec, self._step(step, "encoding"))
+        return self._finite(z, "encoder", self.codec, self._step(step, "encoding"))
 
     def decode(self, z: Tensor, cost: Cost, step: str | None = None) -> Tensor:
         assert self.codec is not None
         cost.decoder += z.shape[0]
         with model_errors("decoder", z):
             images = as_tensor_outputs(self.codec.decode(z), "codec.decode")
-        return check_finite(images, "decoder", self.codec, self._step(step, "decoding"))
+        return self._finite(images, "decoder", self.codec, self._step(step, "decoding"))
+
+    def _finite(self, out: Tensor, role: str, model: object, step: str) -> Tensor:
+        """``out`` checked by :func:`check_finite`, unless non-finite samples are to be marked
+        invalid at the end of the batch (:meth:`set_nonfinite`)."""
+        return out if self.nonfinite == "invalid" else check_finite(out, role, model, step)
 
     def _step(self, step: str | None, doing: str) -> str:
         """What a model call was for, for error messages (default: ``doing`` in the method)."""

@@ -33,6 +33,7 @@ TENSOR_FIELDS = (
     "trajectory_probs",
     "trajectory_images",
     "variant",
+    "nonfinite",
 )
 
 
@@ -99,6 +100,9 @@ class Explanation:
         trajectory_images: decoded images along the trajectory ``[B, T + 1, ...]``.
         variant: with ``diverse=K``, which of its input's K CEs each row is (0..K-1; the rows
             of an input are consecutive and ``x`` repeats the input).
+        nonfinite: with ``Explainer.set_nonfinite("invalid")``, which samples met a NaN or
+            infinite model output ``[B]`` (bool): they are invalid, their CE is their input
+            and their other non-finite values are 0.
         tolerance: for a regressor (``probs`` then hold its values ``[B, 1]``, ``source`` its
             prediction and ``target`` the wanted value): a CE is valid within this distance.
         cost: evaluations and wall time.
@@ -122,6 +126,7 @@ class Explanation:
     trajectory_probs: Tensor | None = None
     trajectory_images: Tensor | None = None
     variant: Tensor | None = None
+    nonfinite: Tensor | None = None
     tolerance: float | None = None
     cost: Cost = field(default_factory=Cost)
     config: dict[str, Any] = field(default_factory=dict)
@@ -132,7 +137,7 @@ class Explanation:
     @property
     def valid(self) -> Tensor:
         """Whether the classifier puts each CE in its target class (a regressor: within
-        ``tolerance`` of the target value)."""
+        ``tolerance`` of the target value); a sample marked ``nonfinite`` never is."""
         return self.reaches(self.probs_cf)
 
     @property
@@ -145,24 +150,16 @@ class Explanation:
     def reaches(self, probs: Tensor) -> Tensor:
         """Whether outputs ``probs`` (one row per CE) meet each row's target: the target class
         wins, or (a regressor) the value lies within ``tolerance`` of the target."""
-        if self.tolerance is not None:
-            return (probs[:, 0] - self.target).abs() <= self.tolerance
-        return probs.argmax(dim=1) == self.target
+        return reaches(probs, self.target, self.tolerance, self.nonfinite)
 
     def __getitem__(self, index: int | slice | Sequence[int] | Tensor) -> Explanation:
         """The CEs at ``index`` (an int, a slice, indices or a boolean mask over the rows) as an
         Explanation; ``exp[3]`` keeps the batch axis (one row). The cost is the batch's, scaled
         to the rows kept (per-CE figures stay, up to rounding); per-input names in
         ``config["inputs"]`` follow the rows."""
-        rows = torch.arange(len(self))[
-            index if isinstance(index, int | slice) else _as_index(index)
-        ]
-        rows = rows.reshape(-1)
+        rows = row_indices(index, len(self))
         picked: dict[str, Any] = {k: v[rows.to(v.device)] for k, v in self.tensors().items()}
-        config = dict(self.config)
-        names = config.get("inputs")
-        if isinstance(names, list) and len(names) == len(self):
-            config["inputs"] = [names[i] for i in rows.tolist()]
+        config = rows_config(self.config, rows, len(self))
         return replace(self, **picked, cost=self.cost.scaled(len(rows)), config=config)
 
     def to(self, device: str | torch.device) -> Explanation:
@@ -185,6 +182,8 @@ class Explanation:
         out["l1_to_input"] = _mean((self.x_cf - self.x).abs().flatten(1).mean(1))
         if self.steps is not None:
             out["steps"] = _mean(self.steps)
+        if self.nonfinite is not None:
+            out["nonfinite"] = float(self.nonfinite.sum())
         out.update({f"{k}_per_ce": v for k, v in self.cost.per_ce().items() if v})
         return out
 
@@ -235,14 +234,7 @@ class Explanation:
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``explanation.safetensors`` + ``explanation.json`` into ``directory``."""
         out = Path(directory)
-        meta = {
-            "kind": "explanation",
-            "method": self.method,
-            "cost": asdict(self.cost),
-            "tolerance": self.tolerance,
-            "config": self.config,
-            "leapfactual_version": __version__,
-        }
+        meta = stored_meta(self.method, self.cost, self.tolerance, self.config)
         save_tensors(out / "explanation", self.tensors(), meta)
         return out
 
@@ -264,6 +256,51 @@ class Explanation:
             tolerance=meta.get("tolerance"),
             **tensors,
         )
+
+
+def stored_meta(
+    method: str, cost: Cost, tolerance: float | None, config: dict[str, Any]
+) -> dict[str, Any]:
+    """The sidecar entries of a saved explanation (besides those ``io`` adds)."""
+    return {
+        "kind": "explanation",
+        "method": method,
+        "cost": asdict(cost),
+        "tolerance": tolerance,
+        "config": config,
+        "leapfactual_version": __version__,
+    }
+
+
+def reaches(
+    probs: Tensor, target: Tensor, tolerance: float | None, nonfinite: Tensor | None = None
+) -> Tensor:
+    """Whether outputs ``probs`` meet each row's ``target``: the target class wins, or (a
+    regressor, ``tolerance`` given) the value lies within ``tolerance`` of the target; never
+    for a row marked in ``nonfinite``."""
+    if tolerance is not None:
+        met = (probs[:, 0] - target).abs() <= tolerance
+    else:
+        met = probs.argmax(dim=1) == target
+    return met if nonfinite is None else met & ~nonfinite.to(met.device)
+
+
+def row_indices(index: int | slice | Sequence[int] | Tensor, n: int) -> Tensor:
+    """The rows ``index`` picks out of ``n`` (an int, a slice, indices or a boolean mask) as a
+    1-D CPU tensor of indices; an int keeps the batch axis (one row)."""
+    if isinstance(index, slice):
+        return torch.arange(*index.indices(n))
+    return torch.arange(n)[index if isinstance(index, int) else _as_index(index)].reshape(-1)
+
+
+def rows_config(config: dict[str, Any], rows: Tensor, n: int) -> dict[str, Any]:
+    """``config`` of an explanation of ``n`` rows for its ``rows``: per-input names in
+    ``config["inputs"]`` follow the rows."""
+    picked = dict(config)
+    names = picked.get("inputs")
+    if isinstance(names, list) and len(names) == n:
+        picked["inputs"] = [names[i] for i in rows.tolist()]
+    return picked
 
 
 REQUIRED = ("x", "x_cf", "source", "target", "probs", "probs_cf")

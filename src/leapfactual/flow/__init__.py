@@ -1,6 +1,13 @@
 """CE-CFM flows: condition encodings, vector fields, training, ODE solvers and LEAP."""
 
-from leapfactual.flow.cfm import GaussianSource, UniformSource, cfm_loss, ot_pair, train_flow
+from leapfactual.flow.cfm import (
+    GaussianSource,
+    Source,
+    UniformSource,
+    cfm_loss,
+    ot_pair,
+    train_flow,
+)
 from leapfactual.flow.conditions import ConditionSpec
 from leapfactual.flow.fields import MLPField, VectorField, load_field, save_field
 from leapfactual.flow.leap import leap
@@ -12,6 +19,7 @@ __all__ = [
     "GaussianSource",
     "MLPField",
     "Solver",
+    "Source",
     "UNet1DField",
     "UniformSource",
     "VectorField",

@@ -21,7 +21,9 @@ from leapfactual.io.files import (
     read_sidecar,
     save_tensors,
     write_json,
+    write_tensors,
 )
+from leapfactual.io.mapped import TensorFile
 from leapfactual.io.modules import MODULE_TYPES, load_module, register, save_module
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "MODULE_TYPES",
     "CheckpointError",
     "DirectoryBusyError",
+    "TensorFile",
     "atomic_write_bytes",
     "atomic_write_text",
     "check_free",
@@ -47,4 +50,5 @@ __all__ = [
     "save_tensors",
     "subdirectory",
     "write_json",
+    "write_tensors",
 ]

@@ -11,6 +11,8 @@ against the file's real size and :data:`MAX_TENSOR_BYTES` before anything is all
 hash is checked (streamed) before any tensor is read. Writes go to a temporary file in the same
 directory and are renamed into place, so a run killed mid-write never leaves a half file behind
 (at worst an ignored ``.NAME.*.tmp``); JSON is written strictly (no ``NaN`` literal).
+:func:`write_tensors` is the one writer: it streams tensors given piece by piece, so a file
+larger than memory can be written; :func:`save_tensors` hands it whole tensors.
 
 :func:`import_torch_state_dict` is the one explicit door for ``torch.save`` files a user
 trusts: it reads them with ``torch.load(weights_only=True)``.
@@ -24,17 +26,18 @@ import json
 import math
 import os
 import pickle
+import sys
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import load_file as st_load_file
-from safetensors.torch import save as st_save
 
 FORMAT_VERSION = 2
 SUFFIXES = (".safetensors", ".json")
@@ -54,6 +57,12 @@ DTYPES = {
     "F64": (8, "torch.float64"),
 }  # fmt: skip
 """Bytes per element and torch dtype of each safetensors dtype."""
+_ST_DTYPE = {
+    getattr(torch, name.removeprefix("torch.")): key
+    for key, (_, name) in DTYPES.items()
+    if hasattr(torch, name.removeprefix("torch."))
+}
+"""The safetensors name of each torch dtype."""
 
 
 class CheckpointError(ValueError):
@@ -75,21 +84,29 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
+@contextmanager
+def atomic_file(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through: a temporary file in the same directory,
+    synced and renamed into place when the block ends, removed if it raises."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; honour the user's umask
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
+    with atomic_file(path) as handle:
+        handle.write(data)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -191,6 +208,10 @@ def _paths(path: str | os.PathLike[str], reading: bool = False) -> tuple[Path, P
     return base.with_name(base.name + SUFFIXES[0]), base.with_name(base.name + SUFFIXES[1])
 
 
+TensorLayout = Mapping[str, tuple[torch.dtype, tuple[int, ...]]]
+"""Dtype and shape of each tensor of a file, by name."""
+
+
 def save_tensors(
     path: str | os.PathLike[str], tensors: dict[str, torch.Tensor], meta: dict[str, Any]
 ) -> Path:
@@ -199,36 +220,104 @@ def save_tensors(
     ``path`` may name either file or their common stem. The sidecar records the tensor names,
     shapes and dtypes and the SHA-256 of the tensor file, and both files a random save id, so
     that a mismatched pair or a damaged tensor file is detected on load. ``meta`` must be
-    strict JSON (no NaN or infinity). Returns the tensor file.
+    strict JSON (no NaN or infinity). Returns the tensor file. (:func:`write_tensors` with
+    every tensor in one piece.)
+    """
+    layout = {k: (v.dtype, tuple(v.shape)) for k, v in tensors.items()}
+    return write_tensors(path, layout, lambda name: (tensors[name],), meta)
+
+
+def write_tensors(
+    path: str | os.PathLike[str],
+    layout: TensorLayout,
+    pieces: Callable[[str], Iterable[torch.Tensor]],
+    meta: dict[str, Any],
+) -> Path:
+    """Write a pair like :func:`save_tensors` from tensors given piece by piece: the file of
+    tensors whose dtype and shape ``layout`` declares, each the concatenation (along its first
+    axis) of the pieces ``pieces(name)`` yields, in order.
+
+    Only one piece is held at a time, so a file larger than memory can be written (a merge of
+    shards); the SHA-256 is computed as the bytes go out. A piece of another dtype or row
+    shape, or pieces that do not add up to the declared shape, raise a ``ValueError`` naming
+    the tensor, and nothing is left behind.
     """
     tensor_path, meta_path = _paths(path)
-    contiguous = _unshared({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()})
+    json_text(meta, meta_path, default=str)  # a NaN in meta is refused before any tensor
     save_id = uuid.uuid4().hex
-    data = st_save(contiguous, metadata={_SAVE_ID: save_id})
+    order = sorted(layout, key=lambda k: (-layout[k][0].itemsize, k))  # aligned, as safetensors
+    digest = hashlib.sha256()
+    with atomic_file(tensor_path) as handle:
+        for block in _header_blocks(layout, order, save_id):
+            digest.update(block)
+            handle.write(block)
+        for name in order:
+            dtype, shape = layout[name]
+            rows = 0
+            for piece in pieces(name):
+                rows += _check_piece(name, piece, dtype, shape)
+                data = _little_endian_bytes(piece)
+                digest.update(data)
+                handle.write(data)
+                del piece, data  # released before the next piece is asked for
+            if rows != (shape[0] if shape else 1):
+                raise ValueError(
+                    f"the pieces of tensor {name!r} hold {rows} rows, but its shape is "
+                    f"{list(shape)}"
+                )
+    described = {k: {"shape": list(s), "dtype": str(d)} for k, (d, s) in layout.items()}
     sidecar = {
         "format_version": FORMAT_VERSION,
         "save_id": save_id,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "tensors": {
-            k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in contiguous.items()
-        },
+        "sha256": digest.hexdigest(),
+        "tensors": described,
         **meta,
     }
     text = json_text(sidecar, meta_path, indent=2, sort_keys=True, default=str)
-    atomic_write_bytes(tensor_path, data)
     atomic_write_text(meta_path, text)
     return tensor_path
 
 
-def _unshared(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Copies of tensors that share memory with an earlier one (safetensors refuses those)."""
-    seen: set[int] = set()
-    out = {}
-    for key, value in tensors.items():
-        ptr = value.untyped_storage().data_ptr()
-        out[key] = value.clone() if ptr in seen and value.numel() else value
-        seen.add(ptr)
-    return out
+def _header_blocks(layout: TensorLayout, order: list[str], save_id: str) -> tuple[bytes, bytes]:
+    """The safetensors header of ``layout`` with the tensors in ``order``: its size (8 bytes,
+    little-endian) and its JSON, padded with spaces so that the tensors start 8-byte aligned."""
+    header: dict[str, Any] = {"__metadata__": {_SAVE_ID: save_id}}
+    offset = 0
+    for name in order:
+        dtype, shape = layout[name]
+        end = offset + math.prod(shape) * dtype.itemsize
+        header[name] = {
+            "dtype": _ST_DTYPE[dtype],
+            "shape": list(shape),
+            "data_offsets": [offset, end],
+        }
+        offset = end
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    return len(raw).to_bytes(8, "little"), raw
+
+
+def _check_piece(name: str, piece: torch.Tensor, dtype: torch.dtype, shape: tuple[int, ...]) -> int:
+    """The rows of one piece of tensor ``name`` (1 for a scalar), checked against its layout."""
+    fits = piece.dtype == dtype and (
+        tuple(piece.shape[1:]) == shape[1:] and piece.dim() > 0 if shape else piece.dim() == 0
+    )
+    if not fits:
+        raise ValueError(
+            f"a piece of tensor {name!r} is {piece.dtype} {list(piece.shape)}; tensor {name!r} "
+            f"is {dtype} {list(shape)}, so its pieces must be {dtype} [rows, *{list(shape[1:])}]"
+        )
+    return int(piece.shape[0]) if shape else 1
+
+
+def _little_endian_bytes(tensor: torch.Tensor) -> Any:
+    """The bytes of ``tensor`` in row-major order and little-endian (safetensors' layout), as
+    a buffer (no copy of a contiguous CPU tensor on a little-endian machine)."""
+    flat = tensor.detach().to("cpu").contiguous().reshape(-1)
+    data = flat.view(torch.uint8).numpy()
+    if sys.byteorder == "big" and tensor.element_size() > 1:
+        data = data.reshape(-1, tensor.element_size())[:, ::-1].copy()
+    return data
 
 
 def _read(path: Path, limit: int | None = None) -> bytes:

@@ -28,6 +28,12 @@ Two fixes against the collapse of ConvVAE on dim colour images, measured with
 Width: 16 by default. At lr 2e-3 (``train_vae``'s default) width 32 diverged on the shapes
 (the encoder's log-variance ran to its floor, the KL to thousands of nats, and the output
 stayed at the mean image) with batch 32 and 64 alike; width 32 trains at lr 1e-3.
+
+How ``fit`` trains it (``pipeline.settings.CODEC_DEFAULTS``): KL weight 1e-5, so that the
+corners a classifier tells squares from circles by survive (``benchmarks/codec_agreement.py``);
+lr 1e-3, multiplied by 0.1 after 60 % and 85 % of the epochs, and the gradient norm clipped to
+1, because at 64 px and lr 2e-3 the loss spiked by orders of magnitude late in a long run, with
+clipping alone too.
 """
 
 from __future__ import annotations

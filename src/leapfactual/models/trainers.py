@@ -58,8 +58,10 @@ def train_vae(
     *,
     lr_milestones: tuple[int, ...] = (),
     device: str | torch.device | None = None,
+    max_grad_norm: float | None = None,
 ) -> list[float]:
-    """Train a :class:`ConvVAE` (MSE + beta KL); return the mean total loss of every epoch."""
+    """Train a :class:`ConvVAE` (MSE + beta KL); return the mean total loss of every epoch
+    (``max_grad_norm``: see :func:`leapfactual.training.fit`)."""
 
     def step(batch: Sequence[Tensor], generator: torch.Generator) -> Tensor:
         return model.loss(as_float_images(batch[0]), generator)[0]
@@ -78,6 +80,7 @@ def train_vae(
         checkpoint=checkpoint,
         device=device,
         settings={"loss": "vae"},
+        max_grad_norm=max_grad_norm,
     )
 
 

@@ -19,6 +19,7 @@ from leapfactual.flow import (
     ConditionSpec,
     GaussianSource,
     MLPField,
+    Source,
     UNet1DField,
     UniformSource,
     VectorField,
@@ -45,8 +46,10 @@ def build_vae(settings: VAESettings, channels: int, size: int) -> nn.Module:
     if settings.kind == "resnet":
         from leapfactual.models.resvae import ResVAE
 
-        return ResVAE(channels, size, settings.latent_dim, settings.base_width, beta=settings.beta)
-    return ConvVAE(channels, size, settings.latent_dim, settings.base_width, settings.beta)
+        return ResVAE(
+            channels, size, settings.latent_dim, settings.base_width, beta=settings.kl_weight
+        )
+    return ConvVAE(channels, size, settings.latent_dim, settings.base_width, settings.kl_weight)
 
 
 def fit_vae(
@@ -66,11 +69,13 @@ def fit_vae(
         images,
         settings.epochs,
         settings.batch,
-        settings.lr,
+        settings.learning_rate,
         seed,
         progress,
         checkpoint,
+        lr_milestones=settings.milestones,
         device=device,
+        max_grad_norm=settings.max_grad_norm,
     )
     return model.eval()
 
@@ -198,9 +203,7 @@ def fit_flow(
         settings.batch,
         settings.lr,
         lr_milestones=settings.lr_milestones,
-        source=UniformSource(*settings.source_bounds)
-        if settings.source == "uniform"
-        else GaussianSource(),
+        source=flow_source(settings),
         sigma=settings.sigma,
         coupling=settings.coupling,  # type: ignore[arg-type]
         seed=seed,
@@ -208,6 +211,13 @@ def fit_flow(
         checkpoint=checkpoint,
     )
     return field.eval()
+
+
+def flow_source(settings: FlowSettings) -> Source:
+    """The noise distribution at t = 0 that ``settings`` name."""
+    if settings.source == "uniform":
+        return UniformSource(*settings.source_bounds)
+    return GaussianSource()
 
 
 def fit_cvae(
@@ -231,7 +241,7 @@ def fit_cvae(
         probs,
         settings.epochs,
         settings.batch,
-        settings.lr,
+        settings.learning_rate,
         seed,
         progress,
         checkpoint,

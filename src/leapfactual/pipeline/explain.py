@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from leapfactual.distributed import init, resolve_device
-from leapfactual.explain import Explanation
+from leapfactual.explain import Explanation, StoredExplanation
 from leapfactual.explain.registry import build_explainer
 from leapfactual.explain.targets import check_target_spec, parse_targets, value_targets
 from leapfactual.io import LOCK_NAME, check_free, exclusive
@@ -33,10 +33,11 @@ from leapfactual.training.checkpoint import tensor_digest
 
 @dataclass
 class ExplainResult:
-    """What :func:`explain_run` made: the explanation (None for an unmerged sharded job or
-    on ranks other than 0), the run's class names, the input names, the shard report when
-    sharded, the run's fit warnings, and the run itself (loaded; e.g. its codec draws the
-    report's latent trajectories)."""
+    """What :func:`explain_run` made: the explanation in memory (None for a sharded job),
+    the run's class names, the input names, the shard report when sharded, the run's fit
+    warnings, the run itself (loaded; e.g. its codec draws the report's latent trajectories),
+    and a sharded job's merged explanation, opened on disk to be read on demand (None when
+    not merged, and on ranks other than 0)."""
 
     explanation: Explanation | None
     out: Path | None
@@ -45,6 +46,7 @@ class ExplainResult:
     shards: ShardReport | None = None
     warnings: list[str] = field(default_factory=list)
     run: Run | None = None
+    stored: StoredExplanation | None = None
 
 
 def resolve_inputs(run: Run, images: str | Sequence[str] | Tensor) -> tuple[Tensor, list[str]]:
@@ -119,6 +121,7 @@ def explain_run(
         keep = "none" if sharded else trajectory
         options = method_options(settings, keep, progress and not sharded)
         explainer, output = build_explainer(settings.method, fitted.models(), **options)
+        explainer.set_nonfinite(settings.nonfinite)
         warnings = fitted.warnings
         if sharded:
             assert target_dir is not None
@@ -140,9 +143,9 @@ def explain_run(
                 overwrite=force,
                 progress=progress and ranks.is_main,
             )
-            exp = merge_shards(target_dir) if merge and ranks.is_main else None
+            stored = merge_shards(target_dir) if merge and ranks.is_main else None
             return ExplainResult(
-                exp, target_dir, fitted.class_names, names, report, warnings, fitted
+                None, target_dir, fitted.class_names, names, report, warnings, fitted, stored
             )
         exp = explainer.explain(x[rows % n], targets, settings.diverse)
         inputs = rows.repeat_interleave(settings.diverse) % n

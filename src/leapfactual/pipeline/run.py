@@ -58,6 +58,7 @@ from leapfactual.io import (
     subdirectory,
     write_json,
 )
+from leapfactual.metrics.generation import conditional_sample_accuracy
 from leapfactual.metrics.reconstruction import codec_quality
 from leapfactual.models import accuracy
 from leapfactual.models.adapters import adapt_classifier
@@ -72,6 +73,8 @@ AGREEMENT_WARNING = 0.9
 """Below this agreement of the classifier on reconstructions, ``fit`` warns."""
 MIN_STEPS_WARNING = 500
 """Fewer VAE optimiser steps than this, and ``fit`` warns that the data is too small."""
+SAMPLE_ACCURACY_WARNING = 0.6
+"""Below this fraction of flow samples in the class they were drawn for, ``fit`` warns."""
 
 
 @dataclass
@@ -313,6 +316,14 @@ def fit_warnings(run: Run) -> list[str]:
             "validity are unreliable; train the VAE longer (--set vae.epochs=...), with a "
             "smaller KL weight (--set vae.beta=...), a larger latent (--latent-dim) or "
             "vae.kind = 'resnet'"
+        )
+    samples = summary.get("flow_sample_accuracy")
+    if samples is not None and samples < SAMPLE_ACCURACY_WARNING:
+        out.append(
+            f"only {samples:.0%} of the flow's samples are in the class they were drawn for: "
+            "the flow has not learnt what tells the classes apart in the latent space, so "
+            "LeapFactual's CEs will often miss their target; train it longer or wider "
+            "(--set flow.epochs=... --set flow.width=256 --set flow.depth=4) or on more images"
         )
     steps = run.meta.get("vae_steps")
     if steps is not None and steps < MIN_STEPS_WARNING:
@@ -571,6 +582,17 @@ def _measure(run: Run, stage: str) -> dict[str, float]:
         out = {"classifier_agreement_on_reconstructions": quality["agreement"]}
         if "accuracy" in quality:
             out["classifier_accuracy_on_reconstructions"] = quality["accuracy"]
+        classifier, flow = run.classifier, run.flow
+        assert classifier is not None and flow is not None  # the flow stage needs both
+        if probs_width(run, classifier) == test.num_classes:
+            out["flow_sample_accuracy"] = conditional_sample_accuracy(
+                flow,
+                run.vae,
+                classifier,
+                test.num_classes,
+                seed=run.config.seed,
+                source=build.flow_source(run.config.flow),
+            )
         return out
     return {}
 

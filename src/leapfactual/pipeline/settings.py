@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from leapfactual.explain import Blend, Diversity, Inject
+from leapfactual.explain.base import check_nonfinite
 from leapfactual.flow import Solver
 from leapfactual.flow.conditions import KINDS
 
@@ -44,8 +45,28 @@ T = TypeVar("T")
 
 STAGE_NAMES = ("vae", "classifier", "flow", "oracle", "cvae")
 CODECS = ("conv", "resnet")
-WIDTHS = {"conv": 32, "resnet": 16}
-"""Default base width of each VAE kind."""
+
+
+@dataclass(frozen=True)
+class CodecDefaults:
+    """What a VAE kind trains with where :class:`VAESettings` leaves a field at None."""
+
+    width: int
+    beta: float
+    lr: float
+    grad_clip: float
+    """0: no clipping."""
+    decay_at: tuple[float, ...]
+    """Fractions of the epochs after which the learning rate is multiplied by 0.1."""
+
+
+CODEC_DEFAULTS = {
+    "conv": CodecDefaults(width=32, beta=0.00025, lr=2e-3, grad_clip=0.0, decay_at=()),
+    "resnet": CodecDefaults(width=16, beta=1e-5, lr=1e-3, grad_clip=1.0, decay_at=(0.6, 0.85)),
+}
+"""Per kind. The residual VAE's: a small KL weight keeps what a classifier looks at
+(``benchmarks/codec_agreement.py``); clipping, a smaller rate and two decays keep it from
+diverging late in training at 64 px, where it did at lr 2e-3 with or without clipping."""
 FIELDS = ("mlp", "unet")
 ACTIVATIONS = ("selu", "silu", "relu")
 COUPLINGS = ("independent", "ot")
@@ -71,35 +92,74 @@ class VAESettings:
     """The VAE whose latent space the flow models (also used for the CGM baseline's CVAE).
 
     ``kind``: ``conv`` (:class:`~leapfactual.models.ConvVAE`, for small grey images) or
-    ``resnet`` (:class:`~leapfactual.models.ResVAE`, residual blocks for 32-128 px).
-    ``width``: base channels; None takes the kind's own (:data:`WIDTHS`: the residual VAE
-    diverges at the conv VAE's width with this learning rate). ``beta``: weight of the KL
-    term (MSE averaged over pixels + beta * KL summed over latent dimensions). It trades what
-    the codec keeps against a latent the flow can model: ``benchmarks/codec_agreement.py``
-    measures a user classifier's agreement on reconstructions per beta and training length.
-    (The CGM baseline's conditional VAE keeps its own beta, 0.001.)
+    ``resnet`` (:class:`~leapfactual.models.ResVAE`, residual blocks for 32-128 px). Every
+    field that is None takes the kind's own value (:data:`CODEC_DEFAULTS`):
+
+    - ``width``: base channels (the residual VAE diverges at the conv VAE's width).
+    - ``beta``: weight of the KL term (MSE averaged over pixels + beta * KL summed over latent
+      dimensions). It trades what the codec keeps against a latent the flow can model:
+      ``benchmarks/codec_agreement.py`` measures a user classifier's agreement on
+      reconstructions per beta and training length. (The CGM baseline's conditional VAE
+      keeps its own beta, 0.001.)
+    - ``lr``, ``lr_milestones``: Adam's rate and the epochs after which it is multiplied by
+      0.1 (the kind's default milestones are fractions of ``epochs``).
+    - ``grad_clip``: the gradient's global norm is clipped to this before every step; 0 for
+      none.
     """
 
     kind: str = "conv"
     latent_dim: int = 32
     width: int | None = None
     epochs: int = 20
-    lr: float = 2e-3
+    lr: float | None = None
     batch: int = 64
-    beta: float = 0.00025
+    beta: float | None = None
+    grad_clip: float | None = None
+    lr_milestones: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         _choice("vae.kind", self.kind, CODECS)
-        _positive(self, "latent_dim", "epochs", "lr", "batch")
-        if self.width is not None:
-            _positive(self, "width")
-        if not (math.isfinite(self.beta) and self.beta >= 0):
-            raise ValueError(f"vae.beta must be a finite number >= 0, got {self.beta}")
+        _positive(self, "latent_dim", "epochs", "batch")
+        for name in ("width", "lr"):
+            if getattr(self, name) is not None:
+                _positive(self, name)
+        for name in ("beta", "grad_clip"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"vae.{name} must be a finite number >= 0, got {value}")
+
+    @property
+    def defaults(self) -> CodecDefaults:
+        """The kind's own values of the fields left at None."""
+        return CODEC_DEFAULTS[self.kind]
 
     @property
     def base_width(self) -> int:
         """``width``, or the kind's default width."""
-        return self.width if self.width is not None else WIDTHS[self.kind]
+        return self.width if self.width is not None else self.defaults.width
+
+    @property
+    def kl_weight(self) -> float:
+        """``beta``, or the kind's default KL weight."""
+        return self.beta if self.beta is not None else self.defaults.beta
+
+    @property
+    def learning_rate(self) -> float:
+        """``lr``, or the kind's default learning rate."""
+        return self.lr if self.lr is not None else self.defaults.lr
+
+    @property
+    def milestones(self) -> tuple[int, ...]:
+        """``lr_milestones``, or the kind's default fractions of ``epochs``."""
+        if self.lr_milestones is not None:
+            return self.lr_milestones
+        return tuple(round(f * self.epochs) for f in self.defaults.decay_at)
+
+    @property
+    def max_grad_norm(self) -> float | None:
+        """The gradient clip the trainer applies (None: none)."""
+        clip = self.grad_clip if self.grad_clip is not None else self.defaults.grad_clip
+        return clip or None
 
 
 @dataclass(frozen=True)
@@ -218,7 +278,9 @@ class ExplainSettings:
     of the method (e.g. ``tau`` of an attack). A regressor's run takes ``target_value`` (one
     wanted value for every input) or ``target_shift`` (each input's prediction plus this)
     and a ``tolerance`` (valid: ``|f(x') - target| <= tolerance``) instead of ``target``.
-    ``diverse``: CEs per input (LeapFactual, made as ``diversity`` says).
+    ``diverse``: CEs per input (LeapFactual, made as ``diversity`` says). ``nonfinite``: what a
+    NaN or infinite model output does, ``error`` (stop, naming the model and the step) or
+    ``invalid`` (mark the sample invalid and count it; see ``Explainer.set_nonfinite``).
     """
 
     method: str = "leapfactual"
@@ -234,9 +296,11 @@ class ExplainSettings:
     tolerance: float | None = None
     diverse: int = 1
     diversity: Diversity = Diversity()
+    nonfinite: str = "error"
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_nonfinite(self.nonfinite)
         if self.target_value is not None and self.target_shift is not None:
             raise ValueError("give target_value or target_shift, not both")
         if self.diverse < 1:

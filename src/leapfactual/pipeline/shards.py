@@ -8,7 +8,8 @@ shard, whatever the number of images (and after each shard the allocator's free 
 to the system, see :func:`release_memory`). ``OUT/shards/job.json`` records what is being
 made; a restart with the same job skips every finished shard (a crash loses at most the shards
 in progress), and a different job in the same directory is refused. :func:`merge_shards` joins
-the shards into one :class:`~leapfactual.explain.Explanation`.
+the shards into one saved explanation, one shard's tensor at a time, and opens it to be read on
+demand (:class:`~leapfactual.explain.stored.StoredExplanation`).
 """
 
 from __future__ import annotations
@@ -31,15 +32,16 @@ from tqdm.auto import tqdm
 
 from leapfactual.distributed import barrier, init
 from leapfactual.explain.base import Explainer
-from leapfactual.explain.explanation import Cost, Explanation
+from leapfactual.explain.explanation import Cost, stored_meta
+from leapfactual.explain.stored import StoredExplanation, open_explanation
 from leapfactual.io import (
     CheckpointError,
-    check_tensors,
-    load_tensors,
+    TensorFile,
     parse_json,
     save_tensors,
     subdirectory,
     write_json,
+    write_tensors,
 )
 from leapfactual.training.checkpoint import tensor_digest
 
@@ -80,13 +82,18 @@ def _normalise(value: Any) -> Any:
 def _is_done(folder: Path, i: int, job_id: str) -> bool:
     """Whether shard ``i`` of this job is on disk and intact (its tensor file has the SHA-256
     its sidecar recorded); a damaged or incomplete shard is not done, so it is made again."""
+    return _open_done(folder, i, job_id) is not None
+
+
+def _open_done(folder: Path, i: int, job_id: str) -> TensorFile | None:
+    """Shard ``i`` of this job, checked and opened, if it is finished and intact."""
     try:
-        _, meta = check_tensors(_shard_path(folder, i))
+        shard = TensorFile(_shard_path(folder, i))
     except CheckpointError:
-        return False
-    return (
-        meta.get("kind") == SHARD_KIND and meta.get("job_id") == job_id and meta.get("shard") == i
-    )
+        return None
+    meta = shard.meta
+    done = meta.get("kind") == SHARD_KIND and meta.get("job_id") == job_id
+    return shard if done and meta.get("shard") == i else None
 
 
 def _prepare(folder: Path, job: dict[str, Any], overwrite: bool, is_main: bool) -> None:
@@ -247,45 +254,63 @@ def _read_job(folder: Path) -> dict[str, Any]:
     return job
 
 
-def merge_shards(
-    out: str | os.PathLike[str], *, save: bool = True, keep_shards: bool = True
-) -> Explanation:
-    """Join the finished shards in ``out/shards`` into one explanation, in row order.
+def merge_shards(out: str | os.PathLike[str], *, keep_shards: bool = True) -> StoredExplanation:
+    """Join the finished shards in ``out/shards`` into ``out/explanation.*``, in row order, and
+    open it (:func:`~leapfactual.explain.stored.open_explanation`: read on demand).
 
-    With ``save`` it is written to ``out/explanation.*``; ``keep_shards=False`` then deletes
-    the shards. Holds the whole result in memory (use the shard files directly to stream).
-    Raises a ``ValueError`` naming the missing shards if the job is not finished.
+    The file is written tensor by tensor, each from one shard at a time (see
+    :func:`~leapfactual.io.write_tensors`), so memory does not grow with the number of CEs;
+    every shard is checked (SHA-256) before. ``keep_shards=False`` deletes the shards once
+    the merged file is written. Raises a ``ValueError`` naming the missing shards if the job
+    is not finished.
     """
     folder = Path(out) / "shards"
     job = _read_job(folder)
-    missing = [i for i in range(job["shards"]) if not _is_done(folder, i, job["job_id"])]
-    if missing:
+    opened = [_open_done(folder, i, job["job_id"]) for i in range(job["shards"])]
+    done = [shard for shard in opened if shard is not None]
+    if len(done) < len(opened):
+        missing = [i for i, shard in enumerate(opened) if shard is None]
         raise ValueError(
             f"{len(missing)} of {job['shards']} shards in {folder} are not finished (first: "
             f"{missing[:5]}); run the same explain command again to make them, then merge"
         )
-    parts: dict[str, list[Tensor]] = {}
     cost = Cost()
-    meta: dict[str, Any] = {}
-    for i in range(job["shards"]):
-        tensors, meta = load_tensors(_shard_path(folder, i))
-        for key, value in tensors.items():
-            parts.setdefault(key, []).append(value)
-        cost.add(Cost(**meta["cost"]))
-    merged = {k: torch.cat(v) for k, v in parts.items()}
-    merged.pop("row")
+    for shard in done:
+        cost.add(Cost(**shard.meta["cost"]))
+    last = done[-1].meta
     config = {
-        **meta["config"],
+        **last["config"],
         "shards": job["shards"],
         "shard_size": job["shard_size"],
         "job": job.get("inputs", {}),
     }
-    tolerance = config.get("tolerance")
-    exp = Explanation(
-        method=meta["method"], cost=cost, config=config, tolerance=tolerance, **merged
+    meta = stored_meta(last["method"], cost, config.get("tolerance"), config)
+    layout = _merged_layout(done)
+    write_tensors(
+        Path(out) / "explanation", layout, lambda k: (shard.read(k) for shard in done), meta
     )
-    if save:
-        exp.save(out)
-        if not keep_shards:
-            shutil.rmtree(folder)
-    return exp
+    if not keep_shards:
+        shutil.rmtree(folder)
+    return open_explanation(out)
+
+
+def _merged_layout(shards: list[TensorFile]) -> dict[str, tuple[torch.dtype, tuple[int, ...]]]:
+    """Dtype and shape of each merged tensor (the shards' rows stacked; not ``row``); shards
+    whose tensors differ in name, dtype or row shape are refused naming the first."""
+    first = shards[0].layout
+    for shard in shards[1:]:
+        same = shard.layout.keys() == first.keys() and all(
+            dtype == first[k][0] and shape[1:] == first[k][1][1:]
+            for k, (dtype, shape) in shard.layout.items()
+        )
+        if not same:
+            raise CheckpointError(
+                f"{shard.path} holds other tensors than {shards[0].path} (names, dtypes or "
+                "row shapes differ), so they are not shards of one job; make the job again "
+                "with --force"
+            )
+    return {
+        k: (dtype, (sum(s.layout[k][1][0] for s in shards), *shape[1:]))
+        for k, (dtype, shape) in first.items()
+        if k != "row"
+    }

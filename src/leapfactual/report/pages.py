@@ -32,10 +32,10 @@ def machine() -> str:
     )
 
 
-def code_version() -> str:
-    """The code that produced a page: the git commit of this source tree (and whether it had
-    uncommitted changes), or the package version outside a git checkout."""
-    here = Path(__file__).parent
+def code_version(here: Path = Path(__file__).parent) -> str:
+    """The code that produced a page: the git commit of the source tree at ``here`` (this
+    package's, by default) and whether it had uncommitted changes, or the package version
+    outside a git checkout."""
 
     def git(*args: str) -> str:
         done = subprocess.run(

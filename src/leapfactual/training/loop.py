@@ -22,6 +22,7 @@ Only rank 0 writes checkpoints; all ranks read them.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -101,6 +102,7 @@ def fit(
     settings: Mapping[str, Any] | None = None,
     chunks: int | None = None,
     device: str | torch.device | None = None,
+    max_grad_norm: float | None = None,
 ) -> list[float]:
     """Train ``model`` by minimising ``step`` over minibatches of ``data``; return epoch losses.
 
@@ -124,6 +126,8 @@ def fit(
             (gradient accumulation); default: the number of processes (1 without torchrun).
             Must be a multiple of the number of processes.
         device: move the model there first (default: where the model is).
+        max_grad_norm: clip the gradient's global norm to this before every step (None:
+            no clipping); after DDP's all-reduce, so every rank clips the same gradient.
 
     Under ``torchrun`` (the process group is joined if need be) every trainable parameter must
     get a gradient from every step, as DDP requires (true of all the project's models); freeze
@@ -133,6 +137,8 @@ def fit(
         the sample-weighted mean loss of every epoch, from the first (also when resumed).
     """
     n = _check(data, epochs, batch_size, lr, checkpoint_every)
+    if max_grad_norm is not None and not (math.isfinite(max_grad_norm) and max_grad_norm > 0):
+        raise ValueError(f"max_grad_norm must be a finite number > 0 or None; got {max_grad_norm}")
     ranks = init()
     chunks = ranks.size if chunks is None else chunks
     if chunks < 1 or chunks % ranks.size:
@@ -163,6 +169,7 @@ def fit(
             "batch_size": batch_size,
             "seed": seed,
             **({"chunks": chunks} if chunks > 1 else {}),
+            **({"max_grad_norm": max_grad_norm} if max_grad_norm is not None else {}),
             **(settings or {}),
         }
         fp = fingerprint(model, tensors, run_settings)
@@ -210,6 +217,8 @@ def fit(
                 key = (seed, epoch, begin // batch_size)
                 part_total, part_count = _chunked(runner, tensors, idx, key, chunks, ranks)
                 total, count = total + part_total, count + part_count
+            if max_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
             optimizer.step()
         scheduler.step()
         total, count = all_reduce_sum([total, count]) if ranks.distributed else (total, count)
