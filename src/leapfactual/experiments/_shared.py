@@ -79,9 +79,7 @@ def fit_weak_strong(
     x, y = train.images, train.labels
     weak = build.fit_classifier(x[weak_idx], y[weak_idx], k, cfg.classifier, seed + 1, device=on)
     strong = build.fit_classifier(x, y, k, cfg.classifier, seed + 2, device=on)
-    z, recon = build.encode_decode(vae, train.images)
-    shown = build.condition_images(cfg.flow, train.images, recon)
-    flow = build.fit_flow(z, build.predict_probs(weak, shown), cfg.flow, seed + 3, device=on)
+    flow = build.fit_flow_for(weak, vae, train.images, cfg.flow, seed + 3, device=on)
     model = WeakStrong(vae, weak, strong, flow, weak_idx)
     if cvae:
         probs = build.predict_probs(weak, train.images)

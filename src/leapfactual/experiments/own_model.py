@@ -13,7 +13,7 @@ another width trained on other images, judges whether the CEs really show the ta
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from leapfactual.pipeline import (
     explain_run,
     fit_run,
 )
-from leapfactual.pipeline.build import condition_images, encode_decode, fit_flow, predict_probs
+from leapfactual.pipeline.build import fit_flow_for, predict_probs
 
 OWN_MODEL_FLOW = FlowSettings(
     width=256, depth=4, epochs=2000, lr=1e-3, batch=64, lr_milestones=(1500,)
@@ -218,9 +218,8 @@ def paper_flow_scores(
     the result is the flow's size and training."""
     classifier, vae = run.classifier, run.vae
     assert classifier is not None and vae is not None  # a fitted run
-    latents, recon = encode_decode(vae, run.train.images)
-    probs = predict_probs(classifier, condition_images(run.config.flow, run.train.images, recon))
-    flow = fit_flow(latents, probs, FlowSettings(), seed)
+    paper = replace(FlowSettings(), condition_on=run.config.flow.condition_on)
+    flow = fit_flow_for(classifier, vae, run.train.images, paper, seed)
     exp = LeapFactual(classifier, vae, flow, batch_size=256).explain(x, target)  # type: ignore[arg-type]
     return {
         "flow samples in class": conditional_sample_accuracy(

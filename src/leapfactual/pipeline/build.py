@@ -220,6 +220,35 @@ def flow_source(settings: FlowSettings) -> Source:
     return GaussianSource()
 
 
+def fit_flow_for(
+    classifier: Callable[[Tensor], object],
+    codec: object,
+    images: Tensor,
+    settings: FlowSettings,
+    seed: int,
+    *,
+    outputs: Outputs = "logits",
+    progress: bool = False,
+    checkpoint: PathLike | None = None,
+    device: str | torch.device | None = None,
+) -> VectorField:
+    """The flow a run fits for ``classifier``: on the latents of ``images`` under ``codec``,
+    conditioned on the classifier's outputs on their reconstructions or on ``images``
+    (``settings.condition_on``); a regressor (``outputs="value"``) on its values."""
+    latents, recon = encode_decode(codec, images)
+    probs = predict_probs(classifier, condition_images(settings, images, recon), outputs)
+    return fit_flow(
+        latents,
+        probs,
+        settings,
+        seed,
+        progress=progress,
+        checkpoint=checkpoint,
+        device=device,
+        regression=outputs == "value",
+    )
+
+
 def fit_cvae(
     images: Tensor,
     probs: Tensor,
@@ -297,6 +326,7 @@ __all__ = [
     "fit_classifier",
     "fit_cvae",
     "fit_flow",
+    "fit_flow_for",
     "fit_regressor",
     "fit_vae",
     "model_device",

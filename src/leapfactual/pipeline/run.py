@@ -524,11 +524,15 @@ def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.
         probs = build.predict_probs(run.classifier, train.images, run.outputs)  # type: ignore[arg-type]
         model = build.fit_cvae(train.images, probs, cfg.cvae, seed, **options)
     else:
-        latents, recon = build.encode_decode(run.vae, train.images)
-        shown = build.condition_images(cfg.flow, train.images, recon)
-        probs = build.predict_probs(run.classifier, shown, run.outputs)  # type: ignore[arg-type]
-        regression = run.outputs == "value"
-        model = build.fit_flow(latents, probs, cfg.flow, seed, regression=regression, **options)
+        model = build.fit_flow_for(
+            run.classifier,  # type: ignore[arg-type]
+            run.vae,
+            train.images,
+            cfg.flow,
+            seed,
+            outputs=run.outputs,
+            **options,
+        )
         run.meta["flow_classifier"] = run.classifier_identity
     if write:
         if isinstance(model, VectorField):
