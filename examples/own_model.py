@@ -1,6 +1,6 @@
 """Explain your own classifier on your own RGB images, from Python (docs/tutorials/own-model.md).
 
-    python examples/own_model.py --out work            # about 3 minutes on a 2-core CPU
+    python examples/own_model.py --out work            # a few minutes on a 2-core CPU
     python examples/own_model.py --out work --files-only
 
 Step 1 stands in for what you already have: a folder of RGB images in class sub-folders and a
@@ -38,7 +38,7 @@ def explain_own_model(out: Path, images: Path, classifier: Path, quick: bool = F
     config = lf.FitConfig(
         data=f"image-folder:{images}",
         classifier=lf.ClassifierSettings(spec=str(classifier)),  # yours: never trained here
-        vae=lf.VAESettings(kind="resnet", epochs=100),
+        vae=lf.VAESettings(kind="resnet", epochs=100, agreement=0.01),
         flow=lf.FlowSettings(width=256, depth=4, epochs=2000, lr=1e-3, batch=64),
     )
     if quick:

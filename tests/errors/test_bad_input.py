@@ -44,6 +44,7 @@ from leapfactual.pipeline import (
     load_run,
     override,
 )
+from leapfactual.pipeline.build import fit_vae
 from leapfactual.pipeline.explain import claim_output
 from leapfactual.report.sections import select_samples
 from leapfactual.training import fit
@@ -596,6 +597,34 @@ ROWS = [
             (
                 lambda r, b: [*FIT, str(b.root / "fit_clip"), "--set", "vae.grad_clip=-1"],
                 r"vae\.grad_clip must be a finite number",
+            ),
+        ],
+    ),
+    Row(
+        "codec_agreement",
+        [
+            (
+                lambda r, b: VAESettings(agreement=-1.0),
+                r"vae\.agreement must be a finite number >= 0",
+            ),
+            (
+                lambda r, b: fit_vae(torch.rand(4, 1, 8, 8), VAESettings(agreement=0.1), 0),
+                r"vae\.agreement > 0 needs the classifier",
+            ),
+            (
+                lambda r, b: fit_vae(
+                    torch.rand(4, 1, 8, 8),
+                    VAESettings(kind="resnet", width=4, epochs=1, agreement=0.1),
+                    0,
+                    classifier=lambda x: torch.zeros(len(x), 2),
+                ),
+                r"needs gradients through the classifier.*export it with torch\.export",
+            ),
+        ],
+        [
+            (
+                lambda r, b: [*FIT, str(b.root / "fit_agree"), "--set", "vae.agreement=nan"],
+                r"vae\.agreement must be a finite number",
             ),
         ],
     ),

@@ -106,4 +106,7 @@ def test_a_regressors_job_in_shards_equals_the_one_in_memory(regression_run, tmp
     assert sharded.explanation is None and sharded.stored is not None and whole is not None
     exp = sharded.stored.load()
     assert exp.tolerance == 0.2
-    assert torch.allclose(exp.target, whole.target) and torch.allclose(exp.x_cf, whole.x_cf)
+    assert torch.equal(exp.target, whole.target)
+    # shards of 2 batch differently from the job of 5: the CPU's kernels round per batch size
+    # (up to 2e-6 per pixel with one thread), so equal up to float rounding
+    assert torch.allclose(exp.x_cf, whole.x_cf, atol=1e-5)

@@ -166,3 +166,24 @@ def test_data_that_changed_or_moved_is_named_with_the_run_file(tmp_path, monkeyp
     assert moved.class_names == ["c0", "c1"] and moved.image_shape == (1, 12, 12)
     with pytest.raises(FileNotFoundError, match=r"run\.json: data 'image-folder:.*move it back"):
         _ = moved.test
+
+
+def test_vae_agreement_fits_the_classifier_first_and_trains_the_codec_through_it(
+    tmp_path, make_tiny_config, monkeypatch
+) -> None:
+    from leapfactual.pipeline import build, override
+
+    seen: list[object] = []
+    real = build.fit_vae
+
+    def spy(images, settings, seed, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(kwargs["classifier"])
+        return real(images, settings, seed, **kwargs)
+
+    monkeypatch.setattr(build, "fit_vae", spy)
+    config = override(make_tiny_config(), {"vae.agreement": 0.01})
+    run = fit_run(tmp_path / "run", config, ("vae",))  # the classifier comes with it
+    assert run.classifier is not None and seen == [run.classifier]
+    assert run.meta["vae_classifier"] == run.classifier_identity
+    plain = fit_run(tmp_path / "plain", make_tiny_config(), ("vae",))
+    assert plain.classifier is None and "vae_classifier" not in plain.meta

@@ -32,6 +32,9 @@ def own_model(
     ),
     limit: Limit = _D.limit,
     vae_epochs: Annotated[int, typer.Option(min=1, help="VAE epochs.")] = _D.vae_epochs,
+    vae_agreement: Annotated[
+        float, typer.Option(min=0.0, help="Weight of the VAE's classifier-agreement term.")
+    ] = _D.vae_agreement,
     flow_epochs: Annotated[int, typer.Option(min=1, help="Flow epochs.")] = _D.flow.epochs,
     seed: Seed = _D.seed,
     device: Device = None,
@@ -44,7 +47,14 @@ def own_model(
     except ValueError:
         raise ValueError(f"--sizes must be comma-separated integers, got {sizes!r}") from None
     flow = replace(_D.flow, epochs=flow_epochs, lr_milestones=(flow_epochs * 3 // 4,))
-    cfg = OwnModelConfig(sizes=side, limit=limit, vae_epochs=vae_epochs, flow=flow, seed=seed)
+    cfg = OwnModelConfig(
+        sizes=side,
+        limit=limit,
+        vae_epochs=vae_epochs,
+        vae_agreement=vae_agreement,
+        flow=flow,
+        seed=seed,
+    )
     result = run_own_model(work, cfg, device, progress=True)
     page = write_own_model_page(result, out, "leapfactual " + shlex.join(sys.argv[1:]))
     for row in table_rows(result):

@@ -50,7 +50,7 @@ OWN_MODEL_FLOW = FlowSettings(
 class OwnModelConfig:
     """Image sizes, data sizes, the VAE's epochs and the flow of the measurement."""
 
-    sizes: tuple[int, ...] = (64, 32)
+    sizes: tuple[int, ...] = (128, 64, 32)
     n_images: int = 1200
     n_user: int = 2000
     limit: int = 200
@@ -59,6 +59,7 @@ class OwnModelConfig:
     latent_dim: int = 64
     vae_batch: int = 32
     vae_width: int | None = None
+    vae_agreement: float = 0.01
     flow: FlowSettings = OWN_MODEL_FLOW
     seed: int = 0
 
@@ -174,6 +175,7 @@ def run_size(
             width=cfg.vae_width,
             epochs=cfg.vae_epochs,
             batch=cfg.vae_batch,
+            agreement=cfg.vae_agreement,
         ),
         classifier=ClassifierSettings(spec=str(spec)),
         flow=cfg.flow,
@@ -376,7 +378,9 @@ def write_own_model_page(result: OwnModelResult, stem: Path, command: str) -> Pa
                 f"PyTorch loop on {cfg.n_user} other images ({cfg.user_epochs} epochs), "
                 "exported with `torch.export` and given to `fit` as `classifier.spec`; `fit` "
                 f"trains only a residual VAE (latent {cfg.latent_dim}, {cfg.vae_epochs} epochs, "
-                "the kind's KL weight and gradient clip) and the flow (an MLP of width "
+                "the kind's KL weight and gradient clip, and the user's classifier's agreement "
+                f"term with weight {cfg.vae_agreement:g}: `vae.agreement`) and the flow (an MLP "
+                "of width "
                 f"{cfg.flow.width} and depth {cfg.flow.depth}, {cfg.flow.epochs} epochs of "
                 f"minibatches of {cfg.flow.batch}, lr {cfg.flow.lr:g} x0.1 after epoch "
                 f"{cfg.flow.lr_milestones[0] if cfg.flow.lr_milestones else '-'}) on its outputs.",

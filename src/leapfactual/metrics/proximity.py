@@ -36,7 +36,8 @@ def psnr(x_cf: Any, x: Any, data_range: float = 1.0) -> Tensor:
     return 10.0 * torch.log10(data_range**2 / mse)
 
 
-def _gaussian(size: int, sigma: float) -> Tensor:
+def gaussian_kernel(size: int, sigma: float) -> Tensor:
+    """A 1-D Gaussian of ``size`` taps and width ``sigma`` that sums to 1 (float64)."""
     t = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(t**2) / (2 * sigma**2))
     return g / g.sum()
@@ -70,7 +71,7 @@ def ssim(
             "SSIM window"
         )
     channels = a.shape[1]
-    g = _gaussian(kernel_size, sigma)
+    g = gaussian_kernel(kernel_size, sigma)
     window = (g[:, None] * g[None, :]).expand(channels, 1, kernel_size, kernel_size)
 
     def blur(image: Tensor) -> Tensor:

@@ -33,7 +33,13 @@ How ``fit`` trains it (``pipeline.settings.CODEC_DEFAULTS``): KL weight 1e-5, so
 corners a classifier tells squares from circles by survive (``benchmarks/codec_agreement.py``);
 lr 1e-3, multiplied by 0.1 after 60 % and 85 % of the epochs, and the gradient norm clipped to
 1, because at 64 px and lr 2e-3 the loss spiked by orders of magnitude late in a long run, with
-clipping alone too.
+clipping alone too. At 128 px a classifier may read detail that the MSE does not weigh (the
+own-model CNN tells squares from circles by their sharp corners, and
+``benchmarks/codec_agreement.py --size 128`` prints how many of its answers a blur of 0.5-2
+pixels changes); ``vae.agreement`` adds the classifier's own
+disagreement to the loss (:meth:`VAE.loss`, ``pipeline.build.agreement_term``). Even with it,
+at 128 px this VAE's reconstructions still blur and texture the outlines and move the shapes
+(``leapfactual own-model``, docs/results/own-model.md): a known limit.
 """
 
 from __future__ import annotations
@@ -42,7 +48,6 @@ import itertools
 import math
 import numbers
 
-import torch
 from torch import Tensor, nn
 
 from leapfactual.io import register
@@ -193,18 +198,12 @@ class ResVAE(VAE):
         check_matrix(z, self.latent_dim, None, "latents")
         return self.decoder(z).clamp(0.0, 1.0)
 
-    def loss(
-        self, x: Tensor, generator: torch.Generator | None = None
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """``(total, recon, kl)`` on one sampled latent: ``recon`` the MSE (on the unclamped
-        output, so that no pixel's gradient is cut), ``kl`` as ConvVAE's, and
-        ``total = recon * reference_var / var(x) + beta * kl`` (``recon + beta * kl`` when
-        ``reference_var`` is None)."""
-        recon, kl = self.terms(x, generator)
+    def recon_weight(self, x: Tensor) -> Tensor | float:
+        """``reference_var / var(x)`` (the batch's pixel variance, not differentiated), or 1
+        when ``reference_var`` is None: see the module docstring."""
         if self.reference_var is None:
-            return recon + self.beta * kl, recon, kl
-        weight = self.reference_var / x.detach().var().clamp_min(MIN_VAR)
-        return recon * weight + self.beta * kl, recon, kl
+            return 1.0
+        return self.reference_var / x.detach().var().clamp_min(MIN_VAR)
 
 
 def _finite(value: object) -> bool:

@@ -12,7 +12,7 @@ and reaches 96.5-97.7 % held-out accuracy (3 seeds; ``lr_milestones=(9,)`` gives
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -59,12 +59,14 @@ def train_vae(
     lr_milestones: tuple[int, ...] = (),
     device: str | torch.device | None = None,
     max_grad_norm: float | None = None,
+    agreement: Callable[[Tensor, Tensor], Tensor] | None = None,
 ) -> list[float]:
-    """Train a :class:`ConvVAE` (MSE + beta KL); return the mean total loss of every epoch
-    (``max_grad_norm``: see :func:`leapfactual.training.fit`)."""
+    """Train a :class:`ConvVAE` (MSE + beta KL, plus ``agreement`` when given: see
+    :meth:`VAE.loss`); return the mean total loss of every epoch (``max_grad_norm``: see
+    :func:`leapfactual.training.fit`)."""
 
     def step(batch: Sequence[Tensor], generator: torch.Generator) -> Tensor:
-        return model.loss(as_float_images(batch[0]), generator)[0]
+        return model.loss(as_float_images(batch[0]), generator, agreement)[0]
 
     return fit(
         model,

@@ -10,6 +10,7 @@ regulariser whatever the image size.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -89,7 +90,8 @@ def reparameterise(mu: Tensor, logvar: Tensor, generator: torch.Generator | None
 class VAE(nn.Module):
     """What every VAE codec here shares: a Gaussian encoder (``self.encoder`` gives ``(mu,
     logvar)``), the posterior mean as the latent, and the two terms of the loss on one sampled
-    latent. Subclasses build ``encoder`` / ``decoder`` and define ``decode`` and ``loss``."""
+    latent. Subclasses build ``encoder`` / ``decoder`` and define ``decode`` (and may weight
+    the reconstruction term: ``recon_weight``)."""
 
     input_range: tuple[float, float] = (0.0, 1.0)
     """Pixel range of the images it takes (checked by explainers)."""
@@ -97,6 +99,7 @@ class VAE(nn.Module):
     in_channels: int
     image_size: int
     latent_dim: int
+    beta: float
     encoder: nn.Module
     decoder: nn.Module
 
@@ -117,12 +120,27 @@ class VAE(nn.Module):
         """Deterministic reconstruction ``decode(encode(x))``."""
         return self.decode(self.encode(x))
 
-    def terms(self, x: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-        """``(recon, kl)``: the MSE of the raw decoder output on one sampled latent, and
-        :func:`kl_divergence`."""
+    def recon_weight(self, x: Tensor) -> Tensor | float:
+        """Factor of the reconstruction term in the total loss (1 here)."""
+        return 1.0
+
+    def loss(
+        self,
+        x: Tensor,
+        generator: torch.Generator | None = None,
+        agreement: Callable[[Tensor, Tensor], Tensor] | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """``(total, recon, kl)`` on one sampled latent: ``recon`` the MSE of the raw decoder
+        output, ``kl`` :func:`kl_divergence`, ``total = recon * recon_weight(x) + beta * kl``,
+        plus ``agreement(x, reconstruction)`` when given (the reconstruction clamped to
+        [0, 1], as ``decode`` returns it; see ``pipeline.build.agreement_term``)."""
         mu, logvar = self.encode_dist(x)
-        recon = F.mse_loss(self.decoder(reparameterise(mu, logvar, generator)), x)
-        return recon, kl_divergence(mu, logvar)
+        output = self.decoder(reparameterise(mu, logvar, generator))
+        recon, kl = F.mse_loss(output, x), kl_divergence(mu, logvar)
+        total = recon * self.recon_weight(x) + self.beta * kl
+        if agreement is not None:
+            total = total + agreement(x, output.clamp(0.0, 1.0))
+        return total, recon, kl
 
 
 @register
@@ -169,13 +187,6 @@ class ConvVAE(VAE):
         """Images ``[B, in_channels, image_size, image_size]`` in (0, 1)."""
         check_matrix(z, self.latent_dim, None, "latents")
         return self.decoder(z)
-
-    def loss(
-        self, x: Tensor, generator: torch.Generator | None = None
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """``(total, recon, kl)`` with ``total = recon + beta * kl`` on one sampled latent."""
-        recon, kl = self.terms(x, generator)
-        return recon + self.beta * kl, recon, kl
 
 
 @register

@@ -9,10 +9,12 @@ come from the data (``num_classes``) or from the conditions' width.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from leapfactual.explain.base import Outputs, as_probs
 from leapfactual.flow import (
@@ -39,6 +41,8 @@ from leapfactual.models.trainers import as_float_images
 from leapfactual.pipeline.settings import ClassifierSettings, FlowSettings, VAESettings
 
 PathLike = str | os.PathLike[str]
+PROB_FLOOR = 1e-12
+"""A probs classifier's probabilities are clamped to this before the log (it may return 0)."""
 
 
 def build_vae(settings: VAESettings, channels: int, size: int) -> nn.Module:
@@ -57,27 +61,91 @@ def fit_vae(
     settings: VAESettings,
     seed: int,
     *,
+    classifier: Callable[[Tensor], object] | None = None,
+    outputs: Outputs = "logits",
     progress: bool = False,
     checkpoint: PathLike | None = None,
     device: str | torch.device | None = None,
 ) -> nn.Module:
-    """A VAE trained on ``images`` ``[N, C, H, W]`` (MSE + beta KL)."""
+    """A VAE trained on ``images`` ``[N, C, H, W]`` (MSE + beta KL; with
+    ``settings.agreement > 0`` also :func:`agreement_term` of ``classifier``)."""
     torch.manual_seed(seed)
     model = build_vae(settings, images.shape[1], images.shape[2])
-    train_vae(
-        model,  # type: ignore[arg-type]
-        images,
-        settings.epochs,
-        settings.batch,
-        settings.learning_rate,
-        seed,
-        progress,
-        checkpoint,
-        lr_milestones=settings.milestones,
-        device=device,
-        max_grad_norm=settings.max_grad_norm,
-    )
+    term = None
+    if settings.agreement > 0:
+        if classifier is None:
+            raise ValueError(
+                "vae.agreement > 0 needs the classifier the codec must agree with; pass it "
+                "(fit_run trains or loads it before the VAE)"
+            )
+        term = agreement_term(classifier, outputs, settings.agreement)
+    with frozen(classifier):
+        train_vae(
+            model,  # type: ignore[arg-type]
+            images,
+            settings.epochs,
+            settings.batch,
+            settings.learning_rate,
+            seed,
+            progress,
+            checkpoint,
+            lr_milestones=settings.milestones,
+            device=device,
+            max_grad_norm=settings.max_grad_norm,
+            agreement=term,
+        )
     return model.eval()
+
+
+def agreement_term(
+    classifier: Callable[[Tensor], object], outputs: Outputs, weight: float
+) -> Callable[[Tensor, Tensor], Tensor]:
+    """``(x, reconstruction) -> weight * divergence``: how differently ``classifier`` answers
+    the reconstruction than the image: KL(p(x) || p(reconstruction)) in nats, batch mean, for
+    a classifier; the squared difference of the values for a regressor. Gradients flow
+    through the classifier into the reconstruction only (its answer on ``x`` is a constant).
+    """
+
+    def answer(x: Tensor) -> Tensor:
+        """Log-probabilities (log-softmax of logits, so a confident wrong answer keeps its
+        gradient), or a regressor's values."""
+        out = as_tensor_outputs(classifier(x))
+        if outputs == "logits":
+            return F.log_softmax(out.float(), dim=1)
+        probs = as_probs(out, outputs)
+        return probs if outputs == "value" else probs.clamp_min(PROB_FLOOR).log()
+
+    def term(x: Tensor, reconstruction: Tensor) -> Tensor:
+        with torch.no_grad():
+            wanted = answer(x)
+        got = answer(reconstruction)
+        if not got.requires_grad:
+            raise ValueError(
+                "vae.agreement needs gradients through the classifier, and this one passes "
+                "none (an ONNX model, or one run under no_grad); export it with torch.export "
+                "instead, or set vae.agreement=0"
+            )
+        if outputs == "value":
+            return weight * (got - wanted).pow(2).mean()
+        return weight * (wanted.exp() * (wanted - got)).sum(dim=1).mean()
+
+    return term
+
+
+@contextmanager
+def frozen(model: object) -> Iterator[None]:
+    """``model``'s parameters (when it is an ``nn.Module``) need no gradient
+    inside the block, so that training another model through it leaves them alone."""
+    params = (
+        [p for p in model.parameters() if p.requires_grad] if isinstance(model, nn.Module) else []
+    )
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 def fit_classifier(

@@ -272,9 +272,11 @@ def _fit(
     barrier()
     run = _assemble(out, config, meta, target, data)
     external = config.classifier.spec is not None
-    wanted = _closure(stages, external)
-    order = sorted(wanted, key=lambda s: (not (external and s == "classifier"), STAGES.index(s)))
-    for stage in order:  # a user classifier first: a bad spec fails before any training
+    guided = config.vae.agreement > 0
+    wanted = _closure(stages, external, guided)
+    first = external or guided  # a bad spec fails before any training; the VAE may need it
+    order = sorted(wanted, key=lambda s: (not (first and s == "classifier"), STAGES.index(s)))
+    for stage in order:
         if getattr(run, stage) is None:
             _fit_stage(run, stage, progress and ranks.is_main, ranks.is_main, target)
         measured = {k: v for k, v in _measure(run, stage).items() if math.isfinite(v)}
@@ -314,8 +316,8 @@ def fit_warnings(run: Run) -> list[str]:
             f"the classifier agrees with itself on only {agreement:.0%} of held-out "
             "reconstructions: the codec loses what the classifier looks at, so CEs and their "
             "validity are unreliable; train the VAE longer (--set vae.epochs=...), with a "
-            "smaller KL weight (--set vae.beta=...), a larger latent (--latent-dim) or "
-            "vae.kind = 'resnet'"
+            "smaller KL weight (--set vae.beta=...), a larger latent (--latent-dim), "
+            "vae.kind = 'resnet', or through the classifier (--set vae.agreement=0.01)"
         )
     samples = summary.get("flow_sample_accuracy")
     if samples is not None and samples < SAMPLE_ACCURACY_WARNING:
@@ -347,8 +349,10 @@ def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> 
     return diff
 
 
-def _closure(stages: tuple[str, ...], external: bool) -> set[str]:
+def _closure(stages: tuple[str, ...], external: bool, guided: bool) -> set[str]:
     needs = {"flow": {"vae", "classifier"}, "cvae": {"classifier"}, "oracle": set()}
+    if guided:
+        needs["vae"] = {"classifier"}  # vae.agreement trains the codec through it
     out = set(stages)
     for s in stages:
         out |= needs.get(s, set())
@@ -429,6 +433,7 @@ META_SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "warnings": (_strs, "a list of texts"),
     "classifier_source": (_source, "null or an object (spec, kind, sha256 texts)"),
     "flow_classifier": (lambda v: v is None or isinstance(v, str), "null or a SHA-256 text"),
+    "vae_classifier": (lambda v: v is None or isinstance(v, str), "null or a SHA-256 text"),
     "vae_steps": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
 }
 """What each entry of ``run.json`` besides ``config`` (checked by its settings) must be."""
@@ -501,8 +506,13 @@ def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.
         subdirectory(out, "checkpoints", stage)  # refuses a planted link: never written through
     train = run.train
     if stage == "vae":
-        model: nn.Module = build.fit_vae(train.images, cfg.vae, seed, **options)
+        guide = run.classifier if cfg.vae.agreement > 0 else None
+        model: nn.Module = build.fit_vae(
+            train.images, cfg.vae, seed, classifier=guide, outputs=run.outputs, **options
+        )
         run.meta["vae_steps"] = cfg.vae.epochs * math.ceil(len(train) / cfg.vae.batch)
+        if guide is not None:
+            run.meta["vae_classifier"] = run.classifier_identity
     elif stage == "classifier" and run.outputs == "value":
         if train.values is None:
             raise ValueError(

@@ -105,6 +105,11 @@ class VAESettings:
       0.1 (the kind's default milestones are fractions of ``epochs``).
     - ``grad_clip``: the gradient's global norm is clipped to this before every step; 0 for
       none.
+    - ``agreement``: weight of a term that asks the run's classifier to answer a
+      reconstruction as it answers the image (``pipeline.build.agreement_term``); 0, the
+      default, leaves it out. Use it when fit warns that the classifier disagrees on
+      reconstructions (a classifier that reads fine detail, e.g. sharp corners at 128 px);
+      the classifier must pass gradients (not ONNX).
     """
 
     kind: str = "conv"
@@ -116,9 +121,12 @@ class VAESettings:
     beta: float | None = None
     grad_clip: float | None = None
     lr_milestones: tuple[int, ...] | None = None
+    agreement: float = 0.0
 
     def __post_init__(self) -> None:
         _choice("vae.kind", self.kind, CODECS)
+        if not (math.isfinite(self.agreement) and self.agreement >= 0):
+            raise ValueError(f"vae.agreement must be a finite number >= 0, got {self.agreement}")
         _positive(self, "latent_dim", "epochs", "batch")
         for name in ("width", "lr"):
             if getattr(self, name) is not None:
