@@ -2,7 +2,7 @@
 
     python benchmarks/codec_agreement.py [--size 32] [--images 1200]
                                          [--betas 2.5e-4 1e-5] [--epochs 30 100] [--grey]
-                                         [--agreement 0 0.01]
+                                         [--agreement 0 0.01] [--work-sizes 64 128]
 
 Data and classifier as in ``leapfactual own-model``: ``colour_shapes(IMAGES, size, seed=0)``
 (the first 80 % train, the rest test) and the user-side CNN trained on 2,000 other images
@@ -10,15 +10,17 @@ Data and classifier as in ``leapfactual own-model``: ``colour_shapes(IMAGES, siz
 three) and the classes the two shapes (colour is lost in grey), for the user's classifier
 too. Every VAE is
 ``VAESettings(kind="resnet", latent_dim=64, batch=32, beta=BETA, epochs=EPOCHS,
-agreement=WEIGHT)`` trained by ``pipeline.build.fit_vae`` (the path ``fit`` takes: the kind's
-learning rate, decays and gradient clip; WEIGHT > 0 adds the user classifier's agreement term),
+agreement=WEIGHT, work_size=WORK)`` trained by ``pipeline.build.fit_vae`` (the path ``fit``
+takes: the kind's learning rate, decays and gradient clip; WEIGHT > 0 adds the user
+classifier's agreement term; WORK, the side the VAE works at, defaults to the size up to 64),
 seed 0. Rows: held-out PSNR / SSIM
 and the classifier's agreement with itself on ``decode(encode(x))`` (the number ``fit`` warns
 on below 0.9), the reconstructions' edge energy over the images' (mean absolute difference of
 neighbouring pixels: 1 is as much fine detail as the data, above 1 is added texture or noise),
 and seconds of training. First, as a yardstick of how much fine detail the
 classifier reads: its agreement with itself on the held-out images blurred by a Gaussian of
-sigma 0.5, 1 and 2 pixels.
+sigma 0.5, 1 and 2 pixels, and on them averaged down to each smaller work size and resampled
+back up (``models.resvae.resampled``, what a VAE that works at that size can give at best).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from leapfactual.data.shapes import colour_shapes
 from leapfactual.experiments.own_model import train_user_classifier
 from leapfactual.metrics.proximity import gaussian_kernel
 from leapfactual.metrics.reconstruction import codec_quality
+from leapfactual.models.resvae import resampled
 from leapfactual.pipeline import VAESettings
 from leapfactual.pipeline.build import fit_vae
 
@@ -70,6 +73,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, nargs="+", default=[30, 100])
     parser.add_argument("--grey", action="store_true", help="one grey channel")
     parser.add_argument("--agreement", type=float, nargs="+", default=[0.0])
+    parser.add_argument("--work-sizes", type=int, nargs="+", default=[None])
     args = parser.parse_args()
 
     def shapes(n: int, seed: int) -> Dataset:
@@ -92,11 +96,26 @@ def main() -> None:
     print(
         "agreement on blurred images: " + ", ".join(f"sigma {s}: {a:.3f}" for s, a in same.items())
     )
-    head = f"{'beta':>8} {'agree w':>7} {'epochs':>6} {'steps':>6} {'PSNR':>6} {'SSIM':>6}"
-    print(f"{head} {'agree':>6} {'edges':>6} {'s':>6}")
-    for epochs, beta, weight in itertools.product(args.epochs, args.betas, args.agreement):
+    sides = sorted(
+        {VAESettings(kind="resnet", work_size=w).work_side(args.size) for w in args.work_sizes}
+    )
+    for side in (s for s in sides if s < args.size):
+        with torch.no_grad():
+            back = resampled(resampled(test, side), args.size).clamp(0.0, 1.0)
+            agree = (user(back).argmax(1) == answer).float().mean()
+        print(f"agreement on images averaged down to {side} px and resampled up: {agree:.3f}")
+    head = f"{'beta':>8} {'agree w':>7} {'work':>4} {'epochs':>6} {'steps':>6} {'PSNR':>6}"
+    print(f"{head} {'SSIM':>6} {'agree':>6} {'edges':>6} {'s':>6}")
+    grid = itertools.product(args.epochs, args.betas, args.agreement, args.work_sizes)
+    for epochs, beta, weight, work in grid:
         settings = VAESettings(
-            kind="resnet", latent_dim=64, batch=32, beta=beta, epochs=epochs, agreement=weight
+            kind="resnet",
+            latent_dim=64,
+            batch=32,
+            beta=beta,
+            epochs=epochs,
+            agreement=weight,
+            work_size=work,
         )
         start = time.perf_counter()
         codec = fit_vae(train, settings, seed=0, classifier=user)
@@ -106,7 +125,8 @@ def main() -> None:
             edges = edge_energy(codec.decode(codec.encode(test))) / edge_energy(test)
         steps = epochs * math.ceil(cut / settings.batch)
         print(
-            f"{beta:8.2g} {weight:7.2g} {epochs:6d} {steps:6d} {q['psnr']:6.2f} "
+            f"{beta:8.2g} {weight:7.2g} {settings.work_side(args.size):4d} {epochs:6d} "
+            f"{steps:6d} {q['psnr']:6.2f} "
             f"{q['ssim']:6.3f} {q['agreement']:6.3f} {edges:6.2f} {seconds:6.0f}",
             flush=True,
         )

@@ -35,6 +35,7 @@ from leapfactual.explain.targets import value_targets
 from leapfactual.flow import ConditionSpec, MLPField, Solver, leap, load_field
 from leapfactual.io import load_module, load_tensors
 from leapfactual.models.external import load_classifier
+from leapfactual.models.resvae import ResVAE
 from leapfactual.pipeline import (
     ExplainSettings,
     FitConfig,
@@ -625,6 +626,25 @@ ROWS = [
             (
                 lambda r, b: [*FIT, str(b.root / "fit_agree"), "--set", "vae.agreement=nan"],
                 r"vae\.agreement must be a finite number",
+            ),
+        ],
+    ),
+    Row(
+        "codec_work_size",
+        [
+            (
+                lambda r, b: VAESettings(kind="conv", work_size=32),
+                r"vae\.work_size is an option of vae\.kind = 'resnet', not 'conv'",
+            ),
+            (
+                lambda r, b: ResVAE(3, 128, work_size=256),
+                r"work_size must be at most image_size \(128\), got 256; leave it unset",
+            ),
+        ],
+        [
+            (
+                lambda r, b: [*FIT, str(b.root / "fit_work"), "--set", "vae.work_size=4"],
+                r"vae\.work_size must be a whole number of pixels >= 8, got 4",
             ),
         ],
     ),

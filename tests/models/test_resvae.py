@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from leapfactual.data.shapes import colour_shapes
 from leapfactual.io import load_module, save_module
@@ -89,6 +90,8 @@ def test_dim_colour_shapes_are_reconstructed_better_than_the_mean() -> None:
         ({"beta": -1.0}, "beta must be a finite number >= 0"),
         ({"reference_var": float("inf")}, "reference_var must be a finite number > 0 or None"),
         ({"reference_var": 0.0}, "reference_var must be a finite number > 0 or None"),
+        ({"work_size": 4}, "work_size must be an integer >= 8, got 4"),
+        ({"image_size": 16, "work_size": 32}, r"work_size must be at most image_size \(16\)"),
     ],
 )
 def test_bad_settings(kwargs: dict, match: str) -> None:
@@ -102,3 +105,23 @@ def test_bad_images_name_the_expected_shape() -> None:
         vae.encode(torch.rand(2, 1, 32, 32))
     with pytest.raises(ValueError, match=r"latents must be a float tensor \[B, 4\]"):
         vae.decode(torch.rand(2, 5))
+
+
+def test_a_smaller_work_size_trains_the_smaller_network_on_averaged_images(tmp_path) -> None:
+    torch.manual_seed(0)
+    big = ResVAE(3, 32, latent_dim=6, width=4, work_size=16)
+    small = ResVAE(3, 16, latent_dim=6, width=4)
+    assert {k: v.shape for k, v in big.state_dict().items()} == {
+        k: v.shape for k, v in small.state_dict().items()
+    }
+    small.load_state_dict(big.state_dict())
+    x = torch.rand(3, 3, 32, 32)
+    checker = torch.tensor([[1.0, -1.0], [-1.0, 1.0]]).repeat(16, 16) * 0.05
+    assert torch.allclose(big.encode(x), big.encode(x + checker), atol=1e-6)  # 2x2 means kept
+    z = big.encode(x)
+    assert torch.allclose(z, small.encode(F.interpolate(x, size=16, mode="area")), atol=1e-6)
+    up = F.interpolate(small.decoder(z), size=32, mode="bicubic", align_corners=False)
+    assert torch.equal(big.decode(z), up.clamp(0, 1)) and big.decode(z).shape == x.shape
+    save_module(big, tmp_path / "vae")
+    back = load_module(tmp_path / "vae", expected=ResVAE)
+    assert back.config["work_size"] == 16 and torch.equal(back(x), big.eval()(x))

@@ -40,6 +40,21 @@ def test_a_flow_whose_samples_miss_their_class_is_warned_about(tiny_run) -> None
     assert not any("flow's samples" in w for w in fit_warnings(run))
 
 
+def test_the_codec_warning_names_the_work_size_of_a_vae_that_works_smaller(tiny_run) -> None:
+    from leapfactual.models.resvae import ResVAE
+    from leapfactual.pipeline import fit_warnings
+
+    run = load_run(tiny_run.directory)
+    run.meta["summary"] = {**run.summary, "classifier_agreement_on_reconstructions": 0.5}
+    (plain,) = [w for w in fit_warnings(run) if "agrees with itself on only 50%" in w]
+    assert "work_size" not in plain
+    run.vae = ResVAE(1, 28, latent_dim=4, width=4, work_size=14)
+    (inside,) = [w for w in fit_warnings(run) if "agrees with itself on only 50%" in w]
+    assert inside.endswith(
+        "; it works at 14 px inside, so finer detail is lost (--set vae.work_size=28)"
+    )
+
+
 def test_refit_reuses_finished_stages(tiny_run, tiny_config) -> None:
     stamps = {p.name: p.stat().st_mtime_ns for p in tiny_run.directory.glob("*.safetensors")}
     again = fit_run(tiny_run.directory, tiny_config)

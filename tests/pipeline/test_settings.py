@@ -53,6 +53,14 @@ def test_the_vae_kind_brings_its_own_width() -> None:
     assert VAESettings(kind="resnet", width=24).base_width == 24
 
 
+def test_the_residual_vae_works_at_64_px_at_most_unless_told() -> None:
+    resnet = VAESettings(kind="resnet")
+    assert [resnet.work_side(s) for s in (28, 64, 128, 200)] == [28, 64, 64, 64]
+    assert VAESettings(kind="resnet", work_size=128).work_side(128) == 128
+    assert override(FitConfig(), {"vae.kind": "resnet", "vae.work_size": "96"}).vae.work_size == 96
+    assert VAESettings().work_side(128) == 128  # the conv VAE has no work size
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [

@@ -79,6 +79,7 @@ class OwnModelRow:
     user_accuracy: float
     oracle_accuracy: float
     warnings: list[str]
+    vae_work_size: int
     paper_flow: dict[str, float] = field(default_factory=dict)
     examples: dict[str, Tensor] = field(repr=False, default_factory=dict)
 
@@ -207,6 +208,7 @@ def run_size(
             (predict_probs(oracle, test.images).argmax(1) == test.labels).float().mean()
         ),
         warnings=run.warnings,
+        vae_work_size=int(getattr(run.vae, "work_size", size)),
         paper_flow=paper,
         examples={"x": exp.x[:6], "x_cf": exp.x_cf[:6], "x_reliable": exp.x_reliable[:6]},
     )
@@ -253,6 +255,7 @@ def table_rows(result: OwnModelResult) -> list[dict[str, Any]]:
     return [
         {
             "images": f"{r.size}x{r.size} RGB",
+            "VAE works at": f"{r.vae_work_size} px",
             "user classifier accuracy": r.user_accuracy,
             "VAE PSNR (dB)": r.summary.get("vae_test_psnr", float("nan")),
             "VAE SSIM": r.summary.get("vae_test_ssim", float("nan")),
@@ -273,6 +276,7 @@ def table_rows(result: OwnModelResult) -> list[dict[str, Any]]:
 
 COLUMNS = {
     "images": "images",
+    "VAE works at": "VAE works at",
     "user classifier accuracy": "user classifier accuracy (held out)",
     "VAE PSNR (dB)": "VAE PSNR (dB)",
     "VAE SSIM": "VAE SSIM",
@@ -330,8 +334,13 @@ def write_own_model_page(result: OwnModelResult, stem: Path, command: str) -> Pa
     ]
     cfg = result.config
     warnings = [f"- {r.size}px: {w}" for r in result.rows for w in r.warnings] or ["- none"]
+    work = (
+        "*VAE works at*: the side of the residual VAE's convolutions (`vae.work_size`; the "
+        "default is the images' side up to 64, so at 128 px it encodes the image averaged down "
+        "to 64 px and resamples its output up); every score is measured at the images' size."
+    )
     sections = [
-        ("Results", lines),
+        ("Results", [*lines, "", work]),
         (
             "Examples",
             [

@@ -39,7 +39,12 @@ own-model CNN tells squares from circles by their sharp corners, and
 pixels changes); ``vae.agreement`` adds the classifier's own
 disagreement to the loss (:meth:`VAE.loss`, ``pipeline.build.agreement_term``). Even with it,
 at 128 px this VAE's reconstructions still blur and texture the outlines and move the shapes
-(``leapfactual own-model``, docs/results/own-model.md): a known limit.
+(``leapfactual own-model``, docs/results/own-model.md). So ``fit`` builds it to work at 64 px
+at most (``work_size``; ``VAESettings.work_side``): a 128 px image is averaged down to 64 px
+going in and the output resampled up (bicubic) coming out, which the same classifier reads as
+it reads the image itself on nearly every held-out image (:func:`resampled`; the bench prints
+that agreement). ``benchmarks/codec_agreement.py --size 128 --images 1200 --epochs 100 --betas
+1e-5 --agreement 0.01 --work-sizes 64 128`` compares the two.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ import math
 import numbers
 
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from leapfactual.io import register
 from leapfactual.models.layers import check_matrix, stage_channels, stage_sides
@@ -60,6 +66,16 @@ MNIST_PIXEL_VAR = 0.0952
 """Pixel variance of mnist5k in [0, 1]: the contrast the project's beta was chosen at."""
 MIN_VAR = 1e-4
 """Floor of a batch's pixel variance in the loss weight (a constant batch has none)."""
+
+
+def resampled(images: Tensor, side: int) -> Tensor:
+    """``images`` ``[B, C, H, W]`` at ``side`` x ``side``: averaged down (area) when smaller,
+    bicubic up when larger (values may leave [0, 1] slightly), unchanged when equal."""
+    if images.shape[-1] == side and images.shape[-2] == side:
+        return images
+    if side < images.shape[-1]:
+        return F.interpolate(images, size=side, mode="area")
+    return F.interpolate(images, size=side, mode="bicubic", align_corners=False)
 
 
 def _norm(channels: int) -> nn.GroupNorm:
@@ -92,11 +108,15 @@ class ResBlock(nn.Module):
 
 class ResEncoder(nn.Module):
     """3x3 stem, then per stage a 4x4 stride-2 convolution and a residual block; a linear map
-    of the flattened smallest feature map to ``(mu, logvar)``."""
+    of the flattened smallest feature map to ``(mu, logvar)``. Images larger than
+    ``work_size`` are first averaged down to it (area resampling)."""
 
-    def __init__(self, in_channels: int, image_size: int, latent_dim: int, width: int) -> None:
+    def __init__(
+        self, in_channels: int, image_size: int, latent_dim: int, width: int, work_size: int
+    ) -> None:
         super().__init__()
-        sides = stage_sides(image_size)
+        self.work_size = work_size
+        sides = stage_sides(work_size)
         chans = stage_channels(width, len(sides) - 1)
         layers: list[nn.Module] = [nn.Conv2d(in_channels, chans[0], 3, padding=1)]
         for c_in, c_out in itertools.pairwise([chans[0], *chans]):
@@ -105,18 +125,22 @@ class ResEncoder(nn.Module):
         self.head = nn.Linear(chans[-1] * sides[-1] ** 2, 2 * latent_dim)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        mu, logvar = self.head(self.convs(x).flatten(1)).chunk(2, dim=1)
+        mu, logvar = self.head(self.convs(resampled(x, self.work_size)).flatten(1)).chunk(2, 1)
         return mu, logvar
 
 
 class ResDecoder(nn.Module):
     """Linear map to the smallest feature map, then per stage a residual block and a 4x4
     transposed convolution back up (output padding absorbs odd sides), a 3x3 convolution to
-    the image channels; the output is linear (see the module docstring)."""
+    the image channels; the output is linear (see the module docstring). Below
+    ``image_size`` it works at ``work_size`` and is resampled up (bicubic) at the end."""
 
-    def __init__(self, in_channels: int, image_size: int, latent_dim: int, width: int) -> None:
+    def __init__(
+        self, in_channels: int, image_size: int, latent_dim: int, width: int, work_size: int
+    ) -> None:
         super().__init__()
-        sides = stage_sides(image_size)
+        self.image_size = image_size
+        sides = stage_sides(work_size)
         chans = stage_channels(width, len(sides) - 1)
         self.shape = (chans[-1], sides[-1], sides[-1])
         self.head = nn.Linear(latent_dim, chans[-1] * sides[-1] ** 2)
@@ -132,7 +156,7 @@ class ResDecoder(nn.Module):
         self.convs = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.convs(self.head(z).view(-1, *self.shape))
+        return resampled(self.convs(self.head(z).view(-1, *self.shape)), self.image_size)
 
 
 @register
@@ -152,6 +176,10 @@ class ResVAE(VAE):
         beta: weight of the KL term.
         reference_var: pixel variance the MSE is rescaled to (module docstring); ``None``
             keeps the plain MSE.
+        work_size: side the convolutions work at, from 8 up to ``image_size`` (``None``:
+            ``image_size``); below it, images are averaged down to it going in and resampled
+            up (bicubic) coming out, so detail finer than ``work_size`` pixels is lost (module
+            docstring).
     """
 
     def __init__(
@@ -162,6 +190,7 @@ class ResVAE(VAE):
         width: int = 16,
         beta: float = 0.00025,
         reference_var: float | None = MNIST_PIXEL_VAR,
+        work_size: int | None = None,
     ) -> None:
         super().__init__()
         for name, value, low in (
@@ -169,10 +198,16 @@ class ResVAE(VAE):
             ("image_size", image_size, MIN_SIDE),
             ("latent_dim", latent_dim, 1),
             ("width", width, 1),
+            ("work_size", image_size if work_size is None else work_size, MIN_SIDE),
         ):
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
                 hint = "; use ConvVAE for smaller images" if name == "image_size" else ""
                 raise ValueError(f"ResVAE {name} must be an integer >= {low}, got {value!r}{hint}")
+        if work_size is not None and work_size > image_size:
+            raise ValueError(
+                f"ResVAE work_size must be at most image_size ({image_size}), got {work_size}; "
+                "leave it unset to work at the images' own size"
+            )
         if not _finite(beta) or beta < 0:
             raise ValueError(f"ResVAE beta must be a finite number >= 0, got {beta!r}")
         if reference_var is not None and (not _finite(reference_var) or reference_var <= 0):
@@ -186,12 +221,15 @@ class ResVAE(VAE):
             "width": int(width),
             "beta": float(beta),
             "reference_var": None if reference_var is None else float(reference_var),
+            "work_size": None if work_size is None else int(work_size),
         }
         self.in_channels, self.image_size = int(in_channels), int(image_size)
         self.latent_dim, self.beta = int(latent_dim), float(beta)
         self.reference_var = self.config["reference_var"]
-        self.encoder = ResEncoder(self.in_channels, self.image_size, self.latent_dim, int(width))
-        self.decoder = ResDecoder(self.in_channels, self.image_size, self.latent_dim, int(width))
+        self.work_size = self.image_size if work_size is None else int(work_size)
+        shape = (self.in_channels, self.image_size, self.latent_dim, int(width), self.work_size)
+        self.encoder = ResEncoder(*shape)
+        self.decoder = ResDecoder(*shape)
 
     def decode(self, z: Tensor) -> Tensor:
         """Images ``[B, in_channels, image_size, image_size]`` in [0, 1]."""

@@ -312,12 +312,18 @@ def fit_warnings(run: Run) -> list[str]:
     summary = run.summary
     agreement = summary.get("classifier_agreement_on_reconstructions")
     if agreement is not None and agreement < AGREEMENT_WARNING:
+        size, work = getattr(run.vae, "image_size", None), getattr(run.vae, "work_size", None)
+        inside = (
+            f"; it works at {work} px inside, so finer detail is lost (--set vae.work_size={size})"
+            if isinstance(work, int) and isinstance(size, int) and work < size
+            else ""
+        )
         out.append(
             f"the classifier agrees with itself on only {agreement:.0%} of held-out "
             "reconstructions: the codec loses what the classifier looks at, so CEs and their "
             "validity are unreliable; train the VAE longer (--set vae.epochs=...), with a "
             "smaller KL weight (--set vae.beta=...), a larger latent (--latent-dim), "
-            "vae.kind = 'resnet', or through the classifier (--set vae.agreement=0.01)"
+            f"vae.kind = 'resnet', or through the classifier (--set vae.agreement=0.01){inside}"
         )
     samples = summary.get("flow_sample_accuracy")
     if samples is not None and samples < SAMPLE_ACCURACY_WARNING:

@@ -58,15 +58,21 @@ class CodecDefaults:
     """0: no clipping."""
     decay_at: tuple[float, ...]
     """Fractions of the epochs after which the learning rate is multiplied by 0.1."""
+    max_work_size: int | None = None
+    """Largest side the VAE works at (larger images are resampled to it); None: any."""
 
 
 CODEC_DEFAULTS = {
     "conv": CodecDefaults(width=32, beta=0.00025, lr=2e-3, grad_clip=0.0, decay_at=()),
-    "resnet": CodecDefaults(width=16, beta=1e-5, lr=1e-3, grad_clip=1.0, decay_at=(0.6, 0.85)),
+    "resnet": CodecDefaults(
+        width=16, beta=1e-5, lr=1e-3, grad_clip=1.0, decay_at=(0.6, 0.85), max_work_size=64
+    ),
 }
 """Per kind. The residual VAE's: a small KL weight keeps what a classifier looks at
 (``benchmarks/codec_agreement.py``); clipping, a smaller rate and two decays keep it from
-diverging late in training at 64 px, where it did at lr 2e-3 with or without clipping."""
+diverging late in training at 64 px, where it did at lr 2e-3 with or without clipping. It works
+at 64 px at most: at 128 px, trained as long, it blurred the shapes beyond what the own-model
+page's classifier reads, where working at 64 px inside kept them (``leapfactual own-model``)."""
 FIELDS = ("mlp", "unet")
 ACTIVATIONS = ("selu", "silu", "relu")
 COUPLINGS = ("independent", "ot")
@@ -110,6 +116,11 @@ class VAESettings:
       default, leaves it out. Use it when fit warns that the classifier disagrees on
       reconstructions (a classifier that reads fine detail, e.g. sharp corners at 128 px);
       the classifier must pass gradients (not ONNX).
+    - ``work_size`` (``resnet`` only): the side the VAE's convolutions work at; larger images
+      are averaged down to it going in and resampled up (bicubic) coming out. The default is
+      the images' side up to 64: detail finer than 1/64 of the image is lost, and training
+      costs what it costs at 64 px. Set it to the images' side to keep all of it (slower to
+      train, and at 128 px blurrier in the same number of steps: ``leapfactual own-model``).
     """
 
     kind: str = "conv"
@@ -122,12 +133,21 @@ class VAESettings:
     grad_clip: float | None = None
     lr_milestones: tuple[int, ...] | None = None
     agreement: float = 0.0
+    work_size: int | None = None
 
     def __post_init__(self) -> None:
         _choice("vae.kind", self.kind, CODECS)
         if not (math.isfinite(self.agreement) and self.agreement >= 0):
             raise ValueError(f"vae.agreement must be a finite number >= 0, got {self.agreement}")
         _positive(self, "latent_dim", "epochs", "batch")
+        work = self.work_size
+        if work is not None and (not isinstance(work, int) or isinstance(work, bool) or work < 8):
+            raise ValueError(f"vae.work_size must be a whole number of pixels >= 8, got {work!r}")
+        if work is not None and self.kind != "resnet":
+            raise ValueError(
+                f"vae.work_size is an option of vae.kind = 'resnet', not {self.kind!r}; "
+                "drop it or set vae.kind = 'resnet'"
+            )
         for name in ("width", "lr"):
             if getattr(self, name) is not None:
                 _positive(self, name)
@@ -162,6 +182,14 @@ class VAESettings:
         if self.lr_milestones is not None:
             return self.lr_milestones
         return tuple(round(f * self.epochs) for f in self.defaults.decay_at)
+
+    def work_side(self, size: int) -> int:
+        """The side the VAE works at for ``size``-pixel images: ``work_size``, or ``size`` up
+        to the kind's largest."""
+        if self.work_size is not None:
+            return self.work_size
+        cap = self.defaults.max_work_size
+        return size if cap is None else min(size, cap)
 
     @property
     def max_grad_norm(self) -> float | None:
