@@ -5,19 +5,20 @@
                                          [--agreement 0 0.01] [--work-sizes 64 128]
 
 Data and classifier as in ``leapfactual own-model``: ``colour_shapes(IMAGES, size, seed=0)``
-(the first 80 % train, the rest test) and the user-side CNN trained on 2,000 other images
-(``train_user_classifier``); ``--grey`` makes every image one grey channel (the mean of its
-three) and the classes the two shapes (colour is lost in grey), for the user's classifier
-too. Every VAE is
+(the first 80 % train, the rest test), the user-side CNN trained on 2,000 other images
+(``train_user_classifier``) and the page's oracle (a wider CNN trained on 2,000 more).
+``--grey`` makes every image one grey channel (the mean of its three) and the classes the two
+shapes (colour is lost in grey), for both classifiers too. Every VAE is
 ``VAESettings(kind="resnet", latent_dim=64, batch=32, beta=BETA, epochs=EPOCHS,
 agreement=WEIGHT, work_size=WORK)`` trained by ``pipeline.build.fit_vae`` (the path ``fit``
 takes: the kind's learning rate, decays and gradient clip; WEIGHT > 0 adds the user
 classifier's agreement term; WORK, the side the VAE works at, defaults to the size up to 64),
-seed 0. Rows: held-out PSNR / SSIM
-and the classifier's agreement with itself on ``decode(encode(x))`` (the number ``fit`` warns
-on below 0.9), the reconstructions' edge energy over the images' (mean absolute difference of
-neighbouring pixels: 1 is as much fine detail as the data, above 1 is added texture or noise),
-and seconds of training. First, as a yardstick of how much fine detail the
+seed 0. Rows: held-out PSNR / SSIM; the user classifier's agreement with itself on
+``decode(encode(x))`` (the number ``fit`` warns on below 0.9) and the oracle's (a codec
+trained through the user's classifier can learn to satisfy that classifier alone: then only
+the oracle's number is low); the reconstructions' edge energy over the images' (mean absolute
+difference of neighbouring pixels: 1 is as much fine detail as the data, above 1 is added
+texture or noise); seconds of training. First, as a yardstick of how much fine detail the
 classifier reads: its agreement with itself on the held-out images blurred by a Gaussian of
 sigma 0.5, 1 and 2 pixels, and on them averaged down to each smaller work size and resampled
 back up (``models.resvae.resampled``, what a VAE that works at that size can give at best).
@@ -88,6 +89,7 @@ def main() -> None:
     cut = int(0.8 * args.images)
     train, test = data.images[:cut], data.images[cut:]
     user = train_user_classifier(shapes(2000, 1), 16, 4, 0)
+    oracle = train_user_classifier(shapes(2000, 2), 24, 4, 1)  # as the own-model page's
     channels = "grey" if args.grey else "RGB"
     print(f"{args.size} px {channels}, {cut} training / {len(test)} held-out images")
     with torch.no_grad():
@@ -105,7 +107,7 @@ def main() -> None:
             agree = (user(back).argmax(1) == answer).float().mean()
         print(f"agreement on images averaged down to {side} px and resampled up: {agree:.3f}")
     head = f"{'beta':>8} {'agree w':>7} {'work':>4} {'epochs':>6} {'steps':>6} {'PSNR':>6}"
-    print(f"{head} {'SSIM':>6} {'agree':>6} {'edges':>6} {'s':>6}")
+    print(f"{head} {'SSIM':>6} {'agree':>6} {'oracle':>6} {'edges':>6} {'s':>6}")
     grid = itertools.product(args.epochs, args.betas, args.agreement, args.work_sizes)
     for epochs, beta, weight, work in grid:
         settings = VAESettings(
@@ -122,12 +124,14 @@ def main() -> None:
         seconds = time.perf_counter() - start
         q = codec_quality(codec, test, classifier=user)
         with torch.no_grad():
-            edges = edge_energy(codec.decode(codec.encode(test))) / edge_energy(test)
+            recon = codec.decode(codec.encode(test))
+            edges = edge_energy(recon) / edge_energy(test)
+            same = (oracle(recon).argmax(1) == oracle(test).argmax(1)).float().mean()
         steps = epochs * math.ceil(cut / settings.batch)
         print(
             f"{beta:8.2g} {weight:7.2g} {settings.work_side(args.size):4d} {epochs:6d} "
             f"{steps:6d} {q['psnr']:6.2f} "
-            f"{q['ssim']:6.3f} {q['agreement']:6.3f} {edges:6.2f} {seconds:6.0f}",
+            f"{q['ssim']:6.3f} {q['agreement']:6.3f} {same:6.3f} {edges:6.2f} {seconds:6.0f}",
             flush=True,
         )
 

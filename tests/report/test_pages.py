@@ -1,6 +1,13 @@
 import subprocess
 
-from leapfactual.report.pages import NOTE, code_version, machine, render_page, write_page
+from leapfactual.report.pages import (
+    NOTE,
+    code_version,
+    machine,
+    page_outputs,
+    render_page,
+    write_page,
+)
 
 
 def test_every_page_starts_with_the_same_header(tmp_path) -> None:
@@ -60,3 +67,23 @@ def test_the_code_is_named_by_its_commit(tmp_path) -> None:
     assert code_version(tmp_path) == f"commit {short}"
     (tmp_path / "a.txt").write_text("two")
     assert code_version(tmp_path) == f"commit {short} with uncommitted changes"
+
+
+def test_a_pages_own_output_does_not_count_as_changed_code(tmp_path) -> None:
+    def git(*args: str) -> None:
+        quiet = ("-c", "user.name=t", "-c", "user.email=t@example.org")
+        done = subprocess.run(["git", *quiet, *args], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+
+    git("init", "-q")
+    for name in ("page.md", "page.png", "code.py"):
+        (tmp_path / name).write_text("one")
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    (tmp_path / "page.png").write_text("a new figure, written before the page")
+    own = page_outputs(tmp_path / "page.md")
+    assert sorted(p.name for p in own) == ["page.md", "page.png"]
+    assert code_version(tmp_path).endswith("with uncommitted changes")
+    assert "uncommitted" not in code_version(tmp_path, own)
+    (tmp_path / "code.py").write_text("two")
+    assert code_version(tmp_path, own).endswith("with uncommitted changes")

@@ -38,13 +38,16 @@ own-model CNN tells squares from circles by their sharp corners, and
 ``benchmarks/codec_agreement.py --size 128`` prints how many of its answers a blur of 0.5-2
 pixels changes); ``vae.agreement`` adds the classifier's own
 disagreement to the loss (:meth:`VAE.loss`, ``pipeline.build.agreement_term``). Even with it,
-at 128 px this VAE's reconstructions still blur and texture the outlines and move the shapes
-(``leapfactual own-model``, docs/results/own-model.md). So ``fit`` builds it to work at 64 px
+working at 128 px this VAE's reconstructions blurred and textured the outlines in the
+training the own-model page gives it. So ``fit`` builds it to work at 64 px
 at most (``work_size``; ``VAESettings.work_side``): a 128 px image is averaged down to 64 px
 going in and the output resampled up (bicubic) coming out, which the same classifier reads as
 it reads the image itself on nearly every held-out image (:func:`resampled`; the bench prints
 that agreement). ``benchmarks/codec_agreement.py --size 128 --images 1200 --epochs 100 --betas
-1e-5 --agreement 0.01 --work-sizes 64 128`` compares the two.
+1e-5 --agreement 0.01 --work-sizes 64 128`` compares the two. At 128 px that is still not
+enough for the own-model page: trained through the user's classifier, the codec learnt to
+satisfy that classifier alone (the bench's oracle column), and the page's oracle validity is
+low: a known limit.
 """
 
 from __future__ import annotations

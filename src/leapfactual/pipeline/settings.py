@@ -71,8 +71,9 @@ CODEC_DEFAULTS = {
 """Per kind. The residual VAE's: a small KL weight keeps what a classifier looks at
 (``benchmarks/codec_agreement.py``); clipping, a smaller rate and two decays keep it from
 diverging late in training at 64 px, where it did at lr 2e-3 with or without clipping. It works
-at 64 px at most: at 128 px, trained as long, it blurred the shapes beyond what the own-model
-page's classifier reads, where working at 64 px inside kept them (``leapfactual own-model``)."""
+at 64 px at most: at 128 px and the same number of steps, working at 128 px kept less of what
+the own-model classifier reads than working at 64 px inside, at twice the training time
+(``benchmarks/codec_agreement.py --size 128 --work-sizes 64 128``)."""
 FIELDS = ("mlp", "unet")
 ACTIVATIONS = ("selu", "silu", "relu")
 COUPLINGS = ("independent", "ot")
@@ -120,7 +121,8 @@ class VAESettings:
       are averaged down to it going in and resampled up (bicubic) coming out. The default is
       the images' side up to 64: detail finer than 1/64 of the image is lost, and training
       costs what it costs at 64 px. Set it to the images' side to keep all of it (slower to
-      train, and at 128 px blurrier in the same number of steps: ``leapfactual own-model``).
+      train, and at 128 px blurrier in the same number of steps:
+      ``benchmarks/codec_agreement.py``).
     """
 
     kind: str = "conv"
