@@ -45,9 +45,11 @@ going in and the output resampled up (bicubic) coming out, which the same classi
 it reads the image itself on nearly every held-out image (:func:`resampled`; the bench prints
 that agreement). ``benchmarks/codec_agreement.py --size 128 --images 1200 --epochs 100 --betas
 1e-5 --agreement 0.01 --work-sizes 64 128`` compares the two. At 128 px that is still not
-enough for the own-model page: trained through the user's classifier, the codec learnt to
-satisfy that classifier alone (the bench's oracle column), and the page's oracle validity is
-low: a known limit.
+enough for the own-model page's classifiers, which read corners to about a pixel: with the
+MSE alone both read the shape on reconstructions no better than chance (the corners come back
+rounded), and trained through the user's classifier the codec learnt to satisfy that
+classifier alone (the bench's oracle column; the page's oracle validity is low): a known
+limit.
 """
 
 from __future__ import annotations
