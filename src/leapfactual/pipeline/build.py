@@ -50,14 +50,13 @@ def build_vae(settings: VAESettings, channels: int, size: int) -> nn.Module:
     if settings.kind == "resnet":
         from leapfactual.models.resvae import ResVAE
 
-        work = settings.work_side(size)
         return ResVAE(
             channels,
             size,
             settings.latent_dim,
             settings.base_width,
             beta=settings.kl_weight,
-            work_size=None if work == size else work,
+            work_size=settings.work_side(size),
         )
     return ConvVAE(channels, size, settings.latent_dim, settings.base_width, settings.kl_weight)
 

@@ -35,6 +35,7 @@ from leapfactual.explain import Blend, Diversity, Inject
 from leapfactual.explain.base import check_nonfinite
 from leapfactual.flow import Solver
 from leapfactual.flow.conditions import KINDS
+from leapfactual.models.resvae import MIN_SIDE
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -143,8 +144,11 @@ class VAESettings:
             raise ValueError(f"vae.agreement must be a finite number >= 0, got {self.agreement}")
         _positive(self, "latent_dim", "epochs", "batch")
         work = self.work_size
-        if work is not None and (not isinstance(work, int) or isinstance(work, bool) or work < 8):
-            raise ValueError(f"vae.work_size must be a whole number of pixels >= 8, got {work!r}")
+        whole = isinstance(work, int) and not isinstance(work, bool)
+        if work is not None and not (whole and work >= MIN_SIDE):
+            raise ValueError(
+                f"vae.work_size must be a whole number of pixels >= {MIN_SIDE}, got {work!r}"
+            )
         if work is not None and self.kind != "resnet":
             raise ValueError(
                 f"vae.work_size is an option of vae.kind = 'resnet', not {self.kind!r}; "
