@@ -38,7 +38,7 @@ from torch.nn import functional as F
 
 from leapfactual.data import Dataset
 from leapfactual.data.shapes import colour_shapes
-from leapfactual.experiments.own_model import train_user_classifier
+from leapfactual.experiments.own_model import OwnModelConfig, train_user_classifier
 from leapfactual.metrics.proximity import gaussian_kernel
 from leapfactual.metrics.reconstruction import codec_quality
 from leapfactual.models.resvae import resampled
@@ -88,8 +88,9 @@ def main() -> None:
     data = shapes(args.images, 0)
     cut = int(0.8 * args.images)
     train, test = data.images[:cut], data.images[cut:]
-    user = train_user_classifier(shapes(2000, 1), 16, 4, 0)
-    oracle = train_user_classifier(shapes(2000, 2), 24, 4, 1)  # as the own-model page's
+    epochs = OwnModelConfig().user_epochs  # both as the own-model page's
+    user = train_user_classifier(shapes(2000, 1), 16, epochs, 0)
+    oracle = train_user_classifier(shapes(2000, 2), 24, epochs, 1)
     channels = "grey" if args.grey else "RGB"
     print(f"{args.size} px {channels}, {cut} training / {len(test)} held-out images")
     with torch.no_grad():

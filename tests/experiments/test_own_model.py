@@ -3,9 +3,13 @@
 
 from dataclasses import replace
 
+import pytest
+import torch
+
 from leapfactual.experiments.own_model import (
     OWN_MODEL_FLOW,
     OwnModelConfig,
+    UserCNN,
     run_own_model,
     table_rows,
     write_own_model_page,
@@ -35,3 +39,9 @@ def test_measures_each_size_and_the_paper_flow_next_to_it(tmp_path) -> None:
     assert "## The flow matters" in page
     assert "| 16x16 RGB | paper's MNIST flow |" in page and "| 16x16 RGB | above |" in page
     assert (tmp_path / "page.png").is_file()
+
+
+@pytest.mark.parametrize(("size", "side"), [(16, 4), (32, 8), (48, 6), (64, 8), (128, 8)])
+def test_user_cnn_grows_with_the_image_to_a_last_map_of_8_px_or_less(size, side) -> None:
+    features = UserCNN(4, width=4, size=size).features(torch.zeros(1, 3, size, size))
+    assert features.shape[-1] == side

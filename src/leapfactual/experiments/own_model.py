@@ -12,6 +12,7 @@ another width trained on other images, judges whether the CEs really show the ta
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -54,7 +55,7 @@ class OwnModelConfig:
     n_images: int = 1200
     n_user: int = 2000
     limit: int = 200
-    user_epochs: int = 4
+    user_epochs: int = 8
     vae_epochs: int = 100
     latent_dim: int = 64
     vae_batch: int = 32
@@ -93,29 +94,38 @@ class OwnModelResult:
 
 class UserCNN(nn.Module):
     """The kind of small classifier a user trains on their own (any architecture would do):
-    convolutions with batch norm, a global max pool (shape cues are local), a linear head."""
+    convolutions with batch norm, a global max pool, a linear head. Its depth follows the image
+    side, as a user's would: one more stride-2 block per doubling beyond 32 px, so that the last
+    feature map is 8 px or less and the receptive field grows with the image (11 px at 32, 19
+    at 64, 35 at 128); with 11 px on a 128 px image it would see no more of a shape than a
+    corner or a nearly straight piece of outline."""
 
-    def __init__(self, classes: int, width: int = 16, channels: int = 3) -> None:
+    def __init__(self, classes: int, width: int = 16, channels: int = 3, size: int = 32) -> None:
         super().__init__()
 
         def block(c_in: int, c_out: int, stride: int) -> list[nn.Module]:
             return [nn.Conv2d(c_in, c_out, 3, stride, 1), nn.BatchNorm2d(c_out), nn.ReLU()]
 
-        self.features = nn.Sequential(
-            *block(channels, width, 2),
-            *block(width, 2 * width, 1),
-            *block(2 * width, 2 * width, 2),
-        )
+        layers = [*block(channels, width, 2), *block(width, 2 * width, 1)]
+        layers += block(2 * width, 2 * width, 2)
+        for _ in range(extra_stages(size)):
+            layers += block(2 * width, 2 * width, 2)
+        self.features = nn.Sequential(*layers)
         self.head = nn.Linear(2 * width, classes)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x).amax(dim=(2, 3)))
 
 
+def extra_stages(size: int) -> int:
+    """Stride-2 blocks :class:`UserCNN` adds for ``size`` px: one per doubling beyond 32."""
+    return max(0, math.ceil(math.log2(size / 32)))
+
+
 def train_user_classifier(data: Dataset, width: int, epochs: int, seed: int) -> UserCNN:
     """The user's own training code: Adam, cross-entropy, minibatches of 64."""
     torch.manual_seed(seed)
-    model = UserCNN(data.num_classes, width, data.images.shape[1])
+    model = UserCNN(data.num_classes, width, data.images.shape[1], data.images.shape[-1])
     optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
     generator = torch.Generator().manual_seed(seed)
     model.train()
@@ -383,7 +393,9 @@ def write_own_model_page(result: OwnModelResult, stem: Path, command: str) -> Pa
         (
             "How it was made",
             [
-                "- The user's classifier: a 3-layer CNN with batch norm trained with a plain "
+                "- The user's classifier: a CNN with batch norm and a global max pool (3 blocks "
+                "at 32 px and one more stride-2 block per doubling of the side: `UserCNN`) "
+                "trained with a plain "
                 f"PyTorch loop on {cfg.n_user} other images ({cfg.user_epochs} epochs), "
                 "exported with `torch.export` and given to `fit` as `classifier.spec`; `fit` "
                 f"trains only a residual VAE (latent {cfg.latent_dim}, {cfg.vae_epochs} epochs, "

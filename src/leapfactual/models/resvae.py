@@ -33,23 +33,21 @@ How ``fit`` trains it (``pipeline.settings.CODEC_DEFAULTS``): KL weight 1e-5, so
 corners a classifier tells squares from circles by survive (``benchmarks/codec_agreement.py``);
 lr 1e-3, multiplied by 0.1 after 60 % and 85 % of the epochs, and the gradient norm clipped to
 1, because at 64 px and lr 2e-3 the loss spiked by orders of magnitude late in a long run, with
-clipping alone too. At 128 px a classifier may read detail that the MSE does not weigh (the
-own-model CNN tells squares from circles by their sharp corners, and
-``benchmarks/codec_agreement.py --size 128`` prints how many of its answers a blur of 0.5-2
-pixels changes); ``vae.agreement`` adds the classifier's own
-disagreement to the loss (:meth:`VAE.loss`, ``pipeline.build.agreement_term``). Even with it,
-working at 128 px this VAE's reconstructions blurred and textured the outlines in the
-training the own-model page gives it. So ``fit`` builds it to work at 64 px
-at most (``work_size``; ``VAESettings.work_side``): a 128 px image is averaged down to 64 px
-going in and the output resampled up (bicubic) coming out, which the same classifier reads as
-it reads the image itself on nearly every held-out image (:func:`resampled`; the bench prints
-that agreement). ``benchmarks/codec_agreement.py --size 128 --images 1200 --epochs 100 --betas
-1e-5 --agreement 0.01 --work-sizes 64 128`` compares the two. At 128 px that is still not
-enough for the own-model page's classifiers, which read corners to about a pixel: with the
-MSE alone both read the shape on reconstructions no better than chance (the corners come back
-rounded), and trained through the user's classifier the codec learnt to satisfy that
-classifier alone (the bench's oracle column; the page's oracle validity is low): a known
-limit.
+clipping alone too. A classifier may read detail that the MSE does not weigh (a CNN that tells
+squares from circles by their corners; ``benchmarks/codec_agreement.py`` prints how many of its
+answers a blur of 0.5-2 pixels changes); ``vae.agreement`` adds the classifier's own
+disagreement to the loss (:meth:`VAE.loss`, ``pipeline.build.agreement_term``). Working at 128
+px this VAE's reconstructions blurred and textured the outlines in the training the own-model
+page gives it, so ``fit`` builds it to work at 64 px at most (``work_size``;
+``VAESettings.work_side``): a 128 px image is averaged down to 64 px going in and the output
+resampled up (bicubic) coming out (:func:`resampled`; the bench prints how often the classifier
+reads such a round trip as it reads the image). ``benchmarks/codec_agreement.py --size 128
+--images 1200 --epochs 100 --betas 1e-5 --agreement 0.01 --work-sizes 64 128`` compares the
+two. What that cannot give back is detail finer than a 64th of the image: a classifier that
+needs it (a CNN whose receptive field stays at 11 px on 128 px images sees only corners and
+nearly straight pieces of outline) is better explained with ``work_size`` at the images' side,
+and a codec trained through it (``vae.agreement``) can learn to satisfy it alone (the bench's
+oracle column).
 """
 
 from __future__ import annotations
