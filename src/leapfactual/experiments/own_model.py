@@ -107,8 +107,7 @@ class UserCNN(nn.Module):
             return [nn.Conv2d(c_in, c_out, 3, stride, 1), nn.BatchNorm2d(c_out), nn.ReLU()]
 
         layers = [*block(channels, width, 2), *block(width, 2 * width, 1)]
-        layers += block(2 * width, 2 * width, 2)
-        for _ in range(extra_stages(size)):
+        for _ in range(1 + extra_stages(size)):
             layers += block(2 * width, 2 * width, 2)
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(2 * width, classes)
