@@ -39,9 +39,9 @@ datasets:
 
 # Speed of every method, then of the two VAEs, side by side (prints ratios; minutes on 2 cores).
 bench: $(STAMP)
-	$(PY) benchmarks/speed.py
-	$(PY) benchmarks/codec_speed.py
-	$(PY) benchmarks/codec_quality.py
+	PYTHONPATH=. $(PY) benchmarks/speed.py
+	PYTHONPATH=. $(PY) benchmarks/codec_speed.py
+	PYTHONPATH=. $(PY) benchmarks/codec_quality.py
 
 # The documentation site (MkDocs + Material + mkdocstrings) into site/; strict: a broken link
 # or API reference fails (tests/docs/test_site.py builds it the same way).

@@ -36,14 +36,12 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from leapfactual.data import Dataset
-from leapfactual.data.shapes import colour_shapes
-from leapfactual.experiments.own_model import OwnModelConfig, train_user_classifier
-from leapfactual.metrics.proximity import gaussian_kernel
-from leapfactual.metrics.reconstruction import codec_quality
-from leapfactual.models.resvae import resampled
-from leapfactual.pipeline import VAESettings
-from leapfactual.pipeline.build import fit_vae
+from leapfactual.data import Dataset, colour_shapes
+from leapfactual.metrics import codec_quality, gaussian_kernel
+from leapfactual.models import resampled
+from leapfactual.pipeline import VAESettings, fit_vae
+from leapfactual.testing import train_user_classifier
+from paper.experiments.own_model import OwnModelConfig
 
 BLURS = (0.5, 1.0, 2.0)
 

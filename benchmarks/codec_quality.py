@@ -17,11 +17,9 @@ import time
 
 import torch
 
-from leapfactual.data.shapes import colour_shapes
-from leapfactual.metrics import psnr, ssim
-from leapfactual.metrics.reconstruction import codec_quality
-from leapfactual.models import ConvVAE, train_vae
-from leapfactual.models.resvae import ResVAE
+from leapfactual.data import colour_shapes
+from leapfactual.metrics import codec_quality, psnr, ssim
+from leapfactual.models import ConvVAE, ResVAE, train_vae
 
 
 def main() -> None:

@@ -17,8 +17,7 @@ from collections.abc import Callable
 
 import torch
 
-from leapfactual.models import ConvVAE
-from leapfactual.models.resvae import ResVAE
+from leapfactual.models import ConvVAE, ResVAE
 
 
 def tasks(model: torch.nn.Module, x: torch.Tensor) -> list[Callable[[], object]]:

@@ -64,9 +64,9 @@ BOUND_TARGET = 1.1
 
 def options(row: str) -> dict[str, Any]:
     """The constructor options of ``row``'s method (empty: the method's defaults)."""
-    from leapfactual.experiments.schedules import SETTLED
     from leapfactual.explain import Blend
     from leapfactual.flow import Solver
+    from paper.experiments.schedules import SETTLED
 
     rows: dict[str, dict[str, Any]] = {
         "leapfactual-settle": {"blend": SETTLED},
@@ -78,7 +78,7 @@ def options(row: str) -> dict[str, Any]:
 
 def label(row: str) -> str:
     """The row's title: the registry's title of its method, then what the row runs."""
-    from leapfactual.explain.registry import method_info
+    from leapfactual.explain import method_info
 
     method, detail = ROWS[row]
     return f"{method_info(method).title}, {detail}"
@@ -155,7 +155,7 @@ def field_seconds(models: Any, x: torch.Tensor, cost: Any, batch: int, device: s
 def measure(row: str, run_dir: str, n: int, device: str, repeats: int) -> dict[str, Any]:
     """Time one row and its bound on the first ``n`` held-out digits (in this process, on
     ``device``; inputs start on the CPU and results come back there, as for a user)."""
-    from leapfactual.explain.targets import random_other_targets
+    from leapfactual.explain import random_other_targets
     from leapfactual.pipeline import load_run
 
     run = load_run(run_dir, device=device)
@@ -293,9 +293,9 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure(args.one, args.run, args.limit, device, args.repeats)))
         return
-    from leapfactual.experiments.schedules import run_schedules, schedule_lines
     from leapfactual.pipeline import FitConfig, fit_run
-    from leapfactual.report.pages import write_page
+    from paper.experiments.schedules import run_schedules, schedule_lines
+    from paper.pages import write_page
 
     began, load = time.perf_counter(), os.getloadavg()[0]
     command = "python " + shlex.join(sys.argv)

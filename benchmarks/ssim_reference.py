@@ -15,7 +15,7 @@ import argparse
 import torch
 
 from leapfactual.data import load_mnist5k
-from leapfactual.metrics.proximity import ssim
+from leapfactual.metrics import ssim
 
 
 def main() -> None:

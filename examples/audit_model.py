@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 import leapfactual as lf
-from leapfactual.audit.jobs import audit_run
+from leapfactual.audit import audit_run
 from leapfactual.pipeline import override
 
 QUICK = {

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 import leapfactual as lf
-from leapfactual.explain.targets import random_other_targets
+from leapfactual.explain import random_other_targets
 from leapfactual.pipeline import override
 from leapfactual.report import build_report, write_report
 

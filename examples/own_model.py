@@ -15,13 +15,9 @@ from pathlib import Path
 import torch
 
 import leapfactual as lf
-from leapfactual.data.shapes import colour_shapes
-from leapfactual.experiments.own_model import (
-    export_classifier,
-    train_user_classifier,
-    write_image_folder,
-)
+from leapfactual.data import colour_shapes
 from leapfactual.pipeline import override
+from leapfactual.testing import export_classifier, train_user_classifier, write_image_folder
 
 
 def make_user_files(out: Path, size: int = 32, quick: bool = False) -> tuple[Path, Path]:

@@ -1,111 +1,23 @@
-"""Shared fixtures, each trained once per session at tiny sizes (about a second each).
-
-Tests run with one thread per process (``OMP_NUM_THREADS=1``, inherited by the command-line
-processes that tests start): on a shared 2-core machine a second OpenMP thread mostly
-spin-waits, which costs several times the CPU time of the work itself.
-"""
+"""Fixtures of the library's tests (the shared ones are in the repository's conftest.py)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import sys
-import traceback
-from dataclasses import dataclass
-
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
 import pytest
-import torch
 
-from leapfactual.experiments.toy import ToyConfig, train_toy_flow
 from leapfactual.flow import MLPField
-
-torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-
-
-@pytest.fixture(scope="session")
-def toy_config() -> ToyConfig:
-    """The toy with a quarter of the points and 40 epochs: its flow still sends over 95 % of
-    each class's samples into their quadrant (the tests ask for 90 %)."""
-    return ToyConfig(points=4096, epochs=40)
+from leapfactual.testing import quadrant_flow
 
 
 @pytest.fixture(scope="session")
-def toy_field(toy_config: ToyConfig) -> MLPField:
-    """The quadrant flow trained with :func:`toy_config` (about a second)."""
-    return train_toy_flow(toy_config)
-
-
-def tiny_fit_config(**top: object):
-    """Run settings with tiny models and one to three epochs (``top``: top-level settings)."""
-    from leapfactual.pipeline import ClassifierSettings, FitConfig, FlowSettings, VAESettings
-
-    return FitConfig(
-        vae=VAESettings(latent_dim=8, width=8, epochs=1),
-        classifier=ClassifierSettings(width=8, epochs=2),
-        flow=FlowSettings(epochs=3),
-        oracle=ClassifierSettings(width=8, epochs=2),
-        cvae=VAESettings(latent_dim=8, width=8, epochs=1),
-        **top,  # type: ignore[arg-type]
-    )
+def toy_field() -> MLPField:
+    """The quadrant flow of :mod:`leapfactual.testing` (about a second): it sends over 95 %
+    of each class's samples into their quadrant (the tests ask for 90 %)."""
+    return quadrant_flow(points=4096, epochs=40)
 
 
 @pytest.fixture(scope="session")
-def tiny_config():
-    return tiny_fit_config()
-
-
-@pytest.fixture(scope="session")
-def make_tiny_config():
-    """:func:`tiny_fit_config`, for tests (conftest cannot be imported under importlib mode)."""
-    return tiny_fit_config
-
-
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory, tiny_config):
-    """A run fitted on mnist5k with tiny models and one or two epochs (a few seconds)."""
-    from leapfactual.pipeline import fit_run
-
-    return fit_run(tmp_path_factory.mktemp("runs") / "tiny", tiny_config)
-
-
-@dataclass
-class CliResult:
-    """What one command line did: its exit code and what it printed."""
-
-    argv: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def run_main(*args: str) -> CliResult:
-    """``leapfactual ARGS`` in this process, through the real entry point
-    :func:`leapfactual.cli.app.main` (one-line errors, exit code 2), without paying a new
-    process and a new import of torch. An exception that escapes ``main`` (``--debug``, a
-    bug) is printed as the interpreter would, with exit code 1."""
+def cli(run_command):
+    """``cli("explain", RUN, "--out", DIR)`` -> what ``leapfactual ARGS`` did."""
     from leapfactual.cli.app import main
 
-    out, err = io.StringIO(), io.StringIO()
-    code, argv = 0, sys.argv
-    sys.argv = ["leapfactual", *args]
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main()
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-            except Exception:
-                traceback.print_exc()
-                code = 1
-    finally:
-        sys.argv = argv
-    return CliResult(list(args), code, out.getvalue(), err.getvalue())
-
-
-@pytest.fixture(scope="session")
-def cli():
-    """:func:`run_main`: ``cli("explain", RUN, "--out", DIR)`` -> :class:`CliResult`."""
-    return run_main
+    return lambda *args: run_command(main, "leapfactual", *args)

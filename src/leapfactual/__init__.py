@@ -8,7 +8,14 @@
 """
 
 from leapfactual._version import __version__
-from leapfactual.data import Dataset, load_dataset, stratified_split, train_test_split
+from leapfactual.data import (
+    Dataset,
+    available_datasets,
+    load_dataset,
+    register_dataset,
+    stratified_split,
+    train_test_split,
+)
 from leapfactual.explain import (
     Blend,
     CGMBased,
@@ -20,9 +27,15 @@ from leapfactual.explain import (
     LatentAttack,
     LatentReflection,
     LeapFactual,
+    MethodInfo,
+    Models,
     OptBased,
     PixelAttack,
+    build_explainer,
+    method_info,
     open_explanation,
+    register_method,
+    registered_methods,
 )
 from leapfactual.flow import (
     ConditionSpec,
@@ -63,9 +76,16 @@ from leapfactual.pipeline import (
     FlowSettings,
     Run,
     VAESettings,
+    encode_decode,
     explain_run,
+    fit_classifier,
+    fit_cvae,
+    fit_flow,
+    fit_flow_for,
     fit_run,
+    fit_vae,
     load_run,
+    predict_probs,
 )
 
 __all__ = [
@@ -95,6 +115,8 @@ __all__ = [
     "LatentReflection",
     "LeapFactual",
     "MLPField",
+    "MethodInfo",
+    "Models",
     "OptBased",
     "PixelAttack",
     "ResVAE",
@@ -107,16 +129,29 @@ __all__ = [
     "__version__",
     "accuracy",
     "adapt_classifier",
+    "available_datasets",
+    "build_explainer",
     "cfm_loss",
+    "encode_decode",
     "explain_run",
+    "fit_classifier",
+    "fit_cvae",
+    "fit_flow",
+    "fit_flow_for",
     "fit_run",
+    "fit_vae",
     "integrate",
     "leap",
     "load_classifier",
     "load_dataset",
     "load_field",
     "load_run",
+    "method_info",
     "open_explanation",
+    "predict_probs",
+    "register_dataset",
+    "register_method",
+    "registered_methods",
     "save_field",
     "stratified_split",
     "train_classifier",

@@ -73,30 +73,3 @@ def test_repair_with_rule_and_human_teachers(cli, tiny_run, tmp_path, monkeypatc
     no_oracle = cli("repair", str(tiny_run.directory), "--out", str(tmp_path / "z"), "--teacher",
                     "model", *ROUND)  # fmt: skip
     assert no_oracle.returncode == 2 and "has no oracle" in no_oracle.stderr
-
-
-def test_shortcuts_passes_options_to_the_benchmark(cli, monkeypatch, tmp_path) -> None:
-    seen = {}
-
-    def run(cfg, log, device, parts):
-        seen.update(cfg=cfg, device=device, parts=parts)
-        from leapfactual.experiments.shortcuts import ShortcutsResult
-
-        return ShortcutsResult(cfg, [], 60.0, {})
-
-    def write(result, stem, command):
-        seen.update(stem=stem, command=command)
-        return stem.with_suffix(".md")
-
-    monkeypatch.setattr("leapfactual.experiments.shortcuts.run_shortcuts", run)
-    monkeypatch.setattr("leapfactual.experiments.shortcuts.write_shortcuts_page", write)
-    args = ["--seeds", "4", "--imbalances", "1,0.5", "--limit", "7", "--rounds", "2"]
-    done = cli("shortcuts", "--out", str(tmp_path / "s"), *args, "--per-round", "9", "--device",
-               "cpu")  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    cfg = seen["cfg"]
-    assert cfg.seeds == (4,) and cfg.imbalances == (1.0, 0.5) and cfg.audit_limit == 7
-    assert cfg.cfkd.rounds == 2 and cfg.cfkd.per_round == 9 and seen["device"] == "cpu"
-    assert seen["parts"] == f"{tmp_path / 's'}.parts" and seen["stem"] == tmp_path / "s"
-    bad = cli("shortcuts", "--imbalances", "1,half")
-    assert bad.returncode == 2 and "imbalances must be comma-separated" in bad.stderr

@@ -51,7 +51,7 @@ def test_unknown_name_lists_the_known_ones() -> None:
 @pytest.mark.parametrize(
     ("spec", "match"),
     [
-        ("mnist5k:/tmp/x", "built in and takes no path"),
+        ("mnist5k:/tmp/x", "takes no path"),
         ("idx", "needs a path; use 'idx:DIR'"),
         ("galaxy10", "needs a path; use 'galaxy10:FILE.h5'"),
         ("image-folder:", "empty path"),

@@ -71,7 +71,9 @@ def test_rule_is_a_black_box_classifier_on_the_input_dtype() -> None:
 def test_registry_spec_and_cache() -> None:
     data = load_dataset("thickness", limit=12)
     assert data.num_classes == 2 and len(data) == 12
-    assert load_thickness_task(limit=12).dataset is data  # built once per process
+    assert load_dataset("thickness", limit=12) is data  # built once per process
+    again = load_thickness_task(load_mnist5k(), limit=12).dataset  # the same, from a Dataset
+    assert torch.equal(again.images, data.images) and torch.equal(again.labels, data.labels)
 
 
 @pytest.mark.parametrize(
@@ -80,7 +82,7 @@ def test_registry_spec_and_cache() -> None:
         (lambda: ThicknessLevels(thin=(2.0, 3.0), thick=(2.5, 3.5)), "thin"),
         (lambda: ThicknessLevels(thin=(1.0, 2.0), thick=(3.0, 3.5)), "equal length"),
         (lambda: ThicknessRule(-1.0), "positive"),
-        (lambda: load_thickness_task(limit=1), "at least 2"),
+        (lambda: load_thickness_task(load_mnist5k(), limit=1), "at least 2"),
         (
             lambda: thickness_task(
                 Dataset(torch.zeros(2, 3, 8, 8), torch.zeros(2).long(), ["a"], "rgb")

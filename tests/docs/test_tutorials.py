@@ -15,6 +15,7 @@ import pytest
 import typer
 
 from leapfactual.cli.app import app
+from paper.cli.app import app as paper_app
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -33,25 +34,30 @@ def test_the_python_shown_is_a_piece_of_the_example(name: str) -> None:
     assert textwrap.indent(shown, "    ") in example, f"not in examples/{EXAMPLES[name]}"
 
 
-def command_lines() -> list[tuple[str, str]]:
-    """(page, line) of every bash line that runs the leapfactual command (also as
-    ``torchrun ... -m leapfactual``), on every page and in the README."""
+def command_lines(program: str = "leapfactual") -> list[tuple[str, str]]:
+    """(page, line) of every bash line that runs ``program`` (the leapfactual command, also
+    as ``torchrun ... -m leapfactual``; or ``python -m paper``), on every page and in the
+    README."""
     lines = []
+    pattern = r"(^|-m )leapfactual\s" if program == "leapfactual" else r"-m paper\s"
     for page in [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]:
         for block in blocks(page, "bash"):
             for line in block.replace("\\\n", " ").splitlines():
-                if re.search(r"(^|-m )leapfactual\s", line.split("#")[0].strip()):
+                if re.search(pattern, line.split("#")[0].strip()):
                     lines.append((str(page.relative_to(ROOT)), line.split("  #")[0]))
     return lines
 
 
-def test_every_option_on_the_pages_exists() -> None:
-    root = typer.main.get_command(app)
+@pytest.mark.parametrize(
+    ("program", "typer_app", "least"), [("leapfactual", app, 20), ("paper", paper_app, 8)]
+)
+def test_every_option_on_the_pages_exists(program: str, typer_app: typer.Typer, least: int) -> None:
+    root = typer.main.get_command(typer_app)
     commands = root.commands  # type: ignore[attr-defined]
     unknown = []
-    for page, line in command_lines():
+    for page, line in command_lines(program):
         args = shlex.split(line)
-        rest = args[args.index("leapfactual") + 1 :]
+        rest = args[args.index(program) + 1 :]
         name = next((a for a in rest if not a.startswith("-")), None)
         if name is None:
             continue  # leapfactual --version
@@ -64,7 +70,7 @@ def test_every_option_on_the_pages_exists() -> None:
             for a in rest
             if a.startswith("--") and a.split("=")[0] not in options | {"--help"}
         ]
-    assert len(command_lines()) >= 25
+    assert len(command_lines(program)) >= least
     assert unknown == []
 
 

@@ -28,7 +28,6 @@ from leapfactual.data import load_dataset, load_image_files
 from leapfactual.data.folder import load_image_inputs
 from leapfactual.data.idx import read_idx
 from leapfactual.distributed import resolve_device
-from leapfactual.experiments.morphomnist import MorphoBenchConfig
 from leapfactual.explain import Blend, Explanation, LeapFactual, OptBased, PixelAttack
 from leapfactual.explain.registry import build_explainer
 from leapfactual.explain.targets import value_targets
@@ -645,21 +644,6 @@ ROWS = [
             (
                 lambda r, b: [*FIT, str(b.root / "fit_work"), "--set", "vae.work_size=4"],
                 r"vae\.work_size must be a whole number of pixels >= 8, got 4",
-            ),
-        ],
-    ),
-    Row(
-        "bench_seeds",
-        [
-            (
-                lambda r, b: MorphoBenchConfig(seeds=(1, 1)),
-                r"give one or more distinct seeds >= 0, got \(1, 1\)",
-            ),
-        ],
-        [
-            (
-                lambda r, b: ["bench", "--seeds", "0,one"],
-                r"--seeds takes comma-separated whole numbers such as 0,1,2, got '0,one'",
             ),
         ],
     ),

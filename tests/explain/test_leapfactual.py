@@ -2,8 +2,12 @@ import pytest
 import torch
 
 from leapfactual import Blend, Explanation, Inject, LeapFactual, Solver
-from leapfactual.experiments.toy import STARTS, TARGET, quadrant_labels, toy_explainer
 from leapfactual.models import IdentityCodec
+from leapfactual.testing import QUADRANT_STARTS, quadrant_labels
+from leapfactual.testing import quadrant_explainer as toy_explainer
+
+STARTS = QUADRANT_STARTS
+TARGET = 3
 
 
 def test_black_box_function_classifier(toy_field) -> None:

@@ -48,6 +48,15 @@ def test_license_notice_typing_marker_and_data_are_in_both(dist, wheel) -> None:
         assert name in inside, f"{name} is not in the sdist"
 
 
+def test_the_wheel_holds_the_library_and_not_the_paper(wheel) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"leapfactual"}
+    packages = {n.split("/")[1] for n in names if n.startswith("leapfactual/") and n.count("/") > 1}
+    assert not packages & {"experiments", "bench"}, packages
+    assert "leapfactual/testing/conformance.py" in names  # check_explainer ships
+
+
 def test_metadata_declares_the_floor_the_extras_and_the_console_script(wheel) -> None:
     archive = zipfile.ZipFile(wheel)
     info = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))

@@ -27,7 +27,6 @@ SMALL_EXPLAIN = """
 import importlib.util, sys
 from pathlib import Path
 import leapfactual as lf
-from leapfactual.pipeline.build import encode_decode, predict_probs
 
 assert Path(lf.__file__).is_relative_to(Path(sys.prefix)), lf.__file__
 absent = [m for m in sys.argv[1:] if importlib.util.find_spec(m) is not None]
@@ -38,9 +37,9 @@ codec = lf.ConvVAE(1, 28, latent_dim=4, width=8)
 lf.train_vae(codec, images, epochs=1)
 classifier = lf.CNNClassifier(1, 28, 10, width=8)
 lf.train_classifier(classifier, images, labels, epochs=1)
-latents, recon = encode_decode(codec.eval(), images)
+latents, recon = lf.encode_decode(codec.eval(), images)
 field = lf.MLPField(latent_dim=4, cond_dim=10)
-probs = predict_probs(classifier.eval(), recon)
+probs = lf.predict_probs(classifier.eval(), recon)
 lf.train_flow(field, latents, field.condition.from_probs(probs), epochs=1)
 blend, inject = lf.Blend(steps=2), lf.Inject(steps=1)
 explainer = lf.LeapFactual(classifier, codec, field.eval(), blend=blend, inject=inject)
@@ -54,12 +53,17 @@ except ImportError as err:
 """
 
 
-def core_requirements(wheel: Path) -> list[str]:
-    """The wheel's Requires-Dist without the extras."""
+def core_requirements(wheel: Path, extras: tuple[str, ...] = ()) -> list[str]:
+    """The wheel's Requires-Dist without the extras (but those of ``extras``)."""
     archive = zipfile.ZipFile(wheel)
     info = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
     meta = email.message_from_bytes(archive.read(info))
-    return [r for r in meta.get_all("Requires-Dist") if "extra ==" not in r]
+    wanted = [f'extra == "{e}"' for e in extras]
+    return [
+        r.split(";")[0] if any(w in r for w in wanted) else r
+        for r in meta.get_all("Requires-Dist")
+        if "extra ==" not in r or any(w in r for w in wanted)
+    ]
 
 
 def closure(requirements: list[str]):
@@ -73,8 +77,9 @@ def closure(requirements: list[str]):
     return module.closure(requirements)
 
 
-def core_only_venv(wheel: Path, where: Path) -> Path:
-    """A new venv with the wheel installed and the core closure linked in; its python."""
+def core_only_venv(wheel: Path, where: Path, extras: tuple[str, ...] = ()) -> Path:
+    """A new venv with the wheel installed and the core closure (and that of ``extras``)
+    linked in; its python."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
     python = where / "bin" / "python"
     subprocess.run(
@@ -89,7 +94,7 @@ def core_only_venv(wheel: Path, where: Path) -> Path:
         ).stdout.strip()
     )  # fmt: skip
     here = Path(sysconfig.get_paths()["purelib"])
-    for dist in closure(core_requirements(wheel)).values():
+    for dist in closure(core_requirements(wheel, extras)).values():
         tops = {Path(str(f)).parts[0] for f in dist.files or [] if not str(f).startswith("..")}
         for top in tops - {"__pycache__"}:
             if not (site / top).exists():
@@ -116,3 +121,21 @@ def test_the_wheel_explains_with_only_the_core_dependencies(wheel, tmp_path) -> 
     assert script.stdout == ""
     assert script.stderr.count("\n") == 1
     assert "pip install 'leapfactual[cli]'" in script.stderr
+
+
+@pytest.mark.slow
+def test_the_installed_command_lists_the_product_commands_only(wheel, tmp_path) -> None:
+    core_only_venv(wheel, tmp_path / "venv", extras=("cli",))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    done = subprocess.run(
+        [str(tmp_path / "venv" / "bin" / "leapfactual"), "--help"],
+        cwd=tmp_path, env={**env, "COLUMNS": "120"}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [
+        line.split()[1]
+        for line in done.stdout.splitlines()
+        if line.startswith("│ ") and line[2:3] != " "
+    ]
+    listed = {name for name in rows if not name.startswith("-")}
+    assert listed == {"demo", "fit", "explain", "report", "audit", "repair"}

@@ -1,4 +1,3 @@
-import ast
 import json
 import shutil
 from collections.abc import Sequence
@@ -8,7 +7,6 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-import leapfactual.training
 from leapfactual.flow import MLPField, train_flow
 from leapfactual.io import CheckpointError, load_tensors
 from leapfactual.training import StepFn, fit, load_checkpoint, save_checkpoint
@@ -300,23 +298,6 @@ def test_train_flow_resumes_bit_identically(tmp_path: Path) -> None:
         field = MLPField(4, 3, width=16, depth=2, condition="class")
         train_flow(field, z, labels, 4, seed=2, batch_size=64, lr_milestones=(2,),
                    checkpoint=tmp_path)  # fmt: skip
-
-
-def test_training_imports_no_higher_layer() -> None:
-    root = Path(leapfactual.training.__file__).parent
-    for source in root.glob("*.py"):
-        for node in ast.walk(ast.parse(source.read_text())):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            elif isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            for name in names:
-                if name.startswith("leapfactual."):
-                    allowed = {"io", "training", "_version", "distributed"}
-                    assert name.split(".")[1] in allowed, (source, name)
-                    if name.startswith("leapfactual.distributed"):
-                        assert name == "leapfactual.distributed.context", (source, name)
 
 
 def test_a_checkpoint_damaged_in_place_is_refused_by_its_hash(tmp_path: Path) -> None:

@@ -12,6 +12,17 @@
   (:class:`HumanTeacher`, a page served on 127.0.0.1 that saves every answer as it is given).
 """
 
+from leapfactual.audit.cfkd import CFKDSettings, TargetTeacher, cfkd, refitting_factory
+from leapfactual.audit.jobs import (
+    ANSWERS,
+    CONCENTRATED,
+    audit_run,
+    class_accuracies,
+    make_teacher,
+    no_nan,
+    repair_run,
+    top_region_cells,
+)
 from leapfactual.audit.necessity import Necessity, necessity, necessity_map
 from leapfactual.audit.regions import change_regions, grid_cells, pixel_change
 from leapfactual.audit.summary import Cell, PairSummary, summarise, summary_table
@@ -19,6 +30,9 @@ from leapfactual.audit.teacher_server import HumanTeacher, ServerHandle, read_la
 from leapfactual.audit.teachers import ModelTeacher, RuleTeacher, Teacher, TeacherQueue
 
 __all__ = [
+    "ANSWERS",
+    "CONCENTRATED",
+    "CFKDSettings",
     "Cell",
     "HumanTeacher",
     "ModelTeacher",
@@ -26,15 +40,24 @@ __all__ = [
     "PairSummary",
     "RuleTeacher",
     "ServerHandle",
+    "TargetTeacher",
     "Teacher",
     "TeacherQueue",
+    "audit_run",
+    "cfkd",
     "change_regions",
+    "class_accuracies",
     "grid_cells",
+    "make_teacher",
     "necessity",
     "necessity_map",
+    "no_nan",
     "pixel_change",
     "read_labels",
+    "refitting_factory",
+    "repair_run",
     "serve",
     "summarise",
     "summary_table",
+    "top_region_cells",
 ]

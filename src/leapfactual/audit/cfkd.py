@@ -36,9 +36,13 @@ from torch import Tensor, nn
 from leapfactual.audit.necessity import NECESSITY_TENSORS, Necessity, necessity, necessity_map
 from leapfactual.audit.teachers import Teacher, TeacherQueue
 from leapfactual.data import Dataset
-from leapfactual.explain import Explainer
-from leapfactual.explain.registry import Models, build_explainer
-from leapfactual.explain.targets import all_other_targets, random_other_targets
+from leapfactual.explain import (
+    Explainer,
+    Models,
+    all_other_targets,
+    build_explainer,
+    random_other_targets,
+)
 from leapfactual.io import (
     load_module,
     load_tensors,
@@ -47,16 +51,17 @@ from leapfactual.io import (
     save_tensors,
     write_json,
 )
-from leapfactual.models.trainers import train_classifier
-from leapfactual.pipeline.build import (
+from leapfactual.models import train_classifier
+from leapfactual.pipeline import (
+    FlowSettings,
     condition_images,
     encode_decode,
     fit_flow,
     model_device,
     predict_probs,
+    to_dict,
 )
-from leapfactual.pipeline.settings import FlowSettings, to_dict
-from leapfactual.training.checkpoint import tensor_digest
+from leapfactual.training import tensor_digest
 
 ExplainerFactory = Callable[[nn.Module], Explainer]
 """Builds the explainer of a classifier (CFKD explains the current weights every round)."""

@@ -44,12 +44,9 @@ from leapfactual.io import (
     parse_json,
     write_json,
 )
-from leapfactual.models.external import load_classifier
-from leapfactual.pipeline.build import predict_probs
-from leapfactual.pipeline.explain import explain_run
-from leapfactual.pipeline.run import Run, load_run
-from leapfactual.pipeline.settings import ExplainSettings, to_dict
-from leapfactual.report.pages import write_page
+from leapfactual.models import load_classifier
+from leapfactual.pipeline import ExplainSettings, Run, explain_run, load_run, predict_probs, to_dict
+from leapfactual.report import write_page
 
 AUDIT = "audit.json"
 ANSWERS = "answers.jsonl"
@@ -299,7 +296,7 @@ def _codec_lines(run: Run) -> list[str]:
 def plot_class_maps(exp: Explanation, nec: Necessity, names: list[str], path: Path) -> Path:
     """Three rows, one column per class: mean necessity toward it, from it, mean change
     toward it."""
-    from leapfactual.report.figures import figure
+    from leapfactual.report import figure
 
     maps = necessity_map(nec)[:, 0]
     change = (exp.x_cf - exp.x).float().mean(1).cpu()

@@ -39,8 +39,10 @@ from leapfactual.audit.regions import (
     check_pair,
     pixel_change,
 )
-from leapfactual.explain.base import (
+from leapfactual.explain import (
+    Cost,
     Outputs,
+    Timer,
     as_probs,
     as_target,
     check_range,
@@ -48,10 +50,8 @@ from leapfactual.explain.base import (
     module_device,
     module_dtype,
 )
-from leapfactual.explain.explanation import Cost, Timer
 from leapfactual.io import CheckpointError, load_tensors, save_tensors
-from leapfactual.models.adapters import as_tensor_outputs
-from leapfactual.models.protocols import Classifier
+from leapfactual.models import Classifier, as_tensor_outputs
 
 NECESSITY_TENSORS = (
     "regions",

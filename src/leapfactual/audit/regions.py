@@ -20,7 +20,7 @@ import torch
 from scipy import ndimage
 from torch import Tensor
 
-from leapfactual.explain.base import check_inputs
+from leapfactual.explain import check_inputs
 
 Mode = Literal["components", "grid"]
 

@@ -21,8 +21,7 @@ from torch import Tensor
 
 from leapfactual.audit.necessity import Necessity, necessity_map
 from leapfactual.audit.regions import grid_cells
-from leapfactual.explain.attributions import AttributeProbes, attribute_attributions
-from leapfactual.explain.explanation import Explanation
+from leapfactual.explain import AttributeProbes, Explanation, attribute_attributions
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ import torch
 from torch import Tensor
 
 from leapfactual.audit.teachers import TeacherQueue
-from leapfactual.io.images import png_data_uri
-from leapfactual.report.images import diff_heatmap
+from leapfactual.io import png_data_uri
+from leapfactual.report import diff_heatmap
 
 HOST = "127.0.0.1"
 KINDS = ("label", "shortcut", "target")

@@ -16,9 +16,8 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
-from leapfactual.explain.base import model_errors
-from leapfactual.explain.explanation import Explanation
-from leapfactual.models.adapters import as_tensor_outputs
+from leapfactual.explain import Explanation, model_errors
+from leapfactual.models import as_tensor_outputs
 
 
 @dataclass

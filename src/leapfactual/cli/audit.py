@@ -41,7 +41,7 @@ def audit(
 ) -> None:
     """Explain a sample toward every other class and audit which changes the classifier
     needs (necessity); write global summaries and an audit page (docs/method.md §10)."""
-    from leapfactual.audit.jobs import CONCENTRATED, audit_run
+    from leapfactual.audit import CONCENTRATED, audit_run
 
     if regions not in ("components", "grid"):
         raise ValueError(f"unknown regions {regions!r}; choose 'components' or 'grid'")

@@ -36,7 +36,7 @@ Seed = Annotated[int, typer.Option(help="Seed of every random choice.")]
 def settings(cls: type[T], config: Path | None, flags: dict[str, Any], sets: list[str] | None) -> T:
     """Settings of ``cls``: its defaults, then the ``--config`` file, then the flags given
     (``None`` = not given; keys are dotted paths), then ``--set KEY=VALUE``."""
-    from leapfactual.pipeline.settings import from_dict, load_toml, override, parse_assignments
+    from leapfactual.pipeline import from_dict, load_toml, override, parse_assignments
 
     base = from_dict(cls, load_toml(config)) if config is not None else cls()
     given = {k: v for k, v in flags.items() if v is not None}
@@ -70,7 +70,7 @@ def write_report(
     from leapfactual.report import build_report, write_report
 
     if exp.tolerance is not None:  # a regressor's CEs: targets are values, not classes
-        from leapfactual.report.side_by_side import write_side_by_side_page
+        from leapfactual.report import write_side_by_side_page
 
         title = f"Counterfactuals of a regressor: {exp.method}"
         notes = [f"Produced by `{command}`."]

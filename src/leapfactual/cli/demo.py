@@ -36,7 +36,7 @@ def demo(
     OUT is a cache by design: OUT/run is fitted once and reused (a run fitted with other
     settings is refused), and report.html, grid.png and metrics.json are rewritten each time.
     """
-    from leapfactual.experiments.demo import DemoConfig, run_demo, write_demo_report
+    from leapfactual.report import DemoConfig, run_demo, write_demo_report
 
     flags = {
         "seed": seed,

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from leapfactual.cli.common import Config, Device, Order, Samples, Set, settings, write_report
-from leapfactual.explain.registry import METHODS
-from leapfactual.flow.solvers import ADAPTIVE, FIXED_STEP
-from leapfactual.pipeline.settings import ExplainSettings
+from leapfactual.explain import registered_methods
+from leapfactual.flow import ADAPTIVE, FIXED_STEP
+from leapfactual.pipeline import ExplainSettings
 
 _D = ExplainSettings()
 _SOLVERS = ", ".join([*FIXED_STEP, *ADAPTIVE])
@@ -32,7 +32,8 @@ def explain(
         ),
     ] = None,
     method: Annotated[
-        str | None, typer.Option(help=f"Method: {', '.join(METHODS)} [default: {_D.method}].")
+        str | None,
+        typer.Option(help=f"Method: {', '.join(registered_methods())} [default: {_D.method}]."),
     ] = None,
     target: Annotated[
         str | None,
@@ -174,7 +175,7 @@ def explain(
     """
     from leapfactual.distributed import finish, world
     from leapfactual.pipeline import explain_run
-    from leapfactual.report.sections import check_order
+    from leapfactual.report import check_order
 
     check_order(order)  # before any work
 

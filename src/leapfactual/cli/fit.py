@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from leapfactual.cli.common import Config, Device, Set, settings
-from leapfactual.flow.conditions import KINDS
-from leapfactual.pipeline.settings import CODECS, FIELDS, STAGE_NAMES, FitConfig
+from leapfactual.flow import KINDS
+from leapfactual.pipeline import CODECS, FIELDS, STAGE_NAMES, FitConfig
 
 _D = FitConfig()
 

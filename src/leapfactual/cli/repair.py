@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from leapfactual.audit.cfkd import CFKDSettings
+from leapfactual.audit import CFKDSettings
 from leapfactual.cli.common import Device, Seed
 
 _D = CFKDSettings()
@@ -69,7 +69,7 @@ def repair(
 ) -> None:
     """Fine-tune the run's classifier on CEs labelled by a teacher: a CE whose change is a
     shortcut keeps its source class (CFKD); compare before and after."""
-    from leapfactual.audit.jobs import ANSWERS, make_teacher, repair_run
+    from leapfactual.audit import ANSWERS, make_teacher, repair_run
     from leapfactual.pipeline import load_run
 
     fitted = load_run(run, device=device or "cpu")

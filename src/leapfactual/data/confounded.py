@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 import torch
 from torch import Tensor
@@ -170,29 +169,17 @@ def confounded_digits(
     )  # fmt: skip
 
 
-def load_confounded(base: str = "mnist5k", seed: int = 0) -> Dataset:
-    """The confounded training digits of :func:`confounded_digits` on the ``load_dataset``
-    spec ``base`` (defaults: the patch on class 8 in 95 % of its images), built once per
-    process: the data of a run with a shortcut."""
-    return load_confounded_task(base, seed).train
+def load_confounded(base: Dataset, seed: int = 0) -> Dataset:
+    """The confounded training digits of :func:`confounded_digits` on ``base`` (defaults:
+    the patch on class 8 in 95 % of its images): the data of a run with a shortcut. As a
+    registered dataset, ``confounded[:BASE]`` (the registry loads ``BASE``)."""
+    return confounded_digits(base, seed=seed).train
 
 
-def load_confounded_test(base: str = "mnist5k", seed: int = 0) -> Dataset:
+def load_confounded_test(base: Dataset, seed: int = 0) -> Dataset:
     """The decorrelated test digits matching :func:`load_confounded` (the patch on half of
     every class)."""
-    return load_confounded_task(base, seed).test
-
-
-def load_confounded_task(base: str = "mnist5k", seed: int = 0) -> ConfoundedTask:
-    """The whole task behind :func:`load_confounded` (clean twins included), built once."""
-    return _cached(base.strip(), seed)
-
-
-@lru_cache(maxsize=2)
-def _cached(base: str, seed: int) -> ConfoundedTask:
-    from leapfactual.data.registry import load_dataset  # the registry lists these loaders
-
-    return confounded_digits(load_dataset(base), seed=seed)
+    return confounded_digits(base, seed=seed).test
 
 
 def _as_clean(x: Tensor, nuisance: str) -> Tensor:
@@ -256,7 +243,6 @@ __all__ = [
     "add_nuisance",
     "confounded_digits",
     "load_confounded",
-    "load_confounded_task",
     "load_confounded_test",
     "nuisance_mask",
     "remove_nuisance",

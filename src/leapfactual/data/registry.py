@@ -1,13 +1,22 @@
-"""One front door for every dataset: ``load_dataset("name")`` or ``load_dataset("name:path")``."""
+"""One front door for every dataset: ``load_dataset("name")`` or ``load_dataset("name:path")``.
+
+The registry is open: :func:`register_dataset` adds a loader (a plugin package does it from
+its ``leapfactual.plugins`` entry point, read on the first lookup). A *derived* dataset
+(``path="base"``) is made from another one: its spec's path is that dataset's spec (default
+``mnist5k``), which the registry loads and hands to the loader as a :class:`Dataset`; derived
+datasets are built once per process for each base spec and options.
+"""
 
 from __future__ import annotations
 
 import inspect
 import numbers
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from leapfactual._plugins import load_plugins
 from leapfactual.data.builtin import load_digits, load_mnist5k
 from leapfactual.data.confounded import load_confounded, load_confounded_test
 from leapfactual.data.dataset import Dataset
@@ -17,68 +26,117 @@ from leapfactual.data.idx import load_fashion_mnist, load_idx
 from leapfactual.data.stroke import load_stroke_thickness
 from leapfactual.data.thickness import load_thickness
 
+PathKind = Literal["none", "optional", "required", "base"]
+"""What follows ``name:`` in a spec: nothing allowed, an optional or a required path, or the
+spec of a base dataset (``base``: derived datasets)."""
+
 
 @dataclass(frozen=True)
 class _Entry:
     load: Callable[..., Dataset]
-    path: Literal["none", "optional", "required"]
+    path: PathKind
     usage: str
     summary: str
 
 
-_LOADERS: dict[str, _Entry] = {
-    "mnist5k": _Entry(
-        load_mnist5k, "none", "mnist5k", "5,000 real MNIST digits shipped in the package (default)"
-    ),
-    "digits": _Entry(load_digits, "none", "digits", "scikit-learn's 1,797 8x8 digits"),
-    "fashion-mnist": _Entry(
-        load_fashion_mnist,
-        "optional",
-        "fashion-mnist[:DIR]",
-        "Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)",
-    ),
-    "idx": _Entry(
-        load_idx, "required", "idx:DIR", "MNIST-format IDX files (MNIST, Morpho-MNIST, ...)"
-    ),
-    "image-folder": _Entry(
-        load_image_folder,
-        "required",
-        "image-folder:DIR",
-        "PNG/JPEG files in one sub-folder per class",
-    ),
-    "galaxy10": _Entry(
-        load_galaxy10,
-        "required",
-        "galaxy10:FILE.h5",
-        "Galaxy10 DECaLS HDF5 file (Galaxy10_DECals.h5)",
-    ),
-    "confounded": _Entry(
-        load_confounded,
-        "optional",
-        "confounded[:BASE]",
-        "digits of BASE (default mnist5k) with a bright patch on 95 % of the 8s: a shortcut",
-    ),
-    "confounded-test": _Entry(
-        load_confounded_test,
-        "optional",
-        "confounded-test[:BASE]",
-        "the decorrelated test digits of confounded[:BASE] (the patch on half of every class)",
-    ),
-    "thickness": _Entry(
-        load_thickness,
-        "optional",
-        "thickness[:BASE]",
-        "thin vs thick digits made by intervening on BASE (a dataset spec, default mnist5k), "
-        "with true counterfactuals",
-    ),
-    "stroke-thickness": _Entry(
-        load_stroke_thickness,
-        "optional",
-        "stroke-thickness[:BASE]",
-        "digits of BASE (default mnist5k) set to a stroke thickness of 1.5-4.5 px, that "
-        "thickness their scalar value (for a regressor), with true counterfactuals",
-    ),
-}
+_LOADERS: dict[str, _Entry] = {}
+_DERIVED: OrderedDict[tuple[str, str, str], Dataset] = OrderedDict()
+_DERIVED_KEPT = 4
+
+
+def register_dataset(
+    name: str,
+    loader: Callable[..., Dataset],
+    *,
+    path: PathKind = "none",
+    summary: str = "",
+    usage: str | None = None,
+    replace: bool = False,
+) -> None:
+    """Make ``load_dataset("name...")`` call ``loader``.
+
+    ``path`` says what may follow ``name:``: ``"none"``, ``"optional"`` or ``"required"``
+    (then ``loader(path, **options)``), or ``"base"`` for a dataset derived from another one
+    (``loader(base_dataset, **options)``, the base named by the spec's path, default
+    ``mnist5k``). The loader's other keyword parameters are the dataset's options. ``usage``
+    is the spec form shown in listings (default from ``name`` and ``path``). A name already
+    taken is refused unless ``replace``."""
+    key = name.strip().lower()
+    if not key or ":" in key or key != name:
+        raise ValueError(f"dataset name {name!r} must be lower-case, without spaces or ':'")
+    if path not in ("none", "optional", "required", "base"):
+        raise ValueError(f"path must be none, optional, required or base, got {path!r}")
+    if not callable(loader):
+        raise ValueError(f"the loader of dataset {name!r} must be callable")
+    if key in _LOADERS and not replace:
+        raise ValueError(f"dataset {name!r} is already registered; pass replace=True to override")
+    forms = {"none": key, "optional": f"{key}[:PATH]", "required": f"{key}:PATH"}
+    default_usage = forms.get(path, f"{key}[:BASE]")
+    _LOADERS[key] = _Entry(loader, path, usage or default_usage, summary)
+    for cached in [k for k in _DERIVED if k[0] == key]:
+        del _DERIVED[cached]
+
+
+register_dataset(
+    "mnist5k",
+    load_mnist5k,
+    summary="5,000 real MNIST digits shipped in the package (default)",
+)
+register_dataset("digits", load_digits, summary="scikit-learn's 1,797 8x8 digits")
+register_dataset(
+    "fashion-mnist",
+    load_fashion_mnist,
+    path="optional",
+    usage="fashion-mnist[:DIR]",
+    summary="Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)",
+)
+register_dataset(
+    "idx",
+    load_idx,
+    path="required",
+    usage="idx:DIR",
+    summary="MNIST-format IDX files (MNIST, Morpho-MNIST, ...)",
+)
+register_dataset(
+    "image-folder",
+    load_image_folder,
+    path="required",
+    usage="image-folder:DIR",
+    summary="PNG/JPEG files in one sub-folder per class",
+)
+register_dataset(
+    "galaxy10",
+    load_galaxy10,
+    path="required",
+    usage="galaxy10:FILE.h5",
+    summary="Galaxy10 DECaLS HDF5 file (Galaxy10_DECals.h5)",
+)
+register_dataset(
+    "confounded",
+    load_confounded,
+    path="base",
+    summary="digits of BASE (default mnist5k) with a bright patch on 95 % of the 8s: a shortcut",
+)
+register_dataset(
+    "confounded-test",
+    load_confounded_test,
+    path="base",
+    summary="the decorrelated test digits of confounded[:BASE] (the patch on half of every class)",
+)
+register_dataset(
+    "thickness",
+    load_thickness,
+    path="base",
+    summary="thin vs thick digits made by intervening on BASE (a dataset spec, default "
+    "mnist5k), with true counterfactuals",
+)
+register_dataset(
+    "stroke-thickness",
+    load_stroke_thickness,
+    path="base",
+    summary="digits of BASE (default mnist5k) set to a stroke thickness of 1.5-4.5 px, that "
+    "thickness their scalar value (for a regressor), with true counterfactuals",
+)
 
 DEFAULT_DATASET = "mnist5k"
 
@@ -86,6 +144,7 @@ DEFAULT_DATASET = "mnist5k"
 def available_datasets() -> dict[str, str]:
     """Each spec form ``load_dataset`` accepts (e.g. ``"idx:DIR"``), what it loads and its
     options."""
+    load_plugins()
     return {
         entry.usage: f"{entry.summary}; options: {', '.join(_options(entry)) or 'none'}"
         for entry in _LOADERS.values()
@@ -119,6 +178,7 @@ def load_dataset(
         raise ValueError(
             f"give the image size once: image_size={image_size} or size={options['size']}"
         )
+    load_plugins()
     name, sep, path = spec.strip().partition(":")
     name = name.strip().lower()
     entry = _LOADERS.get(name)
@@ -128,7 +188,7 @@ def load_dataset(
     if sep and not path.strip():
         raise ValueError(f"spec {spec!r} has an empty path after ':'; use {entry.usage!r}")
     if entry.path == "none" and sep:
-        raise ValueError(f"dataset {name!r} is built in and takes no path; use {name!r}")
+        raise ValueError(f"dataset {name!r} takes no path; use {name!r}")
     if entry.path == "required" and not sep:
         raise ValueError(f"dataset {name!r} needs a path; use {entry.usage!r}")
     unknown = sorted(set(options) - set(_options(entry)))
@@ -140,7 +200,10 @@ def load_dataset(
     for key, value in (("size", image_size), ("channels", channels)):
         if value is not None and key in _options(entry):
             options[key] = value
-    data = entry.load(path.strip(), **options) if sep else entry.load(**options)
+    if entry.path == "base":
+        data = _derived(name, entry, path.strip() if sep else DEFAULT_DATASET, options)
+    else:
+        data = entry.load(path.strip(), **options) if sep else entry.load(**options)
     want = (channels or data.shape[0], image_size or data.shape[1], image_size or data.shape[2])
     if data.shape != want:
         raise ValueError(
@@ -151,7 +214,19 @@ def load_dataset(
     return data
 
 
+def _derived(name: str, entry: _Entry, base: str, options: dict[str, Any]) -> Dataset:
+    """``entry`` on the dataset ``base`` names, built once per (name, base, options)."""
+    key = (name, base, repr(sorted(options.items())))
+    if key not in _DERIVED:
+        _DERIVED[key] = entry.load(load_dataset(base), **options)
+        while len(_DERIVED) > _DERIVED_KEPT:
+            _DERIVED.popitem(last=False)
+    _DERIVED.move_to_end(key)
+    return _DERIVED[key]
+
+
 def _options(entry: _Entry) -> list[str]:
-    """The loader's keyword options (its first parameter is the path, when it takes one)."""
+    """The loader's keyword options (its first parameter is the path or the base dataset,
+    when it takes one)."""
     names = list(inspect.signature(entry.load).parameters)
     return names if entry.path == "none" else names[1:]

@@ -11,7 +11,6 @@ digit under ``do(thickness = t)``: only the stroke changes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import torch
 from torch import Tensor
@@ -55,22 +54,10 @@ def stroke_task(
     return StrokeTask(data, base.images, span)
 
 
-def load_stroke_thickness(base: str = "mnist5k", seed: int = 0) -> Dataset:
-    """The stroke-thickness dataset on ``base`` (a ``load_dataset`` spec); built once per
-    process."""
-    return load_stroke_task(base, seed).dataset
+def load_stroke_thickness(base: Dataset, seed: int = 0) -> Dataset:
+    """The stroke-thickness dataset on ``base``; as a registered dataset,
+    ``stroke-thickness[:BASE]`` (the registry loads ``BASE``)."""
+    return stroke_task(base, seed).dataset
 
 
-def load_stroke_task(base: str = "mnist5k", seed: int = 0) -> StrokeTask:
-    """:func:`stroke_task` on a ``load_dataset`` spec, built once per process (cached)."""
-    return _cached(base.strip(), seed)
-
-
-@lru_cache(maxsize=2)
-def _cached(base: str, seed: int) -> StrokeTask:
-    from leapfactual.data.registry import load_dataset  # the registry lists this loader
-
-    return stroke_task(load_dataset(base), seed)
-
-
-__all__ = ["SPAN", "StrokeTask", "load_stroke_task", "load_stroke_thickness", "stroke_task"]
+__all__ = ["SPAN", "StrokeTask", "load_stroke_thickness", "stroke_task"]

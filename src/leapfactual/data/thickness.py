@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -130,30 +129,21 @@ def thickness_task(
     return ThicknessTask(dataset, base.images, position, levels)
 
 
-def load_thickness(base: str = "mnist5k", seed: int = 0, limit: int | None = None) -> Dataset:
-    """The thin-vs-thick dataset on the base dataset ``base`` (a ``load_dataset`` spec),
-    optionally on its first ``limit`` digits of a seeded shuffle. Built once per process."""
-    return load_thickness_task(base, seed, limit).dataset
-
-
-def load_thickness_task(
-    base: str = "mnist5k", seed: int = 0, limit: int | None = None
-) -> ThicknessTask:
-    """:func:`thickness_task` on a ``load_dataset`` spec, built once per process (cached)."""
+def load_thickness_task(base: Dataset, seed: int = 0, limit: int | None = None) -> ThicknessTask:
+    """:func:`thickness_task` on ``base``, or on its first ``limit`` digits of a seeded
+    shuffle."""
     if limit is not None and limit < 2:
         raise ValueError(f"limit must be at least 2, got {limit}")
-    return _cached_task(base.strip(), seed, limit)
+    if limit is not None and limit < len(base):
+        order = torch.randperm(len(base), generator=torch.Generator().manual_seed(seed))
+        base = base.subset(order[:limit])
+    return thickness_task(base, seed)
 
 
-@lru_cache(maxsize=2)
-def _cached_task(base: str, seed: int, limit: int | None) -> ThicknessTask:
-    from leapfactual.data.registry import load_dataset  # the registry lists this loader
-
-    data = load_dataset(base)
-    if limit is not None and limit < len(data):
-        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
-        data = data.subset(order[:limit])
-    return thickness_task(data, seed)
+def load_thickness(base: Dataset, seed: int = 0, limit: int | None = None) -> Dataset:
+    """The thin-vs-thick digits of :func:`load_thickness_task`; as a registered dataset,
+    ``thickness[:BASE]`` (the registry loads ``BASE``)."""
+    return load_thickness_task(base, seed, limit).dataset
 
 
 def intervene(images: Tensor, thickness: Tensor, progress: bool) -> Tensor:

@@ -12,14 +12,41 @@ from leapfactual.explain.attributions import (
     attribute_attributions,
     fit_attribute_probes,
 )
-from leapfactual.explain.base import Explainer, as_probs
+from leapfactual.explain.base import (
+    Explainer,
+    Outputs,
+    as_probs,
+    as_target,
+    check_inputs,
+    check_nonfinite,
+    check_range,
+    model_errors,
+    module_device,
+    module_dtype,
+)
 from leapfactual.explain.cgm import CGMBased, ConditionalCodec
-from leapfactual.explain.explanation import Cost, Explanation
+from leapfactual.explain.explanation import Cost, Explanation, Timer, stored_meta
 from leapfactual.explain.leapfactual import Blend, Diversity, Inject, LeapFactual
 from leapfactual.explain.opt import OptBased
 from leapfactual.explain.pixel import PixelAttack
 from leapfactual.explain.reflection import LatentReflection
+from leapfactual.explain.registry import (
+    MethodInfo,
+    Models,
+    Output,
+    build_explainer,
+    method_info,
+    register_method,
+    registered_methods,
+)
 from leapfactual.explain.stored import StoredExplanation, open_explanation
+from leapfactual.explain.targets import (
+    all_other_targets,
+    check_target_spec,
+    parse_targets,
+    random_other_targets,
+    value_targets,
+)
 
 __all__ = [
     "AttributeProbes",
@@ -35,11 +62,33 @@ __all__ = [
     "LatentAttack",
     "LatentReflection",
     "LeapFactual",
+    "MethodInfo",
+    "Models",
     "OptBased",
+    "Output",
+    "Outputs",
     "PixelAttack",
     "StoredExplanation",
+    "Timer",
+    "all_other_targets",
     "as_probs",
+    "as_target",
     "attribute_attributions",
+    "build_explainer",
+    "check_inputs",
+    "check_nonfinite",
+    "check_range",
+    "check_target_spec",
     "fit_attribute_probes",
+    "method_info",
+    "model_errors",
+    "module_device",
+    "module_dtype",
     "open_explanation",
+    "parse_targets",
+    "random_other_targets",
+    "register_method",
+    "registered_methods",
+    "stored_meta",
+    "value_targets",
 ]

@@ -16,7 +16,7 @@ from leapfactual.explain._descent import (
 )
 from leapfactual.explain.base import Explainer, Outputs, as_probs, log_probs
 from leapfactual.explain.explanation import Cost
-from leapfactual.models.protocols import Classifier, Codec
+from leapfactual.models import Classifier, Codec
 
 
 class LatentAttack(Explainer):

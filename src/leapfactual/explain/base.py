@@ -24,8 +24,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from leapfactual.explain.explanation import Cost, Explanation, Timer
-from leapfactual.models.adapters import as_tensor_outputs
-from leapfactual.models.protocols import Classifier, Codec
+from leapfactual.models import Classifier, Codec, as_tensor_outputs
 
 Outputs = Literal["logits", "probs", "value"]
 OUTPUT_KINDS = ("logits", "probs", "value")

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from leapfactual.explain.base import Explainer, Outputs, model_errors
 from leapfactual.explain.explanation import Cost
-from leapfactual.models.protocols import Classifier
+from leapfactual.models import Classifier
 
 
 @runtime_checkable

@@ -205,7 +205,7 @@ class Explanation:
 
     def _repr_html_(self) -> str:
         """Notebook view: the headline numbers and up to eight inputs over their CEs."""
-        from leapfactual.io.images import png_data_uri, tile
+        from leapfactual.io import png_data_uri, tile
 
         shown = min(len(self), 8)
         cells = "".join(

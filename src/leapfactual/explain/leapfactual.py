@@ -13,10 +13,8 @@ from torch import Tensor
 
 from leapfactual.explain.base import Explainer, Outputs
 from leapfactual.explain.explanation import Cost
-from leapfactual.flow.fields import VectorField
-from leapfactual.flow.leap import leap
-from leapfactual.flow.solvers import Solver
-from leapfactual.models.protocols import Classifier, Codec
+from leapfactual.flow import Solver, VectorField, leap
+from leapfactual.models import Classifier, Codec
 
 Trajectory = Literal["none", "latents", "images"]
 MECHANISMS = ("noise", "repel")

@@ -10,7 +10,7 @@ from torch import Tensor
 from leapfactual.explain._descent import check_positive, check_tau, descend, reached
 from leapfactual.explain.base import Explainer, Outputs, as_probs, log_probs
 from leapfactual.explain.explanation import Cost
-from leapfactual.models.protocols import Classifier
+from leapfactual.models import Classifier
 
 
 class PixelAttack(Explainer):

@@ -10,7 +10,7 @@ from torch import Tensor
 from leapfactual.explain._linear import fit_softmax
 from leapfactual.explain.base import Explainer, Outputs, check_inputs, seeded
 from leapfactual.explain.explanation import Cost, Explanation
-from leapfactual.models.protocols import Classifier, Codec
+from leapfactual.models import Classifier, Codec
 
 
 class LatentReflection(Explainer):

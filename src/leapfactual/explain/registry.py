@@ -7,6 +7,9 @@ fitted) and keyword options for its constructor. Its *reliable* variant is the C
 hold beyond the model's own boundary: LeapFactual's injected CE (the same explainer, its
 ``reliable`` output), or the method run with stricter options (an attack that stops at a
 higher probability, a reflection that goes twice as far). Methods without one refuse it.
+
+The registry is open: :func:`register_method` adds a method (a plugin package does it from
+its ``leapfactual.plugins`` entry point, read on the first lookup).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any, Literal
 
 from torch import Tensor
 
+from leapfactual._plugins import load_plugins
 from leapfactual.explain.attack import LatentAttack
 from leapfactual.explain.base import Explainer, Outputs
 from leapfactual.explain.cgm import CGMBased
@@ -87,72 +91,99 @@ def _reflection(models: Models, options: dict[str, Any]) -> Explainer:
     return method.fit(images() if callable(images) else images, models.probe_labels)
 
 
-METHODS: dict[str, MethodInfo] = {
-    m.name: m
-    for m in (
-        MethodInfo(
-            "leapfactual",
-            "LeapFactual",
-            ("codec", "flow"),
-            lambda m, o: LeapFactual(m.classifier, m.codec, m.flow, **o),
-            "leaps of the CE-CFM flow (outputs only, no gradients)",
-            reliable="output",
-            regression=True,
-        ),
-        MethodInfo(
-            "opt",
-            "Opt-based",
-            ("codec",),
-            lambda m, o: OptBased(m.classifier, m.codec, **o),
-            "AdamW on the latent: target loss + L1 to the input (needs gradients)",
-            regression=True,
-        ),
-        MethodInfo(
-            "cgm",
-            "CGM-based",
-            ("cvae",),
-            lambda m, o: CGMBased(m.classifier, m.cvae, **o),
-            "conditional VAE, condition swapped to the target (one pass)",
-        ),
-        MethodInfo(
-            "latent_attack",
-            "Latent attack",
-            ("codec",),
-            lambda m, o: LatentAttack(m.classifier, m.codec, **o),
-            "Adam on the latent until p(target) > tau (needs gradients)",
-            reliable={"tau": 0.99},
-            reliable_label=lambda o: f"τ={o['tau']}",
-            regression=True,
-        ),
-        MethodInfo(
-            "pixel_attack",
-            "Pixel attack",
-            (),
-            lambda m, o: PixelAttack(m.classifier, **o),
-            "gradient steps on the pixels (a negative control: adversarial noise)",
-            reliable={"tau": 0.99},
-            reliable_label=lambda o: f"τ={o['tau']}",
-        ),
-        MethodInfo(
-            "reflection",
-            "Latent reflection",
-            ("codec", "probe_images"),
-            _reflection,
-            "mirror the latent across a linear probe (no gradients)",
-            reliable={"scale": 4.0},
-            reliable_label=lambda o: f"×{o['scale'] / 2:g}",
-        ),
-    )
-}
-"""Every method by name."""
+_METHODS: dict[str, MethodInfo] = {}
+
+
+def register_method(info: MethodInfo, *, replace: bool = False) -> MethodInfo:
+    """Add ``info`` to the registry under ``info.name`` (what the CLI's ``--method``, the
+    run jobs and :func:`build_explainer` accept); a name already taken is refused unless
+    ``replace``. Returns ``info``, so it can be used as a one-line registration."""
+    if not isinstance(info, MethodInfo):
+        raise ValueError(f"register_method takes a MethodInfo, got {type(info).__name__}")
+    if not info.name or not info.name.replace("_", "").isalnum() or info.name != info.name.lower():
+        raise ValueError(
+            f"method name {info.name!r} must be lower-case letters, digits and underscores"
+        )
+    if info.name in _METHODS and not replace:
+        raise ValueError(
+            f"method {info.name!r} is already registered; pass replace=True to override it"
+        )
+    _METHODS[info.name] = info
+    return info
+
+
+for _info in (
+    MethodInfo(
+        "leapfactual",
+        "LeapFactual",
+        ("codec", "flow"),
+        lambda m, o: LeapFactual(m.classifier, m.codec, m.flow, **o),
+        "leaps of the CE-CFM flow (outputs only, no gradients)",
+        reliable="output",
+        regression=True,
+    ),
+    MethodInfo(
+        "opt",
+        "Opt-based",
+        ("codec",),
+        lambda m, o: OptBased(m.classifier, m.codec, **o),
+        "AdamW on the latent: target loss + L1 to the input (needs gradients)",
+        regression=True,
+    ),
+    MethodInfo(
+        "cgm",
+        "CGM-based",
+        ("cvae",),
+        lambda m, o: CGMBased(m.classifier, m.cvae, **o),
+        "conditional VAE, condition swapped to the target (one pass)",
+    ),
+    MethodInfo(
+        "latent_attack",
+        "Latent attack",
+        ("codec",),
+        lambda m, o: LatentAttack(m.classifier, m.codec, **o),
+        "Adam on the latent until p(target) > tau (needs gradients)",
+        reliable={"tau": 0.99},
+        reliable_label=lambda o: f"τ={o['tau']}",
+        regression=True,
+    ),
+    MethodInfo(
+        "pixel_attack",
+        "Pixel attack",
+        (),
+        lambda m, o: PixelAttack(m.classifier, **o),
+        "gradient steps on the pixels (a negative control: adversarial noise)",
+        reliable={"tau": 0.99},
+        reliable_label=lambda o: f"τ={o['tau']}",
+    ),
+    MethodInfo(
+        "reflection",
+        "Latent reflection",
+        ("codec", "probe_images"),
+        _reflection,
+        "mirror the latent across a linear probe (no gradients)",
+        reliable={"scale": 4.0},
+        reliable_label=lambda o: f"×{o['scale'] / 2:g}",
+    ),
+):
+    register_method(_info)
+del _info
+
+
+def registered_methods() -> dict[str, MethodInfo]:
+    """Every registered method by name: the built-in ones, then those of plugins (the
+    ``leapfactual.plugins`` entry points, read on the first lookup)."""
+    load_plugins()
+    return dict(_METHODS)
 
 
 def method_info(name: str) -> MethodInfo:
     """The registered method ``name`` (a clear error listing the names otherwise)."""
+    methods = registered_methods()
     try:
-        return METHODS[name]
+        return methods[name]
     except KeyError:
-        raise ValueError(f"unknown method {name!r}; choose one of {list(METHODS)}") from None
+        raise ValueError(f"unknown method {name!r}; choose one of {list(methods)}") from None
 
 
 def build_explainer(
@@ -166,7 +197,7 @@ def build_explainer(
     """
     info = method_info(name)
     if models.outputs == "value" and not info.regression:
-        takes = [m.name for m in METHODS.values() if m.regression]
+        takes = [m.name for m in registered_methods().values() if m.regression]
         raise ValueError(
             f"method {name!r} explains classifiers only; for a regressor use one of {takes}"
         )
@@ -181,4 +212,12 @@ def build_explainer(
     return explainer, "reliable" if reliable and info.reliable == "output" else "cf"
 
 
-__all__ = ["METHODS", "MethodInfo", "Models", "Output", "build_explainer", "method_info"]
+__all__ = [
+    "MethodInfo",
+    "Models",
+    "Output",
+    "build_explainer",
+    "method_info",
+    "register_method",
+    "registered_methods",
+]

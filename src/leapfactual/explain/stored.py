@@ -28,8 +28,7 @@ from leapfactual.explain.explanation import (
     row_indices,
     rows_config,
 )
-from leapfactual.io import CheckpointError, TensorFile
-from leapfactual.io.mapped import Rows
+from leapfactual.io import CheckpointError, Rows, TensorFile
 
 
 def open_explanation(directory: str | os.PathLike[str]) -> StoredExplanation:

@@ -8,13 +8,16 @@ from leapfactual.flow.cfm import (
     ot_pair,
     train_flow,
 )
-from leapfactual.flow.conditions import ConditionSpec
+from leapfactual.flow.conditions import KINDS, ConditionSpec
 from leapfactual.flow.fields import MLPField, VectorField, load_field, save_field
 from leapfactual.flow.leap import leap
-from leapfactual.flow.solvers import Solver, integrate
+from leapfactual.flow.solvers import ADAPTIVE, FIXED_STEP, Solver, integrate
 from leapfactual.flow.unet import UNet1DField
 
 __all__ = [
+    "ADAPTIVE",
+    "FIXED_STEP",
+    "KINDS",
     "ConditionSpec",
     "GaussianSource",
     "MLPField",

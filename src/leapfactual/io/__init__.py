@@ -23,7 +23,8 @@ from leapfactual.io.files import (
     write_json,
     write_tensors,
 )
-from leapfactual.io.mapped import TensorFile
+from leapfactual.io.images import data_uri, encoded, pillow, png_bytes, png_data_uri, tile, to_uint8
+from leapfactual.io.mapped import Rows, TensorFile
 from leapfactual.io.modules import MODULE_TYPES, load_module, register, save_module
 
 __all__ = [
@@ -31,12 +32,15 @@ __all__ = [
     "MODULE_TYPES",
     "CheckpointError",
     "DirectoryBusyError",
+    "Rows",
     "TensorFile",
     "atomic_write_bytes",
     "atomic_write_text",
     "check_free",
     "check_tensors",
     "clear",
+    "data_uri",
+    "encoded",
     "exclusive",
     "file_sha256",
     "import_torch_state_dict",
@@ -44,11 +48,16 @@ __all__ = [
     "load_module",
     "load_tensors",
     "parse_json",
+    "pillow",
+    "png_bytes",
+    "png_data_uri",
     "read_sidecar",
     "register",
     "save_module",
     "save_tensors",
     "subdirectory",
+    "tile",
+    "to_uint8",
     "write_json",
     "write_tensors",
 ]

@@ -19,9 +19,17 @@ Quality metrics take an optional boolean ``mask`` to score only some CEs (the va
 from leapfactual.metrics.classification import auroc, oracle_validity, validity
 from leapfactual.metrics.cost import cost_per_ce
 from leapfactual.metrics.diversity import diversity
-from leapfactual.metrics.ground_truth import ground_truth_scores
+from leapfactual.metrics.generation import conditional_sample_accuracy
+from leapfactual.metrics.ground_truth import KEPT, ground_truth_scores
 from leapfactual.metrics.morphometric import morphometric_change, relative_change
-from leapfactual.metrics.proximity import l1_distance, l2_distance, proximity, psnr, ssim
+from leapfactual.metrics.proximity import (
+    gaussian_kernel,
+    l1_distance,
+    l2_distance,
+    proximity,
+    psnr,
+    ssim,
+)
 from leapfactual.metrics.realism import (
     extract_features,
     fid,
@@ -31,15 +39,20 @@ from leapfactual.metrics.realism import (
     sfid,
     split_frechet_distance,
 )
+from leapfactual.metrics.reconstruction import codec_quality
 from leapfactual.metrics.regression import value_validity
 
 __all__ = [
+    "KEPT",
     "auroc",
+    "codec_quality",
+    "conditional_sample_accuracy",
     "cost_per_ce",
     "diversity",
     "extract_features",
     "fid",
     "frechet_distance",
+    "gaussian_kernel",
     "ground_truth_scores",
     "kernel_distance",
     "kid",

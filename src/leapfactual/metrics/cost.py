@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from leapfactual.explain.explanation import Cost
+from leapfactual.explain import Cost
 
 NETWORKS: tuple[str, ...] = ("encoder", "decoder", "classifier", "field")
 

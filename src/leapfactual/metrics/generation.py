@@ -15,9 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from leapfactual.flow.cfm import GaussianSource, Source
-from leapfactual.flow.fields import VectorField
-from leapfactual.flow.solvers import Solver, integrate
+from leapfactual.flow import GaussianSource, Solver, Source, VectorField, integrate
 from leapfactual.metrics._checks import device_of
 from leapfactual.metrics.reconstruction import _argmax
 

@@ -9,4 +9,12 @@ Perturbations: thinning, thickening, swelling, fracture, and the intervention
 from leapfactual.morpho.measure import MEASUREMENTS, measure
 from leapfactual.morpho.perturb import fracture, set_thickness, swell, thicken, thin
 
-__all__ = ["MEASUREMENTS", "fracture", "measure", "set_thickness", "swell", "thicken", "thin"]
+__all__ = [
+    "MEASUREMENTS",
+    "fracture",
+    "measure",
+    "set_thickness",
+    "swell",
+    "thicken",
+    "thin",
+]

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from leapfactual.explain.base import Outputs, as_probs
+from leapfactual.explain import Outputs, as_probs
 from leapfactual.flow import (
     ConditionSpec,
     GaussianSource,
@@ -31,13 +31,13 @@ from leapfactual.models import (
     CNNClassifier,
     ConditionalVAE,
     ConvVAE,
+    as_float_images,
+    as_tensor_outputs,
     train_classifier,
     train_cvae,
     train_regressor,
     train_vae,
 )
-from leapfactual.models.adapters import as_tensor_outputs
-from leapfactual.models.trainers import as_float_images
 from leapfactual.pipeline.settings import ClassifierSettings, FlowSettings, VAESettings
 
 PathLike = str | os.PathLike[str]
@@ -48,7 +48,7 @@ PROB_FLOOR = 1e-12
 def build_vae(settings: VAESettings, channels: int, size: int) -> nn.Module:
     """An untrained VAE of ``settings.kind`` for ``channels`` x ``size`` x ``size`` images."""
     if settings.kind == "resnet":
-        from leapfactual.models.resvae import ResVAE
+        from leapfactual.models import ResVAE
 
         return ResVAE(
             channels,

@@ -13,7 +13,7 @@ from typing import Any
 
 from leapfactual.data import Dataset, load_dataset
 from leapfactual.pipeline.settings import FitConfig
-from leapfactual.training.checkpoint import tensor_digest
+from leapfactual.training import tensor_digest
 
 RESIZABLE = ("image-folder",)
 """Datasets read from image files: they take the run's image size and channels."""

@@ -20,15 +20,20 @@ import torch
 from torch import Tensor
 
 from leapfactual.distributed import init, resolve_device
-from leapfactual.explain import Explanation, StoredExplanation
-from leapfactual.explain.registry import build_explainer
-from leapfactual.explain.targets import check_target_spec, parse_targets, value_targets
+from leapfactual.explain import (
+    Explanation,
+    StoredExplanation,
+    build_explainer,
+    check_target_spec,
+    parse_targets,
+    value_targets,
+)
 from leapfactual.io import LOCK_NAME, check_free, exclusive
 from leapfactual.pipeline.build import predict_probs
 from leapfactual.pipeline.run import Run, load_run, read_meta
 from leapfactual.pipeline.settings import ExplainSettings, to_dict
 from leapfactual.pipeline.shards import ShardReport, explain_sharded, merge_shards
-from leapfactual.training.checkpoint import tensor_digest
+from leapfactual.training import tensor_digest
 
 
 @dataclass
@@ -60,7 +65,7 @@ def resolve_inputs(run: Run, images: str | Sequence[str] | Tensor) -> tuple[Tens
         return getattr(run, str(specs[0])).images, []
     if any(str(s) in ("test", "train") for s in specs):
         raise ValueError("'test' and 'train' cannot be combined with other --images")
-    from leapfactual.data.folder import load_image_inputs
+    from leapfactual.data import load_image_inputs
 
     channels, size, _ = run.image_shape
     x, names, _ = load_image_inputs([str(s) for s in specs], size=size, channels=channels)

@@ -42,9 +42,7 @@ from torch import Tensor, nn
 from leapfactual._version import __version__
 from leapfactual.data import Dataset, stratified_split
 from leapfactual.distributed import barrier, init, resolve_device
-from leapfactual.explain import Explainer
-from leapfactual.explain.base import Outputs
-from leapfactual.explain.registry import Models, build_explainer
+from leapfactual.explain import Explainer, Models, Outputs, build_explainer
 from leapfactual.flow import VectorField, load_field, save_field
 from leapfactual.io import (
     CheckpointError,
@@ -58,11 +56,8 @@ from leapfactual.io import (
     subdirectory,
     write_json,
 )
-from leapfactual.metrics.generation import conditional_sample_accuracy
-from leapfactual.metrics.reconstruction import codec_quality
-from leapfactual.models import accuracy
-from leapfactual.models.adapters import adapt_classifier
-from leapfactual.models.external import load_classifier
+from leapfactual.metrics import codec_quality, conditional_sample_accuracy
+from leapfactual.models import accuracy, adapt_classifier, load_classifier
 from leapfactual.pipeline import build
 from leapfactual.pipeline.data import data_fingerprint, load_run_data, resolve_data_spec
 from leapfactual.pipeline.settings import STAGE_NAMES, FitConfig, to_dict

@@ -31,11 +31,9 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from leapfactual.explain import Blend, Diversity, Inject
-from leapfactual.explain.base import check_nonfinite
-from leapfactual.flow import Solver
-from leapfactual.flow.conditions import KINDS
-from leapfactual.models.resvae import MIN_SIDE
+from leapfactual.explain import Blend, Diversity, Inject, check_nonfinite
+from leapfactual.flow import KINDS, Solver
+from leapfactual.models import MIN_SIDE
 
 if sys.version_info >= (3, 11):
     import tomllib

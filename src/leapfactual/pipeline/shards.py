@@ -31,9 +31,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from leapfactual.distributed import barrier, init
-from leapfactual.explain.base import Explainer
-from leapfactual.explain.explanation import Cost, stored_meta
-from leapfactual.explain.stored import StoredExplanation, open_explanation
+from leapfactual.explain import Cost, Explainer, StoredExplanation, open_explanation, stored_meta
 from leapfactual.io import (
     CheckpointError,
     TensorFile,
@@ -43,7 +41,7 @@ from leapfactual.io import (
     write_json,
     write_tensors,
 )
-from leapfactual.training.checkpoint import tensor_digest
+from leapfactual.training import tensor_digest
 
 ImageFn = Callable[[Tensor], Tensor]
 """``images(indices) -> [len(indices), C, H, W]`` float images: lets inputs stay on disk or be

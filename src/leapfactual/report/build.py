@@ -7,11 +7,9 @@ from typing import Any
 
 from torch import Tensor
 
-from leapfactual.explain.attributions import AttributeProbes, attribute_attributions
-from leapfactual.explain.explanation import Explanation
-from leapfactual.models.adapters import as_tensor_outputs
-from leapfactual.pipeline.build import model_device, predict_probs
-from leapfactual.pipeline.run import Run
+from leapfactual.explain import AttributeProbes, Explanation, attribute_attributions
+from leapfactual.models import as_tensor_outputs
+from leapfactual.pipeline import Run, model_device, predict_probs
 from leapfactual.report.grid import source_target_grid
 from leapfactual.report.html import SHOWN, Report
 from leapfactual.report.sections import Decode, decode_trajectory, leap_curves, select_samples

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from leapfactual.explain.explanation import Explanation
+from leapfactual.explain import Explanation
 
 
 def source_target_grid(
@@ -59,7 +59,7 @@ def save_grid_figure(
     """Write the grid as a PNG with rows labelled by source and columns by target class
     (``class_names`` titles the columns; ``xlabel`` and ``ylabel`` name the axes;
     ``outlined`` cells ``(row, column)`` get a red frame, e.g. inputs the model misreads)."""
-    from leapfactual.io.images import to_uint8
+    from leapfactual.io import to_uint8
     from leapfactual.report.figures import figure
 
     rows, cols = grid.shape[:2]

@@ -20,10 +20,9 @@ from torch import Tensor
 
 from leapfactual._optional import require
 from leapfactual._version import __version__
-from leapfactual.explain.explanation import Explanation
-from leapfactual.io import atomic_write_text
-from leapfactual.io.images import png_data_uri
-from leapfactual.metrics.proximity import l1_distance
+from leapfactual.explain import Explanation
+from leapfactual.io import atomic_write_text, png_data_uri
+from leapfactual.metrics import l1_distance
 from leapfactual.report.images import diff_heatmap, gif_data_uri, thumbnail_data_uri
 from leapfactual.report.sections import Curves, validity_matrix
 from leapfactual.report.side_by_side import groups_html, side_by_side

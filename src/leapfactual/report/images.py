@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from leapfactual.io.images import data_uri, encoded, pillow, tile, to_uint8
+from leapfactual.io import data_uri, encoded, pillow, tile, to_uint8
 
 
 def gif_data_uri(frames: Tensor, scale: int = 1, ms: int = 180, hold: int = 1200) -> str:

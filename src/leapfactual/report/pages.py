@@ -1,16 +1,16 @@
-"""The one skeleton of every results page: a title, where the numbers come from, then sections.
+"""The one skeleton of every Markdown page a command writes: a title, where the numbers come
+from, then sections.
 
-Every page under ``docs/results/`` starts the same way: its title, a note that a command
-wrote it, the command, the data, any further set-up lines, the machine and the total time, and
-the code it ran (the git commit).
-The experiments only supply those facts and their sections (:func:`write_page`).
+Every page starts the same way: its title, a note that a command wrote it, the command, the
+data, any further set-up lines, the machine and the total time, and the code it ran (by
+default this package's version; a caller that knows better, such as the paper's experiments
+with their git commit, passes ``code``). Callers supply those facts and their sections
+(:func:`write_page`).
 """
 
 from __future__ import annotations
 
-import glob
 import platform
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,29 +33,6 @@ def machine() -> str:
     )
 
 
-def code_version(here: Path = Path(__file__).parent, results: Sequence[Path] = ()) -> str:
-    """The code that produced a page: the git commit of the source tree at ``here`` (this
-    package's, by default) and whether it had uncommitted changes, or the package version
-    outside a git checkout. Changes to ``results`` (the page and its figures, written before
-    it) are output, not code, and do not count."""
-
-    def git(*args: str) -> str:
-        done = subprocess.run(
-            ["git", *args], cwd=here, capture_output=True, text=True, timeout=30, check=True
-        )
-        return done.stdout
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD").strip()
-        top = Path(git("rev-parse", "--show-toplevel").strip())
-        changed = git("status", "--porcelain", "--untracked-files=no", "-z").split("\0")
-    except (OSError, subprocess.SubprocessError):
-        return f"leapfactual {__version__} (not a git checkout)"
-    output = {Path(p).resolve() for p in results}
-    dirty = any(line and (top / line[3:]).resolve() not in output for line in changed)
-    return f"commit {commit}" + (" with uncommitted changes" if dirty else "")
-
-
 def render_page(
     title: str,
     command: str,
@@ -63,15 +40,15 @@ def render_page(
     seconds: float,
     details: Sequence[str] = (),
     sections: Sequence[Section] = (),
-    results: Sequence[Path] = (),
+    code: str | None = None,
 ) -> str:
-    """The Markdown of a results page: the common header (``details``: further set-up
-    bullets after the data), then each section; ``results``: see :func:`code_version`."""
+    """The Markdown of a page: the common header (``details``: further set-up bullets after
+    the data; ``code``: what ran, default ``leapfactual VERSION``), then each section."""
     lines = [f"# {title}", "", NOTE, "", f"- Command: `{command}`", f"- Data: {data}"]
     lines += [f"- {detail}" for detail in details]
     lines += [
         f"- Machine: {machine()}; total {seconds / 60:.1f} min.",
-        f"- Code: {code_version(results=results)}.",
+        f"- Code: {code or f'leapfactual {__version__}'}.",
     ]
     lines += [""]
     for heading, body in sections:
@@ -79,11 +56,6 @@ def render_page(
             lines += [f"## {heading}", ""]
         lines += [*body, ""]
     return "\n".join(lines)
-
-
-def page_outputs(page: Path) -> list[Path]:
-    """The page and the files next to it that share its stem (its figures, ``STEM.png``)."""
-    return [page, *(p for p in page.parent.glob(f"{glob.escape(page.stem)}.*") if p != page)]
 
 
 def write_page(
@@ -94,22 +66,19 @@ def write_page(
     seconds: float,
     details: Sequence[str] = (),
     sections: Sequence[Section] = (),
+    code: str | None = None,
 ) -> Path:
-    """Write :func:`render_page` to ``path`` (atomically, creating its folder); return it.
-    Changes to its :func:`page_outputs` do not mark the code as changed."""
+    """Write :func:`render_page` to ``path`` (atomically, creating its folder); return it."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    own = page_outputs(out)
-    atomic_write_text(out, render_page(title, command, data, seconds, details, sections, own))
+    atomic_write_text(out, render_page(title, command, data, seconds, details, sections, code))
     return out
 
 
 __all__ = [
     "NOTE",
     "Section",
-    "code_version",
     "machine",
-    "page_outputs",
     "render_page",
     "write_page",
 ]

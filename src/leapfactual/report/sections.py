@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from leapfactual.explain.explanation import Explanation
-from leapfactual.metrics.proximity import l1_distance, ssim
+from leapfactual.explain import Explanation
+from leapfactual.metrics import l1_distance, ssim
 
 ORDERS = ("failures", "random", "per-class", "first")
 """How the report picks the CEs it shows as cards."""

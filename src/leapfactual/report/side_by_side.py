@@ -16,9 +16,8 @@ from typing import Any
 
 from torch import Tensor
 
-from leapfactual.explain.explanation import Explanation
-from leapfactual.io import atomic_write_text
-from leapfactual.io.images import png_data_uri
+from leapfactual.explain import Explanation
+from leapfactual.io import atomic_write_text, png_data_uri
 
 GROUPS = 8
 """Inputs shown side by side."""

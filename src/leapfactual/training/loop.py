@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from leapfactual.distributed.context import World, all_reduce_sum, barrier, init
+from leapfactual.distributed import World, all_reduce_sum, barrier, init
 from leapfactual.io import CheckpointError
 from leapfactual.training.checkpoint import fingerprint, load_checkpoint, save_checkpoint
 

@@ -1,0 +1,3 @@
+from paper.cli.app import main
+
+main()

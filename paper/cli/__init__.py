@@ -1,0 +1,1 @@
+"""The ``python -m paper`` command line: one module per experiment command."""

@@ -1,0 +1,108 @@
+"""The ``bench`` command: every method on the same digits, one table and a results page.
+
+Two tasks: ``morphomnist`` (the paper's table: digits toward another digit) and ``thickness``
+(thin vs thick digits, scored against their true counterfactuals).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leapfactual.cli import Device, Limit
+from leapfactual.explain import registered_methods
+from leapfactual.pipeline import FitConfig
+from paper.cli.common import command_line, names, parse_seeds
+
+TASKS = ("morphomnist", "thickness")
+TABLE = "opt,cgm,leapfactual,latent_attack,reflection,pixel_attack"
+
+
+def bench(
+    task: Annotated[
+        str,
+        typer.Option(
+            help="morphomnist: the paper's Morpho-MNIST table; thickness: thin vs thick digits "
+            "scored against true counterfactuals."
+        ),
+    ] = "morphomnist",
+    data: Annotated[
+        str,
+        typer.Option(
+            help="Dataset: mnist5k, or idx:DIR with MNIST / Morpho-MNIST files (for the "
+            "thickness task: the digits it intervenes on)."
+        ),
+    ] = "mnist5k",
+    run: Annotated[
+        Path | None,
+        typer.Option(help="Run directory to fit or reuse (default: runs/bench-TASK-DATA)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Stem of the results: STEM.md (page), STEM.csv, STEM.html "
+            "(default: runs/bench/TASK; the committed pages: --out docs/results/TASK)."
+        ),
+    ] = None,
+    limit: Limit = 1000,
+    methods: Annotated[
+        str, typer.Option(help=f"Comma-separated, out of: {', '.join(registered_methods())}.")
+    ] = TABLE,
+    reliable: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated methods whose reliable variant gets a column too, when they "
+            "are run ('' for none)."
+        ),
+    ] = "leapfactual",
+    opt_steps: Annotated[int, typer.Option(min=1, help="Opt-based gradient steps.")] = 1000,
+    seeds: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated seeds, each a full repeat (models fitted and targets drawn "
+            "with it, run in RUN/seed-S); every cell becomes the mean and 95 % interval "
+            "over them."
+        ),
+    ] = "0",
+    device: Device = None,
+) -> None:
+    """Run methods x metrics on held-out digits over seeds; write the table and a page."""
+    from paper.experiments.morphomnist import MorphoBenchConfig
+
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    config = MorphoBenchConfig(
+        limit=limit,
+        methods=names(methods),
+        reliable=names(reliable),
+        opt_steps=opt_steps,
+        seeds=parse_seeds(seeds),
+    )
+    name = data.replace(":", "-").replace("/", "_")
+    default_run = f"bench-{name}" if task == "morphomnist" else f"bench-{task}-{name}"
+    run_dir = run or Path("runs") / default_run
+    stem = out or Path("runs/bench") / task
+    command = command_line()
+    if task == "thickness":
+        from paper.experiments.thickness import (
+            run_thickness_bench,
+            thickness_fit_config,
+            write_thickness_page,
+        )
+
+        fit = thickness_fit_config(data)
+        result = run_thickness_bench(run_dir, fit, config, True, device=device)
+        tables, caption = result.tables, "Ground truth: thin vs thick digits"
+        page = write_thickness_page(result, stem.with_suffix(".md"), command, config)
+    else:
+        from paper.experiments.morphomnist import run_morpho_bench, write_morphomnist_page
+
+        fit = FitConfig(data=data)
+        morpho = run_morpho_bench(run_dir, fit, config, progress=True, device=device)
+        tables, caption = morpho.tables, "Morpho-MNIST benchmark"
+        page = write_morphomnist_page(morpho, stem.with_suffix(".md"), command, fit, config)
+    paths = tables.write(stem, caption, f"Produced by `{command}`; see {page.name}.")
+    typer.echo(tables.summary().to_markdown())
+    typer.echo(f"page: {page}\ntable: {', '.join(str(p) for p in paths)}")

@@ -1,0 +1,65 @@
+"""How every ``leapfactual`` command line (and any other typer app built on the library, such
+as the paper's) ends: bad input as one line on stderr and exit code 2; ``--debug`` shows the
+traceback."""
+
+from __future__ import annotations
+
+import errno
+import sys
+
+import typer
+
+from leapfactual.io import CheckpointError
+
+USER_ERRORS = (ValueError, CheckpointError, OSError, MemoryError)
+"""What bad input and the machine raise (a missing file, a full disk, memory running out):
+reported as one line, not a traceback."""
+OUT_OF_MEMORY_FIX = (
+    "out of memory; lower --batch-size (or explain in shards with --shard-size), or use a "
+    "machine with more memory"
+)
+state = {"debug": False}
+"""``--debug`` given: let exceptions through (set by an app's root callback)."""
+
+
+def run_app(app: typer.Typer) -> None:
+    """Run ``app``; turn user errors into one line on stderr and exit code 2.
+
+    Usage errors (unknown options, out-of-range values) are reported by typer itself, also
+    with exit code 2.
+    """
+    try:
+        app()
+    except USER_ERRORS as err:
+        if state["debug"]:
+            raise
+        typer.echo(f"error: {one_line(err)}", err=True)
+        sys.exit(2)
+    except RuntimeError as err:  # torch's allocators raise RuntimeError subclasses
+        if state["debug"] or not out_of_memory(err):
+            raise
+        typer.echo(f"error: {OUT_OF_MEMORY_FIX} ({one_line(err)[:200]})", err=True)
+        sys.exit(2)
+    except ImportError as err:
+        if state["debug"] or "pip install" not in str(err):
+            raise  # a broken installation, not bad input: keep the traceback
+        typer.echo(f"error: {one_line(err)}", err=True)
+        sys.exit(2)
+
+
+def one_line(err: BaseException) -> str:
+    """The message of ``err`` on one line (a model's multi-line error text is joined)."""
+    text = " ".join(str(err).split())
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        text = f"{err.filename}: {err.strerror}"
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        text += " (the disk is full: free space, or write elsewhere)"
+    if isinstance(err, MemoryError):
+        text = f"{OUT_OF_MEMORY_FIX} ({text})" if text else OUT_OF_MEMORY_FIX
+    return text or type(err).__name__
+
+
+def out_of_memory(err: RuntimeError) -> bool:
+    """Whether torch failed to allocate (a GPU's ``OutOfMemoryError``, or the CPU
+    allocator's "can't allocate memory")."""
+    return type(err).__name__ == "OutOfMemoryError" or "can't allocate memory" in str(err)
