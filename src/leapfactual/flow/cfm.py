@@ -1,8 +1,16 @@
 """CE-CFM: the conditional flow-matching loss and its trainer (on the shared loop).
 
-Straight paths with independent coupling (or an exact minibatch optimal-transport coupling):
-``t ~ U(0, 1)``, ``z0 ~ source``, ``z_t = t z1 + (1 - t) z0 + sigma eps``, target velocity
-``u = z1 - z0``, loss ``mean((v(t, z_t, c) - u)^2)``. t = 0 is noise, t = 1 is data.
+The objective. Data latents ``z1`` come with conditions ``c`` made from *the explained
+classifier's output* on them (not the labels; encoded by the field's ``ConditionSpec``), so
+the flow learns the model's partition of latent space. With noise ``z0 ~ p0`` (the source),
+``t ~ U(0, 1)`` and ``eps ~ N(0, I)``, straight paths give::
+
+    z_t  = t z1 + (1 - t) z0 + sigma eps
+    u    = z1 - z0                                        (the target velocity)
+    L(v) = E_{t, (z0, z1), eps} || v(t, z_t, c) - u ||^2
+
+``(z0, z1)`` are drawn independently, or paired within each minibatch by an exact
+optimal-transport assignment (``coupling="ot"``). t = 0 is noise, t = 1 is data.
 """
 
 from __future__ import annotations

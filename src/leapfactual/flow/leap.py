@@ -1,4 +1,15 @@
-"""LEAP: one lift towards noise under the current condition, one landing under the target."""
+"""LEAP: one lift towards noise under the current condition, one landing under the target.
+
+For a field ``v``, a latent ``z`` (at t = 1), its condition ``c`` and the target's ``c'``::
+
+    lift:  z_0 = z   + integral from t=1 to t=0 of  gamma_lift * v(t, z(t), c)  dt
+    land:  z'  = z_0 + integral from t=0 to t=1 of  gamma_land * v(t, z(t), c') dt
+
+Both integrals sweep the whole time interval; gamma scales the velocity, not the interval.
+With ``gamma = 1`` the lift inverts ``z`` to noise and the land regenerates it under ``c'``
+(with ``c' = c`` the round trip returns ``z``, up to the solver's error); a small gamma moves
+``z`` about gamma times that full displacement, which is what blending and injection repeat.
+"""
 
 from __future__ import annotations
 

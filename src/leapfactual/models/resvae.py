@@ -1,53 +1,14 @@
 """A residual convolutional VAE for colour images at 32-128 pixels (and grey ones).
 
 Same interface as :class:`~leapfactual.models.ConvVAE`, so ``train_vae`` trains it unchanged.
-Geometry: the shared stride-2 stages of :func:`~leapfactual.models.layers.stage_sides` (32 ->
-16 -> 8 -> 4, 64 -> ... -> 4, 128 -> ... -> 4; any side >= 8 works, odd ones too, nothing is
-resized), each stage a 4x4 stride-2 convolution followed by one pre-activation residual block
-(GroupNorm, SiLU, 3x3 convolution, twice; it starts as the identity); the decoder mirrors it
-with 4x4 transposed convolutions.
-
-Two fixes against the collapse of ConvVAE on dim colour images, measured with
-``benchmarks/codec_quality.py`` on :func:`~leapfactual.data.shapes.colour_shapes` (320 train /
-80 held-out images, 200 Adam steps at lr 2e-3; held-out PSNR, the mean training image scores
-23.9 dB at 32 px and 23.7 dB at 64 px): ConvVAE 21.6 / 22.0 dB (constant output), ResVAE
-28.2 / 27.1 dB, ResVAE with the plain MSE 24.7 / 23.7 dB.
-
-- **Linear output head.** The last convolution is linear, the MSE is taken on it unclamped and
-  ``decode`` clamps it to [0, 1]. A sigmoid head goes all black: the dark background drives
-  every logit far below zero in the first steps, where the sigmoid's gradient vanishes
-  (ConvVAE on 32 px shapes: constant black output even with beta = 0).
-- **Contrast-normalised reconstruction term.** The loss keeps the project's convention (MSE
-  averaged over pixels + beta * KL summed over latent dimensions, beta 0.00025) at the contrast
-  of MNIST: the MSE is multiplied by ``reference_var / var(x)``, with ``var(x)`` the pixel
-  variance of the batch (not differentiated) and ``reference_var`` that of mnist5k (0.0952).
-  Without it, dim images (pixel variance 0.0054 for the shapes) make the MSE 18x smaller
-  against the same KL, and the latent collapses to about 1 nat. ``reference_var=None`` gives
-  the plain ConvVAE loss.
-
-Width: 16 by default. At lr 2e-3 (``train_vae``'s default) width 32 diverged on the shapes
-(the encoder's log-variance ran to its floor, the KL to thousands of nats, and the output
-stayed at the mean image) with batch 32 and 64 alike; width 32 trains at lr 1e-3.
-
-How ``fit`` trains it (``pipeline.settings.CODEC_DEFAULTS``): KL weight 1e-5, so that the
-corners a classifier tells squares from circles by survive (``benchmarks/codec_agreement.py``);
-lr 1e-3, multiplied by 0.1 after 60 % and 85 % of the epochs, and the gradient norm clipped to
-1, because at 64 px and lr 2e-3 the loss spiked by orders of magnitude late in a long run, with
-clipping alone too. A classifier may read detail that the MSE does not weigh (a CNN that tells
-squares from circles by their corners; ``benchmarks/codec_agreement.py`` prints how many of its
-answers a blur of 0.5-2 pixels changes); ``vae.agreement`` adds the classifier's own
-disagreement to the loss (:meth:`VAE.loss`, ``pipeline.build.agreement_term``). Working at 128
-px this VAE's reconstructions blurred and textured the outlines in the training the own-model
-page gives it, so ``fit`` builds it to work at 64 px at most (``work_size``;
-``VAESettings.work_side``): a 128 px image is averaged down to 64 px going in and the output
-resampled up (bicubic) coming out (:func:`resampled`; the bench prints how often the classifier
-reads such a round trip as it reads the image). ``benchmarks/codec_agreement.py --size 128
---images 1200 --epochs 100 --betas 1e-5 --agreement 0.01 --work-sizes 64 128`` compares the
-two. What that cannot give back is detail finer than a 64th of the image: a classifier that
-needs it (a CNN whose receptive field stays at 11 px on 128 px images sees only corners and
-nearly straight pieces of outline) is better explained with ``work_size`` at the images' side,
-and a codec trained through it (``vae.agreement``) can learn to satisfy it alone (the bench's
-oracle column).
+Geometry: the shared stride-2 stages of :func:`~leapfactual.models.layers.stage_sides` (any
+side >= 8, odd ones too, down to 4), each stage a 4x4 stride-2 convolution followed by one
+pre-activation residual block (GroupNorm, SiLU, 3x3 convolution, twice; it starts as the
+identity); the decoder mirrors it with 4x4 transposed convolutions. The output head is linear
+(``decode`` clamps to [0, 1]); the reconstruction term is contrast-normalised
+(``reference_var``); ``work_size`` makes it work at a smaller side inside (area resampling
+in, bicubic out: :func:`resampled`). Why each of these, with the measurements behind them
+and the settings ``fit`` trains it with: docs/design-notes.md, "The residual VAE".
 """
 
 from __future__ import annotations
