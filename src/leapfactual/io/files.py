@@ -295,7 +295,7 @@ def _check_meta(meta: dict[str, Any], meta_path: Path) -> None:
     if found is not None:
         key, value = found
         raise ValueError(
-            f"cannot write {meta_path}: meta {key or 'itself'} is a {type(value).__name__}, "
+            f"cannot write {meta_path}: meta {key or 'itself'} has type {type(value).__name__}, "
             "which JSON cannot hold as it is (keys must be strings; values str, int, float, "
             "bool, None, lists and dicts); convert it (str(path), tensor.tolist(), ...) first"
         )
