@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from leapfactual._memory import Size, sized_by
+from leapfactual._memory import Size, out_of_memory, sized_by
 from leapfactual.explain.explanation import Cost, Explanation, Timer
 from leapfactual.models import Classifier, Codec, as_tensor_outputs
 
@@ -123,9 +123,9 @@ def model_errors(role: str, inputs: Tensor) -> Iterator[None]:
     that names the model and the batch it was given. Out-of-memory errors pass unchanged."""
     try:
         yield
-    except torch.OutOfMemoryError:
-        raise
     except RuntimeError as err:
+        if out_of_memory(err):
+            raise
         raise ValueError(
             f"the {role} failed on a batch of shape {tuple(inputs.shape)}, dtype {inputs.dtype} "
             f"on {inputs.device}: {err}. Check that the inputs have the shape, dtype and "
