@@ -86,8 +86,8 @@ def test_subdirectory_refuses_a_planted_link(tmp_path: Path) -> None:
 
 
 def _folder_of_a_job_and_a_user(tmp_path: Path) -> tuple[Path, Path]:
-    """``out`` holding a job's files (one a leftover temporary file, one a folder, one a link)
-    beside a user's, and a ``precious`` folder the link points to."""
+    """``out`` holding a job's files (one a leftover temporary file, one a folder) beside a
+    user's and a link named like the job's, and a ``precious`` folder the link points to."""
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "data.txt").write_text("keep")
@@ -104,11 +104,13 @@ def _folder_of_a_job_and_a_user(tmp_path: Path) -> tuple[Path, Path]:
 def test_clear_removes_only_what_the_job_writes_and_names_the_rest(tmp_path: Path) -> None:
     out, precious = _folder_of_a_job_and_a_user(tmp_path)
     kept = clear(out, ("job.json", "round-*"))
-    assert kept == ["mine/", "notes.txt"]
-    assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_NAME, "mine", "notes.txt"])
-    assert (precious / "data.txt").read_text() == "keep"  # the link went, never followed
+    assert kept == ["mine/", "notes.txt", "round-1"]  # a link is never the job's
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [LOCK_NAME, "mine", "notes.txt", "round-1"]
+    )
+    assert (precious / "data.txt").read_text() == "keep"  # the link stays, never followed
     assert kept_note(out, kept) == (
-        f"--force kept 2 entries of {out} that this job does not write: mine/, notes.txt"
+        f"--force kept 3 entries of {out} that this job does not write: mine/, notes.txt, round-1"
     )
     assert kept_note(out, [f"f{i}" for i in range(12)], shown=2).endswith("f0, f1 and 10 more")
 

@@ -8,7 +8,7 @@ never removed, since removing it would let two jobs lock two different files of 
 :func:`subdirectory` makes a folder below a job's directory and refuses a symbolic link on
 the way, so a planted link (``RUN/checkpoints/vae -> elsewhere``) is never written through.
 :func:`clear` is ``--force``: it removes only what the job writes, keeps (and names) every
-other entry, and refuses a directory that is itself a link.
+other entry and every link, and refuses a directory that is itself a link.
 """
 
 from __future__ import annotations
@@ -79,8 +79,9 @@ def clear(directory: str | os.PathLike[str], owned: Iterable[str]) -> list[str]:
 
     ``owned``: names or ``fnmatch`` patterns (``round-*``) of what the job writes; an
     atomic write's leftover temporary file (``.NAME.*.tmp``) of an owned name is owned too.
-    The lock file stays. A ``directory`` that is a symbolic link is refused
-    (:func:`refuse_link`); links inside are removed, never followed.
+    The lock file stays, and so does every symbolic link (no job writes one: a planted
+    ``shards -> elsewhere`` is then refused by :func:`subdirectory`). A ``directory`` that is
+    a symbolic link is refused (:func:`refuse_link`).
     """
     folder = Path(directory)
     refuse_link(folder)
@@ -90,7 +91,7 @@ def clear(directory: str | os.PathLike[str], owned: Iterable[str]) -> list[str]:
         if path.name == LOCK_NAME:
             continue
         real_dir = path.is_dir() and not path.is_symlink()
-        if not _owned(path.name, patterns):
+        if path.is_symlink() or not _owned(path.name, patterns):
             kept.append(path.name + ("/" if real_dir else ""))
         elif real_dir:
             shutil.rmtree(path)

@@ -49,7 +49,8 @@ MAX_TENSOR_BYTES = 64 * 2**30
 MAX_SIDECAR_BYTES = 64 * 2**20
 """Largest JSON sidecar read."""
 RESERVED_META = ("format_version", "save_id", "sha256", "tensors")
-"""Sidecar keys the writer sets itself; a caller's ``meta`` may not hold them."""
+"""Sidecar keys the writer sets itself; a caller's ``meta`` may not hold them (but the
+``format_version`` the writer writes, as a loaded sidecar's meta holds it)."""
 DTYPES = {
     "BOOL": (1, "torch.bool"), "U8": (1, "torch.uint8"), "I8": (1, "torch.int8"),
     "F8_E4M3": (1, "torch.float8_e4m3fn"), "F8_E5M2": (1, "torch.float8_e5m2"),
@@ -285,7 +286,10 @@ def _check_meta(meta: dict[str, Any], meta_path: Path) -> None:
     cannot hold, such as a ``Path`` or a tensor) without a key of :data:`RESERVED_META`."""
     if not isinstance(meta, dict):
         raise ValueError(f"the meta of {meta_path} must be a dict, got {type(meta).__name__}")
-    reserved = sorted(set(meta) & set(RESERVED_META))
+    same_version = meta.get("format_version") == FORMAT_VERSION
+    reserved = [
+        k for k in RESERVED_META if k in meta and not (k == "format_version" and same_version)
+    ]
     if reserved:
         raise ValueError(
             f"cannot write {meta_path}: meta keys {reserved} are the sidecar's own (the file's "
