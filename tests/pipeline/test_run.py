@@ -225,6 +225,17 @@ def test_a_failed_fit_removes_what_it_made(tiny_run, tiny_config, tmp_path, monk
     with pytest.raises(ValueError, match="the vae failed"):
         fit_run(out, tiny_config, dataset=tiny_run.dataset)
     assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_NAME, "notes.txt"])
+
+    def fail_after_a_checkpoint(run, name, *args):
+        (out / "checkpoints" / name).mkdir(parents=True)
+        (out / "checkpoints" / name / "epoch-000001.json").write_text("{}")
+        raise ValueError(f"the {name} failed")
+
+    monkeypatch.setattr(run_module, "_fit_stage", fail_after_a_checkpoint)
+    with pytest.raises(ValueError, match="the vae failed"):
+        fit_run(out, tiny_config, dataset=tiny_run.dataset)
+    assert (out / "run.json").is_file()  # kept beside the checkpoint it resumes from
+    shutil.rmtree(out / "checkpoints")
     monkeypatch.setattr(run_module, "_fit_stage", fail_at("flow"))  # after two saved stages
     with pytest.raises(ValueError, match="the flow failed"):
         fit_run(out, tiny_config, dataset=tiny_run.dataset)

@@ -239,20 +239,22 @@ RUN_FILES = ("run.json", "split.safetensors", "split.json")
 
 
 def _remove_unfitted(out: Path, new: list[str]) -> None:
-    """After a failed fit of ``out``: unless a stage is saved there, remove the files of
-    :data:`RUN_FILES` this fit made (``new``) and empty checkpoint folders; a stage's epoch
-    checkpoints stay, so that the same command resumes it."""
-    if not new or any((out / f"{stage}.safetensors").exists() for stage in STAGES):
+    """After a failed fit of ``out``: when nothing of a stage is saved there (no stage file,
+    no epoch checkpoint), remove the files of :data:`RUN_FILES` this fit made (``new``) and
+    its empty checkpoint folders; otherwise keep all, so that the same command resumes."""
+    checkpoints = out / "checkpoints"
+    real = checkpoints.is_dir() and not checkpoints.is_symlink()
+    folders = [checkpoints / s for s in STAGES] if real else []
+    folders = [f for f in folders if f.is_dir() and not f.is_symlink()]
+    saved = any((out / f"{stage}.safetensors").exists() for stage in STAGES)
+    if not new or saved or any(any(folder.iterdir()) for folder in folders):
         return
     for name in new:
         (out / name).unlink(missing_ok=True)
-    checkpoints = out / "checkpoints"
-    if checkpoints.is_dir() and not checkpoints.is_symlink():
-        for folder in [checkpoints / stage for stage in STAGES]:
-            if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
-                folder.rmdir()
-        if not any(checkpoints.iterdir()):
-            checkpoints.rmdir()
+    for folder in folders:
+        folder.rmdir()
+    if real and not any(checkpoints.iterdir()):
+        checkpoints.rmdir()
 
 
 def _fit(
