@@ -22,6 +22,8 @@ def test_the_setting_furthest_above_its_default_is_named() -> None:
     wide = FitConfig(vae=VAESettings(width=10**9))
     sizes = stage_sizes(wide, "vae")
     assert sizes[0].name == "vae.batch"  # the batch first
+    resnet = stage_sizes(FitConfig(vae=VAESettings(kind="resnet")), "vae")
+    assert all(s.value == s.default for s in resnet)  # its width's default is the kind's
     with pytest.raises(OutOfMemory) as raised, sized_by("fitting the vae", sizes):
         _fail(RuntimeError(ALLOCATOR))
     assert str(raised.value).startswith(

@@ -526,8 +526,8 @@ def stage_sizes(config: FitConfig, stage: str) -> list[Size]:
         if not hasattr(settings, name):
             continue
         value, default = getattr(settings, name), getattr(defaults, name)
-        if isinstance(settings, VAESettings) and name == "width":
-            value, default = settings.base_width, defaults.base_width
+        if isinstance(settings, VAESettings) and name == "width":  # the kind's default
+            value, default = settings.base_width, settings.defaults.width
         sizes.append(Size(f"{stage}.{name}", value, default, f"--set {stage}.{name}=N"))
     return sizes
 
