@@ -40,6 +40,33 @@ def test_force_removes_what_a_repair_writes_and_keeps_the_rest(tmp_path: Path) -
     assert sorted(p.name for p in out.iterdir()) == [ANSWERS, "my-notes.md"]
 
 
+def test_repair_force_keeps_a_users_files_and_a_bad_test_removes_nothing(
+    tiny_run, tmp_path: Path, monkeypatch
+) -> None:
+    import leapfactual.audit.jobs as jobs
+
+    out = tmp_path / "repair"
+    (out / "round-0").mkdir(parents=True)
+    for name in ("cfkd.json", ANSWERS, "notes.txt"):
+        (out / name).write_text("x")
+    teacher = RuleTeacher(tiny_run.classifier)
+    with pytest.raises(ValueError, match="unknown dataset"):
+        repair_run(tiny_run, out, teacher, test="mnist6k", force=True)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [LOCK_NAME, ANSWERS, "cfkd.json", "notes.txt", "round-0"]
+    )
+
+    def stop(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("stopped after --force")
+
+    monkeypatch.setattr(jobs, "refitting_factory", stop)
+    lines: list[str] = []
+    with pytest.raises(RuntimeError, match="stopped after --force"):
+        repair_run(tiny_run, out, teacher, force=True, log=lines.append)
+    assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_NAME, ANSWERS, "notes.txt"])
+    assert lines == [f"--force kept 1 entries of {out} that this job does not write: notes.txt"]
+
+
 def test_force_refuses_a_linked_out_before_any_work(tiny_run, tmp_path: Path) -> None:
     real = tmp_path / "project"
     real.mkdir()

@@ -423,10 +423,10 @@ def repair_run(
         refuse_link(folder)
     check_free(folder)
     with exclusive(folder, "repair"):
+        data = _test_data(fitted, test)  # a bad --test removes nothing
         others = [k for k in clear(folder, REPAIR_FILES) if k != ANSWERS] if force else []
         if others:
             log(kept_note(folder, others))
-        data = _test_data(fitted, test)
         factory = refitting_factory(
             fitted.vae, fitted.train.images, fitted.config.flow, fitted.config.seed + 2,
             outputs=fitted.outputs, device=fitted.device, inject=None, batch_size=512,
