@@ -26,7 +26,7 @@ def test_a_second_audit_job_on_one_out_names_the_first(tiny_run, tmp_path: Path)
     again = audit_run(tiny_run, out, limit=2, force=True, log=lines.append)  # lock kept, redone
     assert again.skipped == [] and (out / LOCK_NAME).is_file()
     assert (out / "notes.txt").read_text() == "mine"
-    assert f"--force kept 1 entries of {out} that this job does not write: notes.txt" in lines
+    assert f"--force kept 1 entry of {out} that this job does not write: notes.txt" in lines
     assert audit_run(tiny_run, out, limit=2).skipped == ["explanation", "necessity"]
 
 
@@ -64,7 +64,7 @@ def test_repair_force_keeps_a_users_files_and_a_bad_test_removes_nothing(
     with pytest.raises(RuntimeError, match="stopped after --force"):
         repair_run(tiny_run, out, teacher, force=True, log=lines.append)
     assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_NAME, ANSWERS, "notes.txt"])
-    assert lines == [f"--force kept 1 entries of {out} that this job does not write: notes.txt"]
+    assert lines == [f"--force kept 1 entry of {out} that this job does not write: notes.txt"]
 
 
 def test_force_refuses_a_linked_out_before_any_work(tiny_run, tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ def test_force_removes_only_what_explain_writes(cli, tiny_run, tmp_path) -> None
     fast = ("--limit", "1", "--blend-steps", "1", "--inject-steps", "0")
     done = cli("explain", str(tiny_run.directory), "--out", str(out), "--force", *fast)
     assert done.returncode == 0, done.stderr
-    assert f"note: --force kept 1 entries of {out} that this job does not write: keep.txt" in (
+    assert f"note: --force kept 1 entry of {out} that this job does not write: keep.txt" in (
         done.stderr
     )
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [

@@ -122,7 +122,8 @@ def kept_note(directory: str | os.PathLike[str], kept: list[str], shown: int = 1
     names = ", ".join(kept[:shown]) + (
         f" and {len(kept) - shown} more" if len(kept) > shown else ""
     )
-    return f"--force kept {len(kept)} entries of {directory} that this job does not write: {names}"
+    count = f"{len(kept)} {'entry' if len(kept) == 1 else 'entries'}"
+    return f"--force kept {count} of {directory} that this job does not write: {names}"
 
 
 def _lock(fd: int, folder: Path, mode: int) -> None:
