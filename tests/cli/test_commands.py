@@ -79,6 +79,10 @@ def test_force_removes_only_what_explain_writes(cli, tiny_run, tmp_path) -> None
     ]
     assert (out / "keep.txt").read_text() == "mine" and (out / "report.html").read_text() != "old"
     again = cli("explain", str(tiny_run.directory), "--out", str(out), *fast)
+    bad = cli(
+        "explain", str(tiny_run.directory), "--out", str(out), "--force", "--images", "no.png"
+    )
+    assert bad.returncode == 2 and (out / "explanation.json").is_file()  # refused: nothing gone
     held = f"{out} already holds an explanation; write its page with `leapfactual report {out}`"
     assert again.returncode == 2 and held in again.stderr
     link = tmp_path / "link"

@@ -113,9 +113,8 @@ def explain_run(
     where = resolve_device(device, ranks)
     check_target_spec(settings.target, _own_classes(run))
     with ExitStack() as held:
-        kept = []
         if target_dir is not None and ranks.is_main:
-            kept = held.enter_context(claim_output(target_dir, force, resuming))
+            held.enter_context(claim_output(target_dir, force, resuming))
         fitted = run if isinstance(run, Run) else load_run(Path(run), device=where)
         if device is not None:
             fitted.to(device)
@@ -136,6 +135,10 @@ def explain_run(
         explainer, output = build_explainer(settings.method, fitted.models(), **options)
         explainer.set_nonfinite(settings.nonfinite)
         warnings = fitted.warnings
+        kept = []
+        if force and target_dir is not None and ranks.is_main:  # all checked: now remove
+            owned = OUTPUT_FILES[:-1] if sharded else OUTPUT_FILES  # shards: overwrite= below
+            kept = [name for name in clear(target_dir, owned) if name != "shards/"]
         if sharded:
             assert target_dir is not None
             job = {
@@ -225,22 +228,22 @@ def method_options(settings: ExplainSettings, trajectory: str, progress: bool) -
 
 
 OUTPUT_FILES = ("explanation.safetensors", "explanation.json", "report.html", "shards")
-"""What an explain job writes in its output directory: all ``force`` removes there."""
+"""What an explain job writes in its output directory: all ``force`` removes there, once
+the run, the inputs and the settings are checked (a refused job removes nothing)."""
 
 
 @contextmanager
-def claim_output(out: Path, force: bool, resuming: bool = False) -> Iterator[list[str]]:
+def claim_output(out: Path, force: bool, resuming: bool = False) -> Iterator[Path]:
     """Hold ``out`` for this job: its lock (a second job gets an error naming this one's pid),
-    and, unless ``resuming`` a sharded job or ``force``, refuse a directory that is not empty.
-    ``force`` removes what an explain job writes (:data:`OUTPUT_FILES`) and refuses an ``out``
-    that is a link; yields the names of the other entries, which stay."""
+    and, unless ``resuming`` a sharded job or ``force``, refuse a directory that is not empty;
+    with ``force``, refuse an ``out`` that is a link."""
     if force:
         refuse_link(out)
     check_free(out)  # a running job is named first, and nothing is touched when refusing
     _refuse_non_empty(out, resuming or force)
     with exclusive(out, "explain"):
         _refuse_non_empty(out, resuming or force)  # again: now no other job can write
-        yield clear(out, OUTPUT_FILES) if force else []
+        yield out
 
 
 def _refuse_non_empty(out: Path, allowed: bool) -> None:
