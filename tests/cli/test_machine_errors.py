@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import leapfactual.pipeline
+from leapfactual._memory import OutOfMemory
 
 
 @pytest.mark.parametrize(
@@ -19,6 +20,10 @@ import leapfactual.pipeline
             r"OUT/explanation\.safetensors: No space left on device \(the disk is full",
         ),
         (MemoryError(), r"out of memory; lower --batch-size"),
+        (
+            OutOfMemory("out of memory while fitting the vae: vae.width = 9 (default 1) sets"),
+            r"^error: out of memory while fitting the vae: vae\.width = 9 \(default 1\) sets$",
+        ),
         (torch.OutOfMemoryError("CUDA out of memory"), r"out of memory; .*CUDA out of memory"),
         (
             RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried 4 TB"),
