@@ -7,6 +7,7 @@ from torch import nn
 from leapfactual.audit.cfkd import (
     CFKDSettings,
     TargetTeacher,
+    _check_labels,
     cfkd,
     load_cfkd,
     minimal_change,
@@ -179,3 +180,15 @@ def test_refitting_factory_fits_one_flow_per_set_of_weights(task, confounded) ->
     assert a.name == "leapfactual" and a.field is b.field
     other = fit_classifier(task.train.images[:50], task.train.labels[:50], 10, TINY, 2)
     assert factory(other).field is not a.field
+
+
+def test_nan_labels_are_refused_naming_the_teacher() -> None:
+    x = torch.zeros(2, 1, 4, 4)
+    queue = TeacherQueue(x, x, torch.tensor([0, 0]), torch.tensor([1, 1]), ("a", "b"))
+    message = (
+        r"the teacher \(MyTeacher\) returned 1 NaN or infinite "
+        r"labels of 2; no CE is learnt from them"
+    )
+    with pytest.raises(ValueError, match=message):
+        _check_labels(torch.tensor([1.0, float("nan")]), queue, 2, "MyTeacher")
+    assert _check_labels(torch.tensor([1.0, 0.0]), queue, 2, "MyTeacher").tolist() == [1, 0]

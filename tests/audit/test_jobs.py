@@ -1,5 +1,6 @@
-"""Audit and repair jobs hold their output directory: one writer, --force keeps the lock and a
-person's answers, and never follows a link."""
+"""Audit and repair jobs hold their output directory: one writer; --force removes only what
+the job writes (never the lock, a person's answers or a user's files) and refuses a linked
+directory."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from leapfactual.audit.jobs import ANSWERS, audit_run, repair_run
+from leapfactual.audit.jobs import ANSWERS, REPAIR_FILES, audit_run, repair_run
 from leapfactual.audit.teachers import RuleTeacher
 from leapfactual.io import LOCK_NAME, DirectoryBusyError, clear, exclusive
 
@@ -20,8 +21,66 @@ def test_a_second_audit_job_on_one_out_names_the_first(tiny_run, tmp_path: Path)
     assert [p.name for p in out.iterdir()] == [LOCK_NAME]  # nothing was written
     done = audit_run(tiny_run, out, limit=2)
     assert done.page.is_file() and (out / LOCK_NAME).is_file()
-    again = audit_run(tiny_run, out, limit=2, force=True)  # emptied, lock kept, redone
+    (out / "notes.txt").write_text("mine")
+    lines: list[str] = []
+    again = audit_run(tiny_run, out, limit=2, force=True, log=lines.append)  # lock kept, redone
     assert again.skipped == [] and (out / LOCK_NAME).is_file()
+    assert (out / "notes.txt").read_text() == "mine"
+    assert f"--force kept 1 entry of {out} that this job does not write: notes.txt" in lines
+    assert audit_run(tiny_run, out, limit=2).skipped == ["explanation", "necessity"]
+
+
+def test_force_removes_what_a_repair_writes_and_keeps_the_rest(tmp_path: Path) -> None:
+    out = tmp_path / "repair"
+    (out / "round-0").mkdir(parents=True)
+    for name in ("cfkd.json", "classifier.safetensors", "classifier.json", "repair.md", ANSWERS):
+        (out / name).write_text("x")
+    (out / "my-notes.md").write_text("mine")
+    assert clear(out, REPAIR_FILES) == [ANSWERS, "my-notes.md"]
+    assert sorted(p.name for p in out.iterdir()) == [ANSWERS, "my-notes.md"]
+
+
+def test_repair_force_keeps_a_users_files_and_a_bad_test_removes_nothing(
+    tiny_run, tmp_path: Path, monkeypatch
+) -> None:
+    import leapfactual.audit.jobs as jobs
+
+    out = tmp_path / "repair"
+    (out / "round-0").mkdir(parents=True)
+    for name in ("cfkd.json", ANSWERS, "notes.txt"):
+        (out / name).write_text("x")
+    teacher = RuleTeacher(tiny_run.classifier)
+    with pytest.raises(ValueError, match="unknown dataset"):
+        repair_run(tiny_run, out, teacher, test="mnist6k", force=True)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [LOCK_NAME, ANSWERS, "cfkd.json", "notes.txt", "round-0"]
+    )
+
+    def stop(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("stopped after --force")
+
+    monkeypatch.setattr(jobs, "refitting_factory", stop)
+    lines: list[str] = []
+    with pytest.raises(RuntimeError, match="stopped after --force"):
+        repair_run(tiny_run, out, teacher, force=True, log=lines.append)
+    assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_NAME, ANSWERS, "notes.txt"])
+    assert lines == [f"--force kept 1 entry of {out} that this job does not write: notes.txt"]
+
+
+def test_force_refuses_a_linked_out_before_any_work(tiny_run, tmp_path: Path) -> None:
+    real = tmp_path / "project"
+    real.mkdir()
+    (real / "code.py").write_text("precious")
+    link = tmp_path / "out"
+    link.symlink_to(real)
+    teacher = RuleTeacher(tiny_run.classifier)
+    for job in (
+        lambda: audit_run(tiny_run, link, limit=2, force=True),
+        lambda: repair_run(tiny_run, link, teacher, force=True),
+    ):
+        with pytest.raises(ValueError, match=r"out is a symbolic link .*--force never removes"):
+            job()
+    assert sorted(p.name for p in real.iterdir()) == ["code.py"]  # not even a lock file
 
 
 def test_a_second_repair_job_is_refused_before_any_work(tiny_run, tmp_path: Path) -> None:
@@ -30,18 +89,3 @@ def test_a_second_repair_job_is_refused_before_any_work(tiny_run, tmp_path: Path
     with exclusive(out, "repair"), pytest.raises(DirectoryBusyError, match="repair"):
         repair_run(tiny_run, out, teacher, force=True)
     assert [p.name for p in out.iterdir()] == [LOCK_NAME]
-
-
-def test_clear_keeps_the_lock_and_named_entries_and_never_follows_links(tmp_path: Path) -> None:
-    precious = tmp_path / "precious"
-    precious.mkdir()
-    (precious / "data.txt").write_text("keep")
-    out = tmp_path / "out"
-    (out / "sub").mkdir(parents=True)
-    (out / "sub" / "file").write_text("x")
-    (out / ANSWERS).write_text("{}")
-    (out / LOCK_NAME).write_text("1 audit\n")
-    (out / "link").symlink_to(precious)
-    clear(out, keep=(ANSWERS,))
-    assert sorted(p.name for p in out.iterdir()) == sorted([ANSWERS, LOCK_NAME])
-    assert (precious / "data.txt").read_text() == "keep"

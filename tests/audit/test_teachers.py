@@ -131,3 +131,25 @@ def test_bad_teachers_are_refused_with_what_is_wrong() -> None:
         RuleTeacher(lambda x: (x, x)).label(queue())
     with pytest.raises(ValueError, match="the teacher model failed on a batch of shape"):
         ModelTeacher(nn.Linear(3, 2)).label(queue())
+
+
+def test_a_teacher_with_nan_scores_is_named_and_gives_no_label() -> None:
+    def broken_rule(x: Tensor) -> Tensor:
+        out = left_half_rule(x)
+        out[1] = float("nan")
+        return out
+
+    message = (
+        r"the rule teacher \(function\) returned NaN or infinite "
+        r"values for 1 of 2 samples .* while labelling the CEs"
+    )
+    with pytest.raises(ValueError, match=message):
+        RuleTeacher(broken_rule).label(queue())
+
+    class NanOracle(Oracle):
+        def forward(self, x: Tensor) -> dict[str, Tensor]:
+            return {"logits": super().forward(x)["logits"] * float("inf") * 0}
+
+    with pytest.raises(ValueError, match=r"the teacher model \(NanOracle\) returned NaN"):
+        ModelTeacher(NanOracle()).label(queue())
+    assert RuleTeacher(left_half_rule).label(queue()).tolist() == [1, 0]  # finite: labels

@@ -60,6 +60,38 @@ def test_existing_output_needs_force(cli, tiny_run, tmp_path) -> None:
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
 
+def test_force_removes_only_what_explain_writes(cli, tiny_run, tmp_path) -> None:
+    out = tmp_path / "out"
+    (out / "shards").mkdir(parents=True)  # a former sharded job's: the explain job's own
+    (out / "report.html").write_text("old")
+    (out / "keep.txt").write_text("mine")
+    fast = ("--limit", "1", "--blend-steps", "1", "--inject-steps", "0")
+    done = cli("explain", str(tiny_run.directory), "--out", str(out), "--force", *fast)
+    assert done.returncode == 0, done.stderr
+    assert f"note: --force kept 1 entry of {out} that this job does not write: keep.txt" in (
+        done.stderr
+    )
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "explanation.json",
+        "explanation.safetensors",
+        "keep.txt",
+        "report.html",
+    ]
+    assert (out / "keep.txt").read_text() == "mine" and (out / "report.html").read_text() != "old"
+    again = cli("explain", str(tiny_run.directory), "--out", str(out), *fast)
+    bad = cli(
+        "explain", str(tiny_run.directory), "--out", str(out), "--force", "--images", "no.png"
+    )
+    assert bad.returncode == 2 and (out / "explanation.json").is_file()  # refused: nothing gone
+    held = f"{out} already holds an explanation; write its page with `leapfactual report {out}`"
+    assert again.returncode == 2 and held in again.stderr
+    link = tmp_path / "link"
+    link.symlink_to(out)
+    linked = cli("explain", str(tiny_run.directory), "--out", str(link), "--force", *fast)
+    assert linked.returncode == 2 and "is a symbolic link (to" in linked.stderr
+    assert (out / "keep.txt").is_file() and (out / "explanation.json").is_file()
+
+
 def test_bad_target_and_missing_run_are_one_line_errors(cli, tiny_run, tmp_path) -> None:
     bad = cli("explain", str(tiny_run.directory), "--out", str(tmp_path / "x"), "--target", "12")
     assert bad.returncode == 2 and bad.stderr.strip() == "error: target class 12 is outside 0-9"

@@ -214,3 +214,37 @@ def test_load_image_files_is_inputs_without_labels(tmp_path: Path) -> None:
     assert images.shape == (2, 1, 28, 28) and names == ["0.png", "1.png"]
     same, _, _ = load_image_inputs([os.fspath(tree / "a")], 28, 1)
     assert torch.equal(images, same)
+
+
+def test_a_pattern_through_looping_links_ends_and_stops_at_the_limit(
+    tmp_path: Path, monkeypatch
+) -> None:
+    _tree(tmp_path / "fx", {"a": 2, "b": 1})
+    (tmp_path / "fx" / "loop").mkdir()
+    (tmp_path / "fx" / "loop" / "self").symlink_to(".")
+    (tmp_path / "fx" / "loop" / "up").symlink_to("..")
+    monkeypatch.chdir(tmp_path)
+    _, names, _ = load_image_inputs(["fx/**/*.png"], 6, 1)
+    assert names == ["a/0.png", "a/1.png", "b/0.png"]  # each folder walked once
+    _, names, _ = load_image_inputs(["fx/**/*.png"], 6, 1, limit=2)
+    assert names == ["a/0.png", "a/1.png"]
+    _, names, _ = load_image_inputs(["fx/*/0.png", "fx/b/0.png", "fx/a"], 6, 1, limit=3)
+    assert names == ["a/0.png", "b/0.png", "0.png"]  # the folder fx/a: checked, not read
+
+
+def test_discovery_looks_at_a_bounded_number_of_entries(tmp_path: Path, monkeypatch) -> None:
+    import leapfactual.data.folder as folder_module
+
+    _tree(tmp_path / "t", {"a": 1, "z": 8})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(folder_module, "MAX_ENTRIES", 6)
+    with pytest.raises(ValueError, match=r"pattern 't/\*\*/\*\.png' looked at over 6 files and "):
+        load_image_inputs(["t/**/*.png"], 6, 1)
+    with pytest.raises(ValueError, match=r"t/z holds over 6 entries; give a folder of images"):
+        load_image_inputs(["t/z"], 6, 1)
+    # with a limit, the walk stops before the large folder: nothing more is listed
+    assert load_image_inputs(["t/**/*.png"], 6, 1, limit=1)[1] == ["a/0.png"]
+    _, names, labels = load_image_inputs(["t"], 6, 1, limit=1)  # a class tree, too
+    assert names == ["a/0.png"] and labels is not None and labels.tolist() == [0]
+    with pytest.raises(ValueError, match=r"limit must be a whole number >= 0"):
+        load_image_inputs(["t"], 6, 1, limit=-1)

@@ -9,6 +9,7 @@ traceback. The command lines run in this process through the real entry point
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import re
@@ -19,20 +20,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 import pytest
 import torch
 from torch import nn
 
+from leapfactual.audit import audit_run
 from leapfactual.data import load_dataset, load_image_files
 from leapfactual.data.folder import load_image_inputs
 from leapfactual.data.idx import read_idx
 from leapfactual.distributed import resolve_device
 from leapfactual.explain import Blend, Explanation, LeapFactual, OptBased, PixelAttack
+from leapfactual.explain.base import as_probs
 from leapfactual.explain.registry import build_explainer
 from leapfactual.explain.targets import value_targets
 from leapfactual.flow import ConditionSpec, MLPField, Solver, leap, load_field
-from leapfactual.io import load_module, load_tensors
+from leapfactual.io import load_module, load_tensors, save_tensors
 from leapfactual.models.external import load_classifier
 from leapfactual.models.resvae import ResVAE
 from leapfactual.pipeline import (
@@ -46,6 +50,7 @@ from leapfactual.pipeline import (
 )
 from leapfactual.pipeline.build import fit_vae
 from leapfactual.pipeline.explain import claim_output
+from leapfactual.report import build_report
 from leapfactual.report.sections import select_samples
 from leapfactual.training import fit
 
@@ -211,6 +216,179 @@ HARDENING = [
         ],
     ),
     Row("machine_limits", [(_full_disk, r"No space left on device")]),
+]
+
+
+# -- hardening, round three (issue 28) ------------------------------------------------------
+def _linked_out(b: Any) -> Path:
+    """A link to ``existing_out`` (whose ``keep.txt`` must survive every command)."""
+    link = b.root / "linked_existing"
+    if not link.is_symlink():
+        link.symlink_to(b.existing_out)
+    return link
+
+
+def _nan_teacher(run: Any, broken: Any) -> object:
+    from leapfactual.audit import RuleTeacher, TeacherQueue
+
+    x = _x(run)
+    queue = TeacherQueue(x, x, torch.zeros(2).long(), torch.ones(2).long(), run.class_names)
+    return RuleTeacher(lambda images: run.classifier(images) * float("nan")).label(queue)
+
+
+def _few_entries(spec: str) -> Callable[..., object]:
+    def call(run: Any, broken: Any) -> object:
+        import leapfactual.data.folder as folder
+
+        many = broken.root / "many"
+        many.mkdir(exist_ok=True)
+        for i in range(5):
+            (many / f"{i}.png").write_bytes((broken.root / "digit.png").read_bytes())
+        with mock.patch.object(folder, "MAX_ENTRIES", 3):
+            return load_image_inputs([str(broken.root / spec)], 28, 1)
+
+    return call
+
+
+def _mismatched_trajectory(b: Any) -> Path:
+    """An explanation whose stored trajectory images are 6x6 beside 8x8 inputs."""
+    out = b.root / "exp_trajectory"
+    if not out.exists():
+        x = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+        probs = torch.full((2, 3), 1 / 3)
+        Explanation(
+            method="custom",
+            x=x,
+            x_cf=x.flip(0),
+            source=torch.zeros(2, dtype=torch.long),
+            target=torch.ones(2, dtype=torch.long),
+            probs=probs,
+            probs_cf=probs,
+            steps=torch.full((2,), 2),
+            trajectory_images=torch.rand(2, 3, 1, 6, 6),
+        ).save(out)
+    return out
+
+
+def _full_after_saving(run: Any, broken: Any) -> object:
+    from leapfactual.cli.common import saved_before
+
+    with saved_before(broken.root / "saved"):
+        raise OSError(errno.ENOSPC, "No space left on device", "saved/report.html")
+
+
+def _probs(*parts: float) -> torch.Tensor:
+    return torch.tensor([parts])
+
+
+HARDENING_THREE = [
+    Row(
+        "force_link",
+        [
+            (
+                lambda r, b: claim_output(_linked_out(b), True).__enter__(),
+                r"linked_existing is a symbolic link \(to .*existing_out\); --force never removes",
+            ),
+            (
+                lambda r, b: audit_run(r, _linked_out(b), limit=2, force=True),
+                r"linked_existing is a symbolic link",
+            ),
+        ],
+        [
+            (
+                lambda r, b: [
+                    *("explain", str(b.run), "--out", str(_linked_out(b)), "--force"),
+                    *("--limit", "1", *FAST),
+                ],
+                r"linked_existing is a symbolic link \(to .*\); --force never removes anything",
+            ),
+            (
+                lambda r, b: [
+                    *("audit", str(b.run), "--out", str(_linked_out(b)), "--force"),
+                    *("--limit", "2"),
+                ],
+                r"linked_existing is a symbolic link",
+            ),
+        ],
+    ),
+    Row(
+        "teacher_nan",
+        [(_nan_teacher, r"the rule teacher \(function\) returned NaN or infinite values for 2")],
+    ),
+    Row(
+        "input_layout",
+        [
+            (_explain(lambda r: _x(r).to_sparse()), r"dense tensor .* got layout torch\.sparse"),
+            (_explain(lambda r: _x(r).to("meta")), r"got a meta tensor \(shapes only"),
+            (_explain(lambda r: torch.complex(_x(r), _x(r))), r"must be a real float tensor"),
+        ],
+    ),
+    Row(
+        "target_overflow",
+        [(_explain(_x, 2**63), r"target 9223372036854775808 is no class index \(over 64 bits\)")],
+    ),
+    Row(
+        "classifier_rows",
+        [
+            (
+                lambda r, b: LeapFactual(
+                    lambda images: r.classifier(images)[:1], r.vae, r.flow, inject=None
+                ).explain(_x(r), 1),
+                r"returned shape \(1, 10\) for a batch of 2 inputs; it must return one row",
+            )
+        ],
+    ),
+    Row(
+        "probs_declared",
+        [
+            (
+                lambda r, b: LeapFactual(
+                    r.classifier, r.vae, r.flow, inject=None, outputs="probs"
+                ).explain(_x(r), 1),
+                r"declared to return probabilities \(outputs='probs'\), but its output for 2 of",
+            ),
+            (lambda r, b: as_probs(_probs(0.5, 0.6), "probs"), r"row 0 sums to 1\.1"),
+        ],
+    ),
+    Row(
+        "meta_json",
+        [
+            (
+                lambda r, b: save_tensors(b.root / "m", {"a": torch.zeros(1)}, {"sha256": "0"}),
+                r"meta keys \['sha256'\] are the sidecar's own",
+            ),
+            (
+                lambda r, b: save_tensors(b.root / "m", {"a": torch.zeros(1)}, {"p": Path("x")}),
+                r"meta p has type PosixPath, which JSON cannot hold as it is",
+            ),
+        ],
+    ),
+    Row(
+        "discovery_bound",
+        [
+            (_few_entries("*/*.png"), r"pattern '.*\*\.png' looked at over 3 files and folders"),
+            (_few_entries("many"), r"many holds over 3 entries; give a folder of images"),
+        ],
+    ),
+    Row(
+        "trajectory_mismatch",
+        [
+            (
+                lambda r, b: build_report(Explanation.load(_mismatched_trajectory(b)), "abc", "t"),
+                r"trajectory_images have shape \(2, 3, 1, 6, 6\), but its inputs are images",
+            )
+        ],
+        [
+            (
+                lambda r, b: ["report", str(_mismatched_trajectory(b))],
+                r"\(1, 8, 8\): the two were not made together\. Re-create the explanation",
+            )
+        ],
+    ),
+    Row(
+        "saved_then_full",
+        [(_full_after_saving, r"the explanation is saved complete in .*saved \(explanation\.")],
+    ),
 ]
 
 
@@ -549,6 +727,7 @@ ROWS = [
     ),
     *HARDENING,
     *REGRESSION_AND_DIVERSE,
+    *HARDENING_THREE,
     Row(
         "schedule_settings",
         [

@@ -46,3 +46,27 @@ def test_mismatched_sidecar_is_named(tmp_path) -> None:
 def test_missing_file_is_named(tmp_path) -> None:
     with pytest.raises(CheckpointError, match="does not exist"):
         load_tensors(tmp_path / "nothing")
+
+
+def test_meta_must_be_json_without_the_sidecars_own_keys(tmp_path) -> None:
+    from pathlib import Path
+
+    for meta, says in (
+        ({"sha256": "0" * 64}, r"meta keys \['sha256'\] are the sidecar's own"),
+        ({"tensors": {}, "save_id": "x"}, r"meta keys \['save_id', 'tensors'\]"),
+        ({"format_version": 99}, r"meta keys \['format_version'\]"),
+        ({"where": Path("a")}, r"meta where has type PosixPath, which JSON cannot hold"),
+        ({"a": {"b": [1, torch.ones(1)]}}, r"meta a\.b\[1\] has type Tensor"),
+        ({"a": {1: "x"}}, r"meta a\[1\] has type int"),
+        ({"loss": float("nan")}, r"NaN"),
+        ([1, 2], r"must be a dict, got list"),
+    ):
+        with pytest.raises(ValueError, match=says):
+            save_tensors(tmp_path / "x", {"a": torch.zeros(2)}, meta)  # type: ignore[arg-type]
+        assert list(tmp_path.iterdir()) == []  # refused before anything is written
+    meta = {"nested": {"list": [1, 2.5, None, True, "s"]}, "pair": (1, 2)}
+    save_tensors(tmp_path / "x", {"a": torch.zeros(2)}, meta)
+    loaded = load_tensors(tmp_path / "x")[1]
+    assert loaded["nested"] == meta["nested"] and loaded["pair"] == [1, 2]
+    again = {k: v for k, v in loaded.items() if k not in ("tensors", "save_id", "sha256")}
+    save_tensors(tmp_path / "x", {"a": torch.zeros(2)}, again)  # its own format_version: fine

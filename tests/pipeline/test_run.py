@@ -202,3 +202,42 @@ def test_vae_agreement_fits_the_classifier_first_and_trains_the_codec_through_it
     assert run.meta["vae_classifier"] == run.classifier_identity
     plain = fit_run(tmp_path / "plain", make_tiny_config(), ("vae",))
     assert plain.classifier is None and "vae_classifier" not in plain.meta
+
+
+def test_a_failed_fit_removes_what_it_made(tiny_run, tiny_config, tmp_path, monkeypatch) -> None:
+    import leapfactual.pipeline.run as run_module
+    from leapfactual.io import LOCK_NAME
+
+    fit_stage = run_module._fit_stage
+
+    def fail_at(stage: str):
+        def fit(run, name, *args):
+            if name == stage:
+                raise ValueError(f"the {name} failed")
+            return fit_stage(run, name, *args)
+
+        return fit
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    monkeypatch.setattr(run_module, "_fit_stage", fail_at("vae"))
+    with pytest.raises(ValueError, match="the vae failed"):
+        fit_run(out, tiny_config, dataset=tiny_run.dataset)
+    assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_NAME, "notes.txt"])
+
+    def fail_after_a_checkpoint(run, name, *args):
+        (out / "checkpoints" / name).mkdir(parents=True)
+        (out / "checkpoints" / name / "epoch-000001.json").write_text("{}")
+        raise ValueError(f"the {name} failed")
+
+    monkeypatch.setattr(run_module, "_fit_stage", fail_after_a_checkpoint)
+    with pytest.raises(ValueError, match="the vae failed"):
+        fit_run(out, tiny_config, dataset=tiny_run.dataset)
+    assert (out / "run.json").is_file()  # kept beside the checkpoint it resumes from
+    shutil.rmtree(out / "checkpoints")
+    monkeypatch.setattr(run_module, "_fit_stage", fail_at("flow"))  # after two saved stages
+    with pytest.raises(ValueError, match="the flow failed"):
+        fit_run(out, tiny_config, dataset=tiny_run.dataset)
+    kept = {p.name for p in out.iterdir()}
+    assert {"run.json", "split.safetensors", "vae.safetensors", "classifier.json"} <= kept

@@ -53,7 +53,8 @@ def test_the_experiments_flows_honour_their_settings(tiny_run) -> None:
     """The flow settings are the builder's: a U-Net under one-hot conditions, not an MLP
     under softmax ones, and as many classes as the labeller has."""
     rule = ThicknessRule(2.5)
-    field = fit_annotator_flow(tiny_run.vae, rule, tiny_run.train.images[:64], UNET)
+    images = tiny_run.train.images[:64]
+    field = fit_annotator_flow(tiny_run.vae, rule, images, UNET, outputs="logits")  # the rule's
     assert isinstance(field, UNet1DField) and field.condition.kind == "onehot"
     assert field.condition.num_classes == 2
 

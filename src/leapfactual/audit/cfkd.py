@@ -268,7 +268,8 @@ def cfkd(
             x[sel], shown, source, target, names, needed,
             ids=[f"r{r}-{int(i)}-{int(t)}" for i, t in zip(idx[sel], target, strict=True)],
         )  # fmt: skip
-        given = _check_labels(teacher.label(queue) if len(queue) else torch.zeros(0), queue, k)
+        answered = teacher.label(queue) if len(queue) else torch.zeros(0)
+        given = _check_labels(answered, queue, k, teacher_name)
         for key, value in zip(added, (queue.x_cf, given, source, target, idx[sel]), strict=True):
             added[key].append(value)
         replay = torch.randperm(len(train), generator=gen)[: settings.replay]
@@ -343,9 +344,15 @@ def _weights_digest(model: nn.Module) -> str:
     return tensor_digest(torch.tensor([int(p, 16) % (1 << 62) for p in parts]))
 
 
-def _check_labels(labels: Tensor, queue: TeacherQueue, k: int) -> Tensor:
+def _check_labels(labels: Tensor, queue: TeacherQueue, k: int, teacher: str) -> Tensor:
     if not isinstance(labels, Tensor) or labels.shape != (len(queue),):
         raise ValueError(f"the teacher must return {len(queue)} labels, got {labels!r:.80}")
+    if labels.is_floating_point() and not bool(torch.isfinite(labels).all()):
+        bad = int((~torch.isfinite(labels)).sum())
+        raise ValueError(
+            f"the teacher ({teacher}) returned {bad} NaN or infinite labels of {len(labels)}; "
+            "no CE is learnt from them. Check the teacher on these CEs"
+        )
     labels = labels.long().cpu()
     if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= k):
         raise ValueError(

@@ -40,8 +40,10 @@ from leapfactual.io import (
     check_free,
     clear,
     exclusive,
+    kept_note,
     load_module,
     parse_json,
+    refuse_link,
     write_json,
 )
 from leapfactual.models import load_classifier
@@ -51,6 +53,9 @@ from leapfactual.report import write_page
 AUDIT = "audit.json"
 ANSWERS = "answers.jsonl"
 """The human teacher's answers in a repair directory (kept by ``force``)."""
+AUDIT_FILES = (AUDIT, "explanation", "necessity.*", "summary.json", "audit.md", "necessity.png")
+REPAIR_FILES = ("cfkd.json", "round-*", "classifier.*", "repair.json", "repair.md")
+"""What an audit / repair job writes: all that ``force`` removes (never a person's answers)."""
 CONCENTRATED = 0.4
 """A class whose most-needed change sits in one cell in at least this share of its CEs is
 listed first on the audit page (a shortcut candidate)."""
@@ -161,9 +166,11 @@ def audit_run(
         "settings": {"images": images, "limit": limit, "seed": seed, "regions": regions,
                      "grid": grid, "blend": asdict(blend)},
     }  # fmt: skip
+    if force:
+        refuse_link(folder)
     check_free(folder)  # a running job is named before anything is touched
     with exclusive(folder, "audit"):
-        _claim(folder, job, AUDIT, force)
+        _claim(folder, job, AUDIT, force, log)
         skipped = []
         if (folder / "explanation" / "explanation.safetensors").is_file():
             exp = Explanation.load(folder / "explanation")
@@ -412,11 +419,14 @@ def repair_run(
             "loaded from a file; fit a run with its own classifier"
         )
     folder = Path(out)
+    if force:
+        refuse_link(folder)
     check_free(folder)
     with exclusive(folder, "repair"):
-        if force:  # a person's answers are never thrown away
-            clear(folder, keep=(ANSWERS,))
-        data = _test_data(fitted, test)
+        data = _test_data(fitted, test)  # a bad --test removes nothing
+        others = [k for k in clear(folder, REPAIR_FILES) if k != ANSWERS] if force else []
+        if others:
+            log(kept_note(folder, others))
         factory = refitting_factory(
             fitted.vae, fitted.train.images, fitted.config.flow, fitted.config.seed + 2,
             outputs=fitted.outputs, device=fitted.device, inject=None, batch_size=512,
@@ -512,14 +522,18 @@ def _test_data(run: Run, test: Dataset | str | None) -> Dataset:
     return data
 
 
-def _claim(folder: Path, job: dict[str, Any], name: str, force: bool) -> None:
+def _claim(
+    folder: Path, job: dict[str, Any], name: str, force: bool, log: Callable[[str], None]
+) -> None:
     """Make ``folder`` this job's: a folder of another job is refused unless ``force``
-    (which empties it)."""
+    (which removes what an audit writes and names what it keeps)."""
     path = folder / name
     if force and folder.exists():
-        clear(folder)
+        kept = clear(folder, AUDIT_FILES)
+        if kept:
+            log(kept_note(folder, kept))
     held = [p for p in folder.iterdir() if p.name != LOCK_NAME] if folder.exists() else []
-    if not path.is_file() and held:
+    if not path.is_file() and held and not force:
         raise ValueError(
             f"{folder} is not empty and holds no {name}; choose another --out or add --force"
         )
@@ -547,7 +561,9 @@ def no_nan(value: Any) -> Any:
 
 
 __all__ = [
+    "AUDIT_FILES",
     "EMPTY",
+    "REPAIR_FILES",
     "TEACHERS",
     "AuditResult",
     "RepairResult",

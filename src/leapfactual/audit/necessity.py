@@ -190,7 +190,7 @@ def _insertion_ranks(x: Tensor, x_cf: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _check_settings(outputs: Outputs, steps: int, batch_size: int, max_regions: int) -> None:
-    as_probs(torch.zeros(1, 2), outputs)
+    as_probs(torch.full((1, 2), 0.5), outputs)  # an unknown kind is refused
     for name, value in (("steps", steps), ("batch_size", batch_size), ("max_regions", max_regions)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")

@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
-from leapfactual.explain import Explanation, model_errors
+from leapfactual.explain import Explanation, check_finite, model_errors
 from leapfactual.models import as_tensor_outputs
 
 
@@ -119,7 +119,7 @@ class RuleTeacher:
         self.batch_size = batch_size
 
     def label(self, queue: TeacherQueue) -> Tensor:
-        return _argmax(self.rule, queue, self.batch_size, queue.x_cf.device, "rule")
+        return _argmax(self.rule, queue, self.batch_size, queue.x_cf.device, "rule teacher")
 
 
 class ModelTeacher:
@@ -172,6 +172,7 @@ def _argmax(
                 f"the {role} must return [B, K] = [{len(batch)}, {k}] outputs (one per class "
                 f"name), got shape {tuple(out.shape)}"
             )
+        check_finite(out, role, fn, "labelling the CEs")  # a NaN's argmax is no label
         labels.append(out.argmax(dim=1).cpu())
     return torch.cat(labels) if labels else torch.zeros(0, dtype=torch.int64)
 

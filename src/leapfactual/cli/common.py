@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -87,3 +90,19 @@ def write_report(
         run=run,
     )
     return write_report(built, page or out / "report.html")
+
+
+@contextmanager
+def saved_before(out: Path) -> Iterator[None]:
+    """Writing the page of an explanation already saved in ``out``: a full disk says that the
+    explanation is complete and how to write the page again (``leapfactual report OUT``)."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise OSError(  # no errno: the line is the message, with no generic disk advice
+            f"the disk is full: the explanation is saved complete in {out} (explanation."
+            "safetensors and explanation.json), but its page could not be written; free space "
+            f"and write it with `leapfactual report {out}`",
+        ) from err

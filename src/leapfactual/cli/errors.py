@@ -9,6 +9,7 @@ import sys
 
 import typer
 
+from leapfactual._memory import OutOfMemory, out_of_memory
 from leapfactual.io import CheckpointError
 
 USER_ERRORS = (ValueError, CheckpointError, OSError, MemoryError)
@@ -18,6 +19,8 @@ OUT_OF_MEMORY_FIX = (
     "out of memory; lower --batch-size (or explain in shards with --shard-size), or use a "
     "machine with more memory"
 )
+"""The advice for memory that ran out where no setting was named (an ``OutOfMemory`` names
+the one that sized the work)."""
 state = {"debug": False}
 """``--debug`` given: let exceptions through (set by an app's root callback)."""
 
@@ -54,12 +57,6 @@ def one_line(err: BaseException) -> str:
         text = f"{err.filename}: {err.strerror}"
     if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
         text += " (the disk is full: free space, or write elsewhere)"
-    if isinstance(err, MemoryError):
+    if isinstance(err, MemoryError) and not isinstance(err, OutOfMemory):
         text = f"{OUT_OF_MEMORY_FIX} ({text})" if text else OUT_OF_MEMORY_FIX
     return text or type(err).__name__
-
-
-def out_of_memory(err: RuntimeError) -> bool:
-    """Whether torch failed to allocate (a GPU's ``OutOfMemoryError``, or the CPU
-    allocator's "can't allocate memory")."""
-    return type(err).__name__ == "OutOfMemoryError" or "can't allocate memory" in str(err)

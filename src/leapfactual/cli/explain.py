@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from leapfactual.cli.common import Config, Device, Order, Samples, Set, settings, write_report
+from leapfactual.cli.common import (
+    Config,
+    Device,
+    Order,
+    Samples,
+    Set,
+    saved_before,
+    settings,
+    write_report,
+)
 from leapfactual.explain import registered_methods
 from leapfactual.flow import ADAPTIVE, FIXED_STEP
 from leapfactual.pipeline import ExplainSettings
@@ -174,6 +183,7 @@ def explain(
     ranks; running the same command again finishes an interrupted job.
     """
     from leapfactual.distributed import finish, world
+    from leapfactual.io import kept_note
     from leapfactual.pipeline import explain_run
     from leapfactual.report import check_order
 
@@ -223,6 +233,8 @@ def explain(
         return
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
+    if result.kept:
+        typer.echo(f"note: {kept_note(out, result.kept)}", err=True)
     exp = result.explanation
     if result.shards is not None:
         done = result.shards
@@ -240,16 +252,17 @@ def explain(
             line += f"; {int(made.nonfinite.sum())} marked invalid (non-finite model outputs)"
         typer.echo(line)
         if exp is not None:
-            page = write_report(
-                exp,
-                result.class_names,
-                out,
-                f"leapfactual explain {run}",
-                run=result.run,
-                samples=samples,
-                order=order,
-                seed=job.seed,
-            )
+            with saved_before(out):
+                page = write_report(
+                    exp,
+                    result.class_names,
+                    out,
+                    f"leapfactual explain {run}",
+                    run=result.run,
+                    samples=samples,
+                    order=order,
+                    seed=job.seed,
+                )
             typer.echo(f"explanation: {out}\nreport: {page}")
         else:
             typer.echo(f"explanation: {out} (report: `leapfactual report {out}`)")

@@ -17,7 +17,7 @@ Every image goes through one reader, :func:`read_image`:
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import itertools
 import numbers
 import os
@@ -43,6 +43,9 @@ palette image (``P``, ``PA``) is colour unless every palette entry is grey."""
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 GLOB_CHARS = frozenset("*?[")
 PathLike = str | os.PathLike[str]
+MAX_ENTRIES = 1_000_000
+"""A folder listing, a class tree or a glob pattern looks at no more files and folders than
+this; one that would is refused (a pattern through linked folders could run on for hours)."""
 
 
 def load_image_folder(
@@ -66,14 +69,15 @@ def load_image_folder(
     )
 
 
-def _class_tree(root: Path) -> tuple[list[str], list[Path], list[int]]:
-    """Class names (sorted sub-folders), image files and their labels of ``root/CLASS/*``."""
+def _class_tree(root: Path, room: int = 0) -> tuple[list[str], list[Path], list[int]]:
+    """Class names (sorted sub-folders), image files and their labels of ``root/CLASS/*``;
+    ``room`` > 0: class folders are listed only until that many files are found."""
     if not root.is_dir():
         raise FileNotFoundError(
             f"{root} is not a directory; 'image-folder:DIR' needs a folder with one sub-folder "
             "of PNG/JPEG images per class, e.g. DIR/cat/1.png and DIR/dog/2.jpg"
         )
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = sorted(p.name for p in _listing(root) if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise ValueError(
             f"{root} has no class sub-folders; put each class's images in its own sub-folder, "
@@ -89,6 +93,8 @@ def _class_tree(root: Path) -> tuple[list[str], list[Path], list[int]]:
             )
         files += found
         labels += [label] * len(found)
+        if 0 < room <= len(files):
+            break
     return classes, files, labels
 
 
@@ -106,9 +112,21 @@ def image_files(directory: Path) -> list[Path]:
     """PNG / JPEG files directly in ``directory``, sorted, hidden files skipped."""
     return sorted(
         p
-        for p in directory.iterdir()
+        for p in _listing(directory)
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
     )
+
+
+def _listing(directory: Path) -> list[Path]:
+    """The entries of ``directory``; a ``ValueError`` when there are over :data:`MAX_ENTRIES`."""
+    with os.scandir(directory) as entries:
+        found = [Path(entry.path) for entry in itertools.islice(entries, MAX_ENTRIES + 1)]
+    if len(found) > MAX_ENTRIES:
+        raise ValueError(
+            f"{directory} holds over {MAX_ENTRIES:,} entries; give a folder of images, or a "
+            "narrower glob pattern"
+        )
+    return found
 
 
 def read_images(
@@ -229,15 +247,21 @@ class _Found:
 
 
 def load_image_inputs(
-    specs: PathLike | Sequence[PathLike], size: int, channels: int
+    specs: PathLike | Sequence[PathLike], size: int, channels: int, limit: int = 0
 ) -> tuple[Tensor, list[str], Tensor | None]:
     """Images ``[N, channels, size, size]`` in [0, 1], their names and, maybe, class labels.
 
     Each spec (one spec alone is accepted too) is an image file, a folder of images, a
     class-folder tree ``DIR/CLASS/*.png`` (a folder with no image directly in it; the
     ``image-folder:DIR`` layout) or a glob pattern (``"imgs/*.png"``, ``"imgs/**/*.jpg"``;
-    quote it so that the shell leaves it alone), expanded sorted, keeping PNG / JPEG files.
-    Specs are concatenated in order; a file given twice is read twice.
+    quote it so that the shell leaves it alone), keeping PNG / JPEG files. Specs are
+    concatenated in order; a file given twice is read twice. ``limit`` > 0: only the first
+    ``limit`` files are read, and folders and patterns are walked only until they are found.
+
+    Folders list in sorted order; a pattern is walked folder by folder (a folder's own matches
+    sorted, then its sub-folders in sorted order), lazily, never entering a folder twice for
+    one part of the pattern (a link back to a folder already walked is skipped), and looking
+    at no more than :data:`MAX_ENTRIES` files and folders.
 
     Names are relative to the spec's folder (a file's name; ``"cat/1.png"`` in a tree; a
     glob match relative to the pattern's folder part); names shared by different files become
@@ -247,37 +271,45 @@ def load_image_inputs(
     _check_size(size, channels)
     if size is None or channels is None:
         raise ValueError("load_image_inputs needs the size and channels the models expect")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValueError(f"limit must be a whole number >= 0 (0: every image), got {limit!r}")
     items = [specs] if isinstance(specs, str | os.PathLike) else list(specs)
     if not items:
         raise ValueError(
             "no images given; give image files, folders of them or quoted glob patterns such "
             "as 'imgs/*.png'"
         )
-    found = [_expand(item) for item in items]
+    found: list[_Found] = []
+    total = 0
+    for item in items:  # every spec is checked; once the limit is reached, one file each
+        found.append(_expand(item, max(limit - total, 1) if limit else 0))
+        total += len(found[-1].files)
     entries = [(n, f) for part in found for n, f in zip(part.names, part.files, strict=True)]
+    entries = entries[:limit] if limit else entries
     owners: dict[str, set[Path]] = {}
     for name, file in entries:
         owners.setdefault(name, set()).add(file.resolve())
     names = [name if len(owners[name]) == 1 else str(file) for name, file in entries]
     labels = None
     if found[0].classes is not None and all(part.classes == found[0].classes for part in found):
-        labels = torch.tensor([label for part in found for label in part.labels])
+        labels = torch.tensor([label for part in found for label in part.labels])[: len(entries)]
     images = read_images([file for _, file in entries], size, channels)
     return images, names, labels
 
 
-def _expand(spec: PathLike) -> _Found:
-    """The files of one spec of :func:`load_image_inputs`."""
+def _expand(spec: PathLike, room: int = 0) -> _Found:
+    """The files of one spec of :func:`load_image_inputs` (``room`` > 0: at most that many)."""
     text = os.fspath(spec)
     path = Path(text).expanduser()
     if path.is_file():
         return _Found([path], [path.name])
     if path.is_dir():
-        direct = image_files(path)
+        direct = image_files(path)[: room or None]
         if direct:
             return _Found(direct, [file.name for file in direct])
-        if any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir()):
-            classes, files, labels = _class_tree(path)
+        if any(p.is_dir() and not p.name.startswith(".") for p in _listing(path)):
+            classes, files, labels = _class_tree(path, room)
+            files, labels = files[: room or None], labels[: room or None]
             names = [f"{classes[k]}/{file.name}" for file, k in zip(files, labels, strict=True)]
             return _Found(files, names, tuple(classes), tuple(labels))
         raise ValueError(
@@ -286,24 +318,86 @@ def _expand(spec: PathLike) -> _Found:
         )
     if GLOB_CHARS & set(text):
         pattern = os.path.expanduser(text)
-        files = [
-            Path(match)
-            for match in sorted(glob.glob(pattern, recursive=True))
-            if Path(match).suffix.lower() in IMAGE_SUFFIXES and Path(match).is_file()
-        ]
+        parts = Path(pattern).parts
+        fixed = list(itertools.takewhile(lambda part: not GLOB_CHARS & set(part), parts[:-1]))
+        base = Path(*fixed) if fixed else Path(".")
+        files = list(itertools.islice(_Walk(text).files(base, parts[len(fixed) :]), room or None))
         if not files:
             raise ValueError(
                 f"pattern {text!r} matches no PNG or JPEG image; check the pattern (and quote it "
                 "so that the shell does not expand it)"
             )
-        parts = Path(pattern).parts[:-1]
-        fixed = list(itertools.takewhile(lambda part: not GLOB_CHARS & set(part), parts))
-        base = Path(*fixed) if fixed else Path(".")
         return _Found(files, [Path(os.path.relpath(file, base)).as_posix() for file in files])
     raise FileNotFoundError(
         f"{path} does not exist; give image files, folders of them or quoted glob patterns such "
         "as 'imgs/*.png'"
     )
+
+
+class _Walk:
+    """The image files a glob pattern matches, found lazily (see :func:`load_image_inputs`):
+    ``**`` matches any number of folders (hidden ones excepted, as in :mod:`glob`), other
+    parts match one name with :mod:`fnmatch`."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.seen: set[tuple[int, int, int]] = set()
+        self.looked = 0
+
+    def files(self, folder: Path, parts: tuple[str, ...]) -> Iterator[Path]:
+        """Image files below ``folder`` matching ``parts``, in walking order."""
+        try:
+            info = folder.stat()
+        except OSError:
+            return
+        here = (info.st_dev, info.st_ino, len(parts))
+        if here in self.seen:  # this folder, for this part of the pattern, was walked already
+            return
+        self.seen.add(here)
+        part, rest = parts[0], parts[1:]
+        entries = self._entries(folder, part)
+        if part == "**":
+            if rest:
+                yield from self.files(folder, rest)
+            else:
+                yield from (p for p in entries if _is_image(p))
+            for sub in entries:
+                if sub.is_dir():
+                    yield from self.files(sub, parts)
+            return
+        for entry in entries:
+            if not rest and _is_image(entry):
+                yield entry
+            elif rest and entry.is_dir():
+                yield from self.files(entry, rest)
+
+    def _entries(self, folder: Path, part: str) -> list[Path]:
+        """The sorted entries of ``folder`` that ``part`` may match (all visible ones for
+        ``**``), counted against :data:`MAX_ENTRIES`."""
+        try:
+            with os.scandir(folder) as listing:
+                names = []
+                for entry in listing:
+                    self.looked += 1
+                    if self.looked > MAX_ENTRIES:
+                        raise ValueError(
+                            f"pattern {self.pattern!r} looked at over {MAX_ENTRIES:,} files and "
+                            "folders; narrow it, or give a limit (--limit)"
+                        )
+                    names.append(entry.name)
+        except OSError:
+            return []  # an unreadable folder matches nothing, as in glob
+        hidden = part.startswith(".")
+        wanted = "*" if part == "**" else part
+        return [
+            folder / name
+            for name in sorted(names)
+            if (hidden or not name.startswith(".")) and fnmatch.fnmatchcase(name, wanted)
+        ]
+
+
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
 
 
 def load_image_files(

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from leapfactual._memory import Size, out_of_memory, sized_by
 from leapfactual.explain.explanation import Cost, Explanation, Timer
 from leapfactual.models import Classifier, Codec, as_tensor_outputs
 
@@ -60,11 +61,51 @@ def as_probs(outputs: Tensor, kind: Outputs) -> Tensor:
     if kind == "logits":
         return outputs.float().softmax(dim=1)
     if kind == "probs":
-        return outputs.float()
+        return check_probabilities(outputs.float())
     raise ValueError(
         f"unknown classifier output kind {kind!r}; choose 'logits', 'probs' or 'value' (a "
         "regressor)"
     )
+
+
+PROBS_SLACK = 1e-3
+"""Probabilities (``outputs="probs"``) may leave [0, 1], and their rows' sums 1, by this much."""
+
+
+def check_probabilities(probs: Tensor) -> Tensor:
+    """``probs`` ``[B, K]`` when every finite row lies in [0, 1] and sums to 1 (within
+    :data:`PROBS_SLACK`); otherwise a ``ValueError``: a model declared ``outputs="probs"``
+    that returns logits (non-finite rows are left to the finite check)."""
+    values = probs.detach()
+    finite = torch.isfinite(values).all(dim=1)
+    sums = values.sum(dim=1)
+    bad = finite & (
+        ((sums - 1).abs() > PROBS_SLACK)
+        | (values.amin(dim=1) < -PROBS_SLACK)
+        | (values.amax(dim=1) > 1 + PROBS_SLACK)
+    )
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise ValueError(
+            f"the classifier is declared to return probabilities (outputs='probs'), but its "
+            f"output for {int(bad.sum())} of {len(values)} samples is not: row {i} sums to "
+            f"{float(sums[i]):.4g} with values in [{float(values[i].min()):.4g}, "
+            f"{float(values[i].max()):.4g}]. If it returns logits, declare outputs='logits' "
+            "(--set classifier.outputs=logits)"
+        )
+    return probs
+
+
+def check_rows(out: Tensor, rows: int, role: str, model: object) -> Tensor:
+    """``out`` when it has one row per input (``rows``); otherwise a ``ValueError`` naming
+    the model (a classifier returning ``[1, K]`` for a batch, or a flattened batch)."""
+    if out.dim() == 0 or out.shape[0] != rows:
+        raise ValueError(
+            f"the {role} ({type(model).__name__}) returned shape {tuple(out.shape)} for a batch "
+            f"of {rows} inputs; it must return one row per input ([{rows}, ...]). Check that it "
+            "keeps the batch dimension"
+        )
+    return out
 
 
 def log_probs(outputs: Tensor, kind: Outputs) -> Tensor:
@@ -82,9 +123,9 @@ def model_errors(role: str, inputs: Tensor) -> Iterator[None]:
     that names the model and the batch it was given. Out-of-memory errors pass unchanged."""
     try:
         yield
-    except torch.OutOfMemoryError:
-        raise
     except RuntimeError as err:
+        if out_of_memory(err):
+            raise
         raise ValueError(
             f"the {role} failed on a batch of shape {tuple(inputs.shape)}, dtype {inputs.dtype} "
             f"on {inputs.device}: {err}. Check that the inputs have the shape, dtype and "
@@ -155,9 +196,17 @@ def seeded(seed: int | None, device: torch.device) -> Iterator[None]:
         yield
 
 
+INT64 = torch.iinfo(torch.int64)
+
+
 def as_target(target: int | Tensor, batch: int) -> Tensor:
     """A target given as one class or one per sample, as a long tensor ``[batch]`` on CPU."""
     if isinstance(target, int):
+        if not INT64.min <= target <= INT64.max:
+            raise ValueError(
+                f"target {target} is no class index (over 64 bits); give a class index "
+                "between 0 and the number of classes - 1"
+            )
         return torch.full((batch,), target, dtype=torch.long)
     if not isinstance(target, Tensor) or target.is_floating_point() or target.dim() > 1:
         raise ValueError(
@@ -185,7 +234,11 @@ def as_value_target(target: float | Tensor, batch: int) -> Tensor:
             "a regressor's target is a number or a 1-D tensor of values, got "
             f"{type(target).__name__}"
         )
-    values = torch.as_tensor(target).detach().double().reshape(-1).cpu()
+    try:
+        number = float(target) if isinstance(target, int) else target  # an int over 64 bits
+        values = torch.as_tensor(number).detach().double().reshape(-1).cpu()
+    except OverflowError:
+        values = torch.tensor([math.inf], dtype=torch.float64)
     if not torch.isfinite(values).all():
         raise ValueError("regression targets must be finite numbers (got NaN or Inf)")
     if values.numel() == 1:
@@ -199,6 +252,17 @@ def check_inputs(x: Tensor) -> None:
     """Raise a specific ``ValueError`` for inputs no explainer can work on."""
     if not isinstance(x, Tensor):
         raise ValueError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.layout != torch.strided or x.is_meta:
+        kind = "a meta tensor (shapes only, no values)" if x.is_meta else f"layout {x.layout}"
+        raise ValueError(
+            f"x must be a dense tensor of values (strided, on cpu or a GPU), got {kind}; "
+            "convert it with x.to_dense(), or make it on a real device"
+        )
+    if x.is_complex():
+        raise ValueError(
+            f"x must be a real float tensor (images in [0, 1]), got dtype {x.dtype}; give "
+            "x.real or x.abs() if that is the image"
+        )
     if not x.is_floating_point():
         raise ValueError(
             f"x must be a float tensor (images in [0, 1]), got dtype {x.dtype}; "
@@ -218,6 +282,8 @@ def check_inputs(x: Tensor) -> None:
         )
 
 
+DEFAULT_BATCH = 256
+"""Inputs per internal batch unless an explainer is told otherwise."""
 RANGE_SLACK = 1e-4
 """Inputs may overshoot a model's declared ``input_range`` by this much (rounding)."""
 
@@ -289,7 +355,7 @@ class Explainer(ABC):
         classifier: Classifier,
         codec: Codec | None = None,
         outputs: Outputs = "logits",
-        batch_size: int = 256,
+        batch_size: int = DEFAULT_BATCH,
         progress: bool = False,
         seed: int | None = None,
         tolerance: float | None = None,
@@ -339,7 +405,15 @@ class Explainer(ABC):
         cost = Cost(n=x.shape[0] * diverse)
         parts: list[dict[str, Tensor]] = []
         starts = range(0, x.shape[0], self.batch_size)
-        with Timer(cost), seeded(self.seed, torch.device(device)):
+        sizes = [
+            Size("batch_size", self.batch_size, DEFAULT_BATCH, "batch_size=N, --batch-size N"),
+            Size("diverse", diverse, 1, "diverse=K, --diverse K"),
+        ]
+        with (
+            sized_by(f"explaining with {self.name}", sizes),
+            Timer(cost),
+            seeded(self.seed, torch.device(device)),
+        ):
             for start in tqdm(starts, desc=self.name, disable=not self.progress, unit="batch"):
                 xb = x[start : start + self.batch_size].to(device, dtype)
                 tb = targets[start : start + self.batch_size].to(device)
@@ -440,6 +514,7 @@ class Explainer(ABC):
         cost.classifier += images.shape[0]
         with model_errors("classifier", images):
             out = as_tensor_outputs(self.classifier(images))
+        check_rows(out, images.shape[0], "classifier", self.classifier)
         return self._finite(out, "classifier", self.classifier, self._step(step, "classifying"))
 
     def encode(self, x: Tensor, cost: Cost, step: str | None = None) -> Tensor:
@@ -447,6 +522,7 @@ class Explainer(ABC):
         cost.encoder += x.shape[0]
         with model_errors("encoder", x):
             z = as_tensor_outputs(self.codec.encode(x), "codec.encode")
+        check_rows(z, x.shape[0], "encoder", self.codec)
         return self._finite(z, "encoder", self.codec, self._step(step, "encoding"))
 
     def decode(self, z: Tensor, cost: Cost, step: str | None = None) -> Tensor:
@@ -454,6 +530,7 @@ class Explainer(ABC):
         cost.decoder += z.shape[0]
         with model_errors("decoder", z):
             images = as_tensor_outputs(self.codec.decode(z), "codec.decode")
+        check_rows(images, z.shape[0], "decoder", self.codec)
         return self._finite(images, "decoder", self.codec, self._step(step, "decoding"))
 
     def _finite(self, out: Tensor, role: str, model: object, step: str) -> Tensor:

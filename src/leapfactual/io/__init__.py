@@ -6,6 +6,8 @@ from leapfactual.io.directories import (
     check_free,
     clear,
     exclusive,
+    kept_note,
+    refuse_link,
     subdirectory,
 )
 from leapfactual.io.files import (
@@ -45,6 +47,7 @@ __all__ = [
     "file_sha256",
     "import_torch_state_dict",
     "json_text",
+    "kept_note",
     "load_module",
     "load_tensors",
     "parse_json",
@@ -52,6 +55,7 @@ __all__ = [
     "png_bytes",
     "png_data_uri",
     "read_sidecar",
+    "refuse_link",
     "register",
     "save_module",
     "save_tensors",

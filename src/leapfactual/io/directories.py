@@ -7,15 +7,19 @@ however it exits (SIGKILL included), so a lock file left behind never blocks any
 never removed, since removing it would let two jobs lock two different files of one name.
 :func:`subdirectory` makes a folder below a job's directory and refuses a symbolic link on
 the way, so a planted link (``RUN/checkpoints/vae -> elsewhere``) is never written through.
+:func:`clear` is ``--force``: it removes only what the job writes, keeps (and names) every
+other entry and every link, and refuses a directory that is itself a link.
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import fnmatch
 import os
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,16 +72,58 @@ def check_free(directory: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def clear(directory: str | os.PathLike[str], keep: tuple[str, ...] = ()) -> None:
-    """Remove what ``directory`` holds but its lock file and the entries named in ``keep``
-    (``--force`` of a job that holds the lock); links are removed, never followed."""
-    for path in Path(directory).iterdir():
-        if path.name == LOCK_NAME or path.name in keep:
+def clear(directory: str | os.PathLike[str], owned: Iterable[str]) -> list[str]:
+    """Remove the entries of ``directory`` that its job writes (``--force`` of a job that
+    holds the lock) and return the names of the others, which stay (sorted; a folder's name
+    ends in ``/``).
+
+    ``owned``: names or ``fnmatch`` patterns (``round-*``) of what the job writes; an
+    atomic write's leftover temporary file (``.NAME.*.tmp``) of an owned name is owned too.
+    The lock file stays, and so does every symbolic link (no job writes one: a planted
+    ``shards -> elsewhere`` is then refused by :func:`subdirectory`). A ``directory`` that is
+    a symbolic link is refused (:func:`refuse_link`).
+    """
+    folder = Path(directory)
+    refuse_link(folder)
+    patterns = tuple(owned)
+    kept = []
+    for path in sorted(folder.iterdir()):
+        if path.name == LOCK_NAME:
             continue
-        if path.is_dir() and not path.is_symlink():
+        real_dir = path.is_dir() and not path.is_symlink()
+        if path.is_symlink() or not _owned(path.name, patterns):
+            kept.append(path.name + ("/" if real_dir else ""))
+        elif real_dir:
             shutil.rmtree(path)
         else:
             path.unlink()
+    return kept
+
+
+def _owned(name: str, patterns: tuple[str, ...]) -> bool:
+    temporary = re.fullmatch(r"\.(.+)\.\w+\.tmp", name)  # atomic_file's .NAME.XXXXXXXX.tmp
+    names = (name, temporary[1]) if temporary else (name,)
+    return any(fnmatch.fnmatchcase(n, p) for n in names for p in patterns)
+
+
+def refuse_link(directory: str | os.PathLike[str]) -> None:
+    """A ``ValueError`` if ``directory`` is a symbolic link: ``--force`` never removes anything
+    through one (an ``--out`` linked to a project folder would empty the project)."""
+    folder = Path(directory)
+    if folder.is_symlink():
+        raise ValueError(
+            f"{folder} is a symbolic link (to {os.readlink(folder)}); --force never removes "
+            "anything through a link: give the real directory, or drop --force"
+        )
+
+
+def kept_note(directory: str | os.PathLike[str], kept: list[str], shown: int = 10) -> str:
+    """One line saying which entries ``--force`` kept in ``directory`` (not the job's)."""
+    names = ", ".join(kept[:shown]) + (
+        f" and {len(kept) - shown} more" if len(kept) > shown else ""
+    )
+    count = f"{len(kept)} {'entry' if len(kept) == 1 else 'entries'}"
+    return f"--force kept {count} of {directory} that this job does not write: {names}"
 
 
 def _lock(fd: int, folder: Path, mode: int) -> None:

@@ -48,6 +48,9 @@ MAX_TENSOR_BYTES = 64 * 2**30
 """Largest total tensor size a file may declare (64 GiB); larger ones are refused unread."""
 MAX_SIDECAR_BYTES = 64 * 2**20
 """Largest JSON sidecar read."""
+RESERVED_META = ("format_version", "save_id", "sha256", "tensors")
+"""Sidecar keys the writer sets itself; a caller's ``meta`` may not hold them (but the
+``format_version`` the writer writes, as a loaded sidecar's meta holds it)."""
 DTYPES = {
     "BOOL": (1, "torch.bool"), "U8": (1, "torch.uint8"), "I8": (1, "torch.int8"),
     "F8_E4M3": (1, "torch.float8_e4m3fn"), "F8_E5M2": (1, "torch.float8_e5m2"),
@@ -243,7 +246,7 @@ def write_tensors(
     the tensor, and nothing is left behind.
     """
     tensor_path, meta_path = _paths(path)
-    json_text(meta, meta_path, default=str)  # a NaN in meta is refused before any tensor
+    _check_meta(meta, meta_path)  # before any tensor is written
     save_id = uuid.uuid4().hex
     order = sorted(layout, key=lambda k: (-layout[k][0].itemsize, k))  # aligned, as safetensors
     digest = hashlib.sha256()
@@ -273,9 +276,56 @@ def write_tensors(
         "tensors": described,
         **meta,
     }
-    text = json_text(sidecar, meta_path, indent=2, sort_keys=True, default=str)
+    text = json_text(sidecar, meta_path, indent=2, sort_keys=True)
     atomic_write_text(meta_path, text)
     return tensor_path
+
+
+def _check_meta(meta: dict[str, Any], meta_path: Path) -> None:
+    """A ``ValueError`` unless ``meta`` is a dict of strict JSON (no NaN, nothing that JSON
+    cannot hold, such as a ``Path`` or a tensor) without a key of :data:`RESERVED_META`."""
+    if not isinstance(meta, dict):
+        raise ValueError(f"the meta of {meta_path} must be a dict, got {type(meta).__name__}")
+    same_version = meta.get("format_version") == FORMAT_VERSION
+    reserved = [
+        k for k in RESERVED_META if k in meta and not (k == "format_version" and same_version)
+    ]
+    if reserved:
+        raise ValueError(
+            f"cannot write {meta_path}: meta keys {reserved} are the sidecar's own (the file's "
+            "hash and tensors); rename them"
+        )
+    found = _not_json(meta)
+    if found is not None:
+        key, value = found
+        raise ValueError(
+            f"cannot write {meta_path}: meta {key or 'itself'} has type {type(value).__name__}, "
+            "which JSON cannot hold as it is (keys must be strings; values str, int, float, "
+            "bool, None, lists and dicts); convert it (str(path), tensor.tolist(), ...) first"
+        )
+    json_text(meta, meta_path)  # a NaN or infinity is named
+
+
+def _not_json(value: Any, prefix: str = "") -> tuple[str, Any] | None:
+    """The key path and value of the first part of ``value`` that JSON would not read back
+    as it is (a non-string key, a ``Path``, a tensor, a set), or None."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{prefix}[{key!r}]".lstrip("."), key
+            found = _not_json(item, f"{prefix}.{key}")
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _not_json(item, f"{prefix}[{i}]")
+            if found is not None:
+                return found
+        return None
+    return prefix.lstrip("."), value
 
 
 def _header_blocks(layout: TensorLayout, order: list[str], save_id: str) -> tuple[bytes, bytes]:

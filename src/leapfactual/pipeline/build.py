@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from leapfactual.explain import Outputs, as_probs
+from leapfactual.explain import Outputs, as_probs, check_rows
 from leapfactual.flow import (
     ConditionSpec,
     GaussianSource,
@@ -365,7 +365,8 @@ def predict_probs(
     parts = []
     for i in range(0, len(images), batch):
         x = as_float_images(images[i : i + batch]).to(device)
-        parts.append(as_probs(as_tensor_outputs(classifier(x)), outputs).float().cpu())
+        out = check_rows(as_tensor_outputs(classifier(x)), len(x), "classifier", classifier)
+        parts.append(as_probs(out, outputs).float().cpu())
     return torch.cat(parts)
 
 

@@ -28,7 +28,7 @@ from leapfactual.explain import (
     parse_targets,
     value_targets,
 )
-from leapfactual.io import LOCK_NAME, check_free, exclusive
+from leapfactual.io import LOCK_NAME, check_free, clear, exclusive, refuse_link
 from leapfactual.pipeline.build import predict_probs
 from leapfactual.pipeline.run import Run, load_run, read_meta
 from leapfactual.pipeline.settings import ExplainSettings, to_dict
@@ -41,8 +41,9 @@ class ExplainResult:
     """What :func:`explain_run` made: the explanation in memory (None for a sharded job),
     the run's class names, the input names, the shard report when sharded, the run's fit
     warnings, the run itself (loaded; e.g. its codec draws the report's latent trajectories),
-    and a sharded job's merged explanation, opened on disk to be read on demand (None when
-    not merged, and on ranks other than 0)."""
+    a sharded job's merged explanation, opened on disk to be read on demand (None when
+    not merged, and on ranks other than 0), and the entries of ``out`` that ``force`` kept
+    (not the job's)."""
 
     explanation: Explanation | None
     out: Path | None
@@ -52,12 +53,16 @@ class ExplainResult:
     warnings: list[str] = field(default_factory=list)
     run: Run | None = None
     stored: StoredExplanation | None = None
+    kept: list[str] = field(default_factory=list)
 
 
-def resolve_inputs(run: Run, images: str | Sequence[str] | Tensor) -> tuple[Tensor, list[str]]:
+def resolve_inputs(
+    run: Run, images: str | Sequence[str] | Tensor, limit: int = 0
+) -> tuple[Tensor, list[str]]:
     """The images to explain and their names: ``"test"`` / ``"train"`` (the run's split),
     a tensor, or image files, folders, class-folder trees and quoted glob patterns (read at
-    the run's image size and channels)."""
+    the run's image size and channels; with ``limit`` > 0, only the first ``limit`` files are
+    looked for and read)."""
     if isinstance(images, Tensor):
         return images, []
     specs = [images] if isinstance(images, str | os.PathLike) else list(images)
@@ -68,7 +73,9 @@ def resolve_inputs(run: Run, images: str | Sequence[str] | Tensor) -> tuple[Tens
     from leapfactual.data import load_image_inputs
 
     channels, size, _ = run.image_shape
-    x, names, _ = load_image_inputs([str(s) for s in specs], size=size, channels=channels)
+    x, names, _ = load_image_inputs(
+        [str(s) for s in specs], size=size, channels=channels, limit=limit
+    )
     return x, names
 
 
@@ -112,7 +119,7 @@ def explain_run(
         if device is not None:
             fitted.to(device)
         fitted.require("classifier")
-        x, names = resolve_inputs(fitted, images)
+        x, names = resolve_inputs(fitted, images, settings.limit)
         n = len(x) if settings.limit == 0 else min(settings.limit, len(x))
         if n == 0:
             raise ValueError("no inputs to explain (the image list or split is empty)")
@@ -128,6 +135,10 @@ def explain_run(
         explainer, output = build_explainer(settings.method, fitted.models(), **options)
         explainer.set_nonfinite(settings.nonfinite)
         warnings = fitted.warnings
+        kept = []
+        if force and target_dir is not None and ranks.is_main:  # all checked: now remove
+            owned = OUTPUT_FILES[:-1] if sharded else OUTPUT_FILES  # shards: overwrite= below
+            kept = [name for name in clear(target_dir, owned) if name != "shards/"]
         if sharded:
             assert target_dir is not None
             job = {
@@ -150,7 +161,7 @@ def explain_run(
             )
             stored = merge_shards(target_dir) if merge and ranks.is_main else None
             return ExplainResult(
-                None, target_dir, fitted.class_names, names, report, warnings, fitted, stored
+                None, target_dir, fitted.class_names, names, report, warnings, fitted, stored, kept
             )
         exp = explainer.explain(x[rows % n], targets, settings.diverse)
         inputs = rows.repeat_interleave(settings.diverse) % n
@@ -161,7 +172,9 @@ def explain_run(
         exp.config["settings"] = to_dict(settings)
         if target_dir is not None:
             exp.save(target_dir)
-        return ExplainResult(exp, target_dir, fitted.class_names, names, None, warnings, fitted)
+        return ExplainResult(
+            exp, target_dir, fitted.class_names, names, None, warnings, fitted, kept=kept
+        )
 
 
 def _own_classes(run: Run | str | os.PathLike[str]) -> int | None:
@@ -214,10 +227,18 @@ def method_options(settings: ExplainSettings, trajectory: str, progress: bool) -
     return options | dict(settings.options)
 
 
+OUTPUT_FILES = ("explanation.safetensors", "explanation.json", "report.html", "shards")
+"""What an explain job writes in its output directory: all ``force`` removes there, once
+the run, the inputs and the settings are checked (a refused job removes nothing)."""
+
+
 @contextmanager
 def claim_output(out: Path, force: bool, resuming: bool = False) -> Iterator[Path]:
     """Hold ``out`` for this job: its lock (a second job gets an error naming this one's pid),
-    and, unless ``resuming`` a sharded job or ``force``, refuse a directory that is not empty."""
+    and, unless ``resuming`` a sharded job or ``force``, refuse a directory that is not empty;
+    with ``force``, refuse an ``out`` that is a link."""
+    if force:
+        refuse_link(out)
     check_free(out)  # a running job is named first, and nothing is touched when refusing
     _refuse_non_empty(out, resuming or force)
     with exclusive(out, "explain"):
@@ -227,6 +248,11 @@ def claim_output(out: Path, force: bool, resuming: bool = False) -> Iterator[Pat
 
 def _refuse_non_empty(out: Path, allowed: bool) -> None:
     if out.is_dir() and not allowed and any(p.name != LOCK_NAME for p in out.iterdir()):
+        if (out / "explanation.safetensors").is_file() and (out / "explanation.json").is_file():
+            raise ValueError(
+                f"{out} already holds an explanation; write its page with `leapfactual report "
+                f"{out}`, choose another --out, or add --force to make it again"
+            )
         raise ValueError(
             f"{out} already exists and is not empty; choose another --out or add --force to "
             "overwrite it"
@@ -234,6 +260,7 @@ def _refuse_non_empty(out: Path, allowed: bool) -> None:
 
 
 __all__ = [
+    "OUTPUT_FILES",
     "ExplainResult",
     "claim_output",
     "explain_run",

@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from leapfactual._memory import Size, sized_by
 from leapfactual._version import __version__
 from leapfactual.data import Dataset, stratified_split
 from leapfactual.distributed import barrier, init, resolve_device
@@ -60,7 +61,7 @@ from leapfactual.metrics import codec_quality, conditional_sample_accuracy
 from leapfactual.models import accuracy, adapt_classifier, load_classifier
 from leapfactual.pipeline import build
 from leapfactual.pipeline.data import data_fingerprint, load_run_data, resolve_data_spec
-from leapfactual.pipeline.settings import STAGE_NAMES, FitConfig, to_dict
+from leapfactual.pipeline.settings import STAGE_NAMES, FitConfig, VAESettings, to_dict
 
 STAGES = STAGE_NAMES
 RUN_FORMAT = 2
@@ -225,7 +226,35 @@ def fit_run(
     ranks = init()
     target = resolve_device(device, ranks)
     with exclusive(out, "fit") if ranks.is_main else nullcontext():
-        return _fit(out, config, stages, progress, dataset, target)
+        new = [name for name in RUN_FILES if not (out / name).exists()] if ranks.is_main else []
+        try:
+            return _fit(out, config, stages, progress, dataset, target)
+        except Exception:
+            _remove_unfitted(out, new)
+            raise
+
+
+RUN_FILES = ("run.json", "split.safetensors", "split.json")
+"""What ``fit`` writes before its first stage (see :func:`_remove_unfitted`)."""
+
+
+def _remove_unfitted(out: Path, new: list[str]) -> None:
+    """After a failed fit of ``out``: when nothing of a stage is saved there (no stage file,
+    no epoch checkpoint), remove the files of :data:`RUN_FILES` this fit made (``new``) and
+    its empty checkpoint folders; otherwise keep all, so that the same command resumes."""
+    checkpoints = out / "checkpoints"
+    real = checkpoints.is_dir() and not checkpoints.is_symlink()
+    folders = [checkpoints / s for s in STAGES] if real else []
+    folders = [f for f in folders if f.is_dir() and not f.is_symlink()]
+    saved = any((out / f"{stage}.safetensors").exists() for stage in STAGES)
+    if not new or saved or any(any(folder.iterdir()) for folder in folders):
+        return
+    for name in new:
+        (out / name).unlink(missing_ok=True)
+    for folder in folders:
+        folder.rmdir()
+    if real and not any(checkpoints.iterdir()):
+        checkpoints.rmdir()
 
 
 def _fit(
@@ -273,7 +302,8 @@ def _fit(
     order = sorted(wanted, key=lambda s: (not (first and s == "classifier"), STAGES.index(s)))
     for stage in order:
         if getattr(run, stage) is None:
-            _fit_stage(run, stage, progress and ranks.is_main, ranks.is_main, target)
+            with sized_by(f"fitting the {stage}", stage_sizes(config, stage)):
+                _fit_stage(run, stage, progress and ranks.is_main, ranks.is_main, target)
         measured = {k: v for k, v in _measure(run, stage).items() if math.isfinite(v)}
         run.meta.setdefault("summary", {}).update(measured)
         if ranks.is_main:
@@ -486,6 +516,20 @@ def _check_split(run: Run, data: Dataset) -> None:
             f"{run.directory}/split indexes {top + 1} samples but the dataset "
             f"{run.config.data!r} has {len(data)}: the run was fitted on other data"
         )
+
+
+def stage_sizes(config: FitConfig, stage: str) -> list[Size]:
+    """The settings that size the fitting of ``stage`` (its batch first), with defaults."""
+    settings, defaults = getattr(config, stage), getattr(FitConfig(), stage)
+    sizes = []
+    for name in ("batch", "width", "latent_dim", "depth"):
+        if not hasattr(settings, name):
+            continue
+        value, default = getattr(settings, name), getattr(defaults, name)
+        if isinstance(settings, VAESettings) and name == "width":  # the kind's default
+            value, default = settings.base_width, settings.defaults.width
+        sizes.append(Size(f"{stage}.{name}", value, default, f"--set {stage}.{name}=N"))
+    return sizes
 
 
 def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.device) -> None:

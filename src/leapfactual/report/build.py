@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from leapfactual.explain import AttributeProbes, Explanation, attribute_attributions
@@ -68,6 +69,43 @@ def check_drawable(exp: Explanation) -> None:
             )
 
 
+def check_trajectories(exp: Explanation, decode: Decode | None = None) -> None:
+    """Raise a specific ``ValueError`` unless the explanation's trajectories fit its inputs:
+    kept images of the inputs' shape, probabilities of its classes, and latents that
+    ``decode`` (the run's codec) turns into images of the inputs' shape (one is decoded)."""
+    shape = tuple(exp.x.shape[1:])
+    images = exp.trajectory_images
+    if images is not None and (images.dim() != 5 or tuple(images.shape[2:]) != shape):
+        raise ValueError(
+            f"the explanation's trajectory_images have shape {tuple(images.shape)}, but its "
+            f"inputs are images {shape}: the two were not made together. Re-create the "
+            "explanation with `leapfactual explain`"
+        )
+    probs = exp.trajectory_probs
+    if probs is not None and (probs.dim() != 3 or probs.shape[2] != exp.probs.shape[1]):
+        raise ValueError(
+            f"the explanation's trajectory_probs have shape {tuple(probs.shape)}, but it has "
+            f"{exp.probs.shape[1]} classes: [B, T + 1, {exp.probs.shape[1]}] expected. "
+            "Re-create the explanation with `leapfactual explain`"
+        )
+    if images is None and exp.trajectory is not None and decode is not None and len(exp):
+        try:
+            with torch.no_grad():
+                decoded = tuple(decode(exp.trajectory[0, :1]).shape[1:])
+        except (RuntimeError, ValueError) as err:
+            raise ValueError(
+                f"the run's codec cannot decode the explanation's latent trajectory ("
+                f"{' '.join(str(err).split())[:160]}): the explanation was made with another "
+                "run; give that one (--run RUN)"
+            ) from err
+        if decoded != shape:
+            raise ValueError(
+                f"the run's codec decodes the explanation's latent trajectory to images "
+                f"{decoded}, but its inputs are images {shape}: the explanation was made with "
+                "another run; give that one (--run RUN)"
+            )
+
+
 def build_report(
     exp: Explanation,
     class_names: Sequence[str],
@@ -97,8 +135,9 @@ def build_report(
     headline numbers, next to the validity they qualify.
     """
     check_drawable(exp)
-    nums = headline(exp)
     decode = _decoder(run)
+    check_trajectories(exp, decode)
+    nums = headline(exp)
     oracle_valid = _oracle_valid(run, exp)
     cards = [(f"{nums['validity']:.1%}", "CE validity (classifier says target)")]
     if "validity_reliable" in nums:
