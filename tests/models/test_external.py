@@ -18,7 +18,12 @@ import pytest
 import torch
 from torch import nn
 
-from leapfactual.models.external import archive_kind, file_sha256, load_classifier
+from leapfactual.models.external import (
+    archive_kind,
+    combined_sha256,
+    file_sha256,
+    load_classifier,
+)
 
 
 def tiny_cnn() -> nn.Module:
@@ -267,7 +272,12 @@ def onnx_file(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_onnx_matches_the_original_without_gradients(onnx_file, images):
     loaded = load_classifier(str(onnx_file))
-    assert loaded.kind == "onnx" and loaded.sha256 == file_sha256(onnx_file)
+    data = onnx_file.with_name("model.onnx.data")  # torch's exporter keeps weights beside it
+    assert loaded.kind == "onnx" and loaded.files == {
+        "model.onnx": file_sha256(onnx_file),
+        "model.onnx.data": file_sha256(data),
+    }
+    assert loaded.sha256 == combined_sha256(loaded.files) != file_sha256(onnx_file)
     out = loaded.model(images.double().requires_grad_())
     assert isinstance(out, torch.Tensor) and out.shape == (5, 3) and not out.requires_grad
     torch.testing.assert_close(out, tiny_cnn()(images), rtol=1e-4, atol=1e-5)

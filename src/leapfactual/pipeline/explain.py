@@ -57,7 +57,7 @@ class ExplainResult:
 def resolve_inputs(run: Run, images: str | Sequence[str] | Tensor) -> tuple[Tensor, list[str]]:
     """The images to explain and their names: ``"test"`` / ``"train"`` (the run's split),
     a tensor, or image files, folders, class-folder trees and quoted glob patterns (read at
-    the run's image size and channels)."""
+    the run's image shape and channels, fitted by its ``aspect``)."""
     if isinstance(images, Tensor):
         return images, []
     specs = [images] if isinstance(images, str | os.PathLike) else list(images)
@@ -67,8 +67,10 @@ def resolve_inputs(run: Run, images: str | Sequence[str] | Tensor) -> tuple[Tens
         raise ValueError("'test' and 'train' cannot be combined with other --images")
     from leapfactual.data import load_image_inputs
 
-    channels, size, _ = run.image_shape
-    x, names, _ = load_image_inputs([str(s) for s in specs], size=size, channels=channels)
+    channels, height, width = run.image_shape
+    x, names, _ = load_image_inputs(
+        [str(s) for s in specs], (height, width), channels, run.config.aspect
+    )
     return x, names
 
 
