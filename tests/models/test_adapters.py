@@ -134,7 +134,7 @@ def test_hf_style_classifier_works_with_an_explainer(images):
 def test_explainer_errors_for_tuple_outputs(images):
     with pytest.raises(ValueError, match=r"returned 2 outputs, not one.*\[0\] \(2, 3\), \[1\]"):
         OptBased(TupleClassifier(), FlatCodec(), steps=1).explain(images, target=1)
-    with pytest.raises(ValueError, match=r"codec\.encode returned tuple.*DiffusersCodec"):
+    with pytest.raises(ValueError, match=r"codec\.encode returned 2 outputs.*DiffusersCodec"):
         OptBased(HFStyleClassifier(), TupleCodec(), steps=1).explain(images, target=1)
 
 

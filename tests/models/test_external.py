@@ -7,6 +7,7 @@ import builtins
 import io
 import json
 import pickle
+import re
 import sys
 import textwrap
 import uuid
@@ -18,6 +19,7 @@ import pytest
 import torch
 from torch import nn
 
+from leapfactual.models import Preprocess
 from leapfactual.models.external import (
     archive_kind,
     combined_sha256,
@@ -281,3 +283,132 @@ def test_onnx_matches_the_original_without_gradients(onnx_file, images):
     out = loaded.model(images.double().requires_grad_())
     assert isinstance(out, torch.Tensor) and out.shape == (5, 3) and not out.requires_grad
     torch.testing.assert_close(out, tiny_cnn()(images), rtol=1e-4, atol=1e-5)
+
+
+# -- outputs chosen, never guessed ------------------------------------------------------------
+THREE_OUTPUTS = """
+class Detector(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.box, self.marks, self.score = nn.Linear(64, 4), nn.Linear(64, 10), nn.Linear(64, 2)
+
+    def forward(self, x):
+        x = x.flatten(1)
+        return self.box(x), self.marks(x), self.score(x).softmax(1)
+
+class Named(Detector):
+    def forward(self, x):
+        box, marks, probs = super().forward(x)
+        return {"box": box, "landmarks": marks, "probabilities": probs}
+"""
+
+
+def test_several_outputs_need_a_choice_that_lists_them(tmp_path, monkeypatch, images):
+    name = user_module(tmp_path, monkeypatch, THREE_OUTPUTS)
+    loaded = load_classifier(f"{name}:Detector")
+    with pytest.raises(
+        ValueError,
+        match=r"returned 3 outputs.*\[0\] \(5, 4\), \[1\] \(5, 10\), "
+        r"\[2\] \(5, 2\); .*classifier\.output=INDEX",
+    ):
+        loaded.model(images)
+    assert load_classifier(f"{name}:Detector", output="2").model(images).shape == (5, 2)
+    named = load_classifier(f"{name}:Named", output="probabilities").model(images)
+    torch.testing.assert_close(named.sum(1), torch.ones(5))
+    assert load_classifier(f"{name}:Named", output="1").model(images).shape == (5, 10)
+    with pytest.raises(
+        ValueError,
+        match=r"output = 'scores' names none of the outputs.*'box' "
+        r"\(5, 4\), 'landmarks' \(5, 10\), 'probabilities' \(5, 2\)",
+    ):
+        load_classifier(f"{name}:Named", output="scores").model(images)
+    with pytest.raises(ValueError, match=r"output = '1', but classifier .* returns one output"):
+        load_classifier(str(script_file(tmp_path / "m.pt", tiny_cnn())), output="1").model(images)
+
+
+@pytest.fixture(scope="module")
+def sklearn_onnx(tmp_path_factory) -> Path:
+    """A scikit-learn MLP on 8x8 digits converted by skl2onnx: input [B, 64], outputs
+    ``label`` and ``probabilities`` (no ZipMap)."""
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from sklearn.datasets import load_digits
+    from sklearn.neural_network import MLPClassifier
+
+    digits = load_digits()
+    x = (digits.data / 16).astype("float32")
+    mlp = MLPClassifier((16,), max_iter=60, random_state=0).fit(x, digits.target)
+    onnx_model = skl2onnx.to_onnx(mlp, x[:1], options={id(mlp): {"zipmap": False}})
+    path = tmp_path_factory.mktemp("skl") / "digits.onnx"
+    path.write_bytes(onnx_model.SerializeToString())
+    return path
+
+
+def test_an_onnx_model_of_flat_vectors_with_two_outputs(sklearn_onnx):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = torch.tensor(digits.data[:50] / 16, dtype=torch.float32).reshape(50, 1, 8, 8)
+    with pytest.raises(
+        ValueError,
+        match=r"takes input 'X' of shape \['\?', 64\], but gets images "
+        r"of shape \[50, 1, 8, 8\]; set classifier\.preprocess\.flatten = true",
+    ):
+        load_classifier(str(sklearn_onnx)).model(images)
+    flat = Preprocess(flatten=True)
+    with pytest.raises(
+        ValueError,
+        match=r"returned 2 outputs.*'label' \(50,\), 'probabilities' "
+        r"\(50, 10\)",
+    ):
+        load_classifier(str(sklearn_onnx), preprocess=flat).model(images)
+    model = load_classifier(str(sklearn_onnx), preprocess=flat, output="probabilities").model
+    out = model(images)
+    assert out.shape == (50, 10)
+    assert float((out.argmax(1) == torch.tensor(digits.target[:50])).float().mean()) > 0.8
+
+
+# -- damaged files, planted modules -----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "what"),
+    [("model.pt2", "a TorchScript or torch.export file"), ("model.onnx", "an ONNX model")],
+)
+def test_a_damaged_model_file_is_one_line_naming_it(tmp_path, export_file, name, what):
+    path = tmp_path / name
+    if name.endswith(".pt2"):
+        path.write_bytes(export_file.read_bytes())
+        rewrite_archive(path, {"models/model.json": b"{not a program"})  # a damaged entry
+    else:
+        pytest.importorskip("onnx")
+        path.write_bytes(b"\x08\x07garbage that is no protobuf" * 3)
+    with pytest.raises(ValueError, match=rf"^cannot load {re.escape(str(path))} as {what} \("):
+        load_classifier(str(path))
+
+
+PLANTED = """
+import pathlib
+pathlib.Path(__file__).with_name("imported.txt").write_text("code ran")
+
+def model(x):
+    return x.flatten(1)[:, :3]
+"""
+
+
+def test_a_run_never_imports_a_module_planted_beside_it(tmp_path, monkeypatch):
+    name = user_module(tmp_path, monkeypatch, PLANTED)
+    recorded = file_sha256(tmp_path / f"{name}.py")
+    with pytest.raises(ValueError, match=r"never makes leapfactual import code from the run's"):
+        load_classifier(f"{name}:model", expect_sha256=recorded, refuse_modules_in=[tmp_path])
+    assert not (tmp_path / "imported.txt").exists() and name not in sys.modules
+    with pytest.raises(ValueError, match=r"has SHA-256 [0-9a-f]+, but the run was fitted"):
+        load_classifier(f"{name}:model", expect_sha256="00" * 32)
+    assert not (tmp_path / "imported.txt").exists() and name not in sys.modules
+    load_classifier(f"{name}:model", expect_sha256=recorded)  # recorded, elsewhere: imported
+    assert (tmp_path / "imported.txt").read_text() == "code ran"
+
+
+def test_an_edited_run_file_naming_an_installed_module_runs_none_of_it(capsys):
+    sys.modules.pop("this", None)
+    with pytest.raises(ValueError, match=r"classifier this:s has SHA-256 [0-9a-f]+, but the run"):
+        load_classifier("this:s", expect_sha256="00" * 32)
+    assert "this" not in sys.modules and "Zen" not in capsys.readouterr().out

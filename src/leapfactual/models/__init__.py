@@ -25,7 +25,12 @@ from leapfactual.models.external import (
 )
 from leapfactual.models.gan import GANCodec, load_generator_weights
 from leapfactual.models.preprocess import Preprocess
-from leapfactual.models.probe import check_fingerprint, probe_classifier, probe_images
+from leapfactual.models.probe import (
+    check_fingerprint,
+    probe_accuracy,
+    probe_classifier,
+    probe_images,
+)
 from leapfactual.models.protocols import Classifier, Codec, IdentityCodec
 from leapfactual.models.resvae import MIN_SIDE, ResVAE, resampled
 from leapfactual.models.trainers import (
@@ -68,6 +73,7 @@ __all__ = [
     "load_codec",
     "load_generator_weights",
     "locate_module",
+    "probe_accuracy",
     "probe_classifier",
     "probe_images",
     "random_shift",

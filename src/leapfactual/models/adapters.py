@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -56,10 +56,14 @@ def as_tensor_outputs(out: object, where: str = "classifier") -> Tensor:
         access = "[0]"
         kind += " of 1 items"
     elif isinstance(out, (tuple, list, Mapping)):
+        spec_fix = (
+            "or for a classifier given by a spec --set classifier.output=INDEX (or NAME)"
+            if where.startswith("classifier")
+            else f"or {fix}"
+        )
         raise ValueError(
             f"{where} returned {len(out)} outputs, not one Tensor: {describe_outputs(out)}; "
-            "choose the one you mean: lambda x: model(x)[INDEX] (or ['NAME']), or for a "
-            "classifier given by a spec --set classifier.output=INDEX (or NAME)"
+            f"choose the one you mean: lambda x: model(x)[INDEX] (or ['NAME']), {spec_fix}"
         )
     else:
         access = ".<the Tensor attribute>"
@@ -69,7 +73,13 @@ def as_tensor_outputs(out: object, where: str = "classifier") -> Tensor:
 def describe_outputs(out: object) -> str:
     """Every output of a model that returned several, with its shape: ``[0] (2, 4), [1]
     (2, 10)`` for a sequence, ``'label' (2,), 'probabilities' (2, 10)`` for a mapping."""
-    items = out.items() if isinstance(out, Mapping) else enumerate(out)  # type: ignore[call-overload]
+    items: Iterable[tuple[object, object]] = (
+        out.items()
+        if isinstance(out, Mapping)
+        else enumerate(out)
+        if isinstance(out, Sequence)
+        else ()
+    )
     return ", ".join(
         f"{name!r} {_shape(value)}" if isinstance(name, str) else f"[{name}] {_shape(value)}"
         for name, value in items
@@ -106,12 +116,12 @@ def select_output(out: object, choice: str, where: str = "classifier") -> object
             return values[int(choice)]
     if not isinstance(out, (tuple, list, Mapping)):
         raise ValueError(
-            f"{where}.output = {choice!r}, but the {where} returns one output ({listing}); "
-            f"drop the setting"
+            f"classifier.output = {choice!r}, but {where} returns one output ({listing}); "
+            "drop the setting"
         )
     raise ValueError(
-        f"{where}.output = {choice!r} names none of the {where}'s outputs: {listing}; give "
-        "an index or a name from this list"
+        f"classifier.output = {choice!r} names none of the outputs of {where}: {listing}; "
+        "give an index or a name from this list"
     )
 
 

@@ -40,6 +40,7 @@ from leapfactual.models.external import (
     first_line,
     load_entry_point,
     loading,
+    quiet,
 )
 
 CODEC_ACCEPTED = (
@@ -189,7 +190,7 @@ def _load_diffusers(
     cls = getattr(diffusers, name, None)
     if cls is None:
         raise ValueError(f"diffusers has no {name}; give an AutoencoderKL directory")
-    with loading(folder, f"a diffusers {name}"):
+    with loading(folder, f"a diffusers {name}"), quiet(diffusers):
         vae = cls.from_pretrained(str(folder), local_files_only=True, use_safetensors=True)
     vae.eval().to(device)
     scale = getattr(getattr(vae, "config", None), "scaling_factor", None)

@@ -104,7 +104,7 @@ class ExternalClassifier:
     spec: str
     kind: str
     sha256: str | None
-    model: Callable[[Tensor], Tensor]
+    model: Callable[[Tensor], Any]
     files: dict[str, str] = field(default_factory=dict)
     class_names: tuple[str, ...] | None = None
     preprocess: Preprocess = Preprocess()
@@ -138,7 +138,8 @@ class UserClassifier(nn.Module):
         return self.model(self.preprocess.apply(x))
 
     def choose(self, out: object) -> Tensor:
-        return as_tensor_outputs(select_output(out, self.output), "classifier")
+        where = f"classifier {self.spec}"
+        return as_tensor_outputs(select_output(out, self.output, where), where)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.choose(self.raw(x))
@@ -237,6 +238,22 @@ def loading(path: str | os.PathLike[str], what: str) -> Iterator[None]:
         ) from err
 
 
+@contextlib.contextmanager
+def quiet(library: Any) -> Iterator[None]:
+    """A Hugging Face library's (transformers', diffusers') logging at errors only and its
+    progress bars off inside the block, as they were after it: loading prints nothing."""
+    logging = library.utils.logging
+    verbosity, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        if bars:
+            logging.enable_progress_bar()
+
+
 def first_line(err: BaseException, limit: int = 240) -> str:
     """The start of an exception's message, on one line."""
     text = " ".join(str(err).split()) or type(err).__name__
@@ -327,7 +344,7 @@ def _find(name: str, search: Sequence[str] | None) -> importlib.machinery.Module
             continue
         spec = find(name, list(search) if search is not None else None)
         if spec is not None:
-            return spec  # type: ignore[no-any-return]
+            return spec
     return None
 
 
@@ -582,6 +599,10 @@ def _onnx_tensors(graph: Any) -> Iterator[Any]:
                 yield from _onnx_tensors(sub)
 
 
+class ModelInputError(ValueError):
+    """Inputs that do not fit what a model declares (the message names the fix)."""
+
+
 class OnnxClassifier:
     """An ONNX classifier run with onnxruntime on the CPU: a torch Tensor in (cast to the
     model's first input's float type and checked against its declared shape), its output
@@ -611,7 +632,10 @@ class OnnxClassifier:
             for s in image:
                 size *= s
             if len(declared) == 2 and isinstance(declared[1], int) and declared[1] == size:
-                fix = "set classifier.preprocess.flatten = true (--set classifier.preprocess.flatten=true)"
+                fix = (
+                    "set classifier.preprocess.flatten = true "
+                    "(--set classifier.preprocess.flatten=true)"
+                )
             elif len(declared) == 2:
                 fix = (
                     f"it takes flat vectors of {declared[1]} values: read the images at a shape "
@@ -620,12 +644,12 @@ class OnnxClassifier:
                 )
             else:
                 fix = "give inputs of the rank it declares (check --channels and the preprocessing)"
-            raise ValueError(
+            raise ModelInputError(
                 f"ONNX model {self.path} takes input {self.input_name!r} of shape {fixed}, but "
                 f"gets images of shape {list(shape)}; {fix}"
             )
         if isinstance(declared[0], int) and declared[0] != shape[0]:
-            raise ValueError(
+            raise ModelInputError(
                 f"ONNX model {self.path} was exported with a fixed batch size of {declared[0]} "
                 f"(input {self.input_name!r} of shape {fixed}) and cannot classify a batch of "
                 f"{shape[0]}; export it with a dynamic batch size: {ONNX_EXPORT_LINE}"
@@ -638,7 +662,7 @@ class OnnxClassifier:
                     if what == "channels"
                     else "--image-size or classifier.preprocess.size to match"
                 )
-                raise ValueError(
+                raise ModelInputError(
                     f"ONNX model {self.path} takes input {self.input_name!r} of shape {fixed}, "
                     f"but gets images of shape {list(shape)} (axis {axis}: {got}, not {want}); "
                     f"{fix}"
@@ -659,7 +683,7 @@ class OnnxClassifier:
             torch.from_numpy(out).to(x.device) if hasattr(out, "dtype") else out for out in outputs
         ]
         if len(values) == 1:
-            return values[0]  # type: ignore[no-any-return]
+            return values[0]
         return dict(zip(self.output_names, values, strict=True))
 
 
@@ -689,7 +713,7 @@ def _load_hf_directory(
             "model.save_pretrained(folder, safe_serialization=True)"
         )
     transformers = require("transformers", "hf", "a Hugging Face model directory")
-    with loading(folder, "a Hugging Face image classifier"):
+    with loading(folder, "a Hugging Face image classifier"), quiet(transformers):
         model = transformers.AutoModelForImageClassification.from_pretrained(
             str(folder), local_files_only=True, use_safetensors=True, trust_remote_code=False
         )

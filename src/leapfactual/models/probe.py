@@ -9,6 +9,7 @@ export line that makes the batch dynamic.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,7 +17,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from leapfactual.models.external import EXPORT_LINE, ONNX_EXPORT_LINE, first_line
+from leapfactual.models.external import (
+    EXPORT_LINE,
+    ONNX_EXPORT_LINE,
+    ModelInputError,
+    first_line,
+)
 
 PROBE_BATCHES = (1, 3)
 """Batch sizes every user model is called with before any training."""
@@ -44,12 +50,10 @@ def call_model(model: Callable[[Tensor], Any], x: Tensor, spec: str, step: str) 
     choose = getattr(model, "choose", None)
     try:
         out = raw(x) if raw is not None else model(x)
-    except MemoryError:
+    except (MemoryError, ModelInputError):
         raise
     except Exception as err:
         text = first_line(err)
-        if "fixed batch size" in text:
-            raise ValueError(text) from err
         fixed = STATIC_BATCH.search(text)
         if fixed is not None and int(fixed[1]) != len(x):
             raise ValueError(
@@ -61,7 +65,7 @@ def call_model(model: Callable[[Tensor], Any], x: Tensor, spec: str, step: str) 
             f"classifier {spec} failed while {step} of shape {list(x.shape)} "
             f"({type(err).__name__}: {text})"
         ) from err
-    return choose(out) if choose is not None else out  # type: ignore[no-any-return]
+    return choose(out) if choose is not None else out
 
 
 @torch.no_grad()
@@ -133,6 +137,40 @@ def check_fingerprint(
         )
 
 
+@torch.no_grad()
+def probe_accuracy(
+    model: Callable[[Tensor], Any], images: Tensor, labels: Tensor, spec: str, batch: int = 64
+) -> float:
+    """The accuracy of a classifier that passed :func:`probe_classifier` on labelled
+    ``images``. Chance is the accuracy its answers would have if they were unrelated to the
+    labels (the sum over classes of how often it answers a class times how often the class
+    occurs); at chance or below, plus three standard errors, it raises: its preprocessing or
+    class order is wrong, or it is not a model of these classes."""
+    answers = torch.cat(
+        [
+            call_model(model, x, spec, "measuring its accuracy on the run's images")
+            .argmax(dim=1)
+            .cpu()
+            for x in images.split(batch)
+        ]
+    )
+    labels = labels.cpu()
+    accuracy = float((answers == labels).float().mean())
+    classes = int(max(answers.max(), labels.max())) + 1
+    answered = torch.bincount(answers, minlength=classes) / len(labels)
+    occurs = torch.bincount(labels, minlength=classes) / len(labels)
+    chance = float((answered * occurs).sum())
+    if accuracy <= chance + 3 * math.sqrt(chance * (1 - chance) / len(labels)):
+        raise ValueError(
+            f"classifier {spec} is right on {accuracy:.3f} of {len(labels)} of the run's "
+            f"labelled images, no better than chance ({chance:.3f}: its answers as if unrelated "
+            "to the labels): check its preprocessing (classifier.preprocess: mean, std, "
+            "value_range, channel_order, size) and that the data's classes (sorted folder "
+            "names) are in its output order"
+        )
+    return accuracy
+
+
 def _difference(a: Tensor, b: Tensor) -> float:
     scale = max(1.0, float(b.abs().max()) if b.numel() else 1.0)
     return float((a.float() - b.float()).abs().max()) / scale if a.numel() else 0.0
@@ -166,8 +204,21 @@ def _check_rows(out: Any, batch: int, spec: str, outputs: str) -> int:
             f"{batch} probe image(s) before any training: its weights may be damaged (NaN) or "
             "it overflows on images in [0, 1]; check the model and its preprocessing"
         )
+    sums = out.sum(dim=1) if outputs != "value" else out
+    looks_like_probs = (
+        outputs == "logits"
+        and out.shape[1] > 1
+        and float(out.min()) >= 0
+        and float(out.max()) <= 1
+        and bool(((sums - 1).abs() <= PROBS_TOLERANCE).all())
+    )
+    if looks_like_probs:
+        raise ValueError(
+            f"classifier {spec} returns probabilities (every row in [0, 1], summing to 1), but "
+            "classifier.outputs = 'logits'; set classifier.outputs = 'probs' (--set "
+            "classifier.outputs=probs)"
+        )
     if outputs == "probs":
-        sums = out.sum(dim=1)
         low, high = float(out.min()), float(out.max())
         if (
             low < -PROBS_TOLERANCE
@@ -180,7 +231,7 @@ def _check_rows(out: Any, batch: int, spec: str, outputs: str) -> int:
                 f"{float(sums.min()):.3g} to {float(sums.max()):.3g}): it returns logits; set "
                 "classifier.outputs = 'logits' (the default)"
             )
-    return 1 if outputs == "value" else shape[1]
+    return 1 if outputs == "value" else int(out.shape[1])
 
 
 def _check_classes(
@@ -197,7 +248,8 @@ def _check_classes(
     if model_names is None:
         return
     if not all(
-        _same_class(k, data, model) for k, (data, model) in enumerate(zip(names, model_names))
+        _same_class(k, data, model)
+        for k, (data, model) in enumerate(zip(names, model_names, strict=False))
     ) or len(model_names) != len(names):
         raise ValueError(
             f"classifier {spec} names its classes, in its output order (id2label), "
@@ -219,6 +271,7 @@ __all__ = [
     "PROBE_BATCHES",
     "call_model",
     "check_fingerprint",
+    "probe_accuracy",
     "probe_classifier",
     "probe_images",
 ]

@@ -529,8 +529,10 @@ def _assemble(
     if meta.get("codec_source") is not None:
         run.vae = reload_user_codec(meta["codec_source"], config, out, device)
     if meta.get("classifier_source") is not None:
-        model = reload_user_classifier(meta["classifier_source"], config, out, device, shape)
-        run.classifier = adapt_classifier(model)
+        source = meta["classifier_source"]
+        run.classifier = adapt_classifier(
+            reload_user_classifier(source, config, out, device, shape)
+        )
     return run
 
 

@@ -26,6 +26,7 @@ from leapfactual.models import (
     latent_statistics,
     load_classifier,
     load_codec,
+    probe_accuracy,
     probe_classifier,
     scale_note,
 )
@@ -56,15 +57,17 @@ def load_user_models(
     note = _aspect_note(config, data)
     if note is not None:
         notes.append(note)
-    images = data.images[_spread(len(data), STATISTICS_IMAGES)].to(device)
+    chosen = _spread(len(data), STATISTICS_IMAGES)
+    images = data.images[chosen].to(device)
     if config.codec.spec is not None:
         codec, record, note = _load_codec(config, images, device)
         user.codec, user.meta["codec_source"] = codec, record
         notes += [note] if note else []
     if config.classifier.spec is not None:
-        user.classifier, user.meta["classifier_source"] = _load_classifier(
-            config, data, images, device
+        user.classifier, user.meta["classifier_source"], note = _load_classifier(
+            config, data, images, data.labels[chosen], device
         )
+        notes += [note] if note else []
     if notes:
         user.meta["notes"] = notes
     return user
@@ -134,8 +137,8 @@ def _load_codec(
 
 
 def _load_classifier(
-    config: FitConfig, data: Dataset, images: Tensor, device: torch.device
-) -> tuple[Callable[[Tensor], Tensor], dict[str, Any]]:
+    config: FitConfig, data: Dataset, images: Tensor, labels: Tensor, device: torch.device
+) -> tuple[Callable[[Tensor], Tensor], dict[str, Any], str | None]:
     settings = config.classifier
     spec = settings.spec
     assert spec is not None
@@ -153,6 +156,14 @@ def _load_classifier(
         class_names=None if regressor else data.class_names,
         model_names=loaded.class_names,
     )
+    note = None
+    if not regressor:
+        accuracy = probe_accuracy(loaded.model, images, labels, loaded.spec)
+        note = (
+            f"classifier {loaded.spec}: accuracy {accuracy:.3f} on {len(images)} of the run's "
+            f"images (chance {1 / len(data.class_names):.3f}); preprocessing: "
+            f"{loaded.preprocess.describe()}"
+        )
     record = {
         "spec": loaded.spec,
         "kind": loaded.kind,
@@ -163,7 +174,7 @@ def _load_classifier(
         "class_names": None if loaded.class_names is None else list(loaded.class_names),
         "fingerprint": fingerprint,
     }
-    return loaded.model, record
+    return loaded.model, record, note
 
 
 def check_recorded(out: Path, meta: dict[str, Any], user: UserModels) -> None:
