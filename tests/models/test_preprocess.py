@@ -82,9 +82,7 @@ def test_a_hugging_face_processor_config_gives_the_preprocessing(tmp_path: Path)
         "size": {"height": 12, "width": 10},
     }
     (tmp_path / "preprocessor_config.json").write_text(json.dumps(config))
-    assert from_hf_processor(tmp_path) == Preprocess(
-        mean=(0.5,) * 3, std=(0.5,) * 3, size=(12, 10)
-    )
+    assert from_hf_processor(tmp_path) == Preprocess(mean=(0.5,) * 3, std=(0.5,) * 3, size=(12, 10))
     config.update(do_rescale=False, do_normalize=False, size={"shortest_edge": 7})
     (tmp_path / "preprocessor_config.json").write_text(json.dumps(config))
     assert from_hf_processor(tmp_path) == Preprocess(value_range=(0.0, 255.0), size=(7, 7))
