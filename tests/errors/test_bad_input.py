@@ -33,6 +33,7 @@ from leapfactual.explain.registry import build_explainer
 from leapfactual.explain.targets import value_targets
 from leapfactual.flow import ConditionSpec, MLPField, Solver, leap, load_field
 from leapfactual.io import load_module, load_tensors
+from leapfactual.models import Preprocess, probe_accuracy, probe_classifier
 from leapfactual.models.external import load_classifier
 from leapfactual.models.resvae import ResVAE
 from leapfactual.pipeline import (
@@ -657,6 +658,147 @@ ROWS = [
             (lambda r, b: r.explainer().set_nonfinite("skip"), r"nonfinite must be one of"),
         ],
         [(_explain_cli("run", "--nonfinite", "skip"), r"nonfinite must be one of error, invalid")],
+    ),
+]
+
+
+# -- bring your own models (rows 50-62) -----------------------------------------------------
+MNIST_FIT = ["fit", "--data", "mnist5k", "--out"]
+
+
+def _fit_own(model: str, *extra: str, fit: list[str] = MNIST_FIT) -> Callable[..., list[str]]:
+    def args(run: Any, broken: Any) -> list[str]:
+        out = broken.root / "out" / f"{next(_OUTS)}-fit"
+        return [*fit, str(out), "--classifier", str(broken.root / model), *extra]
+
+    return args
+
+
+def _probe(model: str, **options: Any) -> Callable[..., object]:
+    def call(run: Any, broken: Any) -> object:
+        loaded = load_classifier(str(broken.root / model), **options)
+        return probe_classifier(
+            loaded.model, _x(run), spec=loaded.spec, class_names=run.class_names
+        )
+
+    return call
+
+
+def _planted(run: Any, broken: Any) -> object:
+    sys.path.insert(0, str(broken.run_planted))  # as `python -m` from the run's directory
+    try:
+        return load_run(broken.run_planted)
+    finally:
+        sys.path.remove(str(broken.run_planted))
+
+
+def _chance(run: Any, broken: Any) -> object:
+    model = load_classifier(str(broken.root / "constant.pt2")).model
+    return probe_accuracy(model, run.test.images, run.test.labels, "constant.pt2")
+
+
+ROWS += [
+    Row(
+        "preprocess",
+        [
+            (lambda r, b: Preprocess(std=(0.0,)), r"classifier\.preprocess\.std must be positive"),
+            (
+                lambda r, b: Preprocess(mean=(0.5, 0.5, 0.5)).check_channels(1),
+                r"mean has 3 values, but the images have 1 channel",
+            ),
+        ],
+        [
+            (
+                _fit_own("three.pt", "--set", "classifier.preprocess.std=[0]"),
+                r"classifier\.preprocess\.std must be positive",
+            ),
+            (
+                _fit_own("three.pt", "--set", "classifier.preprocess.mean=[0.5, 0.5, 0.5]"),
+                r"mean has 3 values, but the images have 1 channel",
+            ),
+        ],
+    ),
+    Row(
+        "output_choice",
+        [
+            (
+                _probe("three.pt"),
+                r"returned 3 outputs, not one Tensor: \[0\] \(1, 4\), \[1\] \(1, 10\), "
+                r"\[2\] \(1, 2\); .*classifier\.output=INDEX",
+            ),
+            (_probe("three.pt", output="5"), r"output = '5' names none of the outputs"),
+        ],
+        [(_fit_own("three.pt"), r"returned 3 outputs, not one Tensor: \[0\] \(1, 4\)")],
+    ),
+    Row(
+        "probe_classes",
+        [(_probe("three.pt", output="0"), r"returns 4 scores per image, but the data has 10")],
+        [
+            (
+                _fit_own("three.pt", "--set", "classifier.output=0"),
+                r"returns 4 scores per image, but the data has 10 classes",
+            ),
+        ],
+    ),
+    Row(
+        "probe_nonfinite",
+        [(_probe("nan.pt"), r"NaN or infinite outputs for 1 of 1 probe image\(s\) before any")],
+        [(_fit_own("nan.pt"), r"NaN or infinite outputs .* before any training")],
+    ),
+    Row(
+        "static_batch",
+        [(_probe("classifier.pt2"), r"fixed batch size of 2 .*dynamic_shapes=")],
+        [(_fit_own("classifier.pt2"), r"exported with a fixed batch size of 2 .*Dim\('batch'\)")],
+    ),
+    Row(
+        "onnx_input",
+        [(_probe("digits.onnx"), r"takes input 'X' of shape \['\?', 64\].*flatten")],
+        [
+            (
+                _fit_own("digits.onnx", fit=FIT),
+                r"shape \['\?', 64\], but gets images of shape \[1, 1, 8, 8\]; set "
+                r"classifier\.preprocess\.flatten = true",
+            )
+        ],
+    ),
+    Row(
+        "probs_mismatch",
+        [
+            (_probe("probs.pt2"), r"returns probabilities .*classifier\.outputs = 'probs'"),
+            (
+                lambda r, b: probe_classifier(r.classifier, _x(r), spec="m", outputs="probs"),
+                r"rows that are not probabilities.*'logits'",
+            ),
+        ],
+        [(_fit_own("probs.pt2"), r"returns probabilities \(every row in \[0, 1\], summing")],
+    ),
+    Row(
+        "chance_accuracy",
+        [(_chance, r"no better than chance .*classifier\.preprocess")],
+        [(_fit_own("constant.pt2"), r"is right on 0\.\d+ of \d+ of the run's labelled")],
+    ),
+    Row(
+        "model_failed",
+        [
+            (
+                lambda r, b: load_classifier(str(b.root / "damaged.pt2")),
+                r"cannot load .*damaged\.pt2 as a TorchScript or torch\.export file",
+            ),
+            (_probe("rgb_only.pt"), r"rgb_only\.pt failed while probing it with a batch of 1"),
+        ],
+        [
+            (_fit_own("damaged.pt2"), r"cannot load .*damaged\.pt2 as .*export the model again"),
+            (_fit_own("rgb_only.pt"), r"failed while probing .*takes RGB images"),
+        ],
+    ),
+    Row(
+        "planted_module",
+        [(_planted, r"never makes leapfactual import code from the run's or the working")],
+    ),
+    Row(
+        "behaviour_changed",
+        [(lambda r, b: load_run(b.run_swapped), r"answers the run's probe images differently")],
+        [(_explain_cli("run_swapped"), r"the model changed although its files did not")],
     ),
 ]
 

@@ -19,7 +19,7 @@ import pytest
 import torch
 from torch import nn
 
-from leapfactual.models import Preprocess
+from leapfactual.models import Preprocess, probe_accuracy, probe_classifier
 from leapfactual.models.external import (
     archive_kind,
     combined_sha256,
@@ -412,3 +412,129 @@ def test_an_edited_run_file_naming_an_installed_module_runs_none_of_it(capsys):
     with pytest.raises(ValueError, match=r"classifier this:s has SHA-256 [0-9a-f]+, but the run"):
         load_classifier("this:s", expect_sha256="00" * 32)
     assert "this" not in sys.modules and "Zen" not in capsys.readouterr().out
+
+
+# -- Hugging Face directories and timm checkpoints --------------------------------------------
+@pytest.fixture(scope="module")
+def hf_directory(tmp_path_factory) -> tuple[Path, torch.Tensor, torch.Tensor]:
+    """A tiny Hugging Face classifier of dark and light RGB images with its processor config
+    (mean and std 0.5), its images and labels."""
+    pytest.importorskip("transformers")
+    from leapfactual.data import Dataset
+    from leapfactual.testing import write_hf_classifier
+
+    labels = torch.arange(64) % 2
+    images = torch.rand(64, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.4
+    images += 0.6 * labels.view(-1, 1, 1, 1)
+    data = Dataset(images, labels, ["dark", "light"], "shades")
+    return write_hf_classifier(data, tmp_path_factory.mktemp("hf") / "model"), images, labels
+
+
+def test_a_hugging_face_directory_brings_its_preprocessing_and_names(hf_directory):
+    folder, images, labels = hf_directory
+    loaded = load_classifier(str(folder))
+    assert loaded.kind == "hf_directory" and loaded.class_names == ("dark", "light")
+    assert loaded.preprocess == Preprocess(mean=(0.5,) * 3, std=(0.5,) * 3, size=(16, 16))
+    assert set(loaded.files) == {"config.json", "model.safetensors", "preprocessor_config.json"}
+    assert loaded.sha256 == combined_sha256(loaded.files)
+    assert probe_accuracy(loaded.model, images, labels, loaded.spec) > 0.9
+    probe_classifier(
+        loaded.model,
+        images[:3],
+        spec=loaded.spec,
+        class_names=["dark", "light"],
+        model_names=loaded.class_names,
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"names its classes, in its output order \(id2label\), "
+        r"\['dark', 'light'\], but the data's classes .* are \['light', 'dark'\]",
+    ):
+        probe_classifier(
+            loaded.model,
+            images[:3],
+            spec=loaded.spec,
+            class_names=["light", "dark"],
+            model_names=loaded.class_names,
+        )
+
+
+def test_hugging_face_directories_that_cannot_be_used(hf_directory, tmp_path):
+    folder, _, _ = hf_directory
+    with pytest.raises(ValueError, match=r"has SHA-256 [0-9a-f]+, but the run was fitted"):
+        load_classifier(str(folder), expect_sha256="00" * 32)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"a directory without config\.json"):
+        load_classifier(str(tmp_path / "empty"))
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "config.json").write_bytes((folder / "config.json").read_bytes())
+    (pickled / "pytorch_model.bin").write_bytes(b"\x80\x04")
+    with pytest.raises(ValueError, match=r"no \*\.safetensors weights \(pytorch_model\.bin is a"):
+        load_classifier(str(pickled))
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for item in folder.iterdir():
+        (damaged / item.name).write_bytes(item.read_bytes())
+    (damaged / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
+    with pytest.raises(
+        ValueError, match=r"^cannot load .*damaged as a Hugging Face image classifier"
+    ):
+        load_classifier(str(damaged))
+
+
+class FakeTimmModel(nn.Module):
+    """What ``timm.create_model`` returns, as far as the loader uses it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Flatten()
+        self.head = nn.Linear(3 * 4 * 4, 1000)
+        self.pretrained_cfg = {
+            "mean": (0.485, 0.456, 0.406),
+            "std": (0.229, 0.224, 0.225),
+            "input_size": (3, 4, 4),
+        }
+
+    def get_classifier(self) -> nn.Module:
+        return self.head
+
+    def reset_classifier(self, classes: int) -> None:
+        self.head = nn.Linear(3 * 4 * 4, classes)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+def test_a_timm_model_with_a_local_checkpoint(tmp_path, monkeypatch):
+    """timm needs torchvision, whose registry wheels replace the pinned CPU torch, so timm is
+    not installed here: the path runs against a stand-in ``timm`` module."""
+    from types import SimpleNamespace
+
+    from safetensors.torch import save_file
+
+    made = []
+    fake = SimpleNamespace(
+        create_model=lambda name, pretrained: made.append(name) or FakeTimmModel()
+    )
+    monkeypatch.setitem(sys.modules, "timm", fake)
+    trained = FakeTimmModel()
+    trained.reset_classifier(3)
+    checkpoint = tmp_path / "resnet10t.safetensors"
+    save_file(trained.state_dict(), str(checkpoint))
+    loaded = load_classifier(f"timm:resnet10t:{checkpoint}")
+    assert made == ["resnet10t"] and loaded.kind == "timm"
+    assert loaded.spec == f"timm:resnet10t:{checkpoint.resolve()}"
+    assert loaded.preprocess == Preprocess(
+        mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), size=(4, 4)
+    )
+    x = torch.rand(2, 3, 4, 4)
+    expected = trained(
+        (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    )
+    torch.testing.assert_close(loaded.model(x), expected)
+    with pytest.raises(ValueError, match=r"must be a \.safetensors file \(other formats are"):
+        load_classifier(f"timm:resnet10t:{tmp_path / 'model.pth'}")
+    with pytest.raises(ValueError, match=r"is 'timm:MODEL_NAME:CHECKPOINT\.safetensors'"):
+        load_classifier("timm:resnet10t")

@@ -133,3 +133,18 @@ def test_the_export_line_makes_a_model_the_probe_accepts(tmp_path, images) -> No
     names = {"torch": torch, "model": linear(), "example": torch.rand(2, 1, 8, 8)}
     exec(EXPORT_LINE.replace("'model.pt2'", repr(str(path))), names)  # the messages' line
     assert len(probe(load_classifier(str(path)).model, images)) == 3
+
+
+class RgbOnly(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] != 3:
+            raise RuntimeError("this network takes RGB images")
+        return x.flatten(1)[:, :10]
+
+
+def test_a_torchscript_error_is_named_by_its_last_line(images) -> None:
+    with pytest.raises(ValueError) as err:
+        probe(torch.jit.script(RgbOnly()), images)
+    message = str(err.value)
+    assert "\n" not in message and "Traceback" not in message
+    assert message.endswith("this network takes RGB images)"), message

@@ -255,8 +255,12 @@ def quiet(library: Any) -> Iterator[None]:
 
 
 def first_line(err: BaseException, limit: int = 240) -> str:
-    """The start of an exception's message, on one line."""
-    text = " ".join(str(err).split()) or type(err).__name__
+    """The start of an exception's message, on one line; of a message that carries an
+    interpreter's traceback (TorchScript's), its last line, which says what failed."""
+    lines = [line for line in str(err).splitlines() if line.strip()]
+    if any("Traceback" in line for line in lines):
+        lines = lines[-1:]
+    text = " ".join(" ".join(lines).split()) or type(err).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
