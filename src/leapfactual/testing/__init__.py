@@ -30,8 +30,8 @@ from leapfactual.testing.user_files import (
 
 __all__ = [
     "BAD_INPUTS",
-    "HF_MEAN_STD",
     "CHECKS",
+    "HF_MEAN_STD",
     "QUADRANT_STARTS",
     "StandIns",
     "UserCNN",
