@@ -538,3 +538,36 @@ def test_a_timm_model_with_a_local_checkpoint(tmp_path, monkeypatch):
         load_classifier(f"timm:resnet10t:{tmp_path / 'model.pth'}")
     with pytest.raises(ValueError, match=r"is 'timm:MODEL_NAME:CHECKPOINT\.safetensors'"):
         load_classifier("timm:resnet10t")
+
+
+@pytest.mark.slow
+def test_an_onnx_input_declared_shape_names_the_fix(onnx_file):
+    model = load_classifier(str(onnx_file)).model
+    with pytest.raises(
+        ValueError,
+        match=r"of shape \['\?', 1, 8, 8\].*\(axis 1: 3, not 1\); "
+        r"--channels 1$",
+    ):
+        model(torch.rand(2, 3, 8, 8))
+    with pytest.raises(
+        ValueError,
+        match=r"\(axis 2: 16, not 8\); --image-size or classifier\."
+        r"preprocess\.size to match$",
+    ):
+        model(torch.rand(2, 1, 16, 16))
+    resized = load_classifier(str(onnx_file), preprocess=Preprocess(size=(8, 8))).model
+    assert resized(torch.rand(2, 1, 16, 16)).shape == (2, 3)
+
+
+@pytest.mark.slow
+def test_zeroed_onnx_external_weights_are_noticed(onnx_file, tmp_path):
+    for name in ("model.onnx", "model.onnx.data"):
+        (tmp_path / name).write_bytes((onnx_file.parent / name).read_bytes())
+    recorded = load_classifier(str(tmp_path / "model.onnx")).sha256
+    data = tmp_path / "model.onnx.data"
+    data.write_bytes(bytes(data.stat().st_size))  # the weights zeroed, the .onnx unchanged
+    with pytest.raises(ValueError, match=r"has SHA-256 [0-9a-f]+, but the run was fitted"):
+        load_classifier(str(tmp_path / "model.onnx"), expect_sha256=recorded)
+    data.unlink()
+    with pytest.raises(FileNotFoundError, match=r"keeps tensor .* which does not exist; copy"):
+        load_classifier(str(tmp_path / "model.onnx"))
