@@ -14,9 +14,19 @@ from pathlib import Path
 import pytest
 import torch
 
+from leapfactual.data import Dataset
+from leapfactual.flow import UNet2DField
 from leapfactual.io import file_sha256
-from leapfactual.models import Preprocess
-from leapfactual.pipeline import ClassifierSettings, fit_run, load_run
+from leapfactual.models import Preprocess, latent_statistics, load_codec
+from leapfactual.pipeline import (
+    ClassifierSettings,
+    CodecSettings,
+    FitConfig,
+    FlowSettings,
+    fit_run,
+    load_run,
+)
+from leapfactual.testing import write_autoencoder
 
 LOCK = ".leapfactual-lock"
 
@@ -117,3 +127,43 @@ def test_a_module_planted_in_a_received_run_never_runs(tiny_run, tmp_path) -> No
     assert done.returncode == 2, done.stderr[-2000:]
     assert "never makes leapfactual import code from the run's" in done.stderr
     assert not (run / "imported.txt").exists()
+
+
+def shades(n: int = 96) -> Dataset:
+    """Dark and light RGB images of 16 x 16 px."""
+    labels = torch.arange(n) % 2
+    images = torch.rand(n, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.4
+    return Dataset(images + 0.6 * labels.view(-1, 1, 1, 1), labels, ["dark", "light"], "shades")
+
+
+@pytest.mark.slow
+def test_a_diffusers_autoencoder_as_the_codec_with_the_2d_field(tiny_config, tmp_path) -> None:
+    data = shades()
+    vae = write_autoencoder(tmp_path / "vae")
+    flow = FlowSettings(epochs=2, field="unet2d", width=16, depth=2)
+    config = replace(tiny_config, codec=CodecSettings(spec=str(vae)), flow=flow)
+    run = fit_run(tmp_path / "run", config, stages=("classifier", "flow"), dataset=data)
+    assert written(tmp_path / "run").count("vae.safetensors") == 0  # no VAE was trained
+    source = run.meta["codec_source"]
+    assert source["kind"] == "diffusers" and source["latent_shape"] == [4, 8, 8]
+    assert source["value_range"] == [-1.0, 1.0]
+    codec = load_codec(str(vae)).model
+    shift, std = latent_statistics(codec, data.images)
+    assert source["latent_shift"] == pytest.approx(shift, rel=1e-4, abs=1e-6)
+    assert source["latent_scale"] == pytest.approx(1 / std, rel=1e-4)
+    assert any("scales latents by 0.18215" in note for note in run.meta["notes"])
+    loaded = load_run(tmp_path / "run", dataset=data)
+    assert isinstance(loaded.flow, UNet2DField)
+    exp = loaded.explainer(inject=None).explain(data.images[:2], 1)
+    assert exp.x_cf.shape == (2, 3, 16, 16)
+    weights = vae / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-4] + b"\x00\x00\x00\x00")
+    with pytest.raises(ValueError, match=r"codec .*vae has SHA-256 .* re-fit it on this codec"):
+        load_run(tmp_path / "run", dataset=data)
+
+
+def test_the_2d_field_needs_spatial_latents() -> None:
+    with pytest.raises(
+        ValueError, match=r"flow\.field = 'unet2d' works on spatial latents .*--codec"
+    ):
+        FitConfig(flow=FlowSettings(field="unet2d"))
