@@ -33,7 +33,7 @@ from leapfactual.explain.registry import build_explainer
 from leapfactual.explain.targets import value_targets
 from leapfactual.flow import ConditionSpec, MLPField, Solver, leap, load_field
 from leapfactual.io import load_module, load_tensors
-from leapfactual.models import Preprocess, probe_accuracy, probe_classifier
+from leapfactual.models import Preprocess, load_codec, probe_accuracy, probe_classifier
 from leapfactual.models.external import load_classifier
 from leapfactual.models.resvae import ResVAE
 from leapfactual.pipeline import (
@@ -794,6 +794,27 @@ ROWS += [
     Row(
         "planted_module",
         [(_planted, r"never makes leapfactual import code from the run's or the working")],
+    ),
+    Row(
+        "codec_spec",
+        [
+            (lambda r, b: load_codec("vae.ckpt"), r"unknown codec SPEC 'vae\.ckpt'; give"),
+            (lambda r, b: load_codec(str(b.root)), r"has no config\.json; a codec directory is"),
+            (
+                lambda r, b: FitConfig(flow=FlowSettings(field="unet2d")),
+                r"flow\.field = 'unet2d' works on spatial latents .*--codec",
+            ),
+        ],
+        [
+            (
+                lambda r, b: [*FIT, str(b.root / "fit_codec"), "--codec", "nope_xyz:codec"],
+                r"cannot import module 'nope_xyz' of codec 'nope_xyz:codec'",
+            ),
+            (
+                lambda r, b: [*FIT, str(b.root / "fit_unet2d"), "--set", "flow.field=unet2d"],
+                r"flow\.field = 'unet2d' works on spatial latents",
+            ),
+        ],
     ),
     Row(
         "behaviour_changed",

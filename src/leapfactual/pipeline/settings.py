@@ -241,8 +241,10 @@ class ClassifierSettings:
 
 @dataclass(frozen=True)
 class FlowSettings:
-    """The CE-CFM vector field: ``mlp`` (:class:`~leapfactual.flow.MLPField`) or ``unet``
-    (:class:`~leapfactual.flow.UNet1DField`: width = base channels, depth = downsamples).
+    """The CE-CFM vector field: ``mlp`` (:class:`~leapfactual.flow.MLPField`), ``unet``
+    (:class:`~leapfactual.flow.UNet1DField`: width = base channels, depth = downsamples) or
+    ``unet2d`` (:class:`~leapfactual.flow.UNet2DField`, the same over the latent grid of a
+    codec of your own with spatial latents ``[C, h, w]``).
 
     ``source``: where paths start (t = 0): ``gaussian`` N(0, I), or ``uniform`` on the box
     ``source_bounds`` (the 2-D toy's data square). ``condition``: how a classifier's outputs
