@@ -287,3 +287,9 @@ def _byo_cases(tiny_run, run: Path, root: Path) -> None:
         "fingerprint": before,
     }
     (swapped / "run.json").write_text(json.dumps(meta))
+
+    from PIL import Image
+
+    for label in ("a", "b"):  # 24x48 px (height x width) text lines
+        (root / "lines" / label).mkdir(parents=True)
+        Image.new("L", (48, 24), 40 if label == "a" else 220).save(root / "lines" / label / "0.png")

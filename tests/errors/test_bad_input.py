@@ -24,6 +24,7 @@ import pytest
 import torch
 from torch import nn
 
+from leapfactual.cli.fit import parse_size
 from leapfactual.data import load_dataset, load_image_files
 from leapfactual.data.folder import load_image_inputs
 from leapfactual.data.idx import read_idx
@@ -814,6 +815,24 @@ ROWS += [
                 lambda r, b: [*FIT, str(b.root / "fit_unet2d"), "--set", "flow.field=unet2d"],
                 r"flow\.field = 'unet2d' works on spatial latents",
             ),
+        ],
+    ),
+    Row(
+        "aspect",
+        [
+            (lambda r, b: FitConfig(aspect="fit"), r"unknown aspect 'fit'; choose one of"),
+            (lambda r, b: parse_size("24x"), r"--image-size takes a side \(64\) or HEIGHTxWIDTH"),
+        ],
+        [
+            (
+                lambda r, b: [
+                    *("fit", "--data", f"image-folder:{b.root / 'lines'}", "--out"),
+                    *(str(b.root / "fit_lines"), "--image-size", "24x48"),
+                ],
+                r"the images are 24x48 px \(height x width\), but the VAE \(bring a codec: "
+                r"--codec\), the classifier the run trains .* take square images only",
+            ),
+            (lambda r, b: [*FIT, str(b.root / "fit_size"), "--image-size", "24x"], r"HEIGHTxWIDTH"),
         ],
     ),
     Row(
