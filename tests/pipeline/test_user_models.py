@@ -76,6 +76,8 @@ def test_a_user_classifier_is_recorded_and_its_behaviour_checked(
     try:
         with pytest.raises(ValueError, match=r"answers the run's probe images differently"):
             load_run(tmp_path / "run", dataset=tiny_run.dataset)
+        with pytest.raises(ValueError, match=r"answers the run's probe images differently"):
+            fit_run(tmp_path / "run", config, stages=("flow",), dataset=tiny_run.dataset)
     finally:
         (folder / "scale.txt").write_text("1.0")
 
