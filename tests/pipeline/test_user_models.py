@@ -169,3 +169,18 @@ def test_the_2d_field_needs_spatial_latents() -> None:
         ValueError, match=r"flow\.field = 'unet2d' works on spatial latents .*--codec"
     ):
         FitConfig(flow=FlowSettings(field="unet2d"))
+
+
+def test_a_run_file_that_pins_no_hash_imports_nothing(tiny_run, tmp_path) -> None:
+    run = tmp_path / "edited"
+    run.mkdir()
+    for item in Path(tiny_run.directory).iterdir():
+        if item.is_file():
+            (run / item.name).write_bytes(item.read_bytes())
+    meta = json.loads((run / "run.json").read_text())
+    meta["classifier_source"] = {"spec": "this:s", "kind": "entry_point", "sha256": None}
+    (run / "run.json").write_text(json.dumps(meta))
+    sys.modules.pop("this", None)
+    with pytest.raises(ValueError, match=r"'classifier_source' must be null or an object"):
+        load_run(run, dataset=tiny_run.dataset)
+    assert "this" not in sys.modules

@@ -59,7 +59,7 @@ class ExternalCodec:
 
     spec: str
     kind: str
-    sha256: str | None
+    sha256: str
     model: FlatLatents
     files: dict[str, str] = field(default_factory=dict)
     value_range: tuple[float, float] = (0.0, 1.0)
@@ -151,7 +151,7 @@ def load_codec(
         codec.eval().to(device)
     bounds = tuple(value_range) if value_range is not None else (0.0, 1.0)
     model = FlatLatents(RangedCodec(codec, bounds), latent_shape)
-    files = {Path(source).name: sha256} if source and sha256 else {}
+    files = {Path(source).name: sha256}
     return ExternalCodec(spec, "entry_point", sha256, model, files, bounds)  # type: ignore[arg-type]
 
 

@@ -88,9 +88,9 @@ class ExternalClassifier:
         spec: the entry point as given, or the file's (directory's) resolved absolute path.
         kind: ``"entry_point"``, ``"export"``, ``"torchscript"``, ``"onnx"``,
             ``"hf_directory"`` or ``"timm"``.
-        sha256: SHA-256 of the file (of the module's source file for an entry point, None
-            when it has none); for a model of several files (a directory, ONNX external
-            data) the SHA-256 of their names and hashes (:func:`combined_sha256`).
+        sha256: SHA-256 of the file (of the module's source file for an entry point); for a
+            model of several files (a directory, ONNX external data) the SHA-256 of their
+            names and hashes (:func:`combined_sha256`).
         model: images ``[B, C, H, W]`` in ``[0, 1]`` -> outputs ``[B, K]`` Tensor (the
             preprocessing and the chosen output applied: :class:`UserClassifier`).
         files: every file the model consists of -> its SHA-256 (names relative to the spec's
@@ -103,7 +103,7 @@ class ExternalClassifier:
 
     spec: str
     kind: str
-    sha256: str | None
+    sha256: str
     model: Callable[[Tensor], Any]
     files: dict[str, str] = field(default_factory=dict)
     class_names: tuple[str, ...] | None = None
@@ -379,7 +379,7 @@ def _load_entry_point(
 ) -> ExternalClassifier:
     target, source, sha256 = load_entry_point(spec, "classifier", expect_sha256, refuse)
     model = _build(target, spec)
-    files = {Path(source).name: sha256} if source and sha256 else {}
+    files = {Path(source).name: sha256}
     return ExternalClassifier(
         spec, "entry_point", sha256, _prepare(model, device, "entry_point"), files
     )
@@ -390,7 +390,7 @@ def load_entry_point(
     what: str,
     expect_sha256: str | None = None,
     refuse: Sequence[str | os.PathLike[str]] = (),
-) -> tuple[Any, str | None, str | None]:
+) -> tuple[Any, str, str]:
     """The object ``package.module:attribute`` names, its module's file and that file's
     SHA-256. The module is located and hashed first (:func:`locate_module`), imported only
     when the hash is ``expect_sha256`` (when given) and it is not found in ``refuse``."""
@@ -403,10 +403,15 @@ def load_entry_point(
             "environment"
         )
     origin = Path(located.origin) if located.origin and located.has_location else None
-    source = str(origin) if origin is not None and origin.is_file() else None
-    if origin is not None:
-        _check_module_home(spec, module_name, origin, refuse)
-    sha256 = file_sha256(source) if source else None
+    if origin is None or not origin.is_file():
+        raise ValueError(
+            f"module {module_name!r} of {what} {spec!r} has no source file to hash (a namespace "
+            "package or a built-in module); a run pins the file its model comes from: point "
+            "the entry point at a module file"
+        )
+    source = str(origin)
+    _check_module_home(spec, module_name, origin, refuse)
+    sha256 = file_sha256(source)
     check_hash(spec, sha256, expect_sha256, what)
     try:
         module = importlib.import_module(module_name)
@@ -421,7 +426,7 @@ def load_entry_point(
             f"({type(err).__name__}: {first_line(err)}); fix the module"
         ) from err
     loaded = getattr(module, "__file__", None)
-    if source is not None and (loaded is None or Path(loaded).resolve() != Path(source).resolve()):
+    if loaded is None or Path(loaded).resolve() != Path(source).resolve():
         raise ValueError(
             f"module {module_name!r} of {what} {spec!r} was found at {source} but imported "
             f"from {loaded}; make one copy of it importable"

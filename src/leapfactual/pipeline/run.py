@@ -439,7 +439,7 @@ def _number(value: Any) -> bool:
 SOURCE_ENTRIES: dict[str, Callable[[Any], bool]] = {
     "spec": lambda v: isinstance(v, str),
     "kind": lambda v: isinstance(v, str),
-    "sha256": lambda v: v is None or isinstance(v, str),
+    "sha256": lambda v: isinstance(v, str),  # a run pins every model it loads
     "files": lambda v: _table(v, lambda h: isinstance(h, str)),
     "output": lambda v: isinstance(v, str),
     "preprocess": lambda v: isinstance(v, dict),
