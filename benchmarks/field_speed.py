@@ -21,7 +21,6 @@ import torch
 
 from leapfactual.flow import MLPField, Solver, UNet1DField, UNet2DField, VectorField, leap
 
-
 WIDTH, DEPTH = 64, 3
 """``FlowSettings``' defaults."""
 
