@@ -7,8 +7,9 @@ milliseconds of wall time and of CPU process time per CE.
 The latents are a diffusers AutoencoderKL's shape at 16 x 16 px by default (``[4, 8, 8]``,
 256 values). The fields are built as ``fit`` builds them with the default ``flow.width`` 64 and
 ``flow.depth`` 3 (the MLP's hidden width and layers, the U-Nets' base channels and halvings):
-``mlp`` and ``unet`` see the latents flat, ``unet2d`` as a grid. Each time is the median of ``--repeats`` rounds after one
-warm-up, the fields in turn. The machine may be shared: read the ratios, not the times.
+``mlp`` and ``unet`` see the latents flat, ``unet2d`` as a grid. Each time is the median of
+``--repeats`` rounds after one warm-up, the fields in turn. The machine may be shared: read
+the ratios, not the times.
 """
 
 from __future__ import annotations
