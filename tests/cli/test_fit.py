@@ -27,6 +27,9 @@ class Halves:
     def decode(self, z):
         return z.repeat_interleave(2, -1).repeat_interleave(2, -2)
 
+def dark(x):
+    return torch.tensor([[2.0, 0.0]]).expand(len(x), 2)
+
 def brightness(x):
     '''Dark (0) or light (1) by the brightness of its brightest tenth (black bars aside).'''
     score = (x.flatten(1).quantile(0.9, dim=1) - 0.5) * 20
@@ -61,7 +64,10 @@ def test_non_square_images_kept_at_their_shape_with_models_of_your_own(cli, own,
     )
     assert done.returncode == 0, done.stderr
     assert "images: 1 x 24 x 48 (2 classes)" in done.stdout
-    assert f"note: classifier {name}:brightness: accuracy 1.000 on 24" in done.stdout
+    assert (
+        f"note: classifier {name}:brightness is right on 1.000 of 24 of the run's labelled "
+        "images (chance 0.500); preprocessing: none"
+    ) in done.stdout
     meta = json.loads((run / "run.json").read_text())
     assert meta["data"]["shape"] == [1, 24, 48] and meta["codec_source"]["latent_shape"] == [
         1,
@@ -115,6 +121,21 @@ def test_a_square_size_pads_them_and_says_so(cli, own, tmp_path):
         "16x16: they were scaled to fit and padded with black"
     )
     assert note in done.stdout
+
+
+def test_a_classifier_at_chance_is_named_in_a_note(cli, own, tmp_path):
+    name, lines = own
+    done = cli(
+        *("fit", "--out", str(tmp_path / "run"), "--data", f"image-folder:{lines}"),
+        *("--image-size", "24x48", "--classifier", f"{name}:dark", "--codec", f"{name}:Halves"),
+        *("--set", "flow.epochs=1"),
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        f"note: classifier {name}:dark is right on 0.500 of 24 of the run's labelled images, "
+        "no better than chance (0.500: its answers as if unrelated to the labels), so its CEs "
+        "will mean little: check its preprocessing"
+    ) in done.stdout
 
 
 @pytest.mark.parametrize(("text", "size"), [("64", 64), ("24x48", (24, 48)), ("24 X 48", (24, 48))])

@@ -223,8 +223,8 @@ def _export(model: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
 
 
 def _byo_cases(tiny_run, run: Path, root: Path) -> None:
-    """Bring-your-own rows: models with several outputs, NaN, probabilities, at chance, a
-    damaged export, one that fails on the run's images, a scikit-learn ONNX graph of flat
+    """Bring-your-own rows: models with several outputs, NaN, probabilities, a damaged
+    export, one that fails on the run's images, a scikit-learn ONNX graph of flat
     vectors, a run with a planted module and one whose model changed behind its file."""
     from skl2onnx import to_onnx
     from sklearn.datasets import load_digits
@@ -245,7 +245,7 @@ def _byo_cases(tiny_run, run: Path, root: Path) -> None:
     constant = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
     with torch.no_grad():
         constant[1].weight.zero_()
-        constant[1].bias.copy_(torch.arange(10.0))  # always class 9, whatever the image
+        constant[1].bias.copy_(torch.arange(10.0))  # always class 9: changed behind its file
     _export(constant, example, root / "constant.pt2")
     damaged = root / "damaged.pt2"
     damaged.write_bytes((root / "probs.pt2").read_bytes())

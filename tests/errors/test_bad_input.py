@@ -34,7 +34,7 @@ from leapfactual.explain.registry import build_explainer
 from leapfactual.explain.targets import value_targets
 from leapfactual.flow import ConditionSpec, MLPField, Solver, leap, load_field
 from leapfactual.io import load_module, load_tensors
-from leapfactual.models import Preprocess, load_codec, probe_accuracy, probe_classifier
+from leapfactual.models import Preprocess, load_codec, probe_classifier
 from leapfactual.models.external import load_classifier
 from leapfactual.models.resvae import ResVAE
 from leapfactual.pipeline import (
@@ -693,11 +693,6 @@ def _planted(run: Any, broken: Any) -> object:
         sys.path.remove(str(broken.run_planted))
 
 
-def _chance(run: Any, broken: Any) -> object:
-    model = load_classifier(str(broken.root / "constant.pt2")).model
-    return probe_accuracy(model, run.test.images, run.test.labels, "constant.pt2")
-
-
 ROWS += [
     Row(
         "preprocess",
@@ -772,11 +767,6 @@ ROWS += [
             ),
         ],
         [(_fit_own("probs.pt2"), r"returns probabilities \(every row in \[0, 1\], summing")],
-    ),
-    Row(
-        "chance_accuracy",
-        [(_chance, r"no better than chance .*classifier\.preprocess")],
-        [(_fit_own("constant.pt2"), r"is right on 0\.\d+ of \d+ of the run's labelled")],
     ),
     Row(
         "model_failed",

@@ -26,6 +26,7 @@ from leapfactual.models.external import (
 from leapfactual.models.gan import GANCodec, load_generator_weights
 from leapfactual.models.preprocess import Preprocess
 from leapfactual.models.probe import (
+    above_chance,
     check_fingerprint,
     probe_accuracy,
     probe_classifier,
@@ -62,6 +63,7 @@ __all__ = [
     "ResVAE",
     "Standardised",
     "UserClassifier",
+    "above_chance",
     "accuracy",
     "adapt_classifier",
     "as_float_images",

@@ -140,12 +140,11 @@ def check_fingerprint(
 @torch.no_grad()
 def probe_accuracy(
     model: Callable[[Tensor], Any], images: Tensor, labels: Tensor, spec: str, batch: int = 64
-) -> float:
+) -> tuple[float, float]:
     """The accuracy of a classifier that passed :func:`probe_classifier` on labelled
-    ``images``. Chance is the accuracy its answers would have if they were unrelated to the
+    ``images``, and chance: the accuracy its answers would have if they were unrelated to the
     labels (the sum over classes of how often it answers a class times how often the class
-    occurs); at chance or below, plus three standard errors, it raises: its preprocessing or
-    class order is wrong, or it is not a model of these classes."""
+    occurs)."""
     answers = torch.cat(
         [
             call_model(model, x, spec, "measuring its accuracy on the run's images")
@@ -155,20 +154,16 @@ def probe_accuracy(
         ]
     )
     labels = labels.cpu()
-    accuracy = float((answers == labels).float().mean())
     classes = int(max(answers.max(), labels.max())) + 1
     answered = torch.bincount(answers, minlength=classes) / len(labels)
     occurs = torch.bincount(labels, minlength=classes) / len(labels)
-    chance = float((answered * occurs).sum())
-    if accuracy <= chance + 3 * math.sqrt(chance * (1 - chance) / len(labels)):
-        raise ValueError(
-            f"classifier {spec} is right on {accuracy:.3f} of {len(labels)} of the run's "
-            f"labelled images, no better than chance ({chance:.3f}: its answers as if unrelated "
-            "to the labels): check its preprocessing (classifier.preprocess: mean, std, "
-            "value_range, channel_order, size) and that the data's classes (sorted folder "
-            "names) are in its output order"
-        )
-    return accuracy
+    return float((answers == labels).float().mean()), float((answered * occurs).sum())
+
+
+def above_chance(accuracy: float, chance: float, count: int) -> bool:
+    """Whether an accuracy on ``count`` images exceeds chance by more than three standard
+    errors."""
+    return accuracy > chance + 3 * math.sqrt(chance * (1 - chance) / count)
 
 
 def _difference(a: Tensor, b: Tensor) -> float:
@@ -269,6 +264,7 @@ def _same_class(index: int, folder: str, label: str) -> bool:
 __all__ = [
     "FINGERPRINT_TOLERANCE",
     "PROBE_BATCHES",
+    "above_chance",
     "call_model",
     "check_fingerprint",
     "probe_accuracy",

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from leapfactual.data import Dataset, folder_aspect_note
 from leapfactual.models import (
     Standardised,
+    above_chance,
     check_fingerprint,
     latent_statistics,
     load_classifier,
@@ -158,12 +159,18 @@ def _load_classifier(
     )
     note = None
     if not regressor:
-        accuracy = probe_accuracy(loaded.model, images, labels, loaded.spec)
-        note = (
-            f"classifier {loaded.spec}: accuracy {accuracy:.3f} on {len(images)} of the run's "
-            f"images (chance {1 / len(data.class_names):.3f}); preprocessing: "
-            f"{loaded.preprocess.describe()}"
-        )
+        accuracy, chance = probe_accuracy(loaded.model, images, labels, loaded.spec)
+        found = f"is right on {accuracy:.3f} of {len(images)} of the run's labelled images"
+        if above_chance(accuracy, chance, len(images)):
+            found += f" (chance {chance:.3f})"
+        else:
+            found += (
+                f", no better than chance ({chance:.3f}: its answers as if unrelated to the "
+                "labels), so its CEs will mean little: check its preprocessing "
+                "(classifier.preprocess: mean, std, value_range, channel_order, size) and that "
+                "the data's classes (sorted folder names) are in its output order"
+            )
+        note = f"classifier {loaded.spec} {found}; preprocessing: {loaded.preprocess.describe()}"
     record = {
         "spec": loaded.spec,
         "kind": loaded.kind,
