@@ -56,14 +56,13 @@ def as_tensor_outputs(out: object, where: str = "classifier") -> Tensor:
         access = "[0]"
         kind += " of 1 items"
     elif isinstance(out, (tuple, list, Mapping)):
-        spec_fix = (
-            "or for a classifier given by a spec --set classifier.output=INDEX (or NAME)"
-            if where.startswith("classifier")
-            else f"or {fix}"
-        )
+        if where.startswith("classifier"):
+            extra = ", or for a classifier given by a spec --set classifier.output=INDEX (or NAME)"
+        else:
+            extra = f"; {FIXES[where]}" if where in FIXES else ""
         raise ValueError(
             f"{where} returned {len(out)} outputs, not one Tensor: {describe_outputs(out)}; "
-            f"choose the one you mean: lambda x: model(x)[INDEX] (or ['NAME']), {spec_fix}"
+            f"choose the one you mean: lambda x: model(x)[INDEX] (or ['NAME']){extra}"
         )
     else:
         access = ".<the Tensor attribute>"
