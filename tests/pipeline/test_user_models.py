@@ -70,7 +70,7 @@ def test_a_user_classifier_is_recorded_and_its_behaviour_checked(
     assert source["kind"] == "entry_point" and source["output"] == ""
     assert source["files"] == {f"{name}.py": file_sha256(folder / f"{name}.py")}
     assert source["preprocess"]["std"] == [1.0] and len(source["fingerprint"]) == 3
-    assert any("accuracy" in note for note in run.meta["notes"])
+    assert any("of the run's labelled images (chance" in note for note in run.meta["notes"])
     load_run(tmp_path / "run", dataset=tiny_run.dataset)  # unchanged: loads
     (folder / "scale.txt").write_text("2.0")  # the weights change, the module file does not
     try:
