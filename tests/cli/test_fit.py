@@ -123,6 +123,18 @@ def test_a_square_size_pads_them_and_says_so(cli, own, tmp_path):
     assert note in done.stdout
 
 
+def test_the_aspect_option_crops_and_says_so(cli, own, tmp_path):
+    name, lines = own
+    done = cli(
+        *("fit", "--out", str(tmp_path / "run"), "--data", f"image-folder:{lines}"),
+        *("--image-size", "16", "--aspect", "crop", "--classifier", f"{name}:brightness"),
+        *("--codec", f"{name}:Halves", "--set", "flow.epochs=1"),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "they were scaled to cover and centre-cropped (their edges are cut)" in done.stdout
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["config"]["aspect"] == "crop"
+
+
 def test_a_classifier_at_chance_is_named_in_a_note(cli, own, tmp_path):
     name, lines = own
     done = cli(
