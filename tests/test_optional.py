@@ -15,7 +15,10 @@ from leapfactual.report.figures import figure
 from leapfactual.report.html import render_html
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "leapfactual"
-OPTIONAL = "PIL|matplotlib|jinja2|onnxruntime|h5py|skimage|sklearn|mlxtend|torchmetrics|typer"
+OPTIONAL = (
+    "PIL|matplotlib|jinja2|onnxruntime|onnx|h5py|skimage|sklearn|mlxtend|torchmetrics|typer"
+    "|transformers|diffusers|timm|skl2onnx"
+)
 
 
 def test_optional_packages_are_imported_only_through_require() -> None:

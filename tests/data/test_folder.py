@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from leapfactual.data import load_image_files, load_image_folder
+from leapfactual.data import aspect_note, load_image_files, load_image_folder
 from leapfactual.data.folder import load_image_inputs
 
 
@@ -28,7 +28,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 def test_classes_are_sorted_folders_and_files_are_resized(folder: Path) -> None:
-    data = load_image_folder(folder, size=8, channels=3)
+    data = load_image_folder(folder, size=8, channels=3, aspect="stretch")
     assert data.class_names == ["a_cat", "b_dog"] and data.name == "pets"
     assert data.images.shape == (3, 3, 8, 8) and data.images.dtype == torch.float32
     assert data.labels.tolist() == [0, 0, 1]
@@ -39,7 +39,7 @@ def test_classes_are_sorted_folders_and_files_are_resized(folder: Path) -> None:
 
 
 def test_grey_conversion(folder: Path) -> None:
-    data = load_image_folder(folder, size=5, channels=1)
+    data = load_image_folder(folder, size=5, channels=1, aspect="stretch")
     assert data.shape == (1, 5, 5)
     red = data.images[1, 0]
     # ITU-R 601-2 luma of pure red, as Pillow computes it: 299/1000 * 255
@@ -248,3 +248,48 @@ def test_discovery_looks_at_a_bounded_number_of_entries(tmp_path: Path, monkeypa
     assert names == ["a/0.png"] and labels is not None and labels.tolist() == [0]
     with pytest.raises(ValueError, match=r"limit must be a whole number >= 0"):
         load_image_inputs(["t"], 6, 1, limit=-1)
+@pytest.fixture
+def wide(tmp_path: Path) -> Path:
+    """A 24x48 px (height x width) text line: white, its middle third of columns black."""
+    (tmp_path / "lines").mkdir()
+    pixels = np.full((24, 48), 255, np.uint8)
+    pixels[:, 16:32] = 0
+    Image.fromarray(pixels).save(tmp_path / "lines" / "line.png")
+    Image.new("L", (24, 24), 255).save(tmp_path / "lines" / "square.png")
+    return tmp_path
+
+
+def test_non_square_images_keep_their_shape_when_asked(wide: Path) -> None:
+    image = load_image_folder(wide, size=(24, 48)).images[0, 0]
+    assert image.shape == (24, 48)
+    assert float(image[:, 20:28].max()) < 0.05 and float(image[:, :12].min()) > 0.95
+
+
+def test_pad_fits_an_image_inside_with_black_bars(wide: Path) -> None:
+    line = load_image_folder(wide, size=16).images[0, 0]  # 24x48 -> 8x16, centred
+    assert float(line[:4].max()) == 0 and float(line[12:].max()) == 0  # the bars
+    assert float(line[4:12, :4].min()) > 0.95 and float(line[4:12, 7:9].max()) < 0.05
+
+
+def test_crop_covers_and_cuts_the_edges(wide: Path) -> None:
+    line = load_image_folder(wide, size=16, aspect="crop").images[0, 0]  # 16x32, centre 16
+    assert float(line[:, 6:10].max()) < 0.05 and float(line[:, 0].min()) > 0.95
+
+
+def test_stretch_distorts_as_asked(wide: Path) -> None:
+    line = load_image_folder(wide, size=16, aspect="stretch").images[0, 0]
+    assert float(line[0].min()) < 0.05 and float(line[:, 0].min()) > 0.95  # no bars
+
+
+def test_a_note_says_what_was_done(wide: Path) -> None:
+    files = sorted((wide / "lines").iterdir())
+    assert aspect_note(files, (24, 48), "pad") == (
+        "1 of 2 images (e.g. 24x24 px, height x width) have another aspect ratio than 24x48: "
+        "they were scaled to fit and padded with black (nothing stretched or cut); choose "
+        "with aspect = pad, crop or stretch, or keep their shape with --image-size 24x24 (a "
+        "codec that takes it: --codec)"
+    )
+    assert "centre-cropped" in (aspect_note(files, 16, "crop") or "")
+    assert aspect_note(files[1:], 16, "stretch") is None  # every image square: nothing to say
+    with pytest.raises(ValueError, match=r"unknown aspect 'fit' .*choose one of"):
+        load_image_folder(wide, size=16, aspect="fit")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import zipfile
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +120,7 @@ def broken(tiny_run, tmp_path_factory) -> Broken:
     Image.fromarray(arr).save(root / "digit.png")
     _own_model_cases(tiny_run, run, root)
     _hardening_cases(tiny_run, run, root)
+    _byo_cases(tiny_run, run, root)
     return Broken(run, root)
 
 
@@ -191,3 +193,103 @@ def _hardening_cases(tiny_run, run: Path, root: Path) -> None:
     keep = {k: v for k, v in meta.items() if k not in ("tensors", "save_id", "sha256")}
     save_tensors(root / "exp_edited" / "explanation", {**tensors, "extra": torch.ones(2)}, keep)
     Image.new("RGB", (4, 4)).save(root / "galaxy.h5", format="PNG")
+
+
+class _ThreeOutputs(torch.nn.Module):
+    """A face detector's head: box [B, 4], landmarks [B, 10], probabilities [B, 2]."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.box, self.marks = torch.nn.Linear(784, 4), torch.nn.Linear(784, 10)
+        self.score = torch.nn.Linear(784, 2)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = x.flatten(1)
+        return self.box(x), self.marks(x), self.score(x).softmax(1)
+
+
+class _RgbOnly(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] != 3:
+            raise RuntimeError("this network takes RGB images")
+        return x.flatten(1)[:, :10]
+
+
+def _export(model: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+    batch = torch.export.Dim("batch")
+    program = torch.export.export(model.eval(), (example,), dynamic_shapes=({0: batch},))
+    torch.export.save(program, str(path))
+
+
+def _byo_cases(tiny_run, run: Path, root: Path) -> None:
+    """Bring-your-own rows: models with several outputs, NaN, probabilities, a damaged
+    export, one that fails on the run's images, a scikit-learn ONNX graph of flat
+    vectors, a run with a planted module and one whose model changed behind its file."""
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_digits
+    from sklearn.neural_network import MLPClassifier
+
+    from leapfactual.models import probe_images
+
+    example = tiny_run.test.images[:2]
+    torch.jit.script(_ThreeOutputs()).save(str(root / "three.pt"))
+    torch.jit.script(_RgbOnly()).save(str(root / "rgb_only.pt"))
+    nan = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    with torch.no_grad():
+        nan[1].weight.fill_(float("nan"))
+    torch.jit.script(nan).save(str(root / "nan.pt"))
+    _export(
+        torch.nn.Sequential(tiny_run.classifier, torch.nn.Softmax(1)), example, root / "probs.pt2"
+    )
+    constant = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    with torch.no_grad():
+        constant[1].weight.zero_()
+        constant[1].bias.copy_(torch.arange(10.0))  # always class 9: changed behind its file
+    _export(constant, example, root / "constant.pt2")
+    damaged = root / "damaged.pt2"
+    damaged.write_bytes((root / "probs.pt2").read_bytes())
+    with zipfile.ZipFile(root / "probs.pt2") as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    with zipfile.ZipFile(damaged, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(
+                name, b"{not a program" if name.endswith("models/model.json") else data
+            )
+    digits = load_digits()
+    x = (digits.data / 16).astype("float32")
+    mlp = MLPClassifier((16,), max_iter=30, random_state=0).fit(x, digits.target)
+    onnx = to_onnx(mlp, x[:1], options={id(mlp): {"zipmap": False}})
+    (root / "digits.onnx").write_bytes(onnx.SerializeToString())
+
+    planted = _copy_run(run, root / "run_planted")
+    (planted / "lf_planted_module.py").write_text(
+        "import pathlib\n"
+        "pathlib.Path(__file__).with_name('imported.txt').write_text('code ran')\n"
+        "def model(x):\n    return x.flatten(1)[:, :10]\n"
+    )
+    meta = json.loads((planted / "run.json").read_text())
+    meta["classifier_source"] = {
+        "spec": "lf_planted_module:model",
+        "kind": "entry_point",
+        "sha256": file_sha256(planted / "lf_planted_module.py"),
+    }
+    (planted / "run.json").write_text(json.dumps(meta))
+
+    swapped = _copy_run(run, root / "run_swapped")
+    meta = json.loads((swapped / "run.json").read_text())
+    with torch.no_grad():
+        before = (constant(probe_images((1, 28, 28))) * 2).tolist()  # as it answered then
+    meta["classifier_source"] = {
+        "spec": str(root / "constant.pt2"),
+        "kind": "export",
+        "sha256": file_sha256(root / "constant.pt2"),
+        "fingerprint": before,
+    }
+    (swapped / "run.json").write_text(json.dumps(meta))
+
+    from PIL import Image
+
+    for label in ("a", "b"):  # 24x48 px (height x width) text lines
+        (root / "lines" / label).mkdir(parents=True)
+        Image.new("L", (48, 24), 40 if label == "a" else 220).save(root / "lines" / label / "0.png")

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from leapfactual.audit import audit_run
+from leapfactual.cli.fit import parse_size
 from leapfactual.data import load_dataset, load_image_files
 from leapfactual.data.folder import load_image_inputs
 from leapfactual.data.idx import read_idx
@@ -37,6 +38,7 @@ from leapfactual.explain.registry import build_explainer
 from leapfactual.explain.targets import value_targets
 from leapfactual.flow import ConditionSpec, MLPField, Solver, leap, load_field
 from leapfactual.io import load_module, load_tensors, save_tensors
+from leapfactual.models import Preprocess, load_codec, probe_classifier
 from leapfactual.models.external import load_classifier
 from leapfactual.models.resvae import ResVAE
 from leapfactual.pipeline import (
@@ -836,6 +838,176 @@ ROWS = [
             (lambda r, b: r.explainer().set_nonfinite("skip"), r"nonfinite must be one of"),
         ],
         [(_explain_cli("run", "--nonfinite", "skip"), r"nonfinite must be one of error, invalid")],
+    ),
+]
+
+
+# -- bring your own models (rows 50-62) -----------------------------------------------------
+MNIST_FIT = ["fit", "--data", "mnist5k", "--out"]
+
+
+def _fit_own(model: str, *extra: str, fit: list[str] = MNIST_FIT) -> Callable[..., list[str]]:
+    def args(run: Any, broken: Any) -> list[str]:
+        out = broken.root / "out" / f"{next(_OUTS)}-fit"
+        return [*fit, str(out), "--classifier", str(broken.root / model), *extra]
+
+    return args
+
+
+def _probe(model: str, **options: Any) -> Callable[..., object]:
+    def call(run: Any, broken: Any) -> object:
+        loaded = load_classifier(str(broken.root / model), **options)
+        return probe_classifier(
+            loaded.model, _x(run), spec=loaded.spec, class_names=run.class_names
+        )
+
+    return call
+
+
+def _planted(run: Any, broken: Any) -> object:
+    sys.path.insert(0, str(broken.run_planted))  # as `python -m` from the run's directory
+    try:
+        return load_run(broken.run_planted)
+    finally:
+        sys.path.remove(str(broken.run_planted))
+
+
+ROWS += [
+    Row(
+        "preprocess",
+        [
+            (lambda r, b: Preprocess(std=(0.0,)), r"classifier\.preprocess\.std must be positive"),
+            (
+                lambda r, b: Preprocess(mean=(0.5, 0.5, 0.5)).check_channels(1),
+                r"mean has 3 values, but the images have 1 channel",
+            ),
+        ],
+        [
+            (
+                _fit_own("three.pt", "--set", "classifier.preprocess.std=[0]"),
+                r"classifier\.preprocess\.std must be positive",
+            ),
+            (
+                _fit_own("three.pt", "--set", "classifier.preprocess.mean=[0.5, 0.5, 0.5]"),
+                r"mean has 3 values, but the images have 1 channel",
+            ),
+        ],
+    ),
+    Row(
+        "output_choice",
+        [
+            (
+                _probe("three.pt"),
+                r"returned 3 outputs, not one Tensor: \[0\] \(1, 4\), \[1\] \(1, 10\), "
+                r"\[2\] \(1, 2\); .*classifier\.output=INDEX",
+            ),
+            (_probe("three.pt", output="5"), r"output = '5' names none of the outputs"),
+        ],
+        [(_fit_own("three.pt"), r"returned 3 outputs, not one Tensor: \[0\] \(1, 4\)")],
+    ),
+    Row(
+        "probe_classes",
+        [(_probe("three.pt", output="0"), r"returns 4 scores per image, but the data has 10")],
+        [
+            (
+                _fit_own("three.pt", "--set", "classifier.output=0"),
+                r"returns 4 scores per image, but the data has 10 classes",
+            ),
+        ],
+    ),
+    Row(
+        "probe_nonfinite",
+        [(_probe("nan.pt"), r"NaN or infinite outputs for 1 of 1 probe image\(s\) before any")],
+        [(_fit_own("nan.pt"), r"NaN or infinite outputs .* before any training")],
+    ),
+    Row(
+        "static_batch",
+        [(_probe("classifier.pt2"), r"fixed batch size of 2 .*dynamic_shapes=")],
+        [(_fit_own("classifier.pt2"), r"exported with a fixed batch size of 2 .*Dim\('batch'\)")],
+    ),
+    Row(
+        "onnx_input",
+        [(_probe("digits.onnx"), r"takes input 'X' of shape \['\?', 64\].*flatten")],
+        [
+            (
+                _fit_own("digits.onnx", fit=FIT),
+                r"shape \['\?', 64\], but gets images of shape \[1, 1, 8, 8\]; set "
+                r"classifier\.preprocess\.flatten = true",
+            )
+        ],
+    ),
+    Row(
+        "probs_mismatch",
+        [
+            (_probe("probs.pt2"), r"returns probabilities .*classifier\.outputs = 'probs'"),
+            (
+                lambda r, b: probe_classifier(r.classifier, _x(r), spec="m", outputs="probs"),
+                r"rows that are not probabilities.*'logits'",
+            ),
+        ],
+        [(_fit_own("probs.pt2"), r"returns probabilities \(every row in \[0, 1\], summing")],
+    ),
+    Row(
+        "model_failed",
+        [
+            (
+                lambda r, b: load_classifier(str(b.root / "damaged.pt2")),
+                r"cannot load .*damaged\.pt2 as a TorchScript or torch\.export file",
+            ),
+            (_probe("rgb_only.pt"), r"rgb_only\.pt failed while probing it with a batch of 1"),
+        ],
+        [
+            (_fit_own("damaged.pt2"), r"cannot load .*damaged\.pt2 as .*export the model again"),
+            (_fit_own("rgb_only.pt"), r"failed while probing .*takes RGB images"),
+        ],
+    ),
+    Row(
+        "planted_module",
+        [(_planted, r"never makes leapfactual import code from the run's or the working")],
+    ),
+    Row(
+        "codec_spec",
+        [
+            (lambda r, b: load_codec("vae.ckpt"), r"unknown codec SPEC 'vae\.ckpt'; give"),
+            (lambda r, b: load_codec(str(b.root)), r"has no config\.json; a codec directory is"),
+            (
+                lambda r, b: FitConfig(flow=FlowSettings(field="unet2d")),
+                r"flow\.field = 'unet2d' works on spatial latents .*--codec",
+            ),
+        ],
+        [
+            (
+                lambda r, b: [*FIT, str(b.root / "fit_codec"), "--codec", "nope_xyz:codec"],
+                r"cannot import module 'nope_xyz' of codec 'nope_xyz:codec'",
+            ),
+            (
+                lambda r, b: [*FIT, str(b.root / "fit_unet2d"), "--set", "flow.field=unet2d"],
+                r"flow\.field = 'unet2d' works on spatial latents",
+            ),
+        ],
+    ),
+    Row(
+        "aspect",
+        [
+            (lambda r, b: FitConfig(aspect="fit"), r"unknown aspect 'fit'; choose one of"),
+            (lambda r, b: parse_size("24x"), r"--image-size takes a side \(64\) or HEIGHTxWIDTH"),
+        ],
+        [
+            (
+                lambda r, b: [
+                    *("fit", "--data", f"image-folder:{b.root / 'lines'}", "--out"),
+                    *(str(b.root / "fit_lines"), "--image-size", "24x48"),
+                ],
+                r"the images are 24x48 px \(height x width\), but the VAE \(bring a codec: "
+                r"--codec\), the classifier the run trains .* take square images only",
+            ),
+            (lambda r, b: [*FIT, str(b.root / "fit_size"), "--image-size", "24x"], r"HEIGHTxWIDTH"),
+        ],
+    ),
+    Row(
+        "behaviour_changed",
+        [(lambda r, b: load_run(b.run_swapped), r"answers the run's probe images differently")],
+        [(_explain_cli("run_swapped"), r"the model changed although its files did not")],
     ),
 ]
 

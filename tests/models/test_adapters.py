@@ -79,7 +79,8 @@ def test_as_tensor_outputs_accepts_tensors_and_logits():
         (
             (torch.zeros(2, 3), 1),
             "classifier",
-            r"classifier returned tuple of 2 items.*model\(x\)\[0\]",
+            r"classifier returned 2 outputs, not one Tensor: \[0\] \(2, 3\), \[1\] \(int\); "
+            r"choose the one you mean: lambda x: model\(x\)\[INDEX\]",
         ),
         ([torch.zeros(2, 3)], "classifier", r"returned list of 1 items.*\[B, K\]"),
         ("text", "classifier", r"returned str, not a Tensor.*<the Tensor attribute>"),
@@ -131,9 +132,9 @@ def test_hf_style_classifier_works_with_an_explainer(images):
 
 
 def test_explainer_errors_for_tuple_outputs(images):
-    with pytest.raises(ValueError, match=r"classifier returned tuple of 2 items.*model\(x\)\[0\]"):
+    with pytest.raises(ValueError, match=r"returned 2 outputs, not one.*\[0\] \(2, 3\), \[1\]"):
         OptBased(TupleClassifier(), FlatCodec(), steps=1).explain(images, target=1)
-    with pytest.raises(ValueError, match=r"codec\.encode returned tuple.*DiffusersCodec"):
+    with pytest.raises(ValueError, match=r"codec\.encode returned 2 outputs.*DiffusersCodec"):
         OptBased(HFStyleClassifier(), TupleCodec(), steps=1).explain(images, target=1)
 
 

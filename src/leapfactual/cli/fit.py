@@ -27,8 +27,18 @@ def fit(
         str | None,
         typer.Option(
             help="Your classifier instead of training one: package.module:attribute, a "
-            "torch.export .pt2, a TorchScript file, or an .onnx file (then only the VAE and "
-            "the flow are trained, the flow on this model's outputs)."
+            "torch.export .pt2, a TorchScript file, an .onnx file, a Hugging Face model "
+            "directory or timm:NAME:CHECKPOINT.safetensors (then only the VAE and the flow "
+            "are trained, the flow on this model's outputs; --set classifier.preprocess.* and "
+            "classifier.output shape its inputs and pick its output)."
+        ),
+    ] = None,
+    codec: Annotated[
+        str | None,
+        typer.Option(
+            help="Your codec instead of training a VAE: package.module:attribute (an object "
+            "with encode and decode) or a diffusers autoencoder directory (then only the flow "
+            "is trained, on its latents standardised by a scale measured on the data)."
         ),
     ] = None,
     kind: Annotated[
@@ -40,8 +50,18 @@ def fit(
         ),
     ] = None,
     image_size: Annotated[
-        int | None,
-        typer.Option(min=1, help="Side of the images read from files [default: from the data]."),
+        str | None,
+        typer.Option(
+            help="Size of the images read from files: a side (64) or HEIGHTxWIDTH (24x48, "
+            "kept non-square for models that take it) [default: from the data]."
+        ),
+    ] = None,
+    aspect: Annotated[
+        str | None,
+        typer.Option(
+            help="How images of another aspect ratio are fitted to that size: pad (black "
+            "bars, nothing lost), crop or stretch [default: pad]."
+        ),
     ] = None,
     channels: Annotated[
         int | None,
@@ -106,9 +126,11 @@ def fit(
             "data": data,
             "seed": seed,
             "test_fraction": test_fraction,
-            "image_size": image_size,
+            "image_size": parse_size(image_size),
+            "aspect": aspect,
             "channels": channels,
             "classifier.spec": classifier,
+            "codec.spec": codec,
             "classifier.kind": kind,
             "vae.latent_dim": latent_dim,
             "vae.kind": vae_kind,
@@ -132,7 +154,22 @@ def fit(
         typer.echo(f"images: {c} x {h} x {w} ({len(run.class_names)} classes)")
         for key, value in run.summary.items():
             typer.echo(f"{key}: {value:.4f}")
+        for note in run.meta.get("notes", []):
+            typer.echo(f"note: {note}")
         for warning in run.warnings:
             typer.echo(f"warning: {warning}", err=True)
         typer.echo(f"run: {out}")
     finish()
+
+
+def parse_size(text: str | None) -> int | tuple[int, int] | None:
+    """``--image-size``: ``64`` (a side) or ``24x48`` (height x width)."""
+    if text is None:
+        return None
+    parts = text.lower().replace(" ", "").split("x")
+    if len(parts) in (1, 2) and all(p.isdigit() and int(p) >= 1 for p in parts):
+        sizes = [int(p) for p in parts]
+        return sizes[0] if len(sizes) == 1 else (sizes[0], sizes[1])
+    raise ValueError(
+        f"--image-size takes a side (64) or HEIGHTxWIDTH (24x48) in pixels, got {text!r}"
+    )

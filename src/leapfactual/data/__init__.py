@@ -20,7 +20,14 @@ from leapfactual.data.confounded import (
     remove_nuisance,
 )
 from leapfactual.data.dataset import Dataset, images_from_uint8
-from leapfactual.data.folder import load_image_files, load_image_folder, load_image_inputs
+from leapfactual.data.folder import (
+    ASPECTS,
+    aspect_note,
+    folder_aspect_note,
+    load_image_files,
+    load_image_folder,
+    load_image_inputs,
+)
 from leapfactual.data.galaxy10 import load_galaxy10
 from leapfactual.data.idx import FASHION_MNIST_DIR, load_fashion_mnist, load_idx, read_idx
 from leapfactual.data.registry import (
@@ -42,6 +49,7 @@ from leapfactual.data.thickness import (
 )
 
 __all__ = [
+    "ASPECTS",
     "DEFAULT_DATASET",
     "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_DIR",
@@ -56,9 +64,11 @@ __all__ = [
     "ThicknessRule",
     "ThicknessTask",
     "add_nuisance",
+    "aspect_note",
     "available_datasets",
     "colour_shapes",
     "confounded_digits",
+    "folder_aspect_note",
     "images_from_uint8",
     "load_confounded",
     "load_confounded_test",

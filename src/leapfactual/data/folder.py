@@ -9,8 +9,12 @@ Every image goes through one reader, :func:`read_image`:
   **black**: the pixel is multiplied by its alpha (the project's backgrounds are dark).
 - Colour becomes grey by ITU-R 601-2 luma (``0.299 R + 0.587 G + 0.114 B``, as Pillow's
   ``L``); grey becomes RGB by repeating it.
-- Resizing to ``size`` x ``size`` is Lanczos in float, clipped to [0, 1]; the aspect ratio is
-  not kept (crop beforehand if it matters); an image already of that size is not resampled.
+- ``size`` is a side (square images) or ``(height, width)``. Resizing is Lanczos in float,
+  clipped to [0, 1]; an image already of that size is not resampled. An image of another
+  aspect ratio is fitted by ``aspect``: ``pad`` (the default: scaled to fit inside and centred
+  on black, nothing lost or stretched), ``crop`` (scaled to cover and centre-cropped) or
+  ``stretch`` (resized to the size, distorted); :func:`aspect_note` says in one line what
+  was done to a set of images.
 - An image over Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, about 89
   million pixels) is refused with a ``ValueError`` naming the file and its pixel count.
 """
@@ -46,23 +50,29 @@ PathLike = str | os.PathLike[str]
 MAX_ENTRIES = 1_000_000
 """A folder listing, a class tree or a glob pattern looks at no more files and folders than
 this; one that would is refused (a pattern through linked folders could run on for hours)."""
+Size = int | tuple[int, int]
+ASPECTS = ("pad", "crop", "stretch")
+"""How an image of another aspect ratio than the size asked for is fitted to it."""
 
 
 def load_image_folder(
-    directory: PathLike, size: int | None = None, channels: int | None = None
+    directory: PathLike,
+    size: Size | None = None,
+    channels: int | None = None,
+    aspect: str = "pad",
 ) -> Dataset:
     """Load ``directory/CLASS/*.png|jpg|jpeg``; sorted sub-folder names are the class names.
 
-    Images become ``channels`` (1 grey, 3 RGB) x ``size`` x ``size`` (see the module
-    docstring); ``None`` takes them from the data as :func:`read_images` says, and
-    ``Dataset.shape`` tells what was chosen. Files with other suffixes and hidden entries are
-    skipped.
+    Images become ``channels`` (1 grey, 3 RGB) x ``size`` (a side, or ``(height, width)``),
+    fitted by ``aspect`` (see the module docstring); ``None`` takes them from the data as
+    :func:`read_images` says, and ``Dataset.shape`` tells what was chosen. Files with other
+    suffixes and hidden entries are skipped.
     """
     root = Path(directory).expanduser()
-    _check_size(size, channels)
+    _check_size(size, channels, aspect)
     classes, files, labels = _class_tree(root)
     return Dataset(
-        read_images(files, size, channels),
+        read_images(files, size, channels, aspect),
         torch.tensor(labels, dtype=torch.long),
         classes,
         root.name,
@@ -98,14 +108,30 @@ def _class_tree(root: Path, room: int = 0) -> tuple[list[str], list[Path], list[
     return classes, files, labels
 
 
-def _check_size(size: int | None, channels: int | None) -> None:
-    """``None`` (take it from the data) or channels 1 / 3 and a positive integer size."""
+def _check_size(size: Size | None, channels: int | None, aspect: str = "pad") -> None:
+    """``None`` (take it from the data) or channels 1 / 3, a positive integer size (or a
+    pair of them) and a known aspect policy."""
     if channels is not None and (isinstance(channels, bool) or channels not in (1, 3)):
         raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
-    if size is not None and (
-        isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1
+    sides = size if isinstance(size, tuple | list) else (size,)
+    if size is not None and not (
+        len(sides) in (1, 2)
+        and all(
+            not isinstance(s, bool) and isinstance(s, numbers.Integral) and s >= 1 for s in sides
+        )
     ):
-        raise ValueError(f"size must be a positive integer, got {size!r}")
+        raise ValueError(
+            f"size must be a positive integer or (height, width) of them, got {size!r}"
+        )
+    if aspect not in ASPECTS:
+        raise ValueError(
+            f"unknown aspect {aspect!r} (how images of another aspect ratio are fitted); "
+            f"choose one of {list(ASPECTS)}"
+        )
+
+
+def _hw(size: Size) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
 def image_files(directory: Path) -> list[Path]:
@@ -130,9 +156,13 @@ def _listing(directory: Path) -> list[Path]:
 
 
 def read_images(
-    files: Sequence[Path], size: int | None = None, channels: int | None = None
+    files: Sequence[Path],
+    size: Size | None = None,
+    channels: int | None = None,
+    aspect: str = "pad",
 ) -> Tensor:
-    """Images float32 ``[N, channels, size, size]`` in [0, 1], read one file at a time.
+    """Images float32 ``[N, channels, H, W]`` in [0, 1] (``size``: a side or ``(H, W)``),
+    read one file at a time, each fitted by ``aspect`` (module docstring).
 
     ``None`` is taken from the files' headers (only palette images get decoded for it):
     ``channels`` is 3 if any image is in colour (see :data:`GREY_MODES`; a grey PNG stays
@@ -148,14 +178,15 @@ def read_images(
             channels = 3 if any(colour for colour, _ in headers) else 1
         if size is None:
             size = sorted(side for _, side in headers)[(len(headers) - 1) // 2]
-    out = torch.empty(len(files), channels, size, size)
+    _check_size(size, channels, aspect)
+    out = torch.empty(len(files), channels, *_hw(size))
     for i, file in enumerate(files):
-        out[i] = torch.from_numpy(read_image(file, size, channels))
+        out[i] = torch.from_numpy(read_image(file, size, channels, aspect))
     return out
 
 
-def read_image(file: Path, size: int, channels: int) -> np.ndarray:
-    """One image file as float32 ``[channels, size, size]`` in [0, 1] (module docstring)."""
+def read_image(file: Path, size: Size, channels: int, aspect: str = "pad") -> np.ndarray:
+    """One image file as float32 ``[channels, H, W]`` in [0, 1] (module docstring)."""
     with _opened(file) as image:
         mode = image.mode
         raw, scale, alpha = _raw_pixels(image)
@@ -171,18 +202,72 @@ def read_image(file: Path, size: int, channels: int) -> np.ndarray:
         pixels = pixels @ LUMA[:, None]
     elif channels == 3 and pixels.shape[2] == 1:
         pixels = np.repeat(pixels, 3, axis=2)
-    if pixels.shape[:2] == (size, size):
+    height, width = _hw(size)
+    if pixels.shape[:2] == (height, width):
+        return np.ascontiguousarray(pixels.transpose(2, 0, 1))
+    h, w = pixels.shape[:2]
+    if aspect == "stretch" or h * width == w * height:
+        return _resized(pixels, height, width)
+    fit = min if aspect == "pad" else max
+    factor = fit(height / h, width / w)
+    inner_h, inner_w = max(1, round(h * factor)), max(1, round(w * factor))
+    scaled = _resized(pixels, inner_h, inner_w)
+    out = np.zeros((channels, height, width), dtype=np.float32)
+    if aspect == "pad":
+        top, left = (height - inner_h) // 2, (width - inner_w) // 2
+        out[:, top : top + inner_h, left : left + inner_w] = scaled
+    else:
+        top, left = (inner_h - height) // 2, (inner_w - width) // 2
+        out[:] = scaled[:, top : top + height, left : left + width]
+    return out
+
+
+def _resized(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``[h, w, C]`` pixels resized (Lanczos, per channel) to ``[C, height, width]``."""
+    if pixels.shape[:2] == (height, width):
         return np.ascontiguousarray(pixels.transpose(2, 0, 1))
     pil = require("PIL.Image", "data", "reading image files")
     planes = [
         np.asarray(
             pil.fromarray(np.ascontiguousarray(pixels[..., c])).resize(
-                (size, size), pil.Resampling.LANCZOS
+                (width, height), pil.Resampling.LANCZOS
             )
         )
-        for c in range(channels)
+        for c in range(pixels.shape[2])
     ]
     return np.clip(np.stack(planes), 0.0, 1.0)
+
+
+def folder_aspect_note(directory: PathLike, size: Size, aspect: str) -> str | None:
+    """:func:`aspect_note` of the images of a class-folder tree (``image-folder:DIR``)."""
+    _, files, _ = _class_tree(Path(directory).expanduser())
+    return aspect_note(files, size, aspect)
+
+
+def aspect_note(files: Sequence[Path], size: Size, aspect: str) -> str | None:
+    """One line saying what reading ``files`` at ``size`` did to the images whose aspect
+    ratio is not the size's (None when every image has it). Reads the headers only."""
+    height, width = _hw(size)
+    shapes: dict[tuple[int, int], int] = {}
+    for file in files:
+        with _opened(file) as image:
+            w, h = image.size
+        if h * width != w * height:
+            shapes[(h, w)] = shapes.get((h, w), 0) + 1
+    if not shapes:
+        return None
+    common = max(shapes, key=lambda k: shapes[k])
+    done = {
+        "pad": "scaled to fit and padded with black (nothing stretched or cut)",
+        "crop": "scaled to cover and centre-cropped (their edges are cut)",
+        "stretch": "stretched to it (their shapes are distorted)",
+    }[aspect]
+    return (
+        f"{sum(shapes.values())} of {len(files)} images (e.g. {common[0]}x{common[1]} px, "
+        f"height x width) have another aspect ratio than {height}x{width}: they were "
+        f"{done}; choose with aspect = pad, crop or stretch, or keep their shape with "
+        f"--image-size {common[0]}x{common[1]} (a codec that takes it: --codec)"
+    )
 
 
 @contextmanager
@@ -247,9 +332,14 @@ class _Found:
 
 
 def load_image_inputs(
-    specs: PathLike | Sequence[PathLike], size: int, channels: int, limit: int = 0
+    specs: PathLike | Sequence[PathLike],
+    size: Size,
+    channels: int,
+    limit: int = 0,
+    aspect: str = "pad",
 ) -> tuple[Tensor, list[str], Tensor | None]:
-    """Images ``[N, channels, size, size]`` in [0, 1], their names and, maybe, class labels.
+    """Images ``[N, channels, H, W]`` in [0, 1] (``size``: a side or ``(H, W)``, each image
+    fitted by ``aspect``), their names and, maybe, class labels.
 
     Each spec (one spec alone is accepted too) is an image file, a folder of images, a
     class-folder tree ``DIR/CLASS/*.png`` (a folder with no image directly in it; the
@@ -268,7 +358,7 @@ def load_image_inputs(
     the paths as given. Labels (indices into the sorted class-folder names) come back only
     when every spec is a class-folder tree with the same class names; else ``None``.
     """
-    _check_size(size, channels)
+    _check_size(size, channels, aspect)
     if size is None or channels is None:
         raise ValueError("load_image_inputs needs the size and channels the models expect")
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
@@ -293,7 +383,7 @@ def load_image_inputs(
     labels = None
     if found[0].classes is not None and all(part.classes == found[0].classes for part in found):
         labels = torch.tensor([label for part in found for label in part.labels])[: len(entries)]
-    images = read_images([file for _, file in entries], size, channels)
+    images = read_images([file for _, file in entries], size, channels, aspect)
     return images, names, labels
 
 

@@ -13,6 +13,7 @@ from leapfactual.flow.fields import MLPField, VectorField, load_field, save_fiel
 from leapfactual.flow.leap import leap
 from leapfactual.flow.solvers import ADAPTIVE, FIXED_STEP, Solver, integrate
 from leapfactual.flow.unet import UNet1DField
+from leapfactual.flow.unet2d import UNet2DField
 
 __all__ = [
     "ADAPTIVE",
@@ -24,6 +25,7 @@ __all__ = [
     "Solver",
     "Source",
     "UNet1DField",
+    "UNet2DField",
     "UniformSource",
     "VectorField",
     "cfm_loss",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -52,12 +52,76 @@ def as_tensor_outputs(out: object, where: str = "classifier") -> Tensor:
     if fields:
         access = f".{fields[0]}"
         kind += f" (with {', '.join('.' + name for name in fields)})"
-    elif isinstance(out, (tuple, list)):
+    elif isinstance(out, (tuple, list)) and len(out) == 1:
         access = "[0]"
-        kind += f" of {len(out)} items"
+        kind += " of 1 items"
+    elif isinstance(out, (tuple, list, Mapping)):
+        if where.startswith("classifier"):
+            extra = ", or for a classifier given by a spec --set classifier.output=INDEX (or NAME)"
+        else:
+            extra = f"; {FIXES[where]}" if where in FIXES else ""
+        raise ValueError(
+            f"{where} returned {len(out)} outputs, not one Tensor: {describe_outputs(out)}; "
+            f"choose the one you mean: lambda x: model(x)[INDEX] (or ['NAME']){extra}"
+        )
     else:
         access = ".<the Tensor attribute>"
     raise ValueError(f"{where} returned {kind}, not a Tensor; {fix}: lambda x: model(x){access}")
+
+
+def describe_outputs(out: object) -> str:
+    """Every output of a model that returned several, with its shape: ``[0] (2, 4), [1]
+    (2, 10)`` for a sequence, ``'label' (2,), 'probabilities' (2, 10)`` for a mapping."""
+    items: Iterable[tuple[object, object]] = (
+        out.items()
+        if isinstance(out, Mapping)
+        else enumerate(out)
+        if isinstance(out, Sequence)
+        else ()
+    )
+    return ", ".join(
+        f"{name!r} {_shape(value)}" if isinstance(name, str) else f"[{name}] {_shape(value)}"
+        for name, value in items
+    )
+
+
+def _shape(value: object) -> str:
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return str(tuple(int(s) for s in shape))
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], Mapping):
+        return f"(a sequence of {len(value)} maps)"
+    return f"({type(value).__name__})"
+
+
+def select_output(out: object, choice: str, where: str = "classifier") -> object:
+    """The output ``choice`` names (``classifier.output``): an index into a tuple or list,
+    a name (or an index in order) in a mapping (a dict, a Hugging Face output, an ONNX
+    graph's named outputs); ``""`` takes the one output there is (or ``.logits``). A choice
+    that does not fit, or several outputs and none chosen, raise one line listing every
+    output with its shape."""
+    if not choice:
+        return out if isinstance(out, Tensor) else as_tensor_outputs(out, where)
+    listing = (
+        describe_outputs(out)
+        if isinstance(out, (tuple, list, Mapping))
+        else f"one {type(out).__name__}"
+    )
+    if isinstance(out, Mapping) and choice in out:
+        return out[choice]
+    if choice.isdigit() and isinstance(out, (tuple, list, Mapping)):
+        values = list(out.values()) if isinstance(out, Mapping) else list(out)
+        if int(choice) < len(values):
+            return values[int(choice)]
+    if not isinstance(out, (tuple, list, Mapping)):
+        raise ValueError(
+            f"classifier.output = {choice!r}, but {where} returns one output ({listing}); "
+            "drop the setting"
+        )
+    raise ValueError(
+        f"classifier.output = {choice!r} names none of the outputs of {where}: {listing}; "
+        "give an index or a name from this list"
+    )
 
 
 class TensorOutputs(nn.Module):
@@ -184,17 +248,30 @@ class DiffusersCodec(FlatLatents):
         sample: encode to a posterior sample instead of the mean.
         latent_shape: one image's latent ``(C, h, w)``, e.g. ``(4, H // 8, W // 8)`` for
             Stable Diffusion's VAE; None records it on the first ``encode``.
+        scaling_factor, shift_factor: used instead of the config's. A config's factor suits
+            the VAE it was trained with (0.18215 for Stable Diffusion's); for a VAE of your
+            own, measure the latents' spread on your images (``fit --codec`` does:
+            :func:`leapfactual.models.codecs.latent_statistics`).
     """
 
     input_range = (0.0, 1.0)
 
     def __init__(
-        self, vae: Any, sample: bool = False, latent_shape: Sequence[int] | None = None
+        self,
+        vae: Any,
+        sample: bool = False,
+        latent_shape: Sequence[int] | None = None,
+        scaling_factor: float | None = None,
+        shift_factor: float | None = None,
     ) -> None:
         super().__init__(vae, latent_shape)
         config = getattr(vae, "config", None)
-        scale = getattr(config, "scaling_factor", None)
-        shift = getattr(config, "shift_factor", None)
+        scale = (
+            scaling_factor
+            if scaling_factor is not None
+            else getattr(config, "scaling_factor", None)
+        )
+        shift = shift_factor if shift_factor is not None else getattr(config, "shift_factor", None)
         self.scaling_factor = 1.0 if scale is None else float(scale)
         self.shift_factor = 0.0 if shift is None else float(shift)
         if self.scaling_factor == 0:

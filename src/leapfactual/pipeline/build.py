@@ -23,6 +23,7 @@ from leapfactual.flow import (
     MLPField,
     Source,
     UNet1DField,
+    UNet2DField,
     UniformSource,
     VectorField,
     train_flow,
@@ -217,12 +218,31 @@ def fit_regressor(
 
 
 def build_field(
-    settings: FlowSettings, latent_dim: int, cond_dim: int, spec: ConditionSpec | None = None
+    settings: FlowSettings,
+    latent_dim: int,
+    cond_dim: int,
+    spec: ConditionSpec | None = None,
+    latent_shape: tuple[int, ...] | None = None,
 ) -> VectorField:
     """An untrained vector field for ``latent_dim`` latents under ``cond_dim`` conditions
-    (``spec``: a regressor's ``value`` condition instead of ``settings.condition``)."""
+    (``spec``: a regressor's ``value`` condition instead of ``settings.condition``;
+    ``latent_shape``: the latents' spatial ``(C, h, w)``, which ``unet2d`` needs)."""
     kind = spec.kind if spec is not None else settings.condition
     scale = (spec.mean, spec.std) if spec is not None else None
+    if settings.field == "unet2d":
+        if latent_shape is None or len(latent_shape) != 3:
+            raise ValueError(
+                f"flow.field = 'unet2d' works on spatial latents [C, h, w], but this codec's "
+                f"latents are flat ({latent_dim} values); use flow.field = 'mlp' or 'unet'"
+            )
+        return UNet2DField(
+            latent_shape,
+            cond_dim,
+            settings.width,
+            settings.depth,
+            kind,  # type: ignore[arg-type]
+            scale,
+        )
     if settings.field == "unet":
         return UNet1DField(
             latent_dim,
@@ -259,13 +279,15 @@ def fit_flow(
     checkpoint: PathLike | None = None,
     device: str | torch.device | None = None,
     regression: bool = False,
+    latent_shape: tuple[int, ...] | None = None,
 ) -> VectorField:
     """A CE-CFM field on ``latents`` conditioned on the annotator's probabilities ``probs``
     ``[N, K]`` (encoded with ``settings.condition``); ``regression``: ``probs`` are a
-    regressor's values ``[N, 1]``, encoded standardised by their mean and std (``value``)."""
+    regressor's values ``[N, 1]``, encoded standardised by their mean and std (``value``);
+    ``latent_shape``: the flat latents' spatial shape (for ``unet2d``)."""
     torch.manual_seed(seed)
     spec = ConditionSpec.of_values(probs) if regression else None
-    field = build_field(settings, latents.shape[1], probs.shape[1], spec)
+    field = build_field(settings, latents.shape[1], probs.shape[1], spec, latent_shape)
     if device is not None:
         field.to(device)
     train_flow(
@@ -319,6 +341,7 @@ def fit_flow_for(
         checkpoint=checkpoint,
         device=device,
         regression=outputs == "value",
+        latent_shape=getattr(codec, "latent_shape", None),
     )
 
 

@@ -55,9 +55,10 @@ def load_run_data(
     name = spec.partition(":")[0].strip().lower()
     if name in RESIZABLE:
         shape = recorded.get("shape")
-        size = shape[1] if shape else (config.image_size if config else None)
+        size = (shape[1], shape[2]) if shape else (config.image_hw if config else None)
         channels = shape[0] if shape else (config.channels if config else None)
         options = {k: v for k, v in (("size", size), ("channels", channels)) if v is not None}
+        options["aspect"] = config.aspect if config is not None else "pad"
     try:
         data = load_dataset(spec, **options)
     except (FileNotFoundError, NotADirectoryError) as err:

@@ -61,8 +61,8 @@ def resolve_inputs(
 ) -> tuple[Tensor, list[str]]:
     """The images to explain and their names: ``"test"`` / ``"train"`` (the run's split),
     a tensor, or image files, folders, class-folder trees and quoted glob patterns (read at
-    the run's image size and channels; with ``limit`` > 0, only the first ``limit`` files are
-    looked for and read)."""
+    the run's image shape and channels, fitted by its ``aspect``; with ``limit`` > 0, only the
+    first ``limit`` files are looked for and read)."""
     if isinstance(images, Tensor):
         return images, []
     specs = [images] if isinstance(images, str | os.PathLike) else list(images)
@@ -72,9 +72,9 @@ def resolve_inputs(
         raise ValueError("'test' and 'train' cannot be combined with other --images")
     from leapfactual.data import load_image_inputs
 
-    channels, size, _ = run.image_shape
+    channels, height, width = run.image_shape
     x, names, _ = load_image_inputs(
-        [str(s) for s in specs], size=size, channels=channels, limit=limit
+        [str(s) for s in specs], (height, width), channels, limit=limit, aspect=run.config.aspect
     )
     return x, names
 

@@ -58,10 +58,17 @@ from leapfactual.io import (
     write_json,
 )
 from leapfactual.metrics import codec_quality, conditional_sample_accuracy
-from leapfactual.models import accuracy, adapt_classifier, load_classifier
+from leapfactual.models import accuracy, adapt_classifier
 from leapfactual.pipeline import build
 from leapfactual.pipeline.data import data_fingerprint, load_run_data, resolve_data_spec
 from leapfactual.pipeline.settings import STAGE_NAMES, FitConfig, VAESettings, to_dict
+from leapfactual.pipeline.user_models import (
+    UserModels,
+    check_recorded,
+    load_user_models,
+    reload_user_classifier,
+    reload_user_codec,
+)
 
 STAGES = STAGE_NAMES
 RUN_FORMAT = 2
@@ -96,7 +103,8 @@ class Run:
     @property
     def dataset(self) -> Dataset:
         if self._data is None:
-            self._data = load_run_data(self.directory, self.config.data, self.meta.get("data", {}))
+            recorded = self.meta.get("data", {})
+            self._data = load_run_data(self.directory, self.config.data, recorded, self.config)
         return self._data
 
     @property
@@ -284,7 +292,10 @@ def _fit(
             f"{out} was fitted on other data than {config.data!r} holds now (fingerprint "
             f"{meta['data']['fingerprint']} vs {info['fingerprint']}); use another directory"
         )
+    user = load_user_models(config, data, target, stages)  # probed before anything is written
+    check_recorded(out, meta, user)
     meta = {**meta, "config": to_dict(config), "data": {**meta.get("data", {}), **info}}
+    meta.update(user.meta)
     if ranks.is_main:
         out.mkdir(parents=True, exist_ok=True)
         if not (out / "split.safetensors").exists():
@@ -294,7 +305,7 @@ def _fit(
             save_tensors(out / "split", {"train": train_idx, "test": test_idx}, {"kind": "split"})
         _write_meta(out, meta)
     barrier()
-    run = _assemble(out, config, meta, target, data)
+    run = _assemble(out, config, meta, target, data, user)
     external = config.classifier.spec is not None
     guided = config.vae.agreement > 0
     wanted = _closure(stages, external, guided)
@@ -323,7 +334,10 @@ def load_run(
     """Load a run directory written by :func:`fit_run` (whatever stages it has) onto ``device``.
 
     Every model file is checked against the SHA-256 recorded when it was written, and a user
-    classifier against the hash of the file the flow was fitted on.
+    classifier or codec against the hashes of every file it was fitted on and against its
+    recorded answers on a fixed probe batch. A run file never makes an import happen: a
+    user's entry point is located without importing it, and imported only when its module
+    file has the recorded hash and lies neither in the run's nor in the working directory.
     """
     out = Path(directory)
     meta = read_meta(out)
@@ -448,9 +462,35 @@ def _sizes(values: list[Any]) -> bool:
     return all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+SOURCE_ENTRIES: dict[str, Callable[[Any], bool]] = {
+    "spec": lambda v: isinstance(v, str),
+    "kind": lambda v: isinstance(v, str),
+    "sha256": lambda v: isinstance(v, str),  # a run pins every model it loads
+    "files": lambda v: _table(v, lambda h: isinstance(h, str)),
+    "output": lambda v: isinstance(v, str),
+    "preprocess": lambda v: isinstance(v, dict),
+    "class_names": lambda v: v is None or _strs(v),
+    "fingerprint": lambda v: (
+        isinstance(v, list)
+        and all(isinstance(row, list) and all(_number(x) for x in row) for row in v)
+    ),
+    "latent_shape": lambda v: isinstance(v, list) and _sizes(v),
+    "latent_shift": _number,
+    "latent_scale": lambda v: _number(v) and v > 0,
+    "value_range": lambda v: isinstance(v, list) and len(v) == 2 and all(map(_number, v)),
+}
+"""What each entry of a user model's record in ``run.json`` must be."""
+
+
 def _source(value: Any) -> bool:
     return value is None or (
-        _table(value, lambda v: isinstance(v, str)) and {"spec", "sha256"} <= set(value)
+        isinstance(value, dict)
+        and {"spec", "sha256"} <= set(value)
+        and all(key in SOURCE_ENTRIES and SOURCE_ENTRIES[key](v) for key, v in value.items())
     )
 
 
@@ -462,7 +502,9 @@ META_SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
         "an object of numbers",
     ),
     "warnings": (_strs, "a list of texts"),
-    "classifier_source": (_source, "null or an object (spec, kind, sha256 texts)"),
+    "classifier_source": (_source, "null or an object (spec, kind, sha256, files, ...)"),
+    "codec_source": (_source, "null or an object (spec, kind, sha256, files, latent scale)"),
+    "notes": (_strs, "a list of texts"),
     "flow_classifier": (lambda v: v is None or isinstance(v, str), "null or a SHA-256 text"),
     "vae_classifier": (lambda v: v is None or isinstance(v, str), "null or a SHA-256 text"),
     "vae_steps": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
@@ -481,8 +523,15 @@ def _write_meta(out: Path, meta: dict[str, Any]) -> None:
 
 
 def _assemble(
-    out: Path, config: FitConfig, meta: dict[str, Any], device: torch.device, data: Dataset | None
+    out: Path,
+    config: FitConfig,
+    meta: dict[str, Any],
+    device: torch.device,
+    data: Dataset | None,
+    user: UserModels | None = None,
 ) -> Run:
+    """The run in ``out`` with its models loaded; ``user``: the user's classifier and codec,
+    loaded and probed by ``fit`` (None: load them from what ``run.json`` records)."""
     split, _ = load_tensors(out / "split")
     run = Run(out, config, split["train"], split["test"], meta, _data=data)
     if data is not None:
@@ -502,10 +551,18 @@ def _assemble(
             base = out / stage
             model = load_field(base, device) if stage == "flow" else load_module(base, device)
             setattr(run, stage, model)
-    source = meta.get("classifier_source")
-    if source is not None:
-        loaded = load_classifier(source["spec"], expect_sha256=source["sha256"], device=device)
-        run.classifier = adapt_classifier(loaded.model)
+    if user is not None:
+        run.classifier = run.classifier if user.classifier is None else user.classifier
+        run.vae = run.vae if user.codec is None else user.codec
+        return run
+    shape = run.image_shape
+    if meta.get("codec_source") is not None:
+        run.vae = reload_user_codec(meta["codec_source"], config, out, device)
+    if meta.get("classifier_source") is not None:
+        source = meta["classifier_source"]
+        run.classifier = adapt_classifier(
+            reload_user_classifier(source, config, out, device, shape)
+        )
     return run
 
 
@@ -537,16 +594,6 @@ def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.
     seed = cfg.seed + STAGES.index(stage)
     ckpt = out / "checkpoints" / stage
     options: dict[str, Any] = {"progress": progress, "checkpoint": ckpt, "device": device}
-    if stage == "classifier" and cfg.classifier.spec is not None:
-        loaded = load_classifier(cfg.classifier.spec, device=device)
-        run.classifier = adapt_classifier(loaded.model)
-        run.meta["classifier_source"] = {
-            "spec": loaded.spec,
-            "kind": loaded.kind,
-            "sha256": loaded.sha256,
-        }
-        _check_outputs(run)
-        return
     if write:
         subdirectory(out, "checkpoints", stage)  # refuses a planted link: never written through
     train = run.train
@@ -600,25 +647,6 @@ def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.
         shutil.rmtree(ckpt, ignore_errors=True)
     setattr(run, stage, model)
     barrier()
-
-
-def _check_outputs(run: Run) -> None:
-    """The user classifier answers the run's images with ``[B, K]`` outputs."""
-    probe = run.train.images[:2].to(run.device)
-    try:
-        probs = build.predict_probs(run.classifier, probe, run.outputs)  # type: ignore[arg-type]
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(
-            f"classifier {run.config.classifier.spec!r} failed on the run's images of shape "
-            f"{tuple(probe.shape[1:])} ({' '.join(str(err).split())[:200]}); fit with "
-            "--image-size / --channels matching what the model expects"
-        ) from err
-    if probs.dim() != 2:
-        raise ValueError(
-            f"classifier {run.config.classifier.spec!r} returned shape {tuple(probs.shape)}; "
-            "it must return [B, K] logits (or probabilities with classifier.outputs = 'probs'; "
-            "a regressor [B] or [B, 1] values with classifier.kind = 'regressor')"
-        )
 
 
 @torch.no_grad()

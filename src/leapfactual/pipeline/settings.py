@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from leapfactual.explain import Blend, Diversity, Inject, check_nonfinite
 from leapfactual.flow import KINDS, Solver
-from leapfactual.models import MIN_SIDE
+from leapfactual.models import MIN_SIDE, Preprocess
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -73,12 +73,13 @@ diverging late in training at 64 px, where it did at lr 2e-3 with or without cli
 at 64 px at most: at 128 px and the same number of steps, working at 128 px kept less of what
 the own-model classifier reads than working at 64 px inside, at twice the training time
 (``benchmarks/codec_agreement.py --size 128 --work-sizes 64 128``)."""
-FIELDS = ("mlp", "unet")
+FIELDS = ("mlp", "unet", "unet2d")
 ACTIVATIONS = ("selu", "silu", "relu")
 COUPLINGS = ("independent", "ot")
 SOURCES = ("gaussian", "uniform")
 CONDITION_ON = ("reconstruction", "input")
 MODEL_KINDS = ("classifier", "regressor")
+ASPECTS = ("pad", "crop", "stretch")
 
 
 def _choice(name: str, value: str, options: tuple[str, ...]) -> None:
@@ -207,15 +208,22 @@ class ClassifierSettings:
     """The classifier being explained (or the oracle): trained by ``fit``, or the user's own.
 
     ``spec``: the user's classifier (``package.module:attribute``, a ``.pt2`` export, a
-    TorchScript file or an ``.onnx`` file); when set, ``fit`` trains no classifier and the
-    other fields but ``kind`` and ``outputs`` (``logits`` or ``probs``: what it returns) are
-    unused. ``kind = "regressor"``: the model returns one value per image (``[B]`` or
+    TorchScript file, an ``.onnx`` file, a Hugging Face model directory or
+    ``timm:NAME:CHECKPOINT.safetensors``); when set, ``fit`` trains no classifier and the
+    other fields but ``kind``, ``outputs`` (``logits`` or ``probs``: what it returns),
+    ``output`` and ``preprocess`` are unused. ``output``: which of several outputs (a tuple,
+    a dict, a multi-output ONNX graph) holds the class scores, an index or a name (empty: the
+    only one). ``preprocess``: how the images in [0, 1] become what the model takes
+    (:class:`~leapfactual.models.Preprocess`), laid over what a Hugging Face or timm model
+    ships. ``kind = "regressor"``: the model returns one value per image (``[B]`` or
     ``[B, 1]``), trained with squared error on the data's scalar ``values``; its flow is
     conditioned on its standardised output and its CEs aim at target values.
     """
 
     spec: str | None = None
     outputs: str = "logits"
+    output: str = ""
+    preprocess: Preprocess = Preprocess()
     width: int = 32
     epochs: int = 8
     lr: float = 2e-3
@@ -233,8 +241,10 @@ class ClassifierSettings:
 
 @dataclass(frozen=True)
 class FlowSettings:
-    """The CE-CFM vector field: ``mlp`` (:class:`~leapfactual.flow.MLPField`) or ``unet``
-    (:class:`~leapfactual.flow.UNet1DField`: width = base channels, depth = downsamples).
+    """The CE-CFM vector field: ``mlp`` (:class:`~leapfactual.flow.MLPField`), ``unet``
+    (:class:`~leapfactual.flow.UNet1DField`: width = base channels, depth = downsamples) or
+    ``unet2d`` (:class:`~leapfactual.flow.UNet2DField`, the same over the latent grid of a
+    codec of your own with spatial latents ``[C, h, w]``).
 
     ``source``: where paths start (t = 0): ``gaussian`` N(0, I), or ``uniform`` on the box
     ``source_bounds`` (the 2-D toy's data square). ``condition``: how a classifier's outputs
@@ -276,19 +286,48 @@ class FlowSettings:
 
 
 @dataclass(frozen=True)
+class CodecSettings:
+    """The user's own codec instead of training a VAE (``fit --codec SPEC``).
+
+    ``spec``: ``package.module:attribute`` (an object with ``encode`` / ``decode``) or a
+    diffusers autoencoder directory; then ``fit`` trains only the flow (the ``vae`` settings
+    are unused), on latents standardised by a scale measured on the data.
+    ``value_range``: the images it takes (None: [0, 1] for an entry point; a diffusers
+    autoencoder takes [-1, 1] by itself).
+    """
+
+    spec: str | None = None
+    value_range: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        bounds = self.value_range
+        if bounds is not None and not (
+            len(bounds) == 2 and all(math.isfinite(v) for v in bounds) and bounds[0] < bounds[1]
+        ):
+            raise ValueError(
+                f"codec.value_range must be [low, high] with low < high, got {list(bounds)}"
+            )
+
+
+@dataclass(frozen=True)
 class FitConfig:
     """Every setting of a run; defaults are sized for 4,000 MNIST digits on a 2-core CPU.
 
     ``image_size`` / ``channels``: what images become when read from files (None: taken from
-    the data). ``oracle``: an independent classifier for oracle validity; ``cvae``: the CGM
+    the data): a side, or ``[height, width]`` (non-square: a codec of your own must take it);
+    ``aspect``: how an image of another aspect ratio is fitted to that size (``pad``,
+    ``crop`` or ``stretch``; ``fit`` notes what it did). ``codec``: your own codec instead
+    of the VAE. ``oracle``: an independent classifier for oracle validity; ``cvae``: the CGM
     baseline's conditional VAE.
     """
 
     data: str = "mnist5k"
     test_fraction: float = 0.2
     seed: int = 0
-    image_size: int | None = None
+    image_size: int | tuple[int, ...] | None = None
     channels: int | None = None
+    aspect: str = "pad"
+    codec: CodecSettings = CodecSettings()
     vae: VAESettings = VAESettings()
     classifier: ClassifierSettings = ClassifierSettings()
     flow: FlowSettings = FlowSettings()
@@ -300,8 +339,30 @@ class FitConfig:
             raise ValueError(f"test_fraction must lie in (0, 1), got {self.test_fraction}")
         if self.channels not in (None, 1, 3):
             raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {self.channels}")
-        if self.image_size is not None and self.image_size < 1:
-            raise ValueError(f"image_size must be a positive integer, got {self.image_size}")
+        sides = self.image_size if isinstance(self.image_size, tuple) else (self.image_size,)
+        if self.image_size is not None and not (
+            len(sides) in (1, 2) and all(isinstance(v, int) and v >= 1 for v in sides)
+        ):
+            raise ValueError(
+                f"image_size must be a positive integer or [height, width], got {self.image_size!r}"
+            )
+        if isinstance(self.image_size, tuple) and len(sides) == 1:
+            object.__setattr__(self, "image_size", sides[0])
+        _choice("aspect", self.aspect, ASPECTS)
+        if self.flow.field == "unet2d" and self.codec.spec is None:
+            raise ValueError(
+                "flow.field = 'unet2d' works on spatial latents [C, h, w], which only a codec "
+                "of your own has (--codec); the VAE's latents are flat: use flow.field = "
+                "'mlp' or 'unet'"
+            )
+
+    @property
+    def image_hw(self) -> tuple[int, int] | None:
+        """``image_size`` as ``(height, width)`` (None: taken from the data)."""
+        size = self.image_size
+        if size is None:
+            return None
+        return (size, size) if isinstance(size, int) else (size[0], size[-1])
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FitConfig:
@@ -451,7 +512,12 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
         off = off or (value is False and is_dataclass(options[0]))
         if off and type(None) in args:
             return None
-        return _convert(options[0], value, where)
+        for option in options[:-1]:  # several types (int or a list of ints): the first that fits
+            try:
+                return _convert(option, value, where)
+            except ValueError:
+                continue
+        return _convert(options[-1], value, where)
     if is_dataclass(hint):
         if isinstance(hint, type) and isinstance(value, hint):
             return value
@@ -475,6 +541,8 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
             raise ValueError(f"setting {where} must be a finite number, got {value!r}")
         return float(value)
     if hint is str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)  # an index given as a number (classifier.output=1)
         if not isinstance(value, str):
             raise ValueError(f"setting {where} must be text, got {value!r}")
         return value
@@ -482,7 +550,9 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
 
 
 __all__ = [
+    "ASPECTS",
     "ClassifierSettings",
+    "CodecSettings",
     "ExplainSettings",
     "FitConfig",
     "FlowSettings",

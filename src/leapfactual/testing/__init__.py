@@ -12,6 +12,7 @@ from leapfactual.testing.conformance import (
     images,
     stand_ins,
 )
+from leapfactual.testing.ecosystems import HF_MEAN_STD, write_autoencoder, write_hf_classifier
 from leapfactual.testing.quadrants import (
     QUADRANT_STARTS,
     quadrant_classifier,
@@ -30,6 +31,7 @@ from leapfactual.testing.user_files import (
 __all__ = [
     "BAD_INPUTS",
     "CHECKS",
+    "HF_MEAN_STD",
     "QUADRANT_STARTS",
     "StandIns",
     "UserCNN",
@@ -44,5 +46,7 @@ __all__ = [
     "quadrant_labels",
     "stand_ins",
     "train_user_classifier",
+    "write_autoencoder",
+    "write_hf_classifier",
     "write_image_folder",
 ]
