@@ -71,9 +71,6 @@ CASES: tuple[Case, ...] = (
     Case("demo", "the demo's defaults"),
     Case("vae-1-epoch", "VAE trained 1 epoch", sets=(("vae.epochs", "1"), ("vae.min_steps", "0"))),
     Case(
-        "vae-4-epochs", "VAE trained 4 epochs", sets=(("vae.epochs", "4"), ("vae.min_steps", "0"))
-    ),
-    Case(
         "flow-2-epochs",
         "flow trained 2 epochs",
         sets=(("flow.epochs", "2"), ("flow.min_steps", "0")),
@@ -85,10 +82,8 @@ CASES: tuple[Case, ...] = (
         sets=(("vae.min_steps", "0"), ("classifier.min_steps", "0"), ("flow.min_steps", "0")),
     ),
     Case("small-defaults", "300 images, default minimum of steps", images=300),
-    Case("resnet", "residual VAE on 28 px digits", sets=(("vae.kind", "resnet"),)),
     Case("agreement", "classifier-agreement term 0.01", sets=(("vae.agreement", "0.01"),)),
     Case("blurry", "VAE KL weight 0.05 (blurry codec)", sets=(("vae.beta", "0.05"),)),
-    Case("latent-2", "two-number latent", sets=(("vae.latent_dim", "2"),)),
     Case("chance", "classifier trained on shuffled labels", labels="shuffled"),
     Case("shapes-32", "colour shapes, defaults", data="shapes", size=32),
     Case(
@@ -104,13 +99,6 @@ CASES: tuple[Case, ...] = (
         data="shapes",
         size=32,
         sets=(("vae.agreement", "0.01"),),
-    ),
-    Case(
-        "shapes-32-flow",
-        "colour shapes, a wider flow trained longer",
-        data="shapes",
-        size=32,
-        sets=(("flow.width", "256"), ("flow.depth", "4"), ("flow.epochs", "600")),
     ),
     Case(
         "shapes-48-small-work",

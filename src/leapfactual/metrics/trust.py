@@ -178,7 +178,7 @@ def collapsed(
 
 
 def _mean(values: Tensor) -> float:
-    return float(values.float().mean()) if values.numel() else math.nan
+    return float(values.double().mean()) if values.numel() else math.nan
 
 
 __all__ = [
