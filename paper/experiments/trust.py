@@ -34,6 +34,7 @@ from leapfactual.pipeline import (
     ExplainSettings,
     FitConfig,
     Run,
+    VAESettings,
     Verdict,
     explain_run,
     fit_classifier,
@@ -68,7 +69,7 @@ class Case:
 
 
 CASES: tuple[Case, ...] = (
-    Case("demo", "the demo's defaults"),
+    Case("demo", "the demo's data and budgets (the grid's base models)"),
     Case("vae-1-epoch", "VAE trained 1 epoch", sets=(("vae.epochs", "1"), ("vae.min_steps", "0"))),
     Case(
         "flow-2-epochs",
@@ -113,6 +114,15 @@ STOP_OVERRIDES = (("vae.probe", "false"), ("classifier.accept_chance", "true"))
 """What a user would set to go on after a fail-fast stop."""
 
 
+GRID_BASE = FitConfig(
+    vae=VAESettings(latent_dim=16, width=16),
+    classifier=ClassifierSettings(width=16),
+)
+"""The defaults with the VAE and classifier at half width (the residual VAE's own width is 16
+already): every default budget and minimum of steps, at a cost that keeps the grid within
+about half an hour on two cores (the point is the verdict, not the runs' quality)."""
+
+
 @dataclass(frozen=True)
 class TrustConfig:
     """Which cases, how many CEs per run, the shapes data and the judges."""
@@ -121,10 +131,10 @@ class TrustConfig:
     limit: int = 200
     shapes_images: int = 1200
     judge_images: int = 2000
-    judge_epochs: int = 12
-    judge_width: int = 48
+    judge_epochs: int = 8
+    judge_width: int = 32
     seed: int = 0
-    base: FitConfig = FitConfig()
+    base: FitConfig = field(default_factory=lambda: GRID_BASE)
 
 
 @dataclass

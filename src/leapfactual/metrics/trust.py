@@ -15,7 +15,7 @@ pattern, passes it. These checks need no human and no second model:
   :data:`COLLAPSE_RATIO` of the inputs' distance).
 
 A third candidate, a CE less like its input (SSIM) than random pairs of inputs, did not
-separate good runs from broken ones and was left out (``docs/results/trust.md``).
+separate good runs from broken ones and was left out (``docs/method.md``, §8).
 """
 
 from __future__ import annotations

@@ -11,9 +11,11 @@ threshold it must reach, its status and the fix); the :class:`Verdict` is the wo
   classes than the data's has no accuracy here).
 - ``untrusted``: a check failed; validity says nothing about these CEs.
 
-The thresholds are measured, not guessed: ``docs/results/trust.md`` (``python -m paper
-trust``) fits deliberately weakened runs and compares each verdict with an independent judge
-classifier's validity of the CEs.
+The thresholds are set by hand (the codec and flow ones where ``fit`` warned before) and
+checked on the tests' tiny runs: a demo-like run passes every one, a one-epoch codec, a tiny
+data set, a classifier at chance and one that misreads reconstructions each fail their own.
+``python -m paper trust`` (``docs/results/trust.md``) compares each verdict of deliberately
+weakened runs with an independent judge classifier's validity of their CEs.
 """
 
 from __future__ import annotations
