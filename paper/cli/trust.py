@@ -15,10 +15,13 @@ def trust(
     out: Annotated[
         Path,
         typer.Option(
-            help="Stem of the results: STEM.md (page) and STEM.runs/ (the fitted runs, reused "
-            "when run again); the committed page: --out docs/results/trust."
+            help="Stem of the results: STEM.md (the page); the committed page: --out "
+            "docs/results/trust."
         ),
     ] = Path("runs/trust/trust"),
+    runs: Annotated[
+        Path, typer.Option(help="Where the grid's runs are fitted (reused when run again).")
+    ] = Path("runs/trust/runs"),
     cases: Annotated[
         str, typer.Option(help="Comma-separated cases of the grid (empty: all).")
     ] = "",
@@ -40,9 +43,7 @@ def trust(
     for name in names:
         case_by_name(name)  # an unknown case fails before any training
     cfg = TrustConfig(limit=limit, **({"cases": names} if names else {}))  # type: ignore[arg-type]
-    result = run_trust(
-        Path(f"{out}.runs"), cfg, device=device, say=lambda m: typer.echo(m, err=True)
-    )
+    result = run_trust(runs, cfg, device=device, say=lambda m: typer.echo(m, err=True))
     page = write_trust_page(result, out, command_line())
     for row in result.rows:
         level = row.verdict.level if row.verdict is not None else "unknown"
