@@ -14,7 +14,7 @@ threshold it must reach, its status and the fix); the :class:`Verdict` is the wo
 The thresholds are set by hand (the codec and flow ones where ``fit`` warned before) and
 checked on the tests' tiny runs: a demo-like run passes every one, a one-epoch codec, a tiny
 data set, a classifier at chance and one that misreads reconstructions each fail their own.
-``python -m paper trust`` (``docs/results/trust.md``) compares each verdict of deliberately
+``python -m paper trust --out docs/results/trust`` compares each verdict of deliberately
 weakened runs with an independent judge classifier's validity of their CEs.
 """
 
