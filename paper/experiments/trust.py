@@ -119,8 +119,10 @@ GRID_BASE = FitConfig(
     classifier=ClassifierSettings(width=16),
 )
 """The defaults with the VAE and classifier at half width (the residual VAE's own width is 16
-already): every default budget and minimum of steps, at a cost that keeps the grid within
-about half an hour on two cores (the point is the verdict, not the runs' quality)."""
+already): every default budget and minimum of steps at a lower cost (the point is the
+verdict, not the runs' quality). The half-hour aim on two idle cores is not measured yet: on a
+shared machine under a load of about 6, the demo case alone (fit, judge, 200 CEs) took about
+15 minutes."""
 
 
 @dataclass(frozen=True)
