@@ -25,15 +25,16 @@ torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 def tiny_fit_config(**top: object):
-    """Run settings with tiny models and one to three epochs (``top``: top-level settings)."""
+    """Run settings with tiny models and one to three epochs, however small the data
+    (``top``: top-level settings)."""
     from leapfactual.pipeline import ClassifierSettings, FitConfig, FlowSettings, VAESettings
 
     return FitConfig(
-        vae=VAESettings(latent_dim=8, width=8, epochs=1),
-        classifier=ClassifierSettings(width=8, epochs=2),
-        flow=FlowSettings(epochs=3),
-        oracle=ClassifierSettings(width=8, epochs=2),
-        cvae=VAESettings(latent_dim=8, width=8, epochs=1),
+        vae=VAESettings(latent_dim=8, width=8, epochs=1, min_steps=0),
+        classifier=ClassifierSettings(width=8, epochs=2, min_steps=0),
+        flow=FlowSettings(epochs=3, min_steps=0),
+        oracle=ClassifierSettings(width=8, epochs=2, min_steps=0),
+        cvae=VAESettings(kind="conv", latent_dim=8, width=8, epochs=1, min_steps=0),
         **top,  # type: ignore[arg-type]
     )
 

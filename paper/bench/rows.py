@@ -9,6 +9,7 @@ from leapfactual.metrics import (
     morphometric_change,
     oracle_validity,
     proximity,
+    robustness,
     sfid,
     validity,
 )
@@ -18,11 +19,18 @@ from paper.bench.table import Cell
 
 
 def classification_rows(col: Column, ctx: BenchContext) -> dict[str, Cell]:
-    """Accuracy to target and AUROC under the explained model; oracle validity if given."""
+    """Accuracy to target and AUROC under the explained model; robust validity (the target
+    kept after a codec round trip, a slight blur and slight noise) given the classifier;
+    oracle validity if given."""
     out: dict[str, Cell] = {
         "accuracy to target": validity(col.probs_cf, ctx.target),
         "AUROC": auroc(col.probs_cf, ctx.target),
     }
+    if ctx.classifier is not None:
+        kept = robustness(
+            ctx.classifier, col.x_cf, ctx.target, codec=ctx.codec, outputs=ctx.outputs
+        )
+        out["robust validity"] = kept.summary()["robust_validity"]
     if ctx.oracle is not None:
         out["oracle validity"] = oracle_validity(ctx.oracle, col.x_cf, ctx.target)
     return out

@@ -77,6 +77,8 @@ class BenchContext:
         oracle: an independent classifier, for oracle validity.
         features: a feature network for FID / KID / sFID (trained here).
         real: real images for realism (default: ``x``).
+        classifier, codec, outputs: the explained classifier (what it returns: ``logits`` or
+            ``probs``) and the run's codec, for robust validity.
     """
 
     x: Tensor
@@ -85,6 +87,9 @@ class BenchContext:
     oracle: Classifier | None = None
     features: Callable[[Tensor], Tensor] | None = None
     real: Tensor | None = None
+    classifier: Classifier | None = None
+    codec: Any = None
+    outputs: str = "logits"
 
 
 Rows = Callable[[Column, BenchContext], dict[str, Cell]]

@@ -18,6 +18,7 @@ from paper.cli.own_model import own_model
 from paper.cli.regression import regression
 from paper.cli.shortcuts import shortcuts
 from paper.cli.toy import toy
+from paper.cli.trust import trust
 
 app = typer.Typer(
     name="paper",
@@ -35,7 +36,7 @@ def _root(
     state["debug"] = debug
 
 
-for command in (bench, toy, divergence, improve, own_model, shortcuts, regression):
+for command in (bench, toy, divergence, improve, own_model, shortcuts, regression, trust):
     app.command()(command)
 
 

@@ -239,7 +239,16 @@ def morpho_table(
     def features(images: Tensor) -> Tensor:
         return oracle.embed(images.to(run.device))  # type: ignore[operator]
 
-    ctx = BenchContext(x=x, target=target, x_ref=x_rec, oracle=oracle, features=features)
+    ctx = BenchContext(
+        x=x,
+        target=target,
+        x_ref=x_rec,
+        oracle=oracle,
+        features=features,
+        classifier=run.classifier,
+        codec=run.vae,
+        outputs=run.outputs,
+    )
     rows = [classification_rows, morphometric_rows, proximity_rows, realism_rows, cost_rows]
     say = (lambda name: print(f"bench: {name}", flush=True)) if progress else None
     methods = build_methods(run, config)

@@ -28,7 +28,7 @@ from torch import Tensor
 
 from leapfactual.data import ThicknessTask, load_dataset, load_thickness_task
 from leapfactual.explain import LeapFactual
-from leapfactual.metrics import KEPT, auroc, ground_truth_scores, validity
+from leapfactual.metrics import KEPT, auroc, ground_truth_scores, robustness, validity
 from leapfactual.morpho import measure
 from leapfactual.pipeline import FitConfig, Run, encode_decode, fit_run, predict_probs
 from leapfactual.report import save_grid_figure
@@ -146,6 +146,13 @@ def thickness_table(
         cells: dict[str, Cell] = {
             "accuracy to target": validity(probs, target),
             "AUROC": auroc(probs, target),
+            "robust validity": robustness(
+                run.classifier,  # type: ignore[arg-type]
+                images,
+                target,
+                codec=run.vae,
+                outputs=run.outputs,
+            ).summary()["robust_validity"],
             RULE: validity(rule(images), target),
         }
         scores = ground_truth_scores(images, x_true, value, true_measurements=m_true)

@@ -16,8 +16,12 @@ def test_explain_writes_explanation_and_report(cli, tiny_run, tmp_path) -> None:
         *("--limit", "2", "--blend-steps", "3", "--inject-steps", "1"),
     )
     assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()  # the tiny run's one-epoch codec: untrusted, said first
+    assert lines[0].startswith("Run verdict: untrusted. Validity is not meaningful here")
+    assert lines[1].startswith("18 counterfactuals: validity") and ", robust " in lines[1]
     exp = Explanation.load(out)
     assert len(exp) == 18
+    assert exp.verdict == "untrusted" and exp.robust is not None  # saved with the CEs
     assert exp.trajectory is not None and exp.trajectory_images is None  # default: latents
     page = (out / "report.html").read_text()
     assert page.count('class="sample"') == 12 and page.count("data:image/gif") == 12
@@ -141,6 +145,7 @@ def test_fit_settings_come_from_file_then_flags_then_set(cli, tmp_path) -> None:
         "--set", "flow.epochs=1", "--out", str(out),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("Run verdict: ")  # the verdict first, then its checks
     saved = json.loads((out / "run.json").read_text())["config"]
     assert saved["data"] == "digits" and saved["vae"]["latent_dim"] == 4  # the file
     assert saved["vae"]["epochs"] == 1  # a flag over the file

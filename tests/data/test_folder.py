@@ -248,6 +248,8 @@ def test_discovery_looks_at_a_bounded_number_of_entries(tmp_path: Path, monkeypa
     assert names == ["a/0.png"] and labels is not None and labels.tolist() == [0]
     with pytest.raises(ValueError, match=r"limit must be a whole number >= 0"):
         load_image_inputs(["t"], 6, 1, limit=-1)
+
+
 @pytest.fixture
 def wide(tmp_path: Path) -> Path:
     """A 24x48 px (height x width) text line: white, its middle third of columns black."""

@@ -42,6 +42,7 @@ from leapfactual.models import Preprocess, load_codec, probe_classifier
 from leapfactual.models.external import load_classifier
 from leapfactual.models.resvae import ResVAE
 from leapfactual.pipeline import (
+    ClassifierSettings,
     ExplainSettings,
     FitConfig,
     FlowSettings,
@@ -1012,6 +1013,105 @@ ROWS += [
 ]
 
 CLI_CASES = [(row.id, i) for row in ROWS for i in range(len(row.cli))]
+
+
+# -- trust before validity (issue 26) -------------------------------------------------------
+def _damaged_verdict(run: Any, broken: Any) -> object:
+    import json
+    import shutil
+
+    copy = broken.root / "bad_verdict"
+    if not copy.exists():
+        shutil.copytree(broken.run, copy)
+        meta = json.loads((copy / "run.json").read_text())
+        meta["verdict"] = {"level": "fine", "checks": []}
+        (copy / "run.json").write_text(json.dumps(meta))
+    return load_run(copy, dataset=run.dataset)
+
+
+def _chance_fit(run: Any, broken: Any) -> object:
+    chance = ClassifierSettings(width=4, epochs=1, lr=1e-12, min_steps=0)  # answers one class
+    config = FitConfig(data="digits", classifier=chance)
+    return fit_run(broken.root / "fit_chance_api", config, stages=("classifier",))
+
+
+TRUST = [
+    Row(
+        "min_steps",
+        [(lambda r, b: VAESettings(min_steps=-1), r"vae\.min_steps must be a whole number >= 0")],
+        [
+            (
+                lambda r, b: [*FIT, str(b.root / "fit_steps"), "--set", "flow.min_steps=-5"],
+                r"flow\.min_steps must be a whole number >= 0, got -5",
+            )
+        ],
+    ),
+    Row(
+        "auto_work_size",
+        [
+            (
+                lambda r, b: VAESettings(work_size=16).for_images(1, 28),
+                r"vae\.kind = 'auto' picks 'conv' for 1 x 28 x 28 images; set vae\.kind",
+            )
+        ],
+        [
+            (
+                lambda r, b: [*FIT, str(b.root / "fit_auto"), "--set", "vae.work_size=8"],
+                r"vae\.kind = 'auto' picks 'conv' for 1 x 8 x 8 images",
+            )
+        ],
+    ),
+    Row(
+        "chance_classifier",
+        [(_chance_fit, r"close to chance .*classifier\.accept_chance=true")],
+        [
+            (
+                lambda r, b: [
+                    *FIT,
+                    str(b.root / "fit_chance"),
+                    "--stages",
+                    "classifier",
+                    "--set",
+                    "classifier.lr=1e-12",
+                    "--set",
+                    "classifier.min_steps=0",
+                ],
+                r"the classifier is close to chance on the run's labelled held-out images",
+            )
+        ],
+    ),
+    Row(
+        "vae_collapse",
+        [
+            (
+                lambda r, b: fit_vae(
+                    torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(0)),
+                    VAESettings(kind="conv", latent_dim=2, width=4, min_steps=300, batch=16),
+                    0,
+                ),
+                r"the VAE collapsed: after \d+ of \d+ epochs its reconstructions keep",
+            )
+        ],
+        [
+            (
+                lambda r, b: [
+                    *FIT,
+                    str(b.root / "fit_collapse"),
+                    "--stages",
+                    "vae",
+                    "--set",
+                    "vae.beta=50",
+                ],
+                r"the VAE collapsed.*--set vae\.probe=false to train on regardless",
+            )
+        ],
+    ),
+    Row(
+        "verdict_schema",
+        [(_damaged_verdict, r"'verdict' must be null or an object \(level trusted")],
+    ),
+]
+ROWS += TRUST
 
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r.api], ids=lambda r: r.id)

@@ -44,7 +44,26 @@ def test_psnr_ssim_and_agreement_match_their_definitions(images: Tensor) -> None
     assert out["agreement"] == 0.0  # every image is bright (mean ~0.5), every darkened one not
     assert out["accuracy"] == 0.5
     assert codec.training  # modes put back
-    assert codec_quality(codec, images, batch=256) == {k: out[k] for k in ("psnr", "ssim")}
+    assert out["chance_agreement"] == 0.0  # always class 1 on images, always 0 on the darker
+    alone = codec_quality(codec, images, batch=256)
+    assert alone == {k: out[k] for k in ("psnr", "ssim", "variance_kept")}
+
+
+def test_variance_kept_is_one_for_a_perfect_codec_and_zero_for_the_mean_image(
+    images: Tensor,
+) -> None:
+    class Mean(nn.Module):
+        def encode(self, x: Tensor) -> Tensor:
+            return x
+
+        def decode(self, z: Tensor) -> Tensor:
+            return images.mean(0, keepdim=True).expand_as(z)
+
+    assert codec_quality(IdentityCodec(), images)["variance_kept"] == pytest.approx(1.0)
+    assert codec_quality(Mean(), images, batch=3)["variance_kept"] == pytest.approx(0, abs=1e-6)
+    spread = float((images - images.mean(0)).pow(2).sum())
+    expected = 1 - float((images * 0.5).pow(2).sum()) / spread
+    assert codec_quality(Darken(), images)["variance_kept"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_identity_codec_is_perfect_and_uint8_is_scaled(images: Tensor) -> None:

@@ -131,7 +131,15 @@ def test_agreement_makes_the_codec_keep_what_the_classifier_reads() -> None:
     agreement = {}
     for weight in (0.0, 0.05):
         settings = VAESettings(
-            kind="resnet", latent_dim=2, width=4, epochs=60, batch=32, lr=3e-3, agreement=weight
+            kind="resnet",
+            latent_dim=2,
+            width=4,
+            epochs=60,
+            batch=32,
+            lr=3e-3,
+            agreement=weight,
+            min_steps=0,
+            probe=False,  # noise through a two-number latent: nothing else can be kept
         )
         codec = build.fit_vae(images, settings, 0, classifier=classifier)
         with torch.no_grad():

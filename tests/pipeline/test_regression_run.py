@@ -83,6 +83,20 @@ def test_bad_regression_jobs_are_named(regression_run, tiny_run, tmp_path) -> No
         ExplainSettings(target_value=1.0, target_shift=1.0)
 
 
+def test_a_regressors_job_without_tolerance_is_refused_before_any_model_loads(
+    regression_run, tmp_path
+) -> None:
+    import shutil
+
+    bare = tmp_path / "bare"
+    shutil.copytree(regression_run.directory, bare)
+    for model in bare.glob("*.safetensors"):
+        if model.name != "split.safetensors":
+            model.unlink()  # loading any model would fail on its missing file
+    with pytest.raises(ValueError, match="need a tolerance"):
+        explain_run(bare, None, settings=ExplainSettings(target_value=3.0))
+
+
 def test_a_regressor_needs_values_and_no_cvae(regression_run, make_tiny_config, tmp_path) -> None:
     config = make_tiny_config()
     config = replace(config, classifier=replace(config.classifier, kind="regressor"))

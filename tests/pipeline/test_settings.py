@@ -8,6 +8,7 @@ import pytest
 
 from leapfactual.explain import Blend, Inject
 from leapfactual.pipeline.settings import (
+    ClassifierSettings,
     ExplainSettings,
     FitConfig,
     FlowSettings,
@@ -49,7 +50,7 @@ def test_overrides_parse_values_and_keep_types() -> None:
 
 
 def test_the_vae_kind_brings_its_own_width() -> None:
-    assert VAESettings().base_width == 32 and VAESettings(kind="resnet").base_width == 16
+    assert VAESettings(kind="conv").base_width == 32 and VAESettings(kind="resnet").base_width == 16
     assert VAESettings(kind="resnet", width=24).base_width == 24
 
 
@@ -58,7 +59,33 @@ def test_the_residual_vae_works_at_64_px_at_most_unless_told() -> None:
     assert [resnet.work_side(s) for s in (28, 64, 128, 200)] == [28, 64, 64, 64]
     assert VAESettings(kind="resnet", work_size=128).work_side(128) == 128
     assert override(FitConfig(), {"vae.kind": "resnet", "vae.work_size": "96"}).vae.work_size == 96
-    assert VAESettings().work_side(128) == 128  # the conv VAE has no work size
+    assert VAESettings(kind="conv").work_side(128) == 128  # the conv VAE has no work size
+
+
+def test_auto_picks_the_residual_vae_for_colour_or_larger_images() -> None:
+    auto = VAESettings()
+    assert auto.kind == "auto"
+    picked = {(c, s): auto.for_images(c, s).kind for c in (1, 3) for s in (8, 28, 32, 64)}
+    assert picked == {
+        (1, 8): "conv", (1, 28): "conv", (1, 32): "resnet", (1, 64): "resnet",
+        (3, 8): "resnet", (3, 28): "resnet", (3, 32): "resnet", (3, 64): "resnet",
+    }  # fmt: skip
+    assert VAESettings(kind="conv").for_images(3, 64).kind == "conv"  # the user's word stands
+    with pytest.raises(ValueError, match=r"vae\.kind = 'auto' picks 'conv' for 1 x 28 x 28"):
+        VAESettings(work_size=16).for_images(1, 28)
+    with pytest.raises(ValueError, match=r"resolve it with VAESettings\.for_images"):
+        _ = auto.base_width
+
+
+def test_a_minimum_of_steps_raises_the_epochs_on_small_data() -> None:
+    settings = VAESettings(epochs=20, batch=64, min_steps=1000)
+    assert settings.epochs_for(4000) == 20  # 63 steps an epoch: 1260 steps already
+    assert settings.epochs_for(128) == 500  # 2 steps an epoch
+    assert VAESettings(epochs=3, min_steps=0).epochs_for(10) == 3
+    assert FlowSettings(epochs=30, batch=256).epochs_for(4000) == 30
+    assert ClassifierSettings(epochs=8, batch=64).epochs_for(4000) == 8
+    with pytest.raises(ValueError, match=r"flow\.min_steps must be a whole number >= 0"):
+        FlowSettings(min_steps=-1)
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,7 @@ def test_two_seed_bench_fills_every_row_and_writes_the_page(tiny_run, tiny_confi
     for row in (
         "accuracy to target",
         "AUROC",
+        "robust validity",
         "oracle validity",
         "thickness",
         "slant",
@@ -56,6 +57,8 @@ def test_two_seed_bench_fills_every_row_and_writes_the_page(tiny_run, tiny_confi
     for table in tables.tables:
         for col in table.columns[:-1]:
             assert 0 <= table.mean("accuracy to target", col) <= 1
+            robust = table.mean("robust validity", col)
+            assert 0 <= robust <= table.mean("accuracy to target", col)
         assert table.mean("gradient steps per CE", "LeapFactual") == 0
         assert table.mean("gradient steps per CE", "Opt-based") == 3
     summary = tables.summary()

@@ -34,9 +34,17 @@ def test_reduced_bench_scores_every_method_against_the_truth(small_task, tiny_co
     result = run_thickness_bench(tmp_path / "run", fit, config, task=small_task, device="cpu")
     (table,) = result.tables.tables
     assert table.columns[-2:] == [NO_CHANGE, FLOOR]
-    for row in (RULE, "L1 to true CE", "SSIM to true CE", "thickness error (px)"):
+    for row in (
+        RULE,
+        "robust validity",
+        "L1 to true CE",
+        "SSIM to true CE",
+        "thickness error (px)",
+    ):
         for col in table.columns:
             assert table.get(row, col) is not None, (row, col)
+    for col in table.columns:  # robust: valid, and still valid after round trip, blur, noise
+        assert table.mean("robust validity", col) <= table.mean("accuracy to target", col)
     # the references frame the scale: no change never obeys the rule, the true CE does
     assert table.mean(RULE, NO_CHANGE) == 0 and table.mean(RULE, FLOOR) > 0.6
     assert table.mean("L1 to true CE", NO_CHANGE) > 0.05  # the twin really differs

@@ -47,7 +47,15 @@ from leapfactual.io import (
     write_json,
 )
 from leapfactual.models import load_classifier
-from leapfactual.pipeline import ExplainSettings, Run, explain_run, load_run, predict_probs, to_dict
+from leapfactual.pipeline import (
+    ExplainSettings,
+    Run,
+    explain_run,
+    load_run,
+    predict_probs,
+    to_dict,
+    verdict_headline,
+)
 from leapfactual.report import write_page
 
 AUDIT = "audit.json"
@@ -297,7 +305,7 @@ def _codec_lines(run: Run) -> list[str]:
         f"Codec: the classifier agrees with itself on {agreement:.0%} of held-out VAE "
         "reconstructions; a feature the VAE drops appears in no CE, so no audit can find it."
     ]  # fmt: skip
-    return lines + [f"Warning: {w}" for w in run.warnings]
+    return [verdict_headline(run.verdict), *lines] + [f"Warning: {w}" for w in run.warnings]
 
 
 def plot_class_maps(exp: Explanation, nec: Necessity, names: list[str], path: Path) -> Path:

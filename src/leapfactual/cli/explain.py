@@ -184,7 +184,7 @@ def explain(
     """
     from leapfactual.distributed import finish, world
     from leapfactual.io import kept_note
-    from leapfactual.pipeline import explain_run
+    from leapfactual.pipeline import explain_run, verdict_headline
     from leapfactual.report import check_order
 
     check_order(order)  # before any work
@@ -243,8 +243,12 @@ def explain(
             f"rank 0 made {len(done.computed)}"
         )
     made = exp if exp is not None else result.stored
+    if result.run is not None:
+        typer.echo(verdict_headline(result.run.verdict))  # before any validity
     if made is not None:
         line = f"{len(made)} counterfactuals: validity {made.valid.float().mean():.3f}"
+        if exp is not None and exp.robust is not None:
+            line += f", robust {exp.robust.float().mean():.3f}"
         reliable = made.valid_reliable
         if reliable is not None:
             line += f", reliable {reliable.float().mean():.3f}"

@@ -9,7 +9,7 @@ import typer
 
 from leapfactual.cli.common import Config, Device, Set, settings
 from leapfactual.flow import KINDS
-from leapfactual.pipeline import CODECS, FIELDS, STAGE_NAMES, FitConfig
+from leapfactual.pipeline import FIELDS, STAGE_NAMES, FitConfig
 
 _D = FitConfig()
 
@@ -80,7 +80,8 @@ def fit(
     vae_kind: Annotated[
         str | None,
         typer.Option(
-            help=f"VAE: {' or '.join(CODECS)} (residual, for 32-128 px) [default: {_D.vae.kind}]."
+            help="VAE: auto (resnet for colour or over 28 px, else conv), conv (small grey "
+            f"images) or resnet (residual, for 32-128 px) [default: {_D.vae.kind}]."
         ),
     ] = None,
     vae_epochs: Annotated[
@@ -117,7 +118,7 @@ def fit(
     stage trains data-parallel on N processes (same global batch) and rank 0 writes the run.
     """
     from leapfactual.distributed import finish, world
-    from leapfactual.pipeline import fit_run
+    from leapfactual.pipeline import fit_run, verdict_headline
 
     cfg = settings(
         FitConfig,
@@ -150,6 +151,10 @@ def fit(
         device=device,
     )
     if world().is_main:
+        verdict = run.verdict
+        lines = [verdict_headline(None)] if verdict is None else verdict.lines()
+        for line in lines:
+            typer.echo(line)
         c, h, w = run.image_shape
         typer.echo(f"images: {c} x {h} x {w} ({len(run.class_names)} classes)")
         for key, value in run.summary.items():

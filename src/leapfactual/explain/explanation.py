@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ TENSOR_FIELDS = (
     "trajectory_images",
     "variant",
     "nonfinite",
+    "robust",
 )
 
 
@@ -103,10 +105,14 @@ class Explanation:
         nonfinite: with ``Explainer.set_nonfinite("invalid")``, which samples met a NaN or
             infinite model output ``[B]`` (bool): they are invalid, their CE is their input
             and their other non-finite values are 0.
+        robust: whether each CE is valid and stays valid after a codec round trip, a slight
+            blur and slight noise ``[B]`` (bool; see
+            :func:`leapfactual.metrics.robustness`), when measured (``explain_run`` does).
         tolerance: for a regressor (``probs`` then hold its values ``[B, 1]``, ``source`` its
             prediction and ``target`` the wanted value): a CE is valid within this distance.
         cost: evaluations and wall time.
-        config: the explainer's settings, for the record.
+        config: the explainer's settings, for the record; ``config["verdict"]``: the verdict
+            of the run the CEs come from (``{"level": ..., "checks": [...]}``), when known.
     """
 
     method: str
@@ -127,6 +133,7 @@ class Explanation:
     trajectory_images: Tensor | None = None
     variant: Tensor | None = None
     nonfinite: Tensor | None = None
+    robust: Tensor | None = None
     tolerance: float | None = None
     cost: Cost = field(default_factory=Cost)
     config: dict[str, Any] = field(default_factory=dict)
@@ -167,11 +174,28 @@ class Explanation:
         moved: dict[str, Any] = {k: v.to(device) for k, v in self.tensors().items()}
         return replace(self, **moved)
 
-    def summary(self) -> dict[str, float]:
-        """Headline numbers: count, validity (and of the reliable CEs), the mean probability
-        of the target (classifiers) or distance to the target value (regressors), the mean L1
-        distance to the input per pixel, mean iterations, and the cost per CE."""
-        out: dict[str, float] = {"n": float(len(self)), "validity": _mean(self.valid)}
+    @property
+    def verdict(self) -> str:
+        """The level of the run's verdict (``trusted``, ``caution``, ``untrusted``), or
+        ``unknown`` when the CEs do not record one (made outside a run, or from a run fitted
+        before verdicts): never ``trusted`` by default."""
+        stored = self.config.get("verdict")
+        level = stored.get("level") if isinstance(stored, dict) else None
+        return str(level) if isinstance(level, str) else "unknown"
+
+    def summary(self) -> dict[str, float | str]:
+        """Headline numbers: the run's ``verdict`` (first: it says whether the rest means
+        anything), count, validity, ``robust_validity`` (valid and still valid after a codec
+        round trip, blur and noise; NaN when not measured), the validity of the reliable CEs,
+        the mean probability of the target (classifiers) or distance to the target value
+        (regressors), the mean L1 distance to the input per pixel, mean iterations, and the
+        cost per CE."""
+        out: dict[str, float | str] = {
+            "verdict": self.verdict,
+            "n": float(len(self)),
+            "validity": _mean(self.valid),
+            "robust_validity": _mean(self.robust) if self.robust is not None else math.nan,
+        }
         if self.valid_reliable is not None:
             out["validity_reliable"] = _mean(self.valid_reliable)
         if len(self) and self.tolerance is None:
@@ -189,7 +213,10 @@ class Explanation:
 
     def __repr__(self) -> str:
         numbers = self.summary()
-        parts = [f"{self.method!r}", f"{len(self)} CEs", f"validity {numbers['validity']:.3f}"]
+        parts = [f"{self.method!r}", f"verdict {self.verdict}", f"{len(self)} CEs"]
+        parts.append(f"validity {numbers['validity']:.3f}")
+        if self.robust is not None:
+            parts.append(f"robust {numbers['robust_validity']:.3f}")
         if "validity_reliable" in numbers:
             parts.append(f"reliable {numbers['validity_reliable']:.3f}")
         parts.append(f"x {list(self.x.shape)} {str(self.x.dtype).removeprefix('torch.')}")
@@ -209,11 +236,13 @@ class Explanation:
 
         shown = min(len(self), 8)
         cells = "".join(
-            f"<td>{html.escape(k)}</td><td>{v:.4g}</td>" for k, v in self.summary().items()
+            f"<td>{html.escape(k)}</td><td>{html.escape(_cell(v))}</td>"
+            for k, v in self.summary().items()
         )
         table = f"<table><tr>{cells}</tr></table>"
+        verdict = f"<div><b>run verdict: {html.escape(self.verdict)}</b></div>"
         if not shown or self.x.dim() != 4 or self.x.shape[1] not in (1, 3):
-            return f"<div><b>{html.escape(repr(self))}</b>{table}</div>"
+            return f"<div>{verdict}<b>{html.escape(repr(self))}</b>{table}</div>"
         rows = [self.x[:shown], self.x_cf[:shown]]
         if self.x_reliable is not None:
             rows.append(self.x_reliable[:shown])
@@ -222,7 +251,7 @@ class Explanation:
         valid = "".join("&#10003;" if v else "&#10007;" for v in self.valid[:shown].tolist())
         caption = f"rows: input, CE{', reliable CE' if len(rows) == 3 else ''}; valid: {valid}"
         return (
-            f"<div><b>{html.escape(self.method)}</b>: {len(self)} CEs{table}"
+            f"<div>{verdict}<b>{html.escape(self.method)}</b>: {len(self)} CEs{table}"
             f'<img src="{png_data_uri(grid, scale)}" alt="inputs and CEs"/>'
             f"<div>{caption}</div></div>"
         )
@@ -355,6 +384,10 @@ def _as_index(index: Sequence[int] | Tensor) -> Tensor:
     if rows.dtype != torch.bool and (rows.is_floating_point() or rows.is_complex()):
         raise TypeError(f"index an Explanation with ints, a slice or a bool mask, not {rows.dtype}")
     return rows
+
+
+def _cell(value: float | str) -> str:
+    return value if isinstance(value, str) else f"{value:.4g}"
 
 
 def _mean(values: Tensor) -> float:

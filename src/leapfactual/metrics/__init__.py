@@ -11,6 +11,8 @@
 - ground truth: :func:`ground_truth_scores` against known true counterfactuals.
 - cost: :func:`cost_per_ce`.
 - diversity: :func:`diversity` among the K CEs of each input.
+- trust: :func:`robustness` (robust validity under a codec round trip, blur and noise),
+  :func:`collapsed` (CEs of different inputs that are nearly one image).
 
 Quality metrics take an optional boolean ``mask`` to score only some CEs (the valid ones,
 ``explanation.valid``, in the DiME/ACE tradition).
@@ -41,11 +43,22 @@ from leapfactual.metrics.realism import (
 )
 from leapfactual.metrics.reconstruction import codec_quality
 from leapfactual.metrics.regression import value_validity
+from leapfactual.metrics.trust import (
+    Robustness,
+    add_noise,
+    blur,
+    collapsed,
+    robustness,
+)
 
 __all__ = [
     "KEPT",
+    "Robustness",
+    "add_noise",
     "auroc",
+    "blur",
     "codec_quality",
+    "collapsed",
     "conditional_sample_accuracy",
     "cost_per_ce",
     "diversity",
@@ -63,6 +76,7 @@ __all__ = [
     "proximity",
     "psnr",
     "relative_change",
+    "robustness",
     "sfid",
     "split_frechet_distance",
     "ssim",

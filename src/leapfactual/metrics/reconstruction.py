@@ -29,10 +29,16 @@ def codec_quality(
     """Mean reconstruction quality of ``decode(encode(x))`` over ``images`` (float in [0, 1]
     or uint8 ``[N, C, H, W]``), in batches of ``batch``, without gradients.
 
-    Keys: ``psnr`` (dB, +inf for a perfect codec) and ``ssim`` (NaN for images smaller than
-    the 11-pixel SSIM window); with a ``classifier``, ``agreement``: the fraction of images
-    whose argmax class on the reconstruction equals that on the input; with ``labels`` too,
-    ``accuracy``: the fraction of reconstructions classified as their label. ``outputs``
+    Keys: ``psnr`` (dB, +inf for a perfect codec), ``ssim`` (NaN for images smaller than
+    the 11-pixel SSIM window) and ``variance_kept``: ``1 - sum ||x' - x||^2 / sum ||x -
+    mean||^2`` over the images (the share of their pixel variance the reconstructions keep:
+    1 for a perfect codec, 0 for one that returns the mean image, below 0 for worse); with a
+    ``classifier``, ``agreement``: the fraction of images whose argmax class on the
+    reconstruction equals that on the input, and ``chance_agreement``: the agreement
+    expected by chance from how often each class is answered on the images and on the
+    reconstructions (``sum_k p_k p'_k``; 1 for a classifier that answers one class whatever
+    it sees); with ``labels`` too, ``accuracy``: the fraction of reconstructions classified
+    as their label. ``outputs``
     (``"logits"`` or ``"probs"``) says what the classifier returns; argmax is the same for
     both. Modules run in eval mode on their own device and are put back in their mode.
     """
@@ -58,7 +64,10 @@ def codec_quality(
     codec_device = device_of(codec) or torch.device("cpu")
     classifier_device = device_of(classifier) if classifier is not None else None
     with_ssim = min(images.shape[-2:]) >= SSIM_WINDOW
-    totals = {"psnr": 0.0, "ssim": 0.0, "agreement": 0.0, "accuracy": 0.0}
+    totals = {"psnr": 0.0, "ssim": 0.0, "agreement": 0.0, "accuracy": 0.0, "error": 0.0}
+    first = torch.zeros(images.shape[1:], dtype=torch.float64)
+    second = torch.zeros(images.shape[1:], dtype=torch.float64)
+    answers: list[Tensor] = []
     try:
         for start in range(0, images.shape[0], batch):
             x = images[start : start + batch].to(codec_device)
@@ -70,22 +79,41 @@ def codec_quality(
                 )
             totals["psnr"] += float(psnr(recon, x).sum())
             totals["ssim"] += float(ssim(recon, x).sum()) if with_ssim else math.nan
+            totals["error"] += float((recon.double() - x.double()).pow(2).sum())
+            first += x.double().sum(0).cpu()
+            second += x.double().pow(2).sum(0).cpu()
             if classifier is None:
                 continue
             where = classifier_device or x.device
             before = _argmax(classifier(x.to(where)))
             after = _argmax(classifier(recon.to(where)))
             totals["agreement"] += float((before == after).sum())
+            answers.append(torch.stack([before.cpu(), after.cpu()]))
             if labels is not None:
                 truth = labels[start : start + batch].to(after.device)
                 totals["accuracy"] += float((after == truth).sum())
     finally:
         for model, mode in zip(models, modes, strict=True):
             model.train(mode)
+    n = images.shape[0]
     keys = ["psnr", "ssim"]
     keys += ["agreement"] if classifier is not None else []
     keys += ["accuracy"] if labels is not None else []
-    return {key: totals[key] / images.shape[0] for key in keys}
+    out = {key: totals[key] / n for key in keys}
+    spread = float((second - first.pow(2) / n).sum())
+    out["variance_kept"] = 1 - totals["error"] / spread if spread > 0 else math.nan
+    if answers:
+        out["chance_agreement"] = chance_agreement(*torch.cat(answers, dim=1))
+    return out
+
+
+def chance_agreement(before: Tensor, after: Tensor) -> float:
+    """The agreement two answer vectors ``[N]`` (class indices) would reach by chance:
+    ``sum_k p_k q_k`` with ``p_k``, ``q_k`` the shares of class ``k`` in each."""
+    k = int(max(before.max(), after.max())) + 1
+    p = torch.bincount(before, minlength=k).double() / len(before)
+    q = torch.bincount(after, minlength=k).double() / len(after)
+    return float((p * q).sum())
 
 
 def _argmax(out: Any) -> Tensor:

@@ -60,10 +60,11 @@ def train_vae(
     device: str | torch.device | None = None,
     max_grad_norm: float | None = None,
     agreement: Callable[[Tensor, Tensor], Tensor] | None = None,
+    after_epoch: Callable[[int], None] | None = None,
 ) -> list[float]:
     """Train a :class:`ConvVAE` (MSE + beta KL, plus ``agreement`` when given: see
-    :meth:`VAE.loss`); return the mean total loss of every epoch (``max_grad_norm``: see
-    :func:`leapfactual.training.fit`)."""
+    :meth:`VAE.loss`); return the mean total loss of every epoch (``max_grad_norm``,
+    ``after_epoch``: see :func:`leapfactual.training.fit`)."""
 
     def step(batch: Sequence[Tensor], generator: torch.Generator) -> Tensor:
         return model.loss(as_float_images(batch[0]), generator, agreement)[0]
@@ -83,6 +84,7 @@ def train_vae(
         device=device,
         settings={"loss": "vae"},
         max_grad_norm=max_grad_norm,
+        after_epoch=after_epoch,
     )
 
 

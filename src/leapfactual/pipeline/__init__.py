@@ -13,7 +13,15 @@ from leapfactual.pipeline.build import (
     predict_probs,
 )
 from leapfactual.pipeline.explain import ExplainResult, explain_run, resolve_inputs
-from leapfactual.pipeline.run import STAGES, Run, fit_run, fit_warnings, load_run
+from leapfactual.pipeline.run import (
+    STAGES,
+    Run,
+    fit_run,
+    fit_summary,
+    fit_warnings,
+    load_run,
+    run_verdict,
+)
 from leapfactual.pipeline.settings import (
     CODECS,
     FIELDS,
@@ -24,18 +32,22 @@ from leapfactual.pipeline.settings import (
     FitConfig,
     FlowSettings,
     VAESettings,
+    codec_for,
     from_dict,
     load_toml,
     override,
     parse_assignments,
     to_dict,
 )
+from leapfactual.pipeline.verdict import LEVELS, Check, Verdict, verdict_headline
 
 __all__ = [
     "CODECS",
     "FIELDS",
+    "LEVELS",
     "STAGES",
     "STAGE_NAMES",
+    "Check",
     "ClassifierSettings",
     "CodecSettings",
     "ExplainResult",
@@ -44,6 +56,8 @@ __all__ = [
     "FlowSettings",
     "Run",
     "VAESettings",
+    "Verdict",
+    "codec_for",
     "condition_images",
     "encode_decode",
     "explain_run",
@@ -52,6 +66,7 @@ __all__ = [
     "fit_flow",
     "fit_flow_for",
     "fit_run",
+    "fit_summary",
     "fit_vae",
     "fit_warnings",
     "from_dict",
@@ -62,5 +77,7 @@ __all__ = [
     "parse_assignments",
     "predict_probs",
     "resolve_inputs",
+    "run_verdict",
     "to_dict",
+    "verdict_headline",
 ]

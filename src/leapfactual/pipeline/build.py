@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import torch
 from torch import Tensor, nn
@@ -39,6 +40,7 @@ from leapfactual.models import (
     train_regressor,
     train_vae,
 )
+from leapfactual.pipeline.probe import collapse_probe
 from leapfactual.pipeline.settings import ClassifierSettings, FlowSettings, VAESettings
 
 PathLike = str | os.PathLike[str]
@@ -47,7 +49,9 @@ PROB_FLOOR = 1e-12
 
 
 def build_vae(settings: VAESettings, channels: int, size: int) -> nn.Module:
-    """An untrained VAE of ``settings.kind`` for ``channels`` x ``size`` x ``size`` images."""
+    """An untrained VAE of ``settings.kind`` (``auto``: chosen from the images) for
+    ``channels`` x ``size`` x ``size`` images."""
+    settings = settings.for_images(channels, size)
     if settings.kind == "resnet":
         from leapfactual.models import ResVAE
 
@@ -72,9 +76,18 @@ def fit_vae(
     progress: bool = False,
     checkpoint: PathLike | None = None,
     device: str | torch.device | None = None,
+    watch: Callable[[Tensor], object] | None = None,
 ) -> nn.Module:
     """A VAE trained on ``images`` ``[N, C, H, W]`` (MSE + beta KL; with
-    ``settings.agreement > 0`` also :func:`agreement_term` of ``classifier``)."""
+    ``settings.agreement > 0`` also :func:`agreement_term` of ``classifier``) for
+    ``settings.epochs_for(N)`` epochs.
+
+    With ``settings.probe`` the reconstructions of a fixed sample of the images are checked
+    once early in training (:func:`~leapfactual.pipeline.probe.collapse_probe`; ``watch``: a
+    classifier whose agreement on them is checked too), and training stops with a
+    ``ValueError`` naming the fix when they have collapsed."""
+    settings = settings.for_images(images.shape[1], images.shape[2])
+    settings = replace(settings, epochs=settings.epochs_for(len(images)))
     torch.manual_seed(seed)
     model = build_vae(settings, images.shape[1], images.shape[2])
     term = None
@@ -85,6 +98,9 @@ def fit_vae(
                 "(fit_run trains or loads it before the VAE)"
             )
         term = agreement_term(classifier, outputs, settings.agreement)
+    after_epoch = (
+        collapse_probe(model, images, settings, watch, outputs) if settings.probe else None
+    )
     with frozen(classifier):
         train_vae(
             model,  # type: ignore[arg-type]
@@ -99,6 +115,7 @@ def fit_vae(
             device=device,
             max_grad_norm=settings.max_grad_norm,
             agreement=term,
+            after_epoch=after_epoch,
         )
     return model.eval()
 
@@ -176,7 +193,7 @@ def fit_classifier(
         model,
         images,
         labels,
-        settings.epochs,
+        settings.epochs_for(len(images)),
         settings.batch,
         settings.lr,
         seed,
@@ -205,7 +222,7 @@ def fit_regressor(
         model,
         images,
         values,
-        settings.epochs,
+        settings.epochs_for(len(images)),
         settings.batch,
         settings.lr,
         seed,
@@ -294,7 +311,7 @@ def fit_flow(
         field,
         latents,
         field.condition.from_probs(probs),
-        settings.epochs,
+        settings.epochs_for(len(latents)),
         settings.batch,
         settings.lr,
         lr_milestones=settings.lr_milestones,
@@ -355,7 +372,9 @@ def fit_cvae(
     checkpoint: PathLike | None = None,
     device: str | torch.device | None = None,
 ) -> ConditionalVAE:
-    """The CGM baseline's conditional VAE, on ``images`` under the classifier's ``probs``."""
+    """The CGM baseline's conditional VAE (always convolutional), on ``images`` under the
+    classifier's ``probs``."""
+    settings = replace(settings, kind="conv") if settings.kind == "auto" else settings
     torch.manual_seed(seed)
     model = ConditionalVAE(
         images.shape[1], images.shape[2], settings.latent_dim, probs.shape[1], settings.base_width
@@ -364,7 +383,7 @@ def fit_cvae(
         model,
         images,
         probs,
-        settings.epochs,
+        settings.epochs_for(len(images)),
         settings.batch,
         settings.learning_rate,
         seed,

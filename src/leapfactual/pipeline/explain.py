@@ -25,10 +25,13 @@ from leapfactual.explain import (
     StoredExplanation,
     build_explainer,
     check_target_spec,
+    check_tolerance,
+    method_info,
     parse_targets,
     value_targets,
 )
 from leapfactual.io import LOCK_NAME, check_free, clear, exclusive, refuse_link
+from leapfactual.metrics import robustness
 from leapfactual.pipeline.build import predict_probs
 from leapfactual.pipeline.run import Run, load_run, read_meta
 from leapfactual.pipeline.settings import ExplainSettings, to_dict
@@ -112,6 +115,7 @@ def explain_run(
     resuming = sharded and target_dir is not None and (target_dir / "shards" / "job.json").is_file()
     where = resolve_device(device, ranks)
     check_target_spec(settings.target, _own_classes(run))
+    check_method(run, settings)
     with ExitStack() as held:
         if target_dir is not None and ranks.is_main:
             held.enter_context(claim_output(target_dir, force, resuming))
@@ -164,9 +168,21 @@ def explain_run(
                 None, target_dir, fitted.class_names, names, report, warnings, fitted, stored, kept
             )
         exp = explainer.explain(x[rows % n], targets, settings.diverse)
+        exp.robust = robustness(
+            fitted.classifier,  # type: ignore[arg-type]
+            exp.x_cf,
+            exp.target,
+            codec=fitted.vae,
+            outputs=fitted.outputs,
+            tolerance=exp.tolerance,
+            seed=settings.seed,
+            batch=settings.batch_size,
+        ).robust.to(exp.x.device)
         inputs = rows.repeat_interleave(settings.diverse) % n
         exp.config["inputs"] = [names[i] for i in inputs.tolist()] if names else str(images)
         exp.config["run"] = str(fitted.directory.resolve())
+        verdict = fitted.verdict
+        exp.config["verdict"] = None if verdict is None else verdict.to_dict()
         exp.config["warnings"] = warnings
         exp.config["output"] = output
         exp.config["settings"] = to_dict(settings)
@@ -175,6 +191,17 @@ def explain_run(
         return ExplainResult(
             exp, target_dir, fitted.class_names, names, None, warnings, fitted, kept=kept
         )
+
+
+def check_method(run: Run | str | os.PathLike[str], settings: ExplainSettings) -> None:
+    """Before anything is loaded: the method exists and takes the run's kind of model, and a
+    regressor's job has a tolerance (a classifier's none)."""
+    meta = run.meta if isinstance(run, Run) else read_meta(Path(run))
+    kind = meta.get("config", {}).get("classifier", {}).get("kind", "classifier")
+    info = method_info(settings.method)
+    tolerance = settings.options.get("tolerance", settings.tolerance)
+    outputs = "value" if kind == "regressor" else "logits"
+    check_tolerance(info.name, info.regression, outputs, tolerance)
 
 
 def _own_classes(run: Run | str | os.PathLike[str]) -> int | None:
@@ -262,6 +289,7 @@ def _refuse_non_empty(out: Path, allowed: bool) -> None:
 __all__ = [
     "OUTPUT_FILES",
     "ExplainResult",
+    "check_method",
     "claim_output",
     "explain_run",
     "job_targets",

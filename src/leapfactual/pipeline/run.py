@@ -61,6 +61,7 @@ from leapfactual.metrics import codec_quality, conditional_sample_accuracy
 from leapfactual.models import accuracy, adapt_classifier
 from leapfactual.pipeline import build
 from leapfactual.pipeline.data import data_fingerprint, load_run_data, resolve_data_spec
+from leapfactual.pipeline.probe import codec_fix
 from leapfactual.pipeline.settings import STAGE_NAMES, FitConfig, VAESettings, to_dict
 from leapfactual.pipeline.user_models import (
     UserModels,
@@ -69,15 +70,12 @@ from leapfactual.pipeline.user_models import (
     reload_user_classifier,
     reload_user_codec,
 )
+from leapfactual.pipeline.verdict import Verdict, accuracy_check, assess, is_verdict
 
 STAGES = STAGE_NAMES
 RUN_FORMAT = 2
-AGREEMENT_WARNING = 0.9
-"""Below this agreement of the classifier on reconstructions, ``fit`` warns."""
-MIN_STEPS_WARNING = 500
-"""Fewer VAE optimiser steps than this, and ``fit`` warns that the data is too small."""
-SAMPLE_ACCURACY_WARNING = 0.6
-"""Below this fraction of flow samples in the class they were drawn for, ``fit`` warns."""
+GO_ON = ("vae.probe", "classifier.accept_chance")
+"""Settings that only let a stopped fit go on: changing them refits nothing."""
 
 
 @dataclass
@@ -133,6 +131,16 @@ class Run:
     def warnings(self) -> list[str]:
         """One-line warnings from fitting (e.g. a codec that loses what the classifier sees)."""
         return list(self.meta.get("warnings", []))
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """May this run's CEs be trusted at all (:mod:`leapfactual.pipeline.verdict`)? The
+        verdict ``fit`` stored, else one made from the stored measurements; None when they
+        do not suffice (a run fitted before verdicts, or without its flow)."""
+        stored = self.meta.get("verdict")
+        if stored is not None:
+            return Verdict.from_dict(stored)
+        return run_verdict(self)
 
     @property
     def outputs(self) -> Outputs:
@@ -278,14 +286,17 @@ def _fit(
     meta: dict[str, Any] = {}
     if (out / "run.json").exists():
         meta = read_meta(out)
+    data = dataset if dataset is not None else load_run_data(out, config.data, {}, config)
+    channels, size, _ = data.shape
+    config = replace(config, vae=config.vae.for_images(channels, size))  # vae.kind = auto
+    if meta:
         old = to_dict(FitConfig.from_dict(meta["config"]))
-        if old != to_dict(config):
-            diff = _differences(old, to_dict(config))
+        diff = [k for k in _differences(old, to_dict(config)) if k not in GO_ON]
+        if diff:
             raise ValueError(
                 f"{out} was fitted with other settings ({', '.join(diff)} differ); use another "
                 "output directory, or delete it to start over"
             )
-    data = dataset if dataset is not None else load_run_data(out, config.data, {}, config)
     info = _data_info(data, config)
     if meta.get("data", {}).get("fingerprint") not in (None, info["fingerprint"]):
         raise ValueError(
@@ -309,8 +320,9 @@ def _fit(
     external = config.classifier.spec is not None
     guided = config.vae.agreement > 0
     wanted = _closure(stages, external, guided)
-    first = external or guided  # a bad spec fails before any training; the VAE may need it
-    order = sorted(wanted, key=lambda s: (not (first and s == "classifier"), STAGES.index(s)))
+    # the classifier first: a bad spec or a classifier at chance stops the fit before the
+    # VAE trains, and the VAE's collapse probe (and vae.agreement) can watch it
+    order = sorted(wanted, key=lambda s: (s != "classifier", STAGES.index(s)))
     for stage in order:
         if getattr(run, stage) is None:
             with sized_by(f"fitting the {stage}", stage_sizes(config, stage)):
@@ -319,6 +331,10 @@ def _fit(
         run.meta.setdefault("summary", {}).update(measured)
         if ranks.is_main:
             _write_meta(out, run.meta)
+        if stage == "classifier":
+            check_above_chance(run)
+    verdict = run_verdict(run)
+    run.meta["verdict"] = None if verdict is None else verdict.to_dict()
     run.meta["warnings"] = fit_warnings(run)
     if ranks.is_main:
         _write_meta(out, run.meta)
@@ -346,40 +362,83 @@ def load_run(
 
 
 def fit_warnings(run: Run) -> list[str]:
-    """One-line warnings, each with its fix, about a run's codec and data size."""
-    out = []
+    """One-line warnings, each with its fix: the checks of the run's verdict that did not
+    pass (see :func:`run_verdict`)."""
+    verdict = run_verdict(run)
+    return [] if verdict is None else [c.warning() for c in verdict.reasons]
+
+
+def run_verdict(run: Run) -> Verdict | None:
+    """The run's :class:`~leapfactual.pipeline.verdict.Verdict` from its measurements (None
+    when they do not suffice: a run without its flow, or fitted before verdicts)."""
+    channels, size, _ = run.image_shape
+    return assess(
+        run.summary,
+        regression=run.outputs == "value",
+        num_classes=len(run.class_names),
+        steps=run.meta.get("vae_steps"),
+        codec_fix=codec_fix(run.config.vae, channels, size),
+        agreement_fix=_agreement_fix(run),
+    )
+
+
+def fit_summary(run: Run) -> dict[str, Any]:
+    """The run's fit for the top of a page, as a person reads it: its name and verdict, the
+    data's size, and the measured quality of the codec, the classifier and the flow (the
+    measurements it has)."""
+    verdict = run.verdict
+    out: dict[str, Any] = {
+        "run": run.directory.name,
+        "run verdict": "unknown (fitted before verdicts)" if verdict is None else verdict.level,
+        "data": f"{run.config.data}: {len(run.train_idx)} training / {len(run.test_idx)} "
+        "held-out images",
+    }
+    words = {
+        "vae_test_psnr": "codec: held-out PSNR (dB)",
+        "vae_test_ssim": "codec: held-out SSIM",
+        "vae_test_variance_kept": "codec: share of the images' variation kept",
+        "classifier_test_accuracy": "classifier: held-out accuracy",
+        "classifier_agreement_on_reconstructions": "classifier: agreement on reconstructions",
+        "regressor_test_mae": "regressor: held-out mean absolute error",
+        "regressor_change_on_reconstructions": "regressor: change on reconstructions",
+        "flow_sample_accuracy": "flow: samples in the class drawn for",
+    }
     summary = run.summary
-    agreement = summary.get("classifier_agreement_on_reconstructions")
-    if agreement is not None and agreement < AGREEMENT_WARNING:
-        size, work = getattr(run.vae, "image_size", None), getattr(run.vae, "work_size", None)
-        inside = (
-            f"; it works at {work} px inside, so finer detail is lost (--set vae.work_size={size})"
-            if isinstance(work, int) and isinstance(size, int) and work < size
-            else ""
-        )
-        out.append(
-            f"the classifier agrees with itself on only {agreement:.0%} of held-out "
-            "reconstructions: the codec loses what the classifier looks at, so CEs and their "
-            "validity are unreliable; train the VAE longer (--set vae.epochs=...), with a "
-            "smaller KL weight (--set vae.beta=...), a larger latent (--latent-dim), "
-            f"vae.kind = 'resnet', or through the classifier (--set vae.agreement=0.01){inside}"
-        )
-    samples = summary.get("flow_sample_accuracy")
-    if samples is not None and samples < SAMPLE_ACCURACY_WARNING:
-        out.append(
-            f"only {samples:.0%} of the flow's samples are in the class they were drawn for: "
-            "the flow has not learnt what tells the classes apart in the latent space, so "
-            "LeapFactual's CEs will often miss their target; train it longer or wider "
-            "(--set flow.epochs=... --set flow.width=256 --set flow.depth=4) or on more images"
-        )
-    steps = run.meta.get("vae_steps")
-    if steps is not None and steps < MIN_STEPS_WARNING:
-        out.append(
-            f"the VAE trained for only {steps} optimiser steps (fewer than "
-            f"{MIN_STEPS_WARNING}): too little data for the epochs asked; raise vae.epochs "
-            "or add images"
-        )
+    out.update({label: summary[key] for key, label in words.items() if key in summary})
     return out
+
+
+def check_above_chance(run: Run) -> None:
+    """Stop with one line when the run's classifier (or regressor) is no better than chance
+    on its labelled held-out images, unless ``classifier.accept_chance``."""
+    check = accuracy_check(run.summary, run.outputs == "value")
+    if check.status != "fail" or run.config.classifier.accept_chance:
+        return
+    raise ValueError(
+        f"{check.message}; {check.fix}, or explain it all the same with --set "
+        "classifier.accept_chance=true (the run is then marked untrusted)"
+    )
+
+
+def _reads_the_data(run: Run) -> bool:
+    """Whether the run's classifier is clearly better than chance (or could not be measured):
+    only then can its agreement on reconstructions tell a collapsed codec."""
+    return accuracy_check(run.summary, run.outputs == "value").status in ("pass", "unmeasured")
+
+
+def _agreement_fix(run: Run) -> str:
+    """What to change when the classifier disagrees with itself on reconstructions."""
+    size, work = getattr(run.vae, "image_size", None), getattr(run.vae, "work_size", None)
+    inside = (
+        f"; it works at {work} px inside, so finer detail is lost (--set vae.work_size={size})"
+        if isinstance(work, int) and isinstance(size, int) and work < size
+        else ""
+    )
+    return (
+        "train the VAE longer (--set vae.epochs=...), with a smaller KL weight (--set "
+        "vae.beta=...), a larger latent (--latent-dim), vae.kind = 'resnet', or through the "
+        f"classifier (--set vae.agreement=0.01){inside}"
+    )
 
 
 # -- internals ----------------------------------------------------------------------------
@@ -508,6 +567,10 @@ META_SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "flow_classifier": (lambda v: v is None or isinstance(v, str), "null or a SHA-256 text"),
     "vae_classifier": (lambda v: v is None or isinstance(v, str), "null or a SHA-256 text"),
     "vae_steps": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "verdict": (
+        lambda v: v is None or is_verdict(v),
+        "null or an object (level trusted / caution / untrusted, checks)",
+    ),
 }
 """What each entry of ``run.json`` besides ``config`` (checked by its settings) must be."""
 
@@ -600,9 +663,16 @@ def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.
     if stage == "vae":
         guide = run.classifier if cfg.vae.agreement > 0 else None
         model: nn.Module = build.fit_vae(
-            train.images, cfg.vae, seed, classifier=guide, outputs=run.outputs, **options
+            train.images,
+            cfg.vae,
+            seed,
+            classifier=guide,
+            outputs=run.outputs,
+            watch=run.classifier if _reads_the_data(run) else None,
+            **options,
         )
-        run.meta["vae_steps"] = cfg.vae.epochs * math.ceil(len(train) / cfg.vae.batch)
+        epochs = cfg.vae.epochs_for(len(train))
+        run.meta["vae_steps"] = epochs * math.ceil(len(train) / cfg.vae.batch)
         if guide is not None:
             run.meta["vae_classifier"] = run.classifier_identity
     elif stage == "classifier" and run.outputs == "value":
@@ -656,12 +726,20 @@ def _measure(run: Run, stage: str) -> dict[str, float]:
         return _measure_regressor(run, stage, test)
     if stage in ("classifier", "oracle"):
         model = getattr(run, stage)
-        if probs_width(run, model) != test.num_classes:  # a user classifier of other classes
-            return {}
-        return {f"{stage}_test_accuracy": accuracy(model, test.images, test.labels)}
+        width = probs_width(run, model)
+        shares = torch.bincount(test.labels, minlength=test.num_classes).double() / len(test)
+        own = {"classifier_outputs": float(width), "classifier_chance": float(shares.max())}
+        if width != test.num_classes:  # a user classifier of other classes
+            return own if stage == "classifier" else {}
+        scores = {f"{stage}_test_accuracy": accuracy(model, test.images, test.labels)}
+        return scores | own if stage == "classifier" else scores
     if stage == "vae":
         quality = codec_quality(run.vae, test.images)
-        return {"vae_test_psnr": quality["psnr"], "vae_test_ssim": quality["ssim"]}
+        return {
+            "vae_test_psnr": quality["psnr"],
+            "vae_test_ssim": quality["ssim"],
+            "vae_test_variance_kept": quality["variance_kept"],
+        }
     if stage == "flow":
         quality = codec_quality(
             run.vae, test.images, run.classifier, test.labels, outputs=run.outputs
@@ -691,10 +769,17 @@ def _measure_regressor(run: Run, stage: str, test: Dataset) -> dict[str, float]:
     if stage == "classifier":
         if test.values is None:
             return {}
-        return {"regressor_test_mae": float((values - test.values).abs().mean())}
+        mean = float(run.train.values.mean()) if run.train.values is not None else math.nan
+        return {
+            "regressor_test_mae": float((values - test.values).abs().mean()),
+            "regressor_baseline_mae": float((test.values - mean).abs().mean()),
+        }
     _, recon = build.encode_decode(run.vae, test.images)
     after = build.predict_probs(run.classifier, recon, "value")[:, 0]  # type: ignore[arg-type]
-    return {"regressor_change_on_reconstructions": float((after - values).abs().mean())}
+    return {
+        "regressor_change_on_reconstructions": float((after - values).abs().mean()),
+        "regressor_output_std": float(values.std()) if len(values) > 1 else math.nan,
+    }
 
 
 def probs_width(run: Run, model: Callable[[Tensor], Tensor]) -> int:
@@ -703,4 +788,14 @@ def probs_width(run: Run, model: Callable[[Tensor], Tensor]) -> int:
     return int(build.predict_probs(model, probe, run.outputs).shape[1])
 
 
-__all__ = ["STAGES", "FitConfig", "Run", "fit_run", "fit_warnings", "load_run", "read_meta"]
+__all__ = [
+    "STAGES",
+    "FitConfig",
+    "Run",
+    "fit_run",
+    "fit_summary",
+    "fit_warnings",
+    "load_run",
+    "read_meta",
+    "run_verdict",
+]

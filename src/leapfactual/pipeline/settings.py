@@ -43,7 +43,8 @@ else:  # pragma: no cover - Python 3.10
 T = TypeVar("T")
 
 STAGE_NAMES = ("vae", "classifier", "flow", "oracle", "cvae")
-CODECS = ("conv", "resnet")
+CODECS = ("auto", "conv", "resnet")
+"""VAE kinds; ``auto`` picks one from the images (:func:`codec_for`)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,24 @@ diverging late in training at 64 px, where it did at lr 2e-3 with or without cli
 at 64 px at most: at 128 px and the same number of steps, working at 128 px kept less of what
 the own-model classifier reads than working at 64 px inside, at twice the training time
 (``benchmarks/codec_agreement.py --size 128 --work-sizes 64 128``)."""
+
+
+def codec_for(channels: int, size: int) -> str:
+    """The VAE kind ``auto`` means for ``channels`` x ``size`` x ``size`` images: the residual
+    VAE for colour or for images larger than 28 px (the conv VAE's reconstructions of 32 px
+    RGB shapes collapsed to black), the conv VAE for small grey images such as MNIST."""
+    if size >= MIN_SIDE and (channels == 3 or size > 28):
+        return "resnet"
+    return "conv"
+
+
+def epochs_for(epochs: int, batch: int, min_steps: int, n: int) -> int:
+    """``epochs``, raised so that training on ``n`` samples in minibatches of ``batch`` takes at
+    least ``min_steps`` optimiser steps."""
+    per_epoch = max(1, math.ceil(n / batch))
+    return max(epochs, math.ceil(min_steps / per_epoch))
+
+
 FIELDS = ("mlp", "unet", "unet2d")
 ACTIVATIONS = ("selu", "silu", "relu")
 COUPLINGS = ("independent", "ot")
@@ -87,6 +106,11 @@ def _choice(name: str, value: str, options: tuple[str, ...]) -> None:
         raise ValueError(f"unknown {name} {value!r}; choose one of {list(options)}")
 
 
+def _steps(where: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{where}.min_steps must be a whole number >= 0, got {value!r}")
+
+
 def _positive(obj: Any, *names: str) -> None:
     for name in names:
         value = getattr(obj, name)
@@ -98,9 +122,11 @@ def _positive(obj: Any, *names: str) -> None:
 class VAESettings:
     """The VAE whose latent space the flow models (also used for the CGM baseline's CVAE).
 
-    ``kind``: ``conv`` (:class:`~leapfactual.models.ConvVAE`, for small grey images) or
-    ``resnet`` (:class:`~leapfactual.models.ResVAE`, residual blocks for 32-128 px). Every
-    field that is None takes the kind's own value (:data:`CODEC_DEFAULTS`):
+    ``kind``: ``conv`` (:class:`~leapfactual.models.ConvVAE`, for small grey images),
+    ``resnet`` (:class:`~leapfactual.models.ResVAE`, residual blocks for 32-128 px), or
+    ``auto`` (the default): chosen from the images by :func:`codec_for` when a run is fitted
+    (:meth:`for_images`). Every field that is None takes the kind's own value
+    (:data:`CODEC_DEFAULTS`):
 
     - ``width``: base channels (the residual VAE diverges at the conv VAE's width).
     - ``beta``: weight of the KL term (MSE averaged over pixels + beta * KL summed over latent
@@ -123,9 +149,13 @@ class VAESettings:
       costs what it costs at 64 px. Set it to the images' side to keep all of it (slower to
       train, and at 128 px blurrier in the same number of steps:
       ``benchmarks/codec_agreement.py``).
+    - ``min_steps``: training takes at least this many optimiser steps: on small data
+      ``epochs`` is raised to reach it (0: exactly ``epochs``).
+    - ``probe``: stop training early, with the fix, when the reconstructions collapse (see
+      :func:`leapfactual.pipeline.build.fit_vae`).
     """
 
-    kind: str = "conv"
+    kind: str = "auto"
     latent_dim: int = 32
     width: int | None = None
     epochs: int = 20
@@ -136,9 +166,12 @@ class VAESettings:
     lr_milestones: tuple[int, ...] | None = None
     agreement: float = 0.0
     work_size: int | None = None
+    min_steps: int = 1000
+    probe: bool = True
 
     def __post_init__(self) -> None:
         _choice("vae.kind", self.kind, CODECS)
+        _steps("vae", self.min_steps)
         if not (math.isfinite(self.agreement) and self.agreement >= 0):
             raise ValueError(f"vae.agreement must be a finite number >= 0, got {self.agreement}")
         _positive(self, "latent_dim", "epochs", "batch")
@@ -148,7 +181,7 @@ class VAESettings:
             raise ValueError(
                 f"vae.work_size must be a whole number of pixels >= {MIN_SIDE}, got {work!r}"
             )
-        if work is not None and self.kind != "resnet":
+        if work is not None and self.kind == "conv":
             raise ValueError(
                 f"vae.work_size is an option of vae.kind = 'resnet', not {self.kind!r}; "
                 "drop it or set vae.kind = 'resnet'"
@@ -161,9 +194,33 @@ class VAESettings:
             if value is not None and not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"vae.{name} must be a finite number >= 0, got {value}")
 
+    def for_images(self, channels: int, size: int) -> VAESettings:
+        """These settings with ``auto`` replaced by the kind :func:`codec_for` picks for
+        ``channels`` x ``size`` x ``size`` images."""
+        if self.kind != "auto":
+            return self
+        kind = codec_for(channels, size)
+        if kind == "conv" and self.work_size is not None:
+            raise ValueError(
+                f"vae.work_size is an option of vae.kind = 'resnet', and vae.kind = 'auto' "
+                f"picks 'conv' for {channels} x {size} x {size} images; set vae.kind = "
+                "'resnet' or drop vae.work_size"
+            )
+        return dataclasses.replace(self, kind=kind)
+
+    def epochs_for(self, n: int) -> int:
+        """``epochs``, raised to reach ``min_steps`` on ``n`` images."""
+        return epochs_for(self.epochs, self.batch, self.min_steps, n)
+
     @property
     def defaults(self) -> CodecDefaults:
-        """The kind's own values of the fields left at None."""
+        """The kind's own values of the fields left at None (``auto`` must be resolved by
+        :meth:`for_images` first)."""
+        if self.kind == "auto":
+            raise ValueError(
+                "vae.kind = 'auto' is chosen from the images; resolve it with "
+                "VAESettings.for_images(channels, size) before building the VAE"
+            )
         return CODEC_DEFAULTS[self.kind]
 
     @property
@@ -218,6 +275,10 @@ class ClassifierSettings:
     ships. ``kind = "regressor"``: the model returns one value per image (``[B]`` or
     ``[B, 1]``), trained with squared error on the data's scalar ``values``; its flow is
     conditioned on its standardised output and its CEs aim at target values.
+    ``min_steps``: training takes at least this many optimiser steps (``epochs`` is raised on
+    small data; 0: exactly ``epochs``). ``accept_chance``: ``fit`` stops when the classifier
+    is no better than chance on the run's labelled held-out images (its CEs would explain
+    noise); true explains it all the same (the run's verdict stays ``untrusted``).
     """
 
     spec: str | None = None
@@ -230,13 +291,20 @@ class ClassifierSettings:
     batch: int = 64
     augment: int = 2
     kind: str = "classifier"
+    min_steps: int = 500
+    accept_chance: bool = False
 
     def __post_init__(self) -> None:
         _choice("classifier.kind", self.kind, MODEL_KINDS)
+        _steps("classifier", self.min_steps)
         _choice("classifier.outputs", self.outputs, ("logits", "probs"))
         _positive(self, "width", "epochs", "lr", "batch")
         if self.augment < 0:
             raise ValueError(f"classifier.augment must be >= 0 pixels, got {self.augment}")
+
+    def epochs_for(self, n: int) -> int:
+        """``epochs``, raised to reach ``min_steps`` on ``n`` images."""
+        return epochs_for(self.epochs, self.batch, self.min_steps, n)
 
 
 @dataclass(frozen=True)
@@ -253,7 +321,9 @@ class FlowSettings:
 
     ``condition_on``: the images whose model outputs condition the flow in training:
     ``reconstruction`` (the VAE's decodings of the training latents, what the explanation loop
-    classifies) or ``input`` (the training images themselves, as the paper's reference code)."""
+    classifies) or ``input`` (the training images themselves, as the paper's reference code).
+    ``min_steps``: training takes at least this many optimiser steps (``epochs`` is raised on
+    small data; 0: exactly ``epochs``)."""
 
     field: str = "mlp"
     width: int = 64
@@ -269,8 +339,10 @@ class FlowSettings:
     source: str = "gaussian"
     source_bounds: tuple[float, float] = (-0.5, 0.5)
     condition_on: str = "reconstruction"
+    min_steps: int = 480
 
     def __post_init__(self) -> None:
+        _steps("flow", self.min_steps)
         _choice("flow.field", self.field, FIELDS)
         _choice("flow.condition_on", self.condition_on, CONDITION_ON)
         _choice("flow.activation", self.activation, ACTIVATIONS)
@@ -283,6 +355,10 @@ class FlowSettings:
         if not (self.sigma >= 0 and math.isfinite(self.sigma)):
             raise ValueError(f"flow.sigma must be a finite number >= 0, got {self.sigma!r}")
         _positive(self, "width", "depth", "epochs", "lr", "batch")
+
+    def epochs_for(self, n: int) -> int:
+        """``epochs``, raised to reach ``min_steps`` on ``n`` latents."""
+        return epochs_for(self.epochs, self.batch, self.min_steps, n)
 
 
 @dataclass(frozen=True)
@@ -332,7 +408,7 @@ class FitConfig:
     classifier: ClassifierSettings = ClassifierSettings()
     flow: FlowSettings = FlowSettings()
     oracle: ClassifierSettings = ClassifierSettings(width=48)
-    cvae: VAESettings = VAESettings()
+    cvae: VAESettings = VAESettings(kind="conv")
 
     def __post_init__(self) -> None:
         if not 0 < self.test_fraction < 1:
@@ -557,6 +633,8 @@ __all__ = [
     "FitConfig",
     "FlowSettings",
     "VAESettings",
+    "codec_for",
+    "epochs_for",
     "from_dict",
     "load_toml",
     "override",

@@ -9,8 +9,16 @@ import torch
 from torch import Tensor
 
 from leapfactual.explain import AttributeProbes, Explanation, attribute_attributions
+from leapfactual.metrics import collapsed
 from leapfactual.models import as_tensor_outputs
-from leapfactual.pipeline import Run, model_device, predict_probs
+from leapfactual.pipeline import (
+    Run,
+    Verdict,
+    fit_summary,
+    model_device,
+    predict_probs,
+    verdict_headline,
+)
 from leapfactual.report.grid import source_target_grid
 from leapfactual.report.html import SHOWN, Report
 from leapfactual.report.sections import Decode, decode_trajectory, leap_curves, select_samples
@@ -132,14 +140,22 @@ def build_report(
     shown cards (and, batch by batch, of all CEs for the curves) when the explanation keeps
     latents but not images; its oracle, if fitted, gives oracle validity. The run's fit
     warnings recorded in the explanation (``exp.config["warnings"]``) are shown under the
-    headline numbers, next to the validity they qualify.
+    headline numbers, next to the validity they qualify. The run's verdict
+    (``exp.config["verdict"]``, else ``run``'s) is the page's first line, before any validity;
+    with ``run`` and no ``run_summary``, the summary starts with the run's fit
+    (:func:`~leapfactual.pipeline.fit_summary`).
     """
     check_drawable(exp)
+    if run_summary is None and isinstance(run, Run):
+        run_summary = fit_summary(run)
     decode = _decoder(run)
     check_trajectories(exp, decode)
     nums = headline(exp)
     oracle_valid = _oracle_valid(run, exp)
     cards = [(f"{nums['validity']:.1%}", "CE validity (classifier says target)")]
+    if exp.robust is not None:
+        robust = float(exp.robust.float().mean()) if len(exp) else float("nan")
+        cards.append((f"{robust:.1%}", "robust validity (kept after round trip, blur, noise)"))
     if "validity_reliable" in nums:
         cards.append((f"{nums['validity_reliable']:.1%}", "reliable CE validity"))
     if oracle_valid is not None:
@@ -149,6 +165,9 @@ def build_report(
         (f"{len(exp):,}", "counterfactuals"),
     ]
     summary = [(k.replace("_", " "), _fmt(v)) for k, v in (run_summary or {}).items()]
+    if len(exp) > 1 and exp.tolerance is None:
+        share = float(collapsed(exp.x_cf, exp.x, exp.target).float().mean())
+        summary.append(("CEs nearly one image with another input's CE (collapsed)", f"{share:.0%}"))
     summary.append(("explainer", exp.method))
     if "inputs" in exp.config:
         inputs = exp.config["inputs"]
@@ -186,6 +205,7 @@ def build_report(
         else (),
         grid_predicted=grid_rows.tolist() if grid_rows is not None else (),
         warnings=[str(w) for w in exp.config.get("warnings") or []],
+        verdict=_verdict_line(exp, run),
         notes=list(notes),
         shown=shown,
         shown_note=f"{len(shown)} of {len(exp)} CEs, chosen {ORDER_WORDS[order]}.",
@@ -202,6 +222,15 @@ ORDER_WORDS = {
     "per-class": "one source class after another",
     "first": "in order",
 }
+
+
+def _verdict_line(exp: Explanation, run: Run | None) -> str:
+    """The verdict of the run the CEs come from, in one line ("" for CEs made outside a
+    run, which have none)."""
+    if "verdict" in exp.config:
+        stored = exp.config["verdict"]
+        return verdict_headline(None if stored is None else Verdict.from_dict(stored))
+    return verdict_headline(run.verdict) if isinstance(run, Run) else ""
 
 
 def _decoder(run: Run | None) -> Decode | None:

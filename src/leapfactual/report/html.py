@@ -49,6 +49,8 @@ class Report:
         cards: ``(value, label)`` headline numbers.
         warnings: one-line warnings shown right under the headline numbers (e.g. a codec that
             loses what the classifier looks at, which makes the validity unreliable).
+        verdict: the run's verdict in one line, shown first, above the headline numbers (""
+            for CEs made outside a run).
         grid: optional ``[S, K, C, H, W]`` source x target images from
             :func:`~leapfactual.report.grid.source_target_grid`; ``grid_labels`` the class
             of each row's input (its true label when known), ``grid_predicted`` the model's
@@ -72,6 +74,7 @@ class Report:
     summary: list[tuple[str, str]] = field(default_factory=list)
     cards: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    verdict: str = ""
     grid: Tensor | None = None
     grid_labels: Sequence[int] = ()
     grid_predicted: Sequence[int] = ()
@@ -120,6 +123,7 @@ def render_html(report: Report) -> str:
         size=DISPLAY,
         strip_size=STRIP,
         warnings=report.warnings,
+        verdict=report.verdict,
         notes=[_inline_code(n) for n in report.notes],
         version=__version__,
     )

@@ -103,6 +103,7 @@ def fit(
     chunks: int | None = None,
     device: str | torch.device | None = None,
     max_grad_norm: float | None = None,
+    after_epoch: Callable[[int], None] | None = None,
 ) -> list[float]:
     """Train ``model`` by minimising ``step`` over minibatches of ``data``; return epoch losses.
 
@@ -128,6 +129,10 @@ def fit(
         device: move the model there first (default: where the model is).
         max_grad_norm: clip the gradient's global norm to this before every step (None:
             no clipping); after DDP's all-reduce, so every rank clips the same gradient.
+        after_epoch: called with the number of epochs done after each epoch, before that
+            epoch's checkpoint is written (an exception it raises stops training and the
+            epoch is not saved, so a resumed run meets it again); it must leave the model
+            as it found it.
 
     Under ``torchrun`` (the process group is joined if need be) every trainable parameter must
     get a gradient from every step, as DDP requires (true of all the project's models); freeze
@@ -225,6 +230,8 @@ def fit(
         history.append(total / count)
         bar.set_postfix(loss=f"{history[-1]:.4g}")
         done = epoch + 1
+        if after_epoch is not None:
+            after_epoch(done)
         if checkpoint is not None and (done % checkpoint_every == 0 or done == epochs):
             if ranks.is_main:
                 save_checkpoint(

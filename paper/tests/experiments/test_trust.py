@@ -1,0 +1,47 @@
+"""The trust grid at a reduced size: real runs of two cases with tiny models, one judge."""
+
+from dataclasses import replace
+
+from paper.experiments.trust import (
+    CASES,
+    TrustConfig,
+    case_by_name,
+    run_trust,
+    targets,
+    write_trust_page,
+)
+
+
+def test_a_reduced_grid_writes_verdicts_judge_validity_and_targets(
+    make_tiny_config, tmp_path
+) -> None:
+    config = TrustConfig(
+        cases=("vae-1-epoch", "chance"),
+        limit=16,
+        judge_epochs=1,
+        judge_width=8,
+        base=make_tiny_config(),
+    )
+    result = run_trust(tmp_path / "runs", config)
+    rows = {r.case.name: r for r in result.rows}
+    assert set(rows) == {"vae-1-epoch", "chance"}
+    assert rows["vae-1-epoch"].verdict is not None
+    assert rows["vae-1-epoch"].verdict.level == "untrusted"  # one epoch of the codec
+    chance = rows["chance"]  # shuffled labels: stopped at chance, or not trusted
+    assert chance.stopped is not None or chance.verdict.level != "trusted"  # type: ignore[union-attr]
+    for row in result.rows:
+        assert 0 <= row.judge_validity <= 1 and 0 <= row.robust_validity <= row.validity
+    met = targets(result)
+    assert met["demo"] is None and set(met) == {
+        "trusted_below_floor", "good", "good_untrusted", "demo",
+    }  # fmt: skip
+    page = write_trust_page(result, tmp_path / "trust", "python -m paper trust --cases ...")
+    text = page.read_text()
+    assert "| vae-1-epoch |" in text and "untrusted" in text and "judge validity" in text
+
+
+def test_every_case_has_a_unique_name_and_stops_on_an_unknown_one(cli) -> None:
+    assert len({c.name for c in CASES}) == len(CASES) and case_by_name("demo").what
+    done = cli("trust", "--cases", "demo,nope")
+    assert done.returncode == 2 and "unknown case 'nope'" in done.stderr
+    assert replace(TrustConfig(), limit=3).limit == 3
