@@ -67,7 +67,7 @@ def tint(x: Tensor) -> Tensor:
 
 
 def argmax(rule):
-    return lambda images: rule(images).argmax(1)
+    return lambda x, shown: rule(shown).argmax(1)
 
 
 def test_a_corner_patch_is_a_cell_candidate_and_a_patch_model_relies_on_it() -> None:
@@ -102,6 +102,6 @@ def test_reliance_counts_only_images_not_already_in_the_class() -> None:
     images = objects(4)
     labels = torch.tensor([1, 0, 0, 1])
     assert recipients(images, labels, 1, 5).shape[0] == 2
-    always = lambda images: torch.ones(len(images), dtype=torch.long)  # noqa: E731
+    always = lambda x, shown: torch.ones(len(shown), dtype=torch.long)  # noqa: E731
     share, n = reliance(always, images, images, 1)
     assert math.isnan(share) and n == 0

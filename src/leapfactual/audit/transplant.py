@@ -185,16 +185,17 @@ def transplant(d: Donors, images: Tensor, bounds: tuple[float, float]) -> Tensor
     return moved.clamp(*bounds)
 
 
-Labeller = Callable[[Tensor], Tensor]
-"""Class labels ``[N]`` of images ``[N, C, H, W]`` (a model's argmax, a teacher's answers)."""
+Labeller = Callable[[Tensor, Tensor], Tensor]
+"""Class labels ``[N]`` of images ``shown [N, C, H, W]`` made from inputs ``x`` (same shape),
+called ``label(x, shown)``: a model's argmax of ``shown``, a teacher's answer on the pair."""
 
 
 def reliance(label: Labeller, images: Tensor, moved: Tensor, target: int) -> tuple[float, int]:
     """The share of ``images`` that ``label`` does not put in ``target`` which it puts there
     once ``moved`` (their transplanted versions), and how many were counted (NaN, 0 when
     none)."""
-    before = label(images).cpu()
-    after = label(moved).cpu()
+    before = label(images, images).cpu()
+    after = label(images, moved).cpu()
     counted = before != target
     n = int(counted.sum())
     if n == 0:
