@@ -1,4 +1,6 @@
 import json
+import shlex
+import shutil
 
 import torch
 
@@ -89,3 +91,15 @@ def test_repair_with_rule_and_human_teachers(cli, tiny_run, tmp_path, monkeypatc
     no_oracle = cli("repair", str(tiny_run.directory), "--out", str(tmp_path / "z"), "--teacher",
                     "model", *ROUND)  # fmt: skip
     assert no_oracle.returncode == 2 and "has no oracle" in no_oracle.stderr
+
+
+def test_the_oracle_hint_works_as_printed(cli, tiny_run, tmp_path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run.directory, run)
+    refused = cli("repair", str(run), "--out", str(tmp_path / "r"), "--teacher", "model", *ROUND)
+    assert refused.returncode == 2 and "has no oracle" in refused.stderr
+    hint = refused.stderr.split("`")[1]
+    assert hint.startswith("leapfactual fit --out ")
+    done = cli(*shlex.split(hint)[1:])
+    assert done.returncode == 0, done.stderr
+    assert (run / "oracle.safetensors").is_file()

@@ -17,6 +17,7 @@ teacher's), ``repair.json`` and ``repair.md``.
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -64,7 +65,15 @@ from leapfactual.io import (
     write_json,
 )
 from leapfactual.models import load_classifier
-from leapfactual.pipeline import ExplainSettings, Run, explain_run, load_run, predict_probs, to_dict
+from leapfactual.pipeline import (
+    ExplainSettings,
+    FitConfig,
+    Run,
+    explain_run,
+    load_run,
+    predict_probs,
+    to_dict,
+)
 from leapfactual.report import write_page
 
 AUDIT = "audit.json"
@@ -469,14 +478,39 @@ def _teacher_model(run: Run, spec: str, device: str | torch.device) -> Callable[
     if spec == "oracle":
         if run.oracle is None:
             raise ValueError(
-                f"run {run.directory} has no oracle; fit one (`leapfactual fit --out "
-                f"{run.directory} --stages oracle`) or give --teacher-spec"
+                f"run {run.directory} has no oracle; fit one (`{refit_command(run, 'oracle')}`; "
+                "trained on the same data, it shares any confound) or give --teacher-spec"
             )
         return run.oracle
     stem = Path(spec).with_suffix("") if spec.endswith(".safetensors") else Path(spec)
     if stem.with_name(stem.name + ".safetensors").is_file():
         return load_module(stem, device)
     return load_classifier(spec, device=device).model
+
+
+def refit_command(run: Run, stages: str) -> str:
+    """The ``leapfactual fit`` line that adds ``stages`` to ``run`` and works as printed: the
+    run's data and every setting that differs from the defaults (``fit`` refuses a run
+    directory with other settings)."""
+    ours, base = _leaves(to_dict(run.config)), _leaves(to_dict(FitConfig()))
+    sets = [f"{k}={_toml(v)}" for k, v in ours.items() if k != "data" and base.get(k) != v]
+    words = ["leapfactual", "fit", "--out", str(run.directory), "--data", run.config.data,
+             "--stages", stages, *(w for s in sets for w in ("--set", s))]  # fmt: skip
+    return shlex.join(words)
+
+
+def _leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _toml(value: Any) -> str:
+    return "none" if value is None else json.dumps(value)
 
 
 def repair_run(
