@@ -27,6 +27,7 @@ from torch import nn
 from leapfactual.audit import Finding, IgnoreTeacher, make_teacher, necessity
 from leapfactual.audit.checks import CandidateReliance, check_teacher
 from leapfactual.audit.ignore import candidate_parts, parse_region
+from leapfactual.audit.jobs import audit_inputs
 from leapfactual.data import load_dataset, load_image_files
 from leapfactual.data.folder import load_image_inputs
 from leapfactual.data.idx import read_idx
@@ -130,6 +131,15 @@ def _no_candidate() -> tuple[Explanation, Any, list[Any]]:
                       target=torch.tensor([1]), probs=torch.tensor([[1.0, 0.0]]),
                       probs_cf=torch.tensor([[1.0, 0.0]]))  # fmt: skip
     return exp, None, []
+
+
+def _flat(broken: Any) -> str:
+    from PIL import Image
+
+    folder = broken.root / "flat"
+    folder.mkdir(exist_ok=True)
+    Image.new("L", (28, 28), 128).save(folder / "one.png")
+    return str(folder)
 
 
 def _repair_cli(*extra: str) -> Callable[[Any, Any], list[str]]:
@@ -745,6 +755,25 @@ ROWS = [
             (
                 lambda r, b: necessity(r.classifier, _x(r), _x(r), 1, edits=("sepia",)),
                 r"unknown global edits \['sepia'\]; choose from",
+            )
+        ],
+    ),
+    Row(
+        "per_class_labels",
+        [(lambda r, b: audit_inputs(r, [_flat(b)], 3, per_class=1), r"--per-class needs images")],
+        [
+            (
+                lambda r, b: [
+                    "audit",
+                    str(b.run),
+                    "--out",
+                    str(b.root / "out" / "per-class"),
+                    "--images",
+                    _flat(b),
+                    "--per-class",
+                    "1",
+                ],
+                r"--per-class needs images",
             )
         ],
     ),

@@ -53,7 +53,7 @@ from leapfactual.audit.transplant import (
     class_findings,
     places,
 )
-from leapfactual.data import Dataset, load_dataset
+from leapfactual.data import Dataset, load_dataset, load_image_inputs
 from leapfactual.explain import Blend, Explanation
 from leapfactual.io import (
     LOCK_NAME,
@@ -129,6 +129,7 @@ def audit_run(
     *,
     images: str | list[str] = "test",
     limit: int = 50,
+    per_class: int | None = None,
     seed: int = 0,
     regions: Mode = "components",
     grid: int = 4,
@@ -139,9 +140,11 @@ def audit_run(
     log: Callable[[str], None] = lambda _: None,
 ) -> AuditResult:
     """Audit the run's classifier on ``limit`` of its ``images`` (``test`` / ``train``, or
-    files) explained toward every other class; write everything to ``out`` (see the module
-    docstring) and return it. Parts already in ``out`` for the same job are reused. The
-    model's reliance on each shortcut candidate is measured on the run's test split."""
+    files; :func:`audit_inputs` picks them, balanced over the classes where they are known, or
+    ``per_class`` of each) explained toward every other class; write everything to ``out``
+    (see the module docstring) and return it. Parts already in ``out`` for the same job are
+    reused. The model's reliance on each shortcut candidate is measured on the run's test
+    split."""
     start = time.perf_counter()
     fitted = run if isinstance(run, Run) else load_run(Path(run), device=device or "cpu")
     if device is not None:
@@ -152,8 +155,8 @@ def audit_run(
         "kind": "audit",
         "run": str(fitted.directory.resolve()),
         "classifier": fitted.classifier_identity,
-        "settings": {"images": images, "limit": limit, "seed": seed, "regions": regions,
-                     "grid": grid, "blend": asdict(blend)},
+        "settings": {"images": images, "limit": limit, "per_class": per_class, "seed": seed,
+                     "regions": regions, "grid": grid, "blend": asdict(blend)},
     }  # fmt: skip
     check_free(folder)  # a running job is named before anything is touched
     with exclusive(folder, "audit"):
@@ -163,12 +166,13 @@ def audit_run(
             exp = Explanation.load(folder / "explanation")
             skipped.append("explanation")
         else:
-            log(f"explaining {limit or 'all'} {images} images toward every other class")
+            chosen = audit_inputs(fitted, images, limit, per_class)
+            log(f"explaining {len(chosen)} {images} images toward every other class")
             settings = ExplainSettings(
-                blend=blend, inject=None, target="all-others", limit=limit, seed=seed
+                blend=blend, inject=None, target="all-others", limit=0, seed=seed
             )
             done = explain_run(
-                fitted, folder / "explanation", images=images, settings=settings, force=True,
+                fitted, folder / "explanation", images=chosen, settings=settings, force=True,
                 trajectory="none",
             )  # fmt: skip
             assert done.explanation is not None
@@ -208,6 +212,39 @@ def audit_run(
         )  # fmt: skip
         write_audit_page(fitted, result, command, grid)
         return result
+
+
+def audit_inputs(
+    run: Run, images: str | list[str], limit: int, per_class: int | None = None
+) -> Tensor:
+    """The images an audit explains. Where their classes are known (the run's ``test`` /
+    ``train`` split, a class-folder tree): ``per_class`` of each class, or else ``limit``
+    (0: all) taken one class after another (each class's first image, then each class's
+    second, ...), so that a sorted tree does not give one class only. Otherwise the first
+    ``limit``; ``per_class`` then needs labels."""
+    if isinstance(images, str) and images in ("test", "train"):
+        split = getattr(run, images)
+        x, labels = split.images, split.labels
+    else:
+        channels, size, _ = run.image_shape
+        x, _, labels = load_image_inputs(images, size=size, channels=channels)
+    if labels is None:
+        if per_class is not None:
+            raise ValueError(
+                "--per-class needs images of known classes: the run's split (test, train) or "
+                "a class-folder tree DIR/CLASS/*.png; use --limit for other images"
+            )
+        return x[:limit] if limit else x
+    rank = torch.zeros_like(labels)
+    for k in labels.unique():
+        mine = labels == k
+        rank[mine] = torch.arange(int(mine.sum()))
+    order = sorted(range(len(labels)), key=lambda i: (int(rank[i]), int(labels[i]), i))
+    if per_class is not None:
+        order = [i for i in order if int(rank[i]) < per_class]
+    elif limit:
+        order = order[:limit]
+    return x[torch.tensor(order, dtype=torch.long)]
 
 
 def data_bounds(run: Run) -> tuple[float, float]:

@@ -29,6 +29,14 @@ def audit(
         ),
     ] = None,
     limit: Limit = 50,
+    per_class: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Images of each class (the run's split or a class-folder tree) instead of "
+            "--limit. Without it, --limit images are taken one class after another.",
+        ),
+    ] = None,
     seed: Seed = 0,
     regions: Annotated[
         str, typer.Option(help="How a change is cut: 'components' (connected) or 'grid'.")
@@ -51,6 +59,7 @@ def audit(
         out,
         images=spec,
         limit=limit,
+        per_class=per_class,
         seed=seed,
         regions=regions,  # type: ignore[arg-type]
         grid=grid,
