@@ -39,7 +39,7 @@ def test_repair_with_a_model_teacher_resumes(cli, tiny_run, tmp_path) -> None:
     record = json.loads((out / "repair.json").read_text())
     assert record["teacher"] == "ModelTeacher" and len(record["history"]) == 1
     assert record["teacher_check"] == "overridden" and record["verdict"] in VERDICTS
-    assert f"verdict: {record['verdict']}" in done.stdout
+    assert f"verdict: {record['verdict']}" in done.stdout and "cost: " in done.stdout
     assert "**Verdict: " in (out / "repair.md").read_text()
     # the repaired model is a run: one command audits it
     repaired = json.loads((out / "run" / "run.json").read_text())

@@ -83,11 +83,12 @@ class CFKDSettings:
     input, :func:`~leapfactual.audit.necessity.necessity`), kept where it alone reaches the
     target: a shortcut then shows as the shortcut alone; ``needed``: pass the necessity maps
     to the teacher (the human teacher's page shows them); ``seed``: every draw and the
-    fine-tuning.
+    fine-tuning. The defaults, 3 rounds of 300 images, are the shortcuts benchmark's; 2 of 200
+    left a patch shortcut's reliance above 10 % with a clean teacher.
     """
 
-    rounds: int = 2
-    per_round: int = 200
+    rounds: int = 3
+    per_round: int = 300
     epochs: int = 2
     lr: float = 5e-4
     batch: int = 64
