@@ -135,11 +135,11 @@ def repair(
         values = "  ".join(f"{k} {v:.0%}" for k, v in row.values.items() if v == v)
         typer.echo(f"reliance on {row.finding.label} toward {row.finding.name}: {values}")
     typer.echo(f"verdict: {result.verdict} ({result.reason})")
-    rounds = result.cfkd.history
-    labelled = sum(r["asked"] for r in rounds)
+    history = result.cfkd.history
+    labelled = sum(r["asked"] for r in history)
     typer.echo(
-        f"cost: {result.seconds:.0f} s in all; {len(rounds)} rounds of {settings.per_round} "
-        f"images, {labelled} CEs labelled, {sum(r['seconds'] for r in rounds):.0f} s in CFKD"
+        f"cost: {result.seconds:.0f} s in all; {len(history)} rounds of {settings.per_round} "
+        f"images, {labelled} CEs labelled, {sum(r['seconds'] for r in history):.0f} s in CFKD"
     )
     typer.echo(f"repaired run: {result.run} (audit it: leapfactual audit {result.run} --out DIR)")
     typer.echo(f"page: {result.page}")
