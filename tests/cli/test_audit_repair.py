@@ -16,7 +16,7 @@ def test_audit_writes_every_part_and_resumes(cli, tiny_run, tmp_path) -> None:
     done = cli("audit", str(tiny_run.directory), "--out", str(out), "--limit", "3")
     assert done.returncode == 0, done.stderr
     for name in ("audit.json", "explanation/explanation.safetensors", "necessity.safetensors",
-                 "summary.json", "audit.md", "necessity.png"):  # fmt: skip
+                 "summary.json", "audit.md", "audit.html", "necessity.png"):  # fmt: skip
         assert (out / name).is_file(), name
     summary = json.loads((out / "summary.json").read_text())
     assert sum(row["count"] for row in summary["pairs"]) == 27  # 3 images x 9 other classes
@@ -41,6 +41,7 @@ def test_repair_with_a_model_teacher_resumes(cli, tiny_run, tmp_path) -> None:
     assert record["teacher_check"] == "overridden" and record["verdict"] in VERDICTS
     assert f"verdict: {record['verdict']}" in done.stdout and "cost: " in done.stdout
     assert "**Verdict: " in (out / "repair.md").read_text()
+    assert "<strong>Verdict: " in (out / "repair.html").read_text()
     # the repaired model is a run: one command audits it
     repaired = json.loads((out / "run" / "run.json").read_text())
     assert repaired["repaired_from"]["verdict"] == record["verdict"]

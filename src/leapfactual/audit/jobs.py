@@ -9,9 +9,11 @@ and a second call with the same arguments skips it; an output directory of anoth
 refused (``force`` starts over).
 
 Audit layout: ``audit.json`` (the job), ``explanation/``, ``necessity.*``, ``summary.json``
-(pair rows and per-class findings), ``audit.md`` and ``necessity.png``. Repair layout: the
+(the run's verdict, pair rows, per-class findings, reliance on each candidate), ``audit.md``,
+``audit.html`` (the same page, self-contained) and ``necessity.png``. Repair layout: the
 CFKD directory (``cfkd.json``, ``round-K/``, ``classifier.*``), ``answers.jsonl`` (the human
-teacher's), ``repair.json`` and ``repair.md``.
+teacher's), ``audit/`` (the audit before the repair), ``run/`` (the repaired run),
+``repair.json``, ``repair.md`` and ``repair.html``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from leapfactual.audit.checks import (
     repair_verdict,
     teacher_labeller,
 )
+from leapfactual.audit.html import write_page_html
 from leapfactual.audit.ignore import TeacherFromAudit, ignore_teacher
 from leapfactual.audit.necessity import Necessity, necessity, necessity_map
 from leapfactual.audit.regions import Mode, grid_cells
@@ -367,7 +370,7 @@ def write_audit_page(run: Run, result: AuditResult, command: str, grid: int = 4)
             f"{where} |"
         )
     figure = plot_class_maps(exp, nec, names, out / "necessity.png")
-    return write_page(
+    page = write_page(
         out / "audit.md",
         "Audit: which changes the classifier needs",
         command or f"leapfactual audit {run.directory} --out {out}",
@@ -392,6 +395,8 @@ def write_audit_page(run: Run, result: AuditResult, command: str, grid: int = 4)
             ("Per pair (places as in the headline)", table),
         ],
     )
+    write_page_html(page)
+    return page
 
 
 def _place(place: str) -> str:
@@ -723,7 +728,7 @@ def write_repair_page(
         "",
         *(f"- {line}" for line in cfkd_lines(result.history)),
     ]
-    return write_page(
+    page = write_page(
         out / "repair.md",
         "Repair by counterfactual knowledge distillation",
         command or f"leapfactual repair {run.directory} --out {out}",
@@ -735,6 +740,8 @@ def write_repair_page(
         [("Verdict and reliance", verdict), ("Accuracy before and after", table),
          ("Rounds", rounds)],
     )  # fmt: skip
+    write_page_html(page)
+    return page
 
 
 def _scores(model: Callable[[Tensor], Any], data: Dataset) -> dict[str, Any]:

@@ -18,7 +18,7 @@ def audit(
         Path,
         typer.Option(
             help="Output directory: explanation/, necessity, summary.json, audit.md, "
-            "necessity.png. Running again skips the parts already there."
+            "audit.html, necessity.png. Running again skips the parts already there."
         ),
     ],
     images: Annotated[
