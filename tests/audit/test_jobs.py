@@ -67,3 +67,24 @@ def test_audit_inputs_are_balanced_over_a_sorted_class_tree(tiny_run, tmp_path: 
     assert sorted(labels) == sorted(wanted)
     with pytest.raises(ValueError, match="--per-class needs images of known classes"):
         audit_inputs(tiny_run, [str(tmp_path / "tree" / "a")], limit=3, per_class=1)
+
+
+def test_the_audit_header_carries_the_runs_verdict_defensively() -> None:
+    from leapfactual.audit import verdict_lines
+
+    assert verdict_lines(None) == [
+        "Run verdict: not recorded (the run holds none; refit it to get one)."
+    ]
+    weak = {
+        "level": "untrusted",
+        "checks": [
+            {"name": "codec", "title": "codec SSIM", "status": "fail",
+             "message": "the codec loses the images", "fix": "train the VAE longer"},
+            {"name": "flow", "title": "flow samples", "status": "pass", "message": "", "fix": ""},
+            "not a check",
+        ],
+    }  # fmt: skip
+    lines = verdict_lines(weak)
+    assert lines[0].startswith("Run verdict: untrusted. The audit explains CEs of this run")
+    assert lines[1:] == ["- codec SSIM: the codec loses the images; fix: train the VAE longer"]
+    assert verdict_lines({"level": "trusted", "checks": []}) == ["Run verdict: trusted."]

@@ -48,6 +48,8 @@ def test_repair_with_a_model_teacher_resumes(cli, tiny_run, tmp_path) -> None:
     audited = cli("audit", str(out / "run"), "--out", str(tmp_path / "after"), "--limit", "2")
     assert audited.returncode == 0, audited.stderr
     assert "Run verdict: not recorded" in (tmp_path / "after" / "audit.md").read_text()
+    explained = cli("explain", str(out / "run"), "--out", str(tmp_path / "exp"), "--limit", "2")
+    assert explained.returncode == 0, explained.stderr
     assert 0 <= record["after"]["worst_class"] <= record["after"]["accuracy"] <= 1
     assert (out / "classifier.safetensors").is_file() and (out / "repair.md").is_file()
     assert "before accuracy" in done.stdout
