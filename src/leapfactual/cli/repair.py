@@ -138,7 +138,7 @@ def repair(
     history = result.cfkd.history
     labelled = sum(r["asked"] for r in history)
     typer.echo(
-        f"cost: {result.seconds:.0f} s in all; {len(history)} rounds of {settings.per_round} "
+        f"cost: {result.seconds:.0f} s in all; {len(history)} round(s) of {settings.per_round} "
         f"images, {labelled} CEs labelled, {sum(r['seconds'] for r in history):.0f} s in CFKD"
     )
     typer.echo(f"repaired run: {result.run} (audit it: leapfactual audit {result.run} --out DIR)")
