@@ -236,7 +236,7 @@ def audit_model(
 def nuisance_cell_rank(nec: Necessity, mask: Tensor, rows: Tensor, grid: int = GRID) -> int:
     """The rank (1: first) of the grid cell holding the nuisance ``mask`` ``[1, H, W]``
     among all cells, by how many of the CEs at ``rows`` have their most-needed region there
-    (the audit page's global ranking, :func:`~leapfactual.audit.jobs.class_findings`)."""
+    (the audit page's ranking by cell, before global edits and ``global`` regions)."""
     cells = top_region_cells(nec, grid)[rows]
     counts = torch.bincount(cells[cells >= 0], minlength=grid * grid)
     where = grid_cells(mask.shape[1], mask.shape[2], grid).flatten()

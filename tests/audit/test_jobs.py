@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from leapfactual.audit.jobs import ANSWERS, REPAIR_FILES, audit_run, repair_run
+from leapfactual.audit.jobs import ANSWERS, REPAIR_FILES, audit_inputs, audit_run, repair_run
 from leapfactual.audit.teachers import RuleTeacher
 from leapfactual.io import LOCK_NAME, DirectoryBusyError, clear, exclusive
 
@@ -89,3 +90,45 @@ def test_a_second_repair_job_is_refused_before_any_work(tiny_run, tmp_path: Path
     with exclusive(out, "repair"), pytest.raises(DirectoryBusyError, match="repair"):
         repair_run(tiny_run, out, teacher, force=True)
     assert [p.name for p in out.iterdir()] == [LOCK_NAME]
+
+
+def test_audit_inputs_are_balanced_over_a_sorted_class_tree(tiny_run, tmp_path: Path) -> None:
+    from PIL import Image
+
+    for k, name in enumerate(("a", "b", "c")):
+        (tmp_path / "tree" / name).mkdir(parents=True)
+        for i in range(4):
+            value = np.full((28, 28), 40 * k + i, dtype=np.uint8)
+            Image.fromarray(value).save(tmp_path / "tree" / name / f"{i}.png")
+    tree = [str(tmp_path / "tree")]
+    classes = lambda x: ((x[:, 0, 0, 0] * 255).round() // 40).int().tolist()  # noqa: E731
+    assert classes(audit_inputs(tiny_run, tree, limit=4)) == [0, 1, 2, 0]  # not four of "a"
+    assert classes(audit_inputs(tiny_run, tree, limit=50, per_class=2)) == [0, 1, 2, 0, 1, 2]
+    split = audit_inputs(tiny_run, "test", limit=10)
+    wanted = tiny_run.test.labels.unique()[:10].tolist()
+    labels = [int(tiny_run.test.labels[(tiny_run.test.images == img).flatten(1).all(1)][0])
+              for img in split]  # fmt: skip
+    assert sorted(labels) == sorted(wanted)
+    with pytest.raises(ValueError, match="--per-class needs images of known classes"):
+        audit_inputs(tiny_run, [str(tmp_path / "tree" / "a")], limit=3, per_class=1)
+
+
+def test_the_audit_header_carries_the_runs_verdict_defensively() -> None:
+    from leapfactual.audit import verdict_lines
+
+    assert verdict_lines(None) == [
+        "Run verdict: not recorded (the run holds none; refit it to get one)."
+    ]
+    weak = {
+        "level": "untrusted",
+        "checks": [
+            {"name": "codec", "title": "codec SSIM", "status": "fail",
+             "message": "the codec loses the images", "fix": "train the VAE longer"},
+            {"name": "flow", "title": "flow samples", "status": "pass", "message": "", "fix": ""},
+            "not a check",
+        ],
+    }  # fmt: skip
+    lines = verdict_lines(weak)
+    assert lines[0].startswith("Run verdict: untrusted. The audit explains CEs of this run")
+    assert lines[1:] == ["- codec SSIM: the codec loses the images; fix: train the VAE longer"]
+    assert verdict_lines({"level": "trusted", "checks": []}) == ["Run verdict: trusted."]

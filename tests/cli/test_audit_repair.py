@@ -1,10 +1,14 @@
 import json
+import shlex
+import shutil
 
 import torch
 
+from leapfactual.audit import VERDICTS
 from leapfactual.io import load_tensors
 
-ROUND = ["--rounds", "1", "--per-round", "6", "--epochs", "1", "--device", "cpu"]
+ROUND = ["--rounds", "1", "--per-round", "6", "--epochs", "1", "--audit-limit", "3",
+         "--device", "cpu"]  # fmt: skip
 
 
 def test_audit_writes_every_part_and_resumes(cli, tiny_run, tmp_path) -> None:
@@ -12,7 +16,7 @@ def test_audit_writes_every_part_and_resumes(cli, tiny_run, tmp_path) -> None:
     done = cli("audit", str(tiny_run.directory), "--out", str(out), "--limit", "3")
     assert done.returncode == 0, done.stderr
     for name in ("audit.json", "explanation/explanation.safetensors", "necessity.safetensors",
-                 "summary.json", "audit.md", "necessity.png"):  # fmt: skip
+                 "summary.json", "audit.md", "audit.html", "necessity.png"):  # fmt: skip
         assert (out / name).is_file(), name
     summary = json.loads((out / "summary.json").read_text())
     assert sum(row["count"] for row in summary["pairs"]) == 27  # 3 images x 9 other classes
@@ -27,13 +31,25 @@ def test_audit_writes_every_part_and_resumes(cli, tiny_run, tmp_path) -> None:
 
 def test_repair_with_a_model_teacher_resumes(cli, tiny_run, tmp_path) -> None:
     out = tmp_path / "repair"
-    spec = str(tiny_run.directory / "classifier")
+    spec = str(tiny_run.directory / "classifier")  # the model itself: shares any shortcut
     args = ["repair", str(tiny_run.directory), "--out", str(out), "--teacher", "model",
-            "--teacher-spec", spec, *ROUND]  # fmt: skip
+            "--teacher-spec", spec, "--allow-shortcut-teacher", *ROUND]  # fmt: skip
     done = cli(*args)
     assert done.returncode == 0, done.stderr
     record = json.loads((out / "repair.json").read_text())
     assert record["teacher"] == "ModelTeacher" and len(record["history"]) == 1
+    assert record["teacher_check"] == "overridden" and record["verdict"] in VERDICTS
+    assert f"verdict: {record['verdict']}" in done.stdout and "cost: " in done.stdout
+    assert "**Verdict: " in (out / "repair.md").read_text()
+    assert "<strong>Verdict: " in (out / "repair.html").read_text()
+    # the repaired model is a run: one command audits it
+    repaired = json.loads((out / "run" / "run.json").read_text())
+    assert repaired["repaired_from"]["verdict"] == record["verdict"]
+    audited = cli("audit", str(out / "run"), "--out", str(tmp_path / "after"), "--limit", "2")
+    assert audited.returncode == 0, audited.stderr
+    assert "Run verdict: not recorded" in (tmp_path / "after" / "audit.md").read_text()
+    explained = cli("explain", str(out / "run"), "--out", str(tmp_path / "exp"), "--limit", "2")
+    assert explained.returncode == 0, explained.stderr
     assert 0 <= record["after"]["worst_class"] <= record["after"]["accuracy"] <= 1
     assert (out / "classifier.safetensors").is_file() and (out / "repair.md").is_file()
     assert "before accuracy" in done.stdout
@@ -53,6 +69,11 @@ def test_repair_with_rule_and_human_teachers(cli, tiny_run, tmp_path, monkeypatc
     assert done.returncode == 0, done.stderr
     added, _ = load_tensors(rule / "round-0" / "added")
     assert len(added["labels"]) > 0 and bool((added["labels"] == 0).all())
+    assert json.loads((rule / "repair.json").read_text())["teacher_check"] == "passed"
+    box = cli("repair", str(tiny_run.directory), "--out", str(tmp_path / "box"), "--teacher",
+              "rule", "--ignore-region", "0,0,7,7", *ROUND)  # fmt: skip
+    assert box.returncode == 0, box.stderr
+    assert json.loads((tmp_path / "box" / "repair.json").read_text())["teacher"] == "IgnoreTeacher"
     # the human answers "shortcut" to every CE of the same first round (same queue)
     answers = tmp_path / "answers.jsonl"
     ids = [f"r0-{i}-{t}" for i, t in zip(added["index"].tolist(), added["targets"].tolist(),
@@ -73,3 +94,15 @@ def test_repair_with_rule_and_human_teachers(cli, tiny_run, tmp_path, monkeypatc
     no_oracle = cli("repair", str(tiny_run.directory), "--out", str(tmp_path / "z"), "--teacher",
                     "model", *ROUND)  # fmt: skip
     assert no_oracle.returncode == 2 and "has no oracle" in no_oracle.stderr
+
+
+def test_the_oracle_hint_works_as_printed(cli, tiny_run, tmp_path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run.directory, run)
+    refused = cli("repair", str(run), "--out", str(tmp_path / "r"), "--teacher", "model", *ROUND)
+    assert refused.returncode == 2 and "has no oracle" in refused.stderr
+    hint = refused.stderr.split("`")[1]
+    assert hint.startswith("leapfactual fit --out ")
+    done = cli(*shlex.split(hint)[1:])
+    assert done.returncode == 0, done.stderr
+    assert (run / "oracle.safetensors").is_file()

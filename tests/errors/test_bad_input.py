@@ -26,7 +26,10 @@ import pytest
 import torch
 from torch import nn
 
-from leapfactual.audit import audit_run
+from leapfactual.audit import Finding, IgnoreTeacher, audit_run, make_teacher, necessity
+from leapfactual.audit.checks import CandidateReliance, check_teacher
+from leapfactual.audit.ignore import candidate_parts, parse_region
+from leapfactual.audit.jobs import audit_inputs
 from leapfactual.cli.fit import parse_size
 from leapfactual.data import load_dataset, load_image_files
 from leapfactual.data.folder import load_image_inputs
@@ -113,6 +116,45 @@ def _explain_cli(run_attr: str, *extra: str) -> Callable[[Any, Any], list[str]]:
 
 def _report_cli(name: str) -> Callable[[Any, Any], list[str]]:
     return lambda run, broken: ["report", str(getattr(broken, name))]
+
+
+def _relied(value: float) -> CandidateReliance:
+    return CandidateReliance(
+        Finding(1, "1", "toward", "r3c3", 0.9, 10, True), {"teacher": value}, {"teacher": 8}
+    )
+
+
+def _mask(broken: Any, side: int) -> str:
+    from PIL import Image
+
+    path = broken.root / f"mask{side}.png"
+    Image.new("L", (side, side), 255).save(path)
+    return str(path)
+
+
+def _no_candidate() -> tuple[Explanation, Any, list[Any]]:
+    x = torch.zeros(1, 1, 8, 8)
+    exp = Explanation(method="by hand", x=x, x_cf=x, source=torch.tensor([0]),
+                      target=torch.tensor([1]), probs=torch.tensor([[1.0, 0.0]]),
+                      probs_cf=torch.tensor([[1.0, 0.0]]))  # fmt: skip
+    return exp, None, []
+
+
+def _flat(broken: Any) -> str:
+    from PIL import Image
+
+    folder = broken.root / "flat"
+    folder.mkdir(exist_ok=True)
+    Image.new("L", (28, 28), 128).save(folder / "one.png")
+    return str(folder)
+
+
+def _repair_cli(*extra: str) -> Callable[[Any, Any], list[str]]:
+    def args(run: Any, broken: Any) -> list[str]:
+        out = broken.root / "out" / f"{next(_OUTS)}-repair"
+        return ["repair", str(broken.run), "--out", str(out), *extra]
+
+    return args
 
 
 FIT = ["fit", "--data", "digits", "--out"]
@@ -839,6 +881,82 @@ ROWS = [
             (lambda r, b: r.explainer().set_nonfinite("skip"), r"nonfinite must be one of"),
         ],
         [(_explain_cli("run", "--nonfinite", "skip"), r"nonfinite must be one of error, invalid")],
+    ),
+    Row(
+        "shortcut_teacher",
+        [
+            (
+                lambda r, b: check_teacher([_relied(0.8)], "ModelTeacher"),
+                r"the teacher \(ModelTeacher\) shares the shortcut: cell r3c3 copied into 8 "
+                r"held-out images of other classes moves 80% of them to class 1 .*"
+                r"--allow-shortcut-teacher",
+            )
+        ],
+    ),
+    Row(
+        "ignore_region",
+        [
+            (lambda r, b: parse_region("top-left", (28, 28)), r"is no mask file, box or"),
+            (lambda r, b: parse_region("10,10,40,12", (28, 28)), r"is not inside the 28x28"),
+            (lambda r, b: parse_region(_mask(b, 16), (28, 28)), r"is 16x16 pixels, the run's"),
+            (lambda r, b: parse_region(str(b.root / "none.png"), (28, 28)), r"no such mask"),
+        ],
+        [(_repair_cli("--teacher", "rule", "--ignore-region", "1,2,3"), r"is no mask file, box")],
+    ),
+    Row(
+        "ignore_region_teacher",
+        [
+            (
+                lambda r, b: make_teacher("model", r, ignore_region="0,0,2,2"),
+                r"--ignore-region makes the rule teacher",
+            )
+        ],
+        [
+            (
+                _repair_cli("--teacher", "model", "--ignore-region", "0,0,2,2"),
+                r"--ignore-region makes the rule teacher",
+            )
+        ],
+    ),
+    Row(
+        "ignore_candidate",
+        [(lambda r, b: candidate_parts(*_no_candidate()), r"found no shortcut candidate")],
+    ),
+    Row(
+        "ignore_teacher",
+        [
+            (lambda r, b: IgnoreTeacher(r.classifier), r"needs a region \(mask\) or global edits"),
+            (lambda r, b: IgnoreTeacher(r.classifier, torch.ones(28, 28)), r"mask must be a bool"),
+            (lambda r, b: IgnoreTeacher(r.classifier, None, ("sepia",)), r"unknown global edits"),
+        ],
+    ),
+    Row(
+        "global_edits",
+        [
+            (
+                lambda r, b: necessity(r.classifier, _x(r), _x(r), 1, edits=("sepia",)),
+                r"unknown global edits \['sepia'\]; choose from",
+            )
+        ],
+    ),
+    Row(
+        "per_class_labels",
+        [(lambda r, b: audit_inputs(r, [_flat(b)], 3, per_class=1), r"--per-class needs images")],
+        [
+            (
+                lambda r, b: [
+                    "audit",
+                    str(b.run),
+                    "--out",
+                    str(b.root / "out" / "per-class"),
+                    "--images",
+                    _flat(b),
+                    "--per-class",
+                    "1",
+                ],
+                r"--per-class needs images",
+            )
+        ],
     ),
 ]
 

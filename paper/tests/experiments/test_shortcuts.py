@@ -77,7 +77,9 @@ def _necessity(drops: list[list[float]]) -> Necessity:
         regions=regions, count=torch.full((b,), 2), drop=torch.tensor(drops),
         minimal=torch.ones(b, 2, dtype=torch.bool), minimal_valid=torch.ones(b, dtype=torch.bool),
         curve=torch.zeros(b, 3), curve_source=torch.zeros(b, 3), cout=zeros, p_cf=zeros,
-        source=zeros.long(), target=zeros.long(),
+        source=zeros.long(), target=zeros.long(), edit_params=torch.zeros(b, 3),
+        edit_counts=torch.zeros(b, 0, dtype=torch.bool), edit_drop=torch.zeros(b, 0),
+        minimal_edits=torch.zeros(b, 0, dtype=torch.bool),
     )  # fmt: skip
 
 

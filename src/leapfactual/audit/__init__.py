@@ -7,34 +7,53 @@
   :func:`necessity_map` paints each pixel with its region's drop.
 - summary: :func:`summarise` averages all of it per (source, target) pair, with attribute
   attributions where probes exist; :func:`summary_table` gives report rows.
+- edits: global edits (brightness, contrast, colour, blur) split off each change first.
+- transplant: shortcut candidates (a cell off the objects, a global edit) and any model's
+  reliance on one, by copying its change into images of other classes.
+- checks: reliance before and after a repair, the teacher check, the repair verdict;
+  repaired: a repaired classifier written as a run of its own.
 - teachers: judges of CEs for counterfactual knowledge distillation: a rule
-  (:class:`RuleTeacher`), a model (:class:`ModelTeacher`) and a person
-  (:class:`HumanTeacher`, a page served on 127.0.0.1 that saves every answer as it is given).
+  (:class:`RuleTeacher`), a model (:class:`ModelTeacher`), the model with a region or edit
+  declared irrelevant (:class:`IgnoreTeacher`) and a person (:class:`HumanTeacher`, a page
+  served on 127.0.0.1 that saves every answer as it is given).
 """
 
 from leapfactual.audit.cfkd import CFKDSettings, TargetTeacher, cfkd, refitting_factory
+from leapfactual.audit.checks import VERDICTS, check_teacher, repair_verdict
 from leapfactual.audit.jobs import (
     ANSWERS,
-    CONCENTRATED,
     audit_run,
     class_accuracies,
     make_teacher,
     no_nan,
     repair_run,
     top_region_cells,
+    verdict_lines,
 )
 from leapfactual.audit.necessity import Necessity, necessity, necessity_map
 from leapfactual.audit.regions import change_regions, grid_cells, pixel_change
 from leapfactual.audit.summary import Cell, PairSummary, summarise, summary_table
 from leapfactual.audit.teacher_server import HumanTeacher, ServerHandle, read_labels, serve
-from leapfactual.audit.teachers import ModelTeacher, RuleTeacher, Teacher, TeacherQueue
+from leapfactual.audit.teachers import (
+    IgnoreTeacher,
+    ModelTeacher,
+    RuleTeacher,
+    Teacher,
+    TeacherQueue,
+)
+from leapfactual.audit.transplant import CONCENTRATED, GLOBAL_AREA, RELIANT, Finding
 
 __all__ = [
     "ANSWERS",
     "CONCENTRATED",
+    "GLOBAL_AREA",
+    "RELIANT",
+    "VERDICTS",
     "CFKDSettings",
     "Cell",
+    "Finding",
     "HumanTeacher",
+    "IgnoreTeacher",
     "ModelTeacher",
     "Necessity",
     "PairSummary",
@@ -46,6 +65,7 @@ __all__ = [
     "audit_run",
     "cfkd",
     "change_regions",
+    "check_teacher",
     "class_accuracies",
     "grid_cells",
     "make_teacher",
@@ -56,8 +76,10 @@ __all__ = [
     "read_labels",
     "refitting_factory",
     "repair_run",
+    "repair_verdict",
     "serve",
     "summarise",
     "summary_table",
     "top_region_cells",
+    "verdict_lines",
 ]

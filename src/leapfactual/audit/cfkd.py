@@ -83,11 +83,12 @@ class CFKDSettings:
     input, :func:`~leapfactual.audit.necessity.necessity`), kept where it alone reaches the
     target: a shortcut then shows as the shortcut alone; ``needed``: pass the necessity maps
     to the teacher (the human teacher's page shows them); ``seed``: every draw and the
-    fine-tuning.
+    fine-tuning. The defaults, 3 rounds of 300 images, are the shortcuts benchmark's; 2 of 200
+    left a patch shortcut's reliance above 10 % with a clean teacher.
     """
 
-    rounds: int = 2
-    per_round: int = 200
+    rounds: int = 3
+    per_round: int = 300
     epochs: int = 2
     lr: float = 5e-4
     batch: int = 64
@@ -260,7 +261,7 @@ def cfkd(
             nec = necessity(model, x[sel], shown, target, source)
             if settings.minimal:
                 shown = minimal_change(x[sel], shown, nec)
-                ok = nec.minimal_valid & nec.minimal.any(1)
+                ok = nec.minimal_valid & (nec.minimal.any(1) | nec.minimal_edits.any(1))
                 sel, source, target, shown = sel[ok], source[ok], target[ok], shown[ok]
                 nec = _rows(nec, ok)
             needed = necessity_map(nec) if settings.needed else None
@@ -322,11 +323,9 @@ def cfkd(
 
 
 def minimal_change(x: Tensor, x_cf: Tensor, nec: Necessity) -> Tensor:
-    """``x`` with only the regions of each CE's greedy minimal sufficient change taken from
-    ``x_cf`` (``nec``: the necessity audit of these pairs)."""
-    table = torch.cat([torch.zeros(len(nec), 1, dtype=torch.bool), nec.minimal], dim=1)
-    mask = table.gather(1, nec.regions.flatten(1)).view(nec.regions.shape).unsqueeze(1)
-    return torch.where(mask.to(x.device), x_cf.to(x.device), x)
+    """``x`` with only the parts (global edits and regions) of each CE's greedy minimal
+    sufficient change taken from ``x_cf`` (``nec``: the necessity audit of these pairs)."""
+    return nec.compose(x, x_cf, nec.minimal, nec.minimal_edits).to(x.device, x.dtype)
 
 
 def _rows(nec: Necessity, keep: Tensor) -> Necessity:

@@ -9,14 +9,17 @@ and a second call with the same arguments skips it; an output directory of anoth
 refused (``force`` starts over).
 
 Audit layout: ``audit.json`` (the job), ``explanation/``, ``necessity.*``, ``summary.json``
-(pair rows and per-class findings), ``audit.md`` and ``necessity.png``. Repair layout: the
+(the run's verdict, pair rows, per-class findings, reliance on each candidate), ``audit.md``,
+``audit.html`` (the same page, self-contained) and ``necessity.png``. Repair layout: the
 CFKD directory (``cfkd.json``, ``round-K/``, ``classifier.*``), ``answers.jsonl`` (the human
-teacher's), ``repair.json`` and ``repair.md``.
+teacher's), ``audit/`` (the audit before the repair), ``run/`` (the repaired run),
+``repair.json``, ``repair.md`` and ``repair.html``.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -28,12 +31,32 @@ from torch import Tensor, nn
 
 from leapfactual.audit.cfkd import CFKDResult, CFKDSettings, cfkd, refitting_factory
 from leapfactual.audit.cfkd import summary_lines as cfkd_lines
+from leapfactual.audit.checks import (
+    CandidateReliance,
+    check_teacher,
+    measure_reliance,
+    model_labeller,
+    repair_verdict,
+    teacher_labeller,
+)
+from leapfactual.audit.html import write_page_html
+from leapfactual.audit.ignore import TeacherFromAudit, ignore_teacher
 from leapfactual.audit.necessity import Necessity, necessity, necessity_map
 from leapfactual.audit.regions import Mode, grid_cells
+from leapfactual.audit.repaired import write_repaired_run
 from leapfactual.audit.summary import PairSummary, summarise, summary_table
 from leapfactual.audit.teacher_server import HumanTeacher
 from leapfactual.audit.teachers import ModelTeacher, RuleTeacher, Teacher
-from leapfactual.data import Dataset, load_dataset
+from leapfactual.audit.transplant import (
+    CONCENTRATED,
+    GLOBAL,
+    GLOBAL_AREA,
+    RELIANT,
+    Finding,
+    class_findings,
+    places,
+)
+from leapfactual.data import Dataset, load_dataset, load_image_inputs
 from leapfactual.explain import Blend, Explanation
 from leapfactual.io import (
     LOCK_NAME,
@@ -49,6 +72,7 @@ from leapfactual.io import (
 from leapfactual.models import load_classifier
 from leapfactual.pipeline import (
     ExplainSettings,
+    FitConfig,
     Run,
     explain_run,
     load_run,
@@ -61,16 +85,27 @@ from leapfactual.report import write_page
 AUDIT = "audit.json"
 ANSWERS = "answers.jsonl"
 """The human teacher's answers in a repair directory (kept by ``force``)."""
-AUDIT_FILES = (AUDIT, "explanation", "necessity.*", "summary.json", "audit.md", "necessity.png")
-REPAIR_FILES = ("cfkd.json", "round-*", "classifier.*", "repair.json", "repair.md")
+AUDIT_FILES = (
+    AUDIT,
+    "explanation",
+    "necessity.*",
+    "summary.json",
+    "audit.md",
+    "audit.html",
+    "necessity.png",
+)
+REPAIR_FILES = (
+    "cfkd.json",
+    "round-*",
+    "classifier.*",
+    "repair.json",
+    "repair.md",
+    "repair.html",
+    "audit",
+    "run",
+)
 """What an audit / repair job writes: all that ``force`` removes (never a person's answers)."""
-CONCENTRATED = 0.4
-"""A class whose most-needed change sits in one cell in at least this share of its CEs is
-listed first on the audit page (a shortcut candidate)."""
 TEACHERS = ("rule", "model", "human")
-EMPTY = 0.1
-"""A cell is outside the objects where the median input has less than this share of the
-inkiest cell's mean intensity."""
 
 
 # -- shared measurements --------------------------------------------------------------------
@@ -96,47 +131,18 @@ def top_region_cells(nec: Necessity, grid: int = 4) -> Tensor:
     return torch.where(nec.count > 0, counts.argmax(1), -1)
 
 
-def class_findings(
-    exp: Explanation, nec: Necessity, class_names: list[str], grid: int = 4
-) -> list[dict[str, Any]]:
-    """Per class and direction (CEs ``toward`` it, CEs ``from`` it): where the most-needed
-    change of its valid CEs sits most often (``cell`` "rRcC" of a ``grid`` x ``grid``
-    partition, its ``share`` of the CEs), how many CEs were counted, and whether that cell is
-    ``outside`` the objects (the median input has less than :data:`EMPTY` of the inkiest
-    cell's mean intensity there); sorted by share."""
-    cells = top_region_cells(nec, grid)
-    valid = exp.valid.cpu() & (cells >= 0)
-    where = grid_cells(exp.x.shape[-2], exp.x.shape[-1], grid).flatten()
-    per_image = torch.zeros(len(exp), grid * grid).index_add_(
-        1, where, exp.x.detach().float().cpu().mean(1).flatten(1)
-    ) / torch.bincount(where, minlength=grid * grid)
-    ink = per_image.median(dim=0).values
-    out = []
-    for k, name in enumerate(class_names):
-        for direction, classes in (("toward", exp.target), ("from", exp.source)):
-            rows = valid & (classes.cpu() == k)
-            if not bool(rows.any()):
-                continue
-            counts = torch.bincount(cells[rows], minlength=grid * grid)
-            best = int(counts.argmax())
-            out.append({
-                "class": k, "name": name, "direction": direction, "ces": int(rows.sum()),
-                "cell": f"r{best // grid}c{best % grid}",
-                "share": float(counts[best]) / int(rows.sum()),
-                "outside": bool(ink[best] < EMPTY * ink.max()),
-            })  # fmt: skip
-    return sorted(out, key=lambda f: (-f["share"], f["class"], f["direction"]))
-
-
-# -- audit ----------------------------------------------------------------------------------
+# -- audit ---------------------------------------------------------------------------------
 @dataclass
 class AuditResult:
-    """The audited CEs, their necessity, the pair summaries and per-class findings."""
+    """The audited CEs, their necessity, the pair summaries, per-class findings and the
+    audited model's reliance on each shortcut candidate."""
 
     explanation: Explanation
     necessity: Necessity
     summaries: list[PairSummary]
-    findings: list[dict[str, Any]]
+    findings: list[Finding]
+    reliance: list[CandidateReliance]
+    verdict: dict[str, Any] | None
     out: Path
     page: Path
     skipped: list[str]
@@ -149,6 +155,7 @@ def audit_run(
     *,
     images: str | list[str] = "test",
     limit: int = 50,
+    per_class: int | None = None,
     seed: int = 0,
     regions: Mode = "components",
     grid: int = 4,
@@ -159,8 +166,11 @@ def audit_run(
     log: Callable[[str], None] = lambda _: None,
 ) -> AuditResult:
     """Audit the run's classifier on ``limit`` of its ``images`` (``test`` / ``train``, or
-    files) explained toward every other class; write everything to ``out`` (see the module
-    docstring) and return it. Parts already in ``out`` for the same job are reused."""
+    files; :func:`audit_inputs` picks them, balanced over the classes where they are known, or
+    ``per_class`` of each) explained toward every other class; write everything to ``out``
+    (see the module docstring) and return it. Parts already in ``out`` for the same job are
+    reused. The model's reliance on each shortcut candidate is measured on the run's test
+    split."""
     start = time.perf_counter()
     fitted = run if isinstance(run, Run) else load_run(Path(run), device=device or "cpu")
     if device is not None:
@@ -171,8 +181,8 @@ def audit_run(
         "kind": "audit",
         "run": str(fitted.directory.resolve()),
         "classifier": fitted.classifier_identity,
-        "settings": {"images": images, "limit": limit, "seed": seed, "regions": regions,
-                     "grid": grid, "blend": asdict(blend)},
+        "settings": {"images": images, "limit": limit, "per_class": per_class, "seed": seed,
+                     "regions": regions, "grid": grid, "blend": asdict(blend)},
     }  # fmt: skip
     if force:
         refuse_link(folder)
@@ -184,12 +194,13 @@ def audit_run(
             exp = Explanation.load(folder / "explanation")
             skipped.append("explanation")
         else:
-            log(f"explaining {limit or 'all'} {images} images toward every other class")
+            chosen = audit_inputs(fitted, images, limit, per_class)
+            log(f"explaining {len(chosen)} {images} images toward every other class")
             settings = ExplainSettings(
-                blend=blend, inject=None, target="all-others", limit=limit, seed=seed
+                blend=blend, inject=None, target="all-others", limit=0, seed=seed
             )
             done = explain_run(
-                fitted, folder / "explanation", images=images, settings=settings, force=True,
+                fitted, folder / "explanation", images=chosen, settings=settings, force=True,
                 trajectory="none",
             )  # fmt: skip
             assert done.explanation is not None
@@ -207,96 +218,218 @@ def audit_run(
             nec.save(folder)
         summaries = summarise(exp, nec, grid=grid)
         findings = class_findings(exp, nec, fitted.class_names, grid)
-        summary = {"pairs": summary_table(summaries), "classes": findings}
+        assert fitted.classifier is not None
+        test = fitted.test
+        relied = measure_reliance(
+            {"model": model_labeller(fitted.classifier, fitted.outputs)}, exp, nec, findings,
+            test.images, test.labels, data_bounds(fitted), grid=grid,
+        )  # fmt: skip
+        summary = {
+            "verdict": run_verdict(fitted),
+            "pairs": summary_table(summaries),
+            "pair_parts": pair_parts(exp, nec, grid),
+            "classes": [f.as_dict() for f in findings],
+            "candidates": [r.as_dict() for r in relied],
+        }
         write_json(folder / "summary.json", no_nan(summary), indent=2)
         seconds = time.perf_counter() - start
-        page = write_audit_page(
-            fitted, exp, nec, summaries, findings, folder, command, seconds, grid
+        verdict = run_verdict(fitted)
+        result = AuditResult(
+            exp, nec, summaries, findings, relied, verdict, folder, folder / "audit.md",
+            skipped, seconds,
+        )  # fmt: skip
+        write_audit_page(fitted, result, command, grid)
+        return result
+
+
+def audit_inputs(
+    run: Run, images: str | list[str], limit: int, per_class: int | None = None
+) -> Tensor:
+    """The images an audit explains. Where their classes are known (the run's ``test`` /
+    ``train`` split, a class-folder tree): ``per_class`` of each class, or else ``limit``
+    (0: all) taken one class after another (each class's first image, then each class's
+    second, ...), so that a sorted tree does not give one class only. Otherwise the first
+    ``limit``; ``per_class`` then needs labels."""
+    if isinstance(images, str) and images in ("test", "train"):
+        split = getattr(run, images)
+        x, labels = split.images, split.labels
+    else:
+        channels, size, _ = run.image_shape
+        x, _, labels = load_image_inputs(images, size=size, channels=channels)
+    if labels is None:
+        if per_class is not None:
+            raise ValueError(
+                "--per-class needs images of known classes: the run's split (test, train) or "
+                "a class-folder tree DIR/CLASS/*.png; use --limit for other images"
+            )
+        return x[:limit] if limit else x
+    rank = torch.zeros_like(labels)
+    for k in labels.unique():
+        mine = labels == k
+        rank[mine] = torch.arange(int(mine.sum()))
+    order = sorted(range(len(labels)), key=lambda i: (int(rank[i]), int(labels[i]), i))
+    if per_class is not None:
+        order = [i for i in order if int(rank[i]) < per_class]
+    elif limit:
+        order = order[:limit]
+    return x[torch.tensor(order, dtype=torch.long)]
+
+
+def data_bounds(run: Run) -> tuple[float, float]:
+    """The range of the run's training images (transplants are kept within it)."""
+    images = run.train.images
+    return float(images.min()), float(images.max())
+
+
+def run_verdict(run: Run) -> dict[str, Any] | None:
+    """The run's verdict as ``run.json`` holds it (``{"level", "checks"}``), None when the run
+    has none (read defensively: a run may predate verdicts)."""
+    stored = run.meta.get("verdict")
+    if not isinstance(stored, dict) or not isinstance(stored.get("level"), str):
+        return None
+    checks = stored.get("checks")
+    return {"level": stored["level"], "checks": checks if isinstance(checks, list) else []}
+
+
+def verdict_lines(verdict: dict[str, Any] | None) -> list[str]:
+    """A run's verdict (:func:`run_verdict`) for the top of an audit page: its level and
+    every check that did not pass, with its fix; "not recorded" when the run has none."""
+    if verdict is None:
+        return ["Run verdict: not recorded (the run holds none; refit it to get one)."]
+    level = verdict["level"]
+    lines = [f"Run verdict: {level}."]
+    if level == "untrusted":
+        lines[0] += (
+            " The audit explains CEs of this run: where its codec or flow is weak, the needed "
+            "changes found here describe their artefacts, not the classifier."
         )
-        return AuditResult(exp, nec, summaries, findings, folder, page, skipped, seconds)
+    for check in verdict["checks"]:
+        if isinstance(check, dict) and check.get("status", "pass") != "pass":
+            name = check.get("title") or check.get("name", "a check")
+            lines.append(f"- {name}: {check.get('message', '')}; fix: {check.get('fix', '')}")
+    return lines
 
 
-def write_audit_page(
-    run: Run,
-    exp: Explanation,
-    nec: Necessity,
-    summaries: list[PairSummary],
-    findings: list[dict[str, Any]],
-    out: Path,
-    command: str,
-    seconds: float,
-    grid: int = 4,
-) -> Path:
-    """``out/audit.md`` (and ``out/necessity.png``): where the needed changes sit per class,
-    the pair table, and the mean necessity and change maps per class."""
+def pair_parts(exp: Explanation, nec: Necessity, grid: int = 4) -> list[dict[str, Any]]:
+    """Per (source, target) pair with valid CEs: the place (as the headline names it,
+    :func:`~leapfactual.audit.transplant.places`) of the most-needed part named most often,
+    and its share of the pair's valid CEs."""
+    named = places(nec, grid)
+    valid = exp.valid.cpu()
+    pairs: dict[tuple[int, int], dict[str, int]] = {}
+    for i in valid.nonzero().flatten().tolist():
+        if named[i]:
+            key = (int(exp.source[i]), int(exp.target[i]))
+            counts = pairs.setdefault(key, {})
+            counts[named[i]] = counts.get(named[i], 0) + 1
+    out = []
+    for (source, target), counts in sorted(pairs.items()):
+        place = min(counts, key=lambda p: (-counts[p], p))
+        out.append({"source": source, "target": target, "place": place,
+                    "share": counts[place] / sum(counts.values())})  # fmt: skip
+    return out
+
+
+def write_audit_page(run: Run, result: AuditResult, command: str, grid: int = 4) -> Path:
+    """``out/audit.md`` (and ``out/necessity.png``): the run's verdict, where the needed
+    changes sit per class, the model's reliance on each candidate, the pair table and the
+    mean necessity and change maps per class."""
+    exp, nec, out = result.explanation, result.necessity, result.out
     names = run.class_names
     side = nec.regions.shape[1]
     cell = side // grid
-    concentrated = [f for f in findings if f["share"] >= CONCENTRATED]
-    suspects = [f for f in concentrated if f["outside"]]
+    concentrated = [f for f in result.findings if f.share >= CONCENTRATED]
+    suspects = [f for f in concentrated if f.outside]
     head = [
-        f"Each CE's change is cut into connected regions; the *most-needed* region is the one "
-        f"whose reversal lowers the target probability most. Cells: a {grid} x {grid} grid "
-        f"over the image (rRcC: row R, column C, about {cell} pixels a side, r0c0 top left).",
+        *verdict_lines(result.verdict),
+        "",
+        f"Each CE's change is split into global edits (brightness, contrast, colour, blur) "
+        f"where they carry a real share of it, and connected regions of the rest; the "
+        f"*most-needed* part is the one whose reversal lowers the target probability most. "
+        f"Places: `global: EDIT` for an edit, `global` for a region over "
+        f"{GLOBAL_AREA:.0%} of the image, else a cell of a {grid} x {grid} grid (rRcC: row R, "
+        f"column C, about {cell} pixels a side, r0c0 top left).",
         "",
     ]
     if suspects:
         head += [
-            "**Shortcut candidates**: the classifier needs a change in one place, where the "
-            "inputs are mostly empty, in most CEs of these classes. Check what the CEs put "
-            "there (maps below) and whether the true rule needs it:",
+            "**Shortcut candidates**: the classifier needs one change off the objects (a "
+            "global edit, or a cell where the inputs are mostly empty) in most CEs toward "
+            "these classes. Check what the CEs put there (maps below) and whether the true "
+            "rule needs it:",
             "",
-            *(_finding(f) for f in suspects),
+            *(f"- {_finding(f)}" for f in suspects),
             "",
         ]
     else:
-        head += ["No class needs a change where the inputs are mostly empty.", ""]
-    others = [f for f in concentrated if not f["outside"]]
+        head += ["No class needs one change off the objects in most of its CEs.", ""]
+    others = [f for f in concentrated if not f.outside]
     if others:
         head += [
-            f"Where the objects are, the most-needed change sits in one cell in at least "
-            f"{CONCENTRATED:.0%} of the CEs of:",
+            f"On the objects, the most-needed part is one place in at least {CONCENTRATED:.0%} "
+            "of the CEs of:",
             "",
-            *(_finding(f) for f in others),
+            *(f"- {_finding(f)}" for f in others),
         ]
+    relied = [
+        f"Each candidate's change copied from the CEs that needed it into held-out test images "
+        f"of other classes; reliance: the share the classifier then moves to the candidate's "
+        f"class (at least {RELIANT:.0%}: it relies on it).",
+        "",
+        "| candidate | toward | images | reliance |",
+        "|---|---|---|---|",
+        *(f"| {r.finding.label} | {r.finding.name} | {r.counted['model']} | "
+          f"{_fmt(r.values['model'])} |" for r in result.reliance),
+    ]  # fmt: skip
+    parts = {(p["source"], p["target"]): p for p in pair_parts(exp, nec, grid)}
     table = [
-        "| source → target | CEs | valid | mean COUT | minimal smaller | most needed cells |",
+        "| source → target | CEs | valid | mean COUT | minimal smaller | most-needed part |",
         "|---|---|---|---|---|---|",
     ]
-    for row in summary_table(summaries):
+    for row in summary_table(result.summaries):
+        part = parts.get((row["source"], row["target"]))
+        where = "-" if part is None else f"{_place(part['place'])} ({part['share']:.0%})"
         table.append(
             f"| {names[row['source']]} → {names[row['target']]} | {row['count']} | "
             f"{row['validity']:.2f} | {row['mean_cout']:.3f} | {row['minimal_smaller']:.2f} | "
-            f"{row['most_needed'] or '-'} |"
+            f"{where} |"
         )
     figure = plot_class_maps(exp, nec, names, out / "necessity.png")
-    return write_page(
+    page = write_page(
         out / "audit.md",
         "Audit: which changes the classifier needs",
         command or f"leapfactual audit {run.directory} --out {out}",
         f"run `{run.directory}` ({run.config.data}); {len(exp)} CEs (LeapFactual, blending "
         f"only) of {len(torch.unique(exp.x, dim=0))} images toward every other class, "
         f"{int(exp.valid.sum())} valid.",
-        seconds,
+        result.seconds,
         [f"Necessity: {json.dumps(nec.config)}", *_codec_lines(run)],
         [
             ("Where the needed change sits", head),
+            ("Reliance on each candidate", relied if result.reliance else ["No candidate."]),
             (
                 "Maps",
                 [
                     "Per class: mean necessity of the valid CEs toward it and from it (each pixel "
-                    "painted with its region's drop), and their mean signed change toward it.",
+                    "painted with its region's drop; a global edit's drop is not painted), and "
+                    "their mean signed change toward it. Colour scales at the right of each row.",
                     "",
                     f"![necessity maps]({figure.name})",
                 ],
             ),
-            ("Per pair", table),
+            ("Per pair (places as in the headline)", table),
         ],
     )
+    write_page_html(page)
+    return page
 
 
-def _finding(f: dict[str, Any]) -> str:
-    return f"- {f['direction']} {f['name']}: cell {f['cell']} in {f['share']:.0%} of {f['ces']} CEs"
+def _place(place: str) -> str:
+    return place if place.startswith(GLOBAL) else f"cell {place}"
+
+
+def _finding(f: Finding) -> str:
+    return f"{f.direction} {f.name}: {f.label} in {f.share:.0%} of {f.ces} CEs"
 
 
 def _codec_lines(run: Run) -> list[str]:
@@ -310,33 +443,36 @@ def _codec_lines(run: Run) -> list[str]:
 
 def plot_class_maps(exp: Explanation, nec: Necessity, names: list[str], path: Path) -> Path:
     """Three rows, one column per class: mean necessity toward it, from it, mean change
-    toward it."""
+    toward it; each row with its colour scale."""
     from leapfactual.report import figure
 
     maps = necessity_map(nec)[:, 0]
     change = (exp.x_cf - exp.x).float().mean(1).cpu()
     valid = exp.valid.cpu()
     k = len(names)
-    fig = figure(figsize=(1.3 * k, 4.2))
+    fig = figure(figsize=(1.3 * k + 0.8, 4.2))
     axes = fig.subplots(3, k, squeeze=False)
     rows = (
-        ("needed toward", maps, exp.target, "magma", (0.0, 1.0)),
-        ("needed from", maps, exp.source, "magma", (0.0, 1.0)),
-        ("change toward", change, exp.target, "coolwarm", (-0.5, 0.5)),
+        ("needed toward", maps, exp.target, "magma", (0.0, 1.0), "drop in p(target)"),
+        ("needed from", maps, exp.source, "magma", (0.0, 1.0), "drop in p(target)"),
+        ("change toward", change, exp.target, "coolwarm", (-0.5, 0.5), "x' - x"),
     )
-    for r, (label, values, classes, cmap, (low, high)) in enumerate(rows):
+    for r, (label, values, classes, cmap, (low, high), unit) in enumerate(rows):
+        shown = None
         for c in range(k):
             ax = axes[r][c]
             mine = valid & (classes.cpu() == c)
             image = values[mine].mean(0) if bool(mine.any()) else torch.zeros(values.shape[1:])
-            ax.imshow(image.numpy(), cmap=cmap, vmin=low, vmax=high)
+            shown = ax.imshow(image.numpy(), cmap=cmap, vmin=low, vmax=high)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
                 ax.set_title(names[c], fontsize=8)
             if c == 0:
                 ax.set_ylabel(label, fontsize=7)
-    fig.tight_layout()
+        bar = fig.colorbar(shown, ax=list(axes[r]), fraction=0.02, pad=0.02)
+        bar.ax.tick_params(labelsize=6)
+        bar.set_label(unit, fontsize=6)
     fig.savefig(path, dpi=100)
     return path
 
@@ -344,11 +480,17 @@ def plot_class_maps(exp: Explanation, nec: Necessity, names: list[str], path: Pa
 # -- repair ---------------------------------------------------------------------------------
 @dataclass
 class RepairResult:
-    """The CFKD result and the scores before and after on the test set."""
+    """The CFKD result, the scores before and after on the test set, the reliance on each
+    candidate of the audit before the repair (``teacher``, ``before``, ``after``), the verdict
+    and its reason, and the repaired run."""
 
     cfkd: CFKDResult
     before: dict[str, Any]
     after: dict[str, Any]
+    reliance: list[CandidateReliance]
+    verdict: str
+    reason: str
+    run: Path
     out: Path
     page: Path
     seconds: float
@@ -359,16 +501,29 @@ def make_teacher(
     run: Run,
     spec: str | None = None,
     *,
+    ignore_region: str | None = None,
     answers: str | Path | None = None,
     port: int = 0,
     open_browser: bool = False,
     device: str | torch.device = "cpu",
-) -> Teacher:
+) -> Teacher | TeacherFromAudit:
     """The teacher ``kind`` for ``run``: ``rule`` (``spec``: a classifier spec, e.g. a
     Python entry point, whose argmax is the true label), ``model`` (``spec``: ``oracle`` for
     the run's oracle stage, a module checkpoint such as ``OTHER_RUN/classifier``, or a
     classifier spec; default ``oracle``) or ``human`` (a page on 127.0.0.1 saving to
-    ``answers``)."""
+    ``answers``). ``ignore_region`` (rule only, instead of ``spec``): the run's classifier
+    with a mask, a box or the audit's candidates reverted
+    (:func:`~leapfactual.audit.ignore.ignore_teacher`; for ``candidate`` a builder that
+    :func:`repair_run` calls once its audit is done)."""
+    if ignore_region is not None and (kind != "rule" or spec):
+        raise ValueError(
+            "--ignore-region makes the rule teacher: use it with --teacher rule and without "
+            "--teacher-spec"
+        )
+    if ignore_region is not None:
+        run.require("classifier")
+        assert run.classifier is not None
+        return ignore_teacher(run.classifier, ignore_region, run.image_shape[1:])
     if kind == "human":
         if answers is None:
             raise ValueError("the human teacher needs a file for its answers (answers=...)")
@@ -376,8 +531,9 @@ def make_teacher(
     if kind == "rule":
         if not spec:
             raise ValueError(
-                "the rule teacher needs the rule: --teacher-spec package.module:function (a "
-                "callable images -> [B, K] scores; its argmax is the true class)"
+                "the rule teacher needs the rule: --ignore-region (a mask, a box or "
+                "'candidate') or --teacher-spec package.module:function (a callable images -> "
+                "[B, K] scores; its argmax is the true class)"
             )
         return RuleTeacher(load_classifier(spec, device=device).model)
     if kind == "model":
@@ -389,8 +545,8 @@ def _teacher_model(run: Run, spec: str, device: str | torch.device) -> Callable[
     if spec == "oracle":
         if run.oracle is None:
             raise ValueError(
-                f"run {run.directory} has no oracle; fit one (`leapfactual fit --out "
-                f"{run.directory} --stages oracle`) or give --teacher-spec"
+                f"run {run.directory} has no oracle; fit one (`{refit_command(run, 'oracle')}`; "
+                "trained on the same data, it shares any confound) or give --teacher-spec"
             )
         return run.oracle
     stem = Path(spec).with_suffix("") if spec.endswith(".safetensors") else Path(spec)
@@ -399,28 +555,66 @@ def _teacher_model(run: Run, spec: str, device: str | torch.device) -> Callable[
     return load_classifier(spec, device=device).model
 
 
+def refit_command(run: Run, stages: str) -> str:
+    """The ``leapfactual fit`` line that adds ``stages`` to ``run`` and works as printed: the
+    run's data and every setting that differs from the defaults (``fit`` refuses a run
+    directory with other settings)."""
+    ours, base = _leaves(to_dict(run.config)), _leaves(to_dict(FitConfig()))
+    sets = [f"{k}={_toml(v)}" for k, v in ours.items() if k != "data" and base.get(k) != v]
+    words = ["leapfactual", "fit", "--out", str(run.directory), "--data", run.config.data,
+             "--stages", stages, *(w for s in sets for w in ("--set", s))]  # fmt: skip
+    return shlex.join(words)
+
+
+def _leaves(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _toml(value: Any) -> str:
+    return "none" if value is None else json.dumps(value)
+
+
 def repair_run(
     run: Run | str | Path,
     out: str | Path,
-    teacher: Teacher,
+    teacher: Teacher | TeacherFromAudit,
     settings: CFKDSettings | None = None,
     *,
     test: Dataset | str | None = None,
+    audit_limit: int = 50,
+    allow_shortcut_teacher: bool = False,
     force: bool = False,
     device: str | torch.device | None = None,
     command: str = "",
     log: Callable[[str], None] = lambda _: None,
 ) -> RepairResult:
-    """CFKD on the run's classifier with ``teacher`` (rounds written to ``out`` as they are
-    done; a second call continues), then accuracy, worst-class accuracy and per-class
-    accuracy before and after on ``test`` (a dataset, a ``load_dataset`` spec, or None: the
-    run's test split)."""
+    """Repair the run's classifier by CFKD with ``teacher`` (or the teacher a
+    :data:`~leapfactual.audit.ignore.TeacherFromAudit` builds from the audit) and check the
+    repair.
+
+    1. audit the run (``audit_limit`` test images, ``out/audit``) for shortcut candidates;
+    2. the teacher check (:func:`~leapfactual.audit.checks.check_teacher`): a teacher that
+       relies on a candidate is refused unless ``allow_shortcut_teacher`` (a person is not
+       checked);
+    3. CFKD (rounds written to ``out`` as they are done; a second call continues);
+    4. accuracy, worst-class and per-class accuracy before and after on ``test`` (a dataset,
+       a ``load_dataset`` spec, or None: the run's test split), reliance on each candidate
+       before and after on it, and the verdict (:func:`~leapfactual.audit.checks.repair_verdict`);
+    5. the repaired classifier as a run (``out/run``), which ``audit``, ``explain`` and
+       ``report`` take as they take any run.
+    """
     start = time.perf_counter()
     settings = settings if settings is not None else CFKDSettings()
     fitted = run if isinstance(run, Run) else load_run(Path(run), device=device or "cpu")
     if device is not None:
         fitted.to(device)
-    fitted.require("classifier", "vae")
+    fitted.require("classifier", "vae", "flow")
     if not isinstance(fitted.classifier, nn.Module) or fitted.meta.get("classifier_source"):
         raise ValueError(
             "repair fine-tunes the run's classifier, but this run explains a user classifier "
@@ -435,6 +629,27 @@ def repair_run(
         others = [k for k in clear(folder, REPAIR_FILES) if k != ANSWERS] if force else []
         if others:
             log(kept_note(folder, others))
+        audited = audit_run(
+            fitted, folder / "audit", limit=audit_limit, seed=settings.seed, device=device,
+            log=log,
+        )  # fmt: skip
+        exp, nec, bounds = audited.explanation, audited.necessity, data_bounds(fitted)
+        if not isinstance(teacher, Teacher):  # --ignore-region candidate
+            teacher = teacher(exp, nec, audited.findings)
+        name = type(teacher).__name__
+        checked = {} if isinstance(teacher, HumanTeacher) else {
+            "teacher": teacher_labeller(teacher, fitted.class_names)
+        }  # fmt: skip
+        pre = measure_reliance(
+            checked, exp, nec, audited.findings, data.images, data.labels, bounds
+        )
+        for row in pre:
+            if "teacher" in row.values:
+                share = _fmt(row.values["teacher"], ".0%")
+                f, n = row.finding, row.counted["teacher"]
+                log(f"teacher check: {f.label} toward {f.name}: {share} of {n} images move")
+        if not allow_shortcut_teacher:
+            check_teacher(pre, name)
         factory = refitting_factory(
             fitted.vae, fitted.train.images, fitted.config.flow, fitted.config.seed + 2,
             outputs=fitted.outputs, device=fitted.device, inject=None, batch_size=512,
@@ -445,35 +660,87 @@ def repair_run(
         )  # fmt: skip
         before = _scores(fitted.classifier, data)
         after = _scores(result.classifier, data)
+        models = {
+            "before": model_labeller(fitted.classifier, fitted.outputs),
+            "after": model_labeller(result.classifier, fitted.outputs),
+        }
+        rows = measure_reliance(
+            models, exp, nec, audited.findings, data.images, data.labels, bounds
+        )
+        for row, old in zip(rows, pre, strict=True):
+            row.values.update(old.values)
+            row.counted.update(old.counted)
+        verdict, reason = repair_verdict(rows)
+        origin = {"run": str(fitted.directory.resolve()), "teacher": result.teacher,
+                  "verdict": verdict}  # fmt: skip
+        log("fitting the repaired classifier's flow (out/run)")
+        repaired = write_repaired_run(
+            fitted, result.classifier, folder / "run", origin, after_run_accuracy(fitted, result)
+        )
         record = {
             "run": str(fitted.directory.resolve()),
+            "repaired_run": str(repaired.resolve()),
             "teacher": result.teacher,
+            "teacher_check": "overridden" if allow_shortcut_teacher else (
+                "passed" if checked else "not checked (a person)"),
             "settings": to_dict(settings),
             "test": data.name,
+            "verdict": verdict,
+            "reason": reason,
+            "reliance": [r.as_dict() for r in rows],
             "labels_used": result.labels_used,
             "kept_source": result.kept_source,
             "before": before,
             "after": after,
             "history": [{k: v for k, v in r.items() if k != "losses"} for r in result.history],
-        }
+        }  # fmt: skip
         write_json(folder / "repair.json", no_nan(record), indent=2)
         seconds = time.perf_counter() - start
-        page = write_repair_page(fitted, result, before, after, data, folder, command, seconds)
-        return RepairResult(result, before, after, folder, page, seconds)
+        page = write_repair_page(fitted, result, record, data, folder, command, seconds)
+        return RepairResult(
+            result, before, after, rows, verdict, reason, repaired, folder, page, seconds
+        )
+
+
+def after_run_accuracy(run: Run, result: CFKDResult) -> float:
+    """The repaired classifier's accuracy on the run's own test split."""
+    test = run.test
+    pred = predict_probs(result.classifier, test.images).argmax(1)
+    return float((pred == test.labels).float().mean())
 
 
 def write_repair_page(
     run: Run,
     result: CFKDResult,
-    before: dict[str, Any],
-    after: dict[str, Any],
+    record: dict[str, Any],
     data: Dataset,
     out: Path,
     command: str,
     seconds: float,
 ) -> Path:
-    """``out/repair.md``: scores before and after, per class, and the rounds."""
+    """``out/repair.md``: the verdict first, reliance on each candidate before and after, the
+    scores before and after, per class, and the rounds."""
     names = run.class_names
+    before, after = record["before"], record["after"]
+    verdict = [
+        f"**Verdict: {record['verdict']}** ({record['reason']}).",
+        "",
+        f"Teacher check: {record['teacher_check']}.",
+        "",
+        f"Reliance: each shortcut candidate of the audit before the repair (`{out / 'audit'}`) "
+        f"copied into held-out images of other classes; the share moved to the candidate's "
+        f"class (a model relies on it from {RELIANT:.0%}).",
+        "",
+        "| candidate | toward | images | teacher | before | after |",
+        "|---|---|---|---|---|---|",
+        *(f"| {r['candidate']['label']} | {r['candidate']['name']} | "
+          f"{r['counted'].get('before', 0)} | {_fmt(r['reliance'].get('teacher'), '.0%')} | "
+          f"{_fmt(r['reliance'].get('before'), '.0%')} | "
+          f"{_fmt(r['reliance'].get('after'), '.0%')} |" for r in record["reliance"]),
+        "",
+        f"The repaired model is a run: `{out / 'run'}`; audit it with `leapfactual audit "
+        f"{out / 'run'} --out {out / 'audit-after'}`.",
+    ]  # fmt: skip
     table = [
         "| | accuracy | worst-class accuracy | " + " | ".join(names) + " |",
         "|---|---|---|" + "---|" * len(names),
@@ -484,12 +751,12 @@ def write_repair_page(
     kept = result.kept_source
     rounds = [
         f"The teacher ({result.teacher}) labelled {result.labels_used} CEs; {kept} kept their "
-        "source class (their change is one the classifier needs but the truth does not: a "
-        "shortcut). Fewer such CEs from round to round mean less reliance on it.",
+        "source class (the teacher judged their change a shortcut). How many did says nothing "
+        "about the repaired model's reliance: that is the table above.",
         "",
         *(f"- {line}" for line in cfkd_lines(result.history)),
     ]
-    return write_page(
+    page = write_page(
         out / "repair.md",
         "Repair by counterfactual knowledge distillation",
         command or f"leapfactual repair {run.directory} --out {out}",
@@ -498,8 +765,11 @@ def write_repair_page(
         seconds,
         [f"CFKD settings: {json.dumps(to_dict(result.settings))}",
          f"Repaired classifier: `{out / 'classifier.safetensors'}`."],
-        [("Before and after", table), ("Rounds", rounds)],
+        [("Verdict and reliance", verdict), ("Accuracy before and after", table),
+         ("Rounds", rounds)],
     )  # fmt: skip
+    write_page_html(page)
+    return page
 
 
 def _scores(model: Callable[[Tensor], Any], data: Dataset) -> dict[str, Any]:
@@ -513,8 +783,8 @@ def _scores(model: Callable[[Tensor], Any], data: Dataset) -> dict[str, Any]:
     }
 
 
-def _fmt(value: float) -> str:
-    return "-" if value != value else f"{value:.2f}"
+def _fmt(value: float | None, spec: str = ".2f") -> str:
+    return "-" if value is None or value != value else format(value, spec)
 
 
 def _test_data(run: Run, test: Dataset | str | None) -> Dataset:
@@ -570,18 +840,20 @@ def no_nan(value: Any) -> Any:
 
 __all__ = [
     "AUDIT_FILES",
-    "EMPTY",
     "REPAIR_FILES",
     "TEACHERS",
     "AuditResult",
     "RepairResult",
     "audit_run",
     "class_accuracies",
-    "class_findings",
+    "data_bounds",
     "make_teacher",
     "no_nan",
+    "pair_parts",
     "repair_run",
+    "run_verdict",
     "top_region_cells",
+    "verdict_lines",
     "write_audit_page",
     "write_repair_page",
 ]

@@ -1,14 +1,19 @@
 """Necessity of a counterfactual's changes, from the classifier's outputs only (docs/method.md §10).
 
-For every CE ``x'`` of an input ``x`` the change is split into regions
-(:func:`~leapfactual.audit.regions.change_regions`) and three things are measured:
+For every CE ``x'`` of an input ``x`` the change is split into *parts*: global edits
+(brightness, contrast, colour, blur; :mod:`~leapfactual.audit.edits`), where they carry a
+real share of the change, and regions of the rest
+(:func:`~leapfactual.audit.regions.change_regions`). Three things are measured:
 
-- *drop* of region ``r``: ``p_t(x') - p_t(x' with region r put back to x)``, where ``p_t`` is
-  the target probability: how much the classifier needs that part of the change.
-- *minimal sufficient change* (greedy): start from ``x`` and add whole regions in order of
-  decreasing drop (ties: lower region id first) until the classifier's argmax is the target;
-  those regions are the minimal change. If ``x`` is already classified as the target it is
-  empty; if even all regions together fail, it is all of them and ``minimal_valid`` is False.
+- *drop* of a part: ``p_t(x') - p_t(x' with that part reverted)``, where ``p_t`` is the
+  target probability: how much the classifier needs that part of the change. A region is
+  reverted by putting its pixels back to ``x`` plus the global edits; an edit by subtracting
+  its part from ``x'``.
+- *minimal sufficient change* (greedy): start from ``x`` and add whole parts in order of
+  decreasing drop (ties: edits first, then lower region id) until the classifier's argmax is
+  the target; those parts are the minimal change. If ``x`` is already classified as the
+  target it is empty; if even all parts together fail, it is all of them and
+  ``minimal_valid`` is False.
 - *transition curve* (COUT, Khorram & Fuxin, CVPR 2022): insert the changed pixels of ``x'``
   into ``x`` in order of decreasing ``|x' - x|`` (summed over channels; ties: scan order) in
   ``steps`` equal steps (step ``k`` inserts the first ``ceil(k N / steps)`` of the ``N``
@@ -16,14 +21,16 @@ For every CE ``x'`` of an input ``x`` the change is split into regions
   source probability ``p_s``; COUT is the trapezoidal area under ``p_t - p_s`` over
   ``[0, 1]``, in ``[-1, 1]``.
 
-All variants are classified without gradients in chunks of ``batch_size`` on the classifier's
-device; every image classified counts one in ``cost.classifier``. Results are on CPU.
+An image of some parts is ``where(regions taken, x' - edits left out, x + edits taken)``,
+kept per pixel between ``x`` and ``x'``. All variants are classified without gradients in
+chunks of ``batch_size`` on the classifier's device; every image classified counts one in
+``cost.classifier``. Results are on CPU.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +39,7 @@ import torch
 from torch import Tensor
 
 from leapfactual._version import __version__
+from leapfactual.audit.edits import EDITS, edit_parts, edits_for, split_change
 from leapfactual.audit.regions import (
     DEFAULT_THRESHOLD,
     Mode,
@@ -65,6 +73,10 @@ NECESSITY_TENSORS = (
     "p_cf",
     "source",
     "target",
+    "edit_params",
+    "edit_counts",
+    "edit_drop",
+    "minimal_edits",
 )
 
 
@@ -73,11 +85,17 @@ class Necessity:
     """Necessity of the changes of ``B`` counterfactuals (CPU tensors; ``R = max_regions``).
 
     Attributes:
-        regions: region id of every pixel ``[B, H, W]`` int64, 0 = unchanged.
+        regions: region id of every pixel ``[B, H, W]`` int64, 0 = unchanged (regions of the
+            change left once the global edits that count are taken out).
         count: regions per CE ``[B]``.
         drop: ``p_t(x') - p_t(x' with region r + 1 reverted)`` ``[B, R]``; NaN past ``count``.
-        minimal: the greedy minimal sufficient change, as a region mask ``[B, R]``.
-        minimal_valid: whether those regions alone reach the target ``[B]``.
+        minimal: the regions of the greedy minimal sufficient change ``[B, R]``.
+        minimal_valid: whether those parts alone reach the target ``[B]``.
+        edit_params: each CE's fitted global-edit coefficients ``[B, 2C + 1]``
+            (:func:`~leapfactual.audit.edits.fit_edits`).
+        edit_counts: whether each global edit of ``config["edits"]`` counts in it ``[B, G]``.
+        edit_drop: ``p_t(x') - p_t(x' without edit g)`` ``[B, G]``; NaN where it does not count.
+        minimal_edits: the edits of the greedy minimal sufficient change ``[B, G]``.
         curve, curve_source: ``p_t`` and ``p_s`` along the insertion path ``[B, steps + 1]``.
         cout: normalised area under ``curve - curve_source`` ``[B]``, in ``[-1, 1]``.
         p_cf: ``p_t(x')`` ``[B]``.
@@ -97,11 +115,41 @@ class Necessity:
     p_cf: Tensor
     source: Tensor
     target: Tensor
+    edit_params: Tensor
+    edit_counts: Tensor
+    edit_drop: Tensor
+    minimal_edits: Tensor
     cost: Cost = field(default_factory=Cost)
     config: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.count.shape[0])
+
+    @property
+    def edits(self) -> tuple[str, ...]:
+        """The global edits measured, one per column of ``edit_drop``."""
+        return tuple(self.config.get("edits", ()))
+
+    def parts(self, x: Tensor, rows: Tensor | None = None) -> Tensor:
+        """The global edits' parts of these CEs (or of those at ``rows``) on their inputs
+        ``x`` ``[B, G, C, H, W]`` (zero where an edit does not count)."""
+        at = slice(None) if rows is None else rows
+        parts = edit_parts(x.detach().cpu(), self.edit_params[at], self.edits)
+        return parts * self.edit_counts[at][:, :, None, None, None].to(parts.dtype)
+
+    def most_needed(self) -> Tensor:
+        """Each CE's most-needed part ``[B]``: ``g`` for global edit ``g``, ``G + r - 1`` for
+        region ``r``, -1 for a CE without parts (ties: edits first, then lower ids)."""
+        drops = torch.cat([self.edit_drop, self.drop], dim=1).nan_to_num(-torch.inf)
+        has = (self.count > 0) | self.edit_counts.any(dim=1)
+        return torch.where(has, drops.argmax(dim=1), -1)
+
+    def compose(self, x: Tensor, x_cf: Tensor, regions: Tensor, edits: Tensor) -> Tensor:
+        """Images made of some parts of each CE: the pixels of the ``regions`` ``[B, R]``
+        taken from ``x_cf`` and the ``edits`` ``[B, G]`` taken (see the module docstring)."""
+        table = torch.cat([torch.zeros(len(self), 1, dtype=torch.bool), regions.cpu()], dim=1)
+        mask = table.gather(1, self.regions.flatten(1)).view(self.regions.shape)
+        return _compose(x.cpu(), x_cf.cpu(), self.parts(x), mask, edits.cpu())
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Write ``necessity.safetensors`` + ``necessity.json`` into ``directory``."""
@@ -144,33 +192,51 @@ class _Run:
     outputs: Outputs
     x: Tensor
     x_cf: Tensor
+    parts: Tensor
     batch_size: int
     cost: Cost
 
-    def probs(self, ce: Tensor, mask: Mask) -> Iterator[tuple[slice, Tensor]]:
-        """Probabilities of the blends ``where(mask, x'[ce], x[ce])``, chunk by chunk (CPU)."""
+    def probs(
+        self, ce: Tensor, mask: Mask, edits: Mask | None = None
+    ) -> Iterator[tuple[slice, Tensor]]:
+        """Probabilities of the blends ``where(mask, x'[ce], x[ce])``, or with ``edits`` (which
+        global edits are taken, ``[n, G]``) of :func:`_compose`, chunk by chunk (CPU)."""
         device = module_device(self.classifier) or self.x.device
         dtype = module_dtype(self.classifier) or self.x.dtype
         for start in range(0, ce.numel(), self.batch_size):
             part = slice(start, start + self.batch_size)
             idx = ce[part].to(self.x.device)
-            keep = mask(part).to(device).unsqueeze(1)
-            images = torch.where(
-                keep, self.x_cf[idx].to(device, dtype), self.x[idx].to(device, dtype)
-            )
+            keep = mask(part).to(device)
+            x, x_cf = self.x[idx].to(device, dtype), self.x_cf[idx].to(device, dtype)
+            if edits is None:
+                images = torch.where(keep.unsqueeze(1), x_cf, x)
+            else:
+                parts = self.parts[ce[part]].to(device, dtype)
+                images = _compose(x, x_cf, parts, keep, edits(part).to(device))
             self.cost.classifier += images.shape[0]
             with torch.no_grad(), model_errors("classifier", images):
                 out = as_tensor_outputs(self.classifier(images))
             yield part, as_probs(out, self.outputs).cpu()
 
-    def pick(self, ce: Tensor, mask: Mask, classes: Tensor) -> tuple[Tensor, Tensor]:
+    def pick(
+        self, ce: Tensor, mask: Mask, classes: Tensor, edits: Mask | None = None
+    ) -> tuple[Tensor, Tensor]:
         """Probabilities of ``classes [N, m]`` per blend, and the predicted class ``[N]``."""
         picked = torch.empty(classes.shape)
         pred = torch.empty(ce.numel(), dtype=torch.long)
-        for part, p in self.probs(ce, mask):
+        for part, p in self.probs(ce, mask, edits):
             picked[part] = p.gather(1, classes[part])
             pred[part] = p.argmax(dim=1)
         return picked, pred
+
+
+def _compose(x: Tensor, x_cf: Tensor, parts: Tensor, mask: Tensor, edits: Tensor) -> Tensor:
+    """``where(mask, x_cf - edits left out, x + edits taken)``, kept per pixel between ``x``
+    and ``x_cf`` (``parts [n, G, C, H, W]``, ``mask [n, H, W]``, ``edits [n, G]`` bool)."""
+    taken = (parts * edits[:, :, None, None, None].to(parts.dtype)).sum(dim=1)
+    left = parts.sum(dim=1) - taken
+    images = torch.where(mask.unsqueeze(1), x_cf - left, x + taken)
+    return torch.minimum(torch.maximum(images, torch.minimum(x, x_cf)), torch.maximum(x, x_cf))
 
 
 def _jobs(counts: Tensor) -> tuple[Tensor, Tensor]:
@@ -213,26 +279,57 @@ def _curve(run: _Run, ranks: Tensor, changed: Tensor, classes: Tensor, steps: in
 
 
 def _drops(
-    run: _Run, regions: Tensor, count: Tensor, target: Tensor, p_cf: Tensor, width: int
-) -> Tensor:
-    """``p_t(x') - p_t(x' with region r reverted)`` ``[B, width]``, NaN past ``count``."""
+    run: _Run,
+    regions: Tensor,
+    count: Tensor,
+    counts: Tensor,
+    target: Tensor,
+    p_cf: Tensor,
+    width: int,
+) -> tuple[Tensor, Tensor]:
+    """``p_t(x') - p_t(x' with region r reverted)`` ``[B, width]``, NaN past ``count``, and
+    ``p_t(x') - p_t(x' without edit g)`` ``[B, G]``, NaN where ``g`` does not count."""
     ce, rid = _jobs(count)
-    picked, _ = run.pick(ce, lambda s: regions[ce[s]] != rid[s, None, None], target[ce, None])
+    edits = None if not counts.shape[1] else (lambda s: counts[ce[s]])
+    picked, _ = run.pick(
+        ce, lambda s: regions[ce[s]] != rid[s, None, None], target[ce, None], edits
+    )
     drop = torch.full((count.numel(), width), float("nan"))
     drop[ce, rid - 1] = p_cf[ce] - picked[:, 0]
-    return drop
+    rows, cols = counts.nonzero(as_tuple=True)
+    edit_drop = torch.full(counts.shape, float("nan"))
+    if len(rows):
+        everything = torch.ones(1, *regions.shape[1:], dtype=torch.bool)
+        without = counts[rows].clone()
+        without[torch.arange(len(rows)), cols] = False
+        picked, _ = run.pick(
+            rows, lambda s: everything.expand(len(rows[s]), -1, -1), target[rows, None],
+            lambda s: without[s],
+        )  # fmt: skip
+        edit_drop[rows, cols] = p_cf[rows] - picked[:, 0]
+    return drop, edit_drop
 
 
 def _minimal(
-    run: _Run, regions: Tensor, count: Tensor, drop: Tensor, target: Tensor, reached: Tensor
-) -> tuple[Tensor, Tensor]:
-    """The greedy minimal sufficient change ``[B, R]`` and whether it reaches the target; CEs
-    whose input already ``reached`` the target need no region and no evaluation."""
-    batch, width = drop.shape
-    order = torch.sort(drop.nan_to_num(-torch.inf), dim=1, descending=True, stable=True).indices
+    run: _Run,
+    regions: Tensor,
+    count: Tensor,
+    drop: Tensor,
+    edit_drop: Tensor,
+    target: Tensor,
+    reached: Tensor,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The greedy minimal sufficient change (its regions ``[B, R]``, its edits ``[B, G]``) and
+    whether it reaches the target; CEs whose input already ``reached`` the target need no
+    part and no evaluation. Parts are added by decreasing drop (ties: edits first)."""
+    g = edit_drop.shape[1]
+    both = torch.cat([edit_drop, drop], dim=1)
+    batch, width = both.shape
+    order = torch.sort(both.nan_to_num(-torch.inf), dim=1, descending=True, stable=True).indices
     position = torch.empty_like(order).scatter_(1, order, torch.arange(width).expand_as(order))
-    table = torch.cat([torch.full((batch, 1), width), position], dim=1)
-    ce, k = _jobs(torch.where(reached, 0, count))
+    table = torch.cat([torch.full((batch, 1), width), position[:, g:]], dim=1)
+    parts = count + (~edit_drop.isnan()).sum(dim=1)
+    ce, k = _jobs(torch.where(reached, 0, parts))
 
     def added(s: slice) -> Tensor:
         idx = ce[s]
@@ -240,13 +337,15 @@ def _minimal(
             table[idx].gather(1, regions[idx].flatten(1)).view_as(regions[idx]) < k[s, None, None]
         )
 
-    _, pred = run.pick(ce, added, target[ce, None])
+    edits = None if not g else (lambda s: position[ce[s], :g] < k[s, None])
+    _, pred = run.pick(ce, added, target[ce, None], edits)
     first = torch.full((batch,), width + 1).scatter_reduce(
         0, ce, torch.where(pred == target[ce], k, width + 1), "amin"
     )
     size = torch.where(reached, 0, first)
-    valid = size <= count
-    return position < torch.where(valid, size, count)[:, None], valid
+    valid = size <= parts
+    chosen = position < torch.where(valid, size, parts)[:, None]
+    return chosen[:, g:], chosen[:, :g], valid
 
 
 def necessity(
@@ -263,14 +362,16 @@ def necessity(
     outputs: Outputs = "logits",
     batch_size: int = 256,
     max_regions: int = 16,
+    edits: Sequence[str] = EDITS,
 ) -> Necessity:
     """Audit which changes of the counterfactuals ``x_cf`` of ``x`` the classifier needs.
 
     ``target`` (and ``source``, default: the classifier's label of ``x``) are one class or one
-    per CE. ``regions``, ``threshold``, ``grid`` and ``max_regions`` split each change
-    (:func:`~leapfactual.audit.regions.change_regions`); ``steps`` sets the transition curve.
-    Costs ``B * (steps + 1) + sum(count)`` evaluations plus up to ``sum(count)`` for the
-    greedy search. Definitions: the module docstring.
+    per CE. ``edits``: the global edits to take out of each change first (``()``: none;
+    ``colour`` is skipped for grey images); ``regions``, ``threshold``, ``grid`` and
+    ``max_regions`` split the rest (:func:`~leapfactual.audit.regions.change_regions`);
+    ``steps`` sets the transition curve. Costs ``B * (steps + 1)`` evaluations plus one per
+    part, and up to one per part for the greedy search. Definitions: the module docstring.
     """
     if not callable(classifier):
         raise ValueError("classifier must be callable: images [B, C, H, W] -> outputs [B, K]")
@@ -278,12 +379,16 @@ def necessity(
     _check_settings(outputs, steps, batch_size, max_regions)
     check_range(x, {"classifier": classifier})
     check_range(x_cf, {"classifier": classifier})
+    names = edits_for(x.shape[1], edits)
     batch = x.shape[0]
     targets = as_target(target, batch)
     cost = Cost(n=batch)
-    run = _Run(classifier, outputs, x.detach(), x_cf.detach(), batch_size, cost)
     with Timer(cost):
-        region_map = change_regions(x, x_cf, regions, threshold, grid, max_regions)
+        params, parts, counts, rest = split_change(x, x_cf, names)
+        run = _Run(classifier, outputs, x.detach(), x_cf.detach(), parts, batch_size, cost)
+        region_map = change_regions(
+            x.detach().cpu(), x.detach().cpu() + rest, regions, threshold, grid, max_regions
+        )
         count = region_map.flatten(1).amax(dim=1)
         ranks, changed = _insertion_ranks(x, x_cf)
         inputs = run.probs(
@@ -298,9 +403,12 @@ def necessity(
         steps_probs = _curve(run, ranks, changed, classes, steps)
         curve = torch.cat([start.gather(1, classes).unsqueeze(1), steps_probs], dim=1)
         p_cf = curve[:, -1, 0]
-        drop = _drops(run, region_map, count, targets, p_cf, max_regions)
-        minimal, minimal_valid = _minimal(run, region_map, count, drop, targets, label == targets)
+        drop, edit_drop = _drops(run, region_map, count, counts, targets, p_cf, max_regions)
+        minimal, minimal_edits, minimal_valid = _minimal(
+            run, region_map, count, drop, edit_drop, targets, label == targets
+        )
     config = {
+        "edits": list(names),
         "regions": regions,
         "threshold": threshold,
         "grid": grid,
@@ -320,6 +428,10 @@ def necessity(
         p_cf=p_cf,
         source=sources,
         target=targets,
+        edit_params=params,
+        edit_counts=counts,
+        edit_drop=edit_drop,
+        minimal_edits=minimal_edits,
         cost=cost,
         config=config,
     )

@@ -5,6 +5,9 @@ A teacher labels each CE with the class it really shows. Counterfactual knowledg
 classifier relies on) keeps its source label, so the student learns to ignore that change.
 The person's teacher, :class:`leapfactual.audit.teacher_server.HumanTeacher`, serves a local
 web page; the rule and the model here label every CE by the argmax of their outputs.
+:class:`IgnoreTeacher` is a rule without code: the classifier itself, shown each CE with a
+region (a mask, a box, or the audit's shortcut candidate) and global edits reverted to the
+input, i.e. "this part of the image is irrelevant".
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
+from leapfactual.audit.edits import EDITS, edit_parts, fit_edits
 from leapfactual.explain import Explanation, check_finite, model_errors
 from leapfactual.models import as_tensor_outputs
 
@@ -143,6 +147,57 @@ class ModelTeacher:
             return _argmax(model, queue, self.batch_size, device, "teacher model")
         finally:
             model.train(was_training)
+
+
+class IgnoreTeacher:
+    """The label ``model`` gives each CE once the ``mask`` ``[H, W]`` (bool: the pixels that do
+    not matter) is put back to the input and the global ``edits`` of its change are taken out
+    (:mod:`~leapfactual.audit.edits`): a rule that a region or an edit is irrelevant, without
+    code. A CE that needed only that part goes back to its source class."""
+
+    def __init__(
+        self,
+        model: Callable[[Tensor], object],
+        mask: Tensor | None = None,
+        edits: Sequence[str] = (),
+        batch_size: int = 256,
+    ) -> None:
+        _check(model, batch_size, "model")
+        unknown = [e for e in edits if e not in EDITS]
+        if unknown:
+            raise ValueError(f"unknown global edits {unknown}; choose from {list(EDITS)}")
+        if mask is not None and (
+            not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.dim() != 2
+        ):
+            raise ValueError(f"mask must be a bool Tensor [H, W], got {_shape(mask)}")
+        if mask is None and not edits:
+            raise ValueError("the ignore rule needs a region (mask) or global edits to ignore")
+        self.model = model
+        self.mask = mask
+        self.edits = tuple(edits)
+        self.batch_size = batch_size
+
+    def shown(self, queue: TeacherQueue) -> Tensor:
+        """What the model is shown: each CE with the ignored parts reverted to its input."""
+        x, x_cf = queue.x.detach().cpu(), queue.x_cf.detach().cpu()
+        if self.mask is not None:
+            if self.mask.shape != x.shape[-2:]:
+                raise ValueError(
+                    f"the ignored region is {tuple(self.mask.shape)} pixels, the images "
+                    f"{tuple(x.shape[-2:])}; give a mask of the run's image size"
+                )
+            x_cf = torch.where(self.mask.cpu(), x, x_cf)
+        if self.edits:
+            part = edit_parts(x, fit_edits(x, x_cf), self.edits).sum(dim=1)
+            low, high = torch.minimum(x, x_cf), torch.maximum(x, x_cf)
+            x_cf = torch.minimum(torch.maximum(x_cf - part, low), high)
+        return x_cf
+
+    def label(self, queue: TeacherQueue) -> Tensor:
+        shown = TeacherQueue(
+            queue.x, self.shown(queue), queue.source, queue.target, queue.class_names
+        )
+        return ModelTeacher(self.model, self.batch_size).label(shown)
 
 
 def _check(fn: object, batch_size: int, what: str) -> None:

@@ -18,7 +18,7 @@ def audit(
         Path,
         typer.Option(
             help="Output directory: explanation/, necessity, summary.json, audit.md, "
-            "necessity.png. Running again skips the parts already there."
+            "audit.html, necessity.png. Running again skips the parts already there."
         ),
     ],
     images: Annotated[
@@ -29,6 +29,14 @@ def audit(
         ),
     ] = None,
     limit: Limit = 50,
+    per_class: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Images of each class (the run's split or a class-folder tree) instead of "
+            "--limit. Without it, --limit images are taken one class after another.",
+        ),
+    ] = None,
     seed: Seed = 0,
     regions: Annotated[
         str, typer.Option(help="How a change is cut: 'components' (connected) or 'grid'.")
@@ -41,7 +49,7 @@ def audit(
 ) -> None:
     """Explain a sample toward every other class and audit which changes the classifier
     needs (necessity); write global summaries and an audit page (docs/method.md §10)."""
-    from leapfactual.audit import CONCENTRATED, audit_run
+    from leapfactual.audit import CONCENTRATED, audit_run, verdict_lines
 
     if regions not in ("components", "grid"):
         raise ValueError(f"unknown regions {regions!r}; choose 'components' or 'grid'")
@@ -51,6 +59,7 @@ def audit(
         out,
         images=spec,
         limit=limit,
+        per_class=per_class,
         seed=seed,
         regions=regions,  # type: ignore[arg-type]
         grid=grid,
@@ -61,13 +70,19 @@ def audit(
     )
     if result.skipped:
         typer.echo(f"already done, reused: {', '.join(result.skipped)}", err=True)
-    shown = [f for f in result.findings if f["share"] >= CONCENTRATED]
-    for f in sorted(shown, key=lambda f: not f["outside"]):
-        kind = "shortcut candidate" if f["outside"] else "concentrated"
+    shown = [f for f in result.findings if f.share >= CONCENTRATED]
+    for f in sorted(shown, key=lambda f: not f.outside):
+        kind = "shortcut candidate" if f.outside else "concentrated"
         typer.echo(
-            f"{kind}: {f['direction']} {f['name']}, most-needed change in cell {f['cell']} "
-            f"in {f['share']:.0%} of {f['ces']} CEs"
+            f"{kind}: {f.direction} {f.name}, most-needed change: {f.label} in {f.share:.0%} "
+            f"of {f.ces} CEs"
+        )
+    for r in result.reliance:
+        typer.echo(
+            f"reliance on {r.finding.label} toward {r.finding.name}: {r.values['model']:.0%} of "
+            f"{r.counted['model']} test images of other classes move there with it copied in"
         )
     if not shown:
         typer.echo("no class needs a change in one place in most of its CEs")
+    typer.echo(verdict_lines(result.verdict)[0])
     typer.echo(f"page: {result.page}")

@@ -27,10 +27,20 @@ def repair(
     teacher: Annotated[
         str,
         typer.Option(
-            help="Who labels the CEs: 'rule' (a labelling function), 'model' (an oracle "
-            "classifier) or 'human' (a page on 127.0.0.1)."
+            help="Who labels the CEs: 'rule' (--ignore-region, or a labelling function), "
+            "'model' (an oracle classifier) or 'human' (a page on 127.0.0.1). A teacher that "
+            "relies on a shortcut candidate of the audit is refused."
         ),
     ],
+    ignore_region: Annotated[
+        str | None,
+        typer.Option(
+            help="rule without code: the run's classifier shown each CE with this region put "
+            "back to the input: a PNG mask of the image size (bright = irrelevant), a box "
+            "x0,y0,x1,y1 in pixels (0,0 top left, ends excluded) or 'candidate' (the audit's "
+            "shortcut candidates, global edits included)."
+        ),
+    ] = None,
     teacher_spec: Annotated[
         str | None,
         typer.Option(
@@ -61,14 +71,23 @@ def repair(
             "[default: the run's test split]."
         ),
     ] = None,
+    audit_limit: Annotated[
+        int, typer.Option(min=1, help="Test images audited for shortcut candidates first.")
+    ] = 50,
+    allow_shortcut_teacher: Annotated[
+        bool,
+        typer.Option(help="Label with a teacher even where it relies on a shortcut candidate."),
+    ] = False,
     seed: Seed = 0,
     force: Annotated[
         bool, typer.Option(help="Start over in an existing output (a person's answers stay).")
     ] = False,
     device: Device = None,
 ) -> None:
-    """Fine-tune the run's classifier on CEs labelled by a teacher: a CE whose change is a
-    shortcut keeps its source class (CFKD); compare before and after."""
+    """Audit the run for shortcut candidates, check the teacher, fine-tune the run's
+    classifier on CEs it labels (CFKD: a CE whose change is a shortcut keeps its source
+    class), and compare before and after: accuracy, reliance on each candidate and a verdict;
+    the repaired classifier is written as a run (OUT/run)."""
     from leapfactual.audit import ANSWERS, make_teacher, repair_run
     from leapfactual.pipeline import load_run
 
@@ -77,6 +96,7 @@ def repair(
         teacher,
         fitted,
         teacher_spec,
+        ignore_region=ignore_region,
         answers=answers or out / ANSWERS,
         port=port,
         open_browser=open_browser,
@@ -97,6 +117,8 @@ def repair(
         judge,
         settings,
         test=test_data,
+        audit_limit=audit_limit,
+        allow_shortcut_teacher=allow_shortcut_teacher,
         force=force,
         device=device,
         command="leapfactual " + shlex.join(sys.argv[1:]),
@@ -109,4 +131,15 @@ def repair(
     typer.echo(
         f"{result.cfkd.labels_used} teacher labels, {result.cfkd.kept_source} kept their source"
     )
+    for row in result.reliance:
+        values = "  ".join(f"{k} {v:.0%}" for k, v in row.values.items() if v == v)
+        typer.echo(f"reliance on {row.finding.label} toward {row.finding.name}: {values}")
+    typer.echo(f"verdict: {result.verdict} ({result.reason})")
+    history = result.cfkd.history
+    labelled = sum(r["asked"] for r in history)
+    typer.echo(
+        f"cost: {result.seconds:.0f} s in all; {len(history)} round(s) of {settings.per_round} "
+        f"images, {labelled} CEs labelled, {sum(r['seconds'] for r in history):.0f} s in CFKD"
+    )
+    typer.echo(f"repaired run: {result.run} (audit it: leapfactual audit {result.run} --out DIR)")
     typer.echo(f"page: {result.page}")
