@@ -19,7 +19,12 @@ from paper.cli.app import app as paper_app
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-EXAMPLES = {"demo": "demo.py", "audit": "audit_model.py", "scale-out": "scale_out.py"}
+EXAMPLES = {
+    "demo": "demo.py",
+    "audit": "audit_model.py",
+    "scale-out": "scale_out.py",
+    "attribution-metrics": "attribution_metrics.py",
+}
 """Tutorial page (docs/tutorials/NAME.md) -> its script in examples/."""
 
 
@@ -31,6 +36,8 @@ def blocks(page: Path, language: str) -> list[str]:
 def test_the_python_shown_is_a_piece_of_the_example(name: str) -> None:
     example = (ROOT / "examples" / EXAMPLES[name]).read_text(encoding="utf-8")
     (shown,) = blocks(DOCS / "tutorials" / f"{name}.md", "python")
+    # The page's block is formatted at top level: two blank lines around a def there.
+    shown = re.sub(r"\n{3,}", "\n\n", shown)
     assert textwrap.indent(shown, "    ") in example, f"not in examples/{EXAMPLES[name]}"
 
 
@@ -76,7 +83,7 @@ def test_every_option_on_the_pages_exists(program: str, typer_app: typer.Typer, 
 
 @pytest.mark.slow
 def test_the_examples_run(tmp_path, monkeypatch, capsys) -> None:
-    """All three in one folder: they fit the same tiny run, so only the first fits it."""
+    """All in one folder: they fit the same tiny run, so only the first fits it."""
     printed = {}
     for name, script in EXAMPLES.items():
         monkeypatch.setattr(sys, "argv", [script, "--quick", "--out", str(tmp_path)])
@@ -91,3 +98,7 @@ def test_the_examples_run(tmp_path, monkeypatch, capsys) -> None:
     assert "computed shards [0, 1, 2] of 3" in printed["scale-out"]
     assert "merged: 48 CEs" in printed["scale-out"]
     assert "again: skipped 3 shards, computed []" in printed["scale-out"]
+    scores = printed["attribution-metrics"]
+    assert re.search(r"\d of 8 CEs reach their target", scores)
+    assert re.search(r"Captum max-sensitivity per CE: \[([\d.]+, ){7}[\d.]+\]", scores)
+    assert re.search(r"Quantus sparseness per CE: \[([\d.]+, ){7}[\d.]+\]", scores)

@@ -10,8 +10,11 @@
 - teachers: judges of CEs for counterfactual knowledge distillation: a rule
   (:class:`RuleTeacher`), a model (:class:`ModelTeacher`) and a person
   (:class:`HumanTeacher`, a page served on 127.0.0.1 that saves every answer as it is given).
+- attribution: :class:`CounterfactualAttribution`, a CE in Captum's call shape
+  (``attribute(inputs, target)``: the signed change or the needed part of it).
 """
 
+from leapfactual.audit.attribution import CounterfactualAttribution
 from leapfactual.audit.cfkd import CFKDSettings, TargetTeacher, cfkd, refitting_factory
 from leapfactual.audit.jobs import (
     ANSWERS,
@@ -34,6 +37,7 @@ __all__ = [
     "CONCENTRATED",
     "CFKDSettings",
     "Cell",
+    "CounterfactualAttribution",
     "HumanTeacher",
     "ModelTeacher",
     "Necessity",
