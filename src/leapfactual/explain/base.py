@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
+from leapfactual._progress import tqdm
 from leapfactual.explain.explanation import Cost, Explanation, Timer
 from leapfactual.models import Classifier, Codec, as_tensor_outputs
 
