@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import torch
 
-from leapfactual.audit.teacher_server import HumanTeacher, read_labels, serve
+from leapfactual.audit.teacher_server import HumanTeacher, ServerHandle, read_labels, serve
 from leapfactual.audit.teachers import TeacherQueue
 
 from ..report.browser import FLAGS, chromium
@@ -46,6 +46,11 @@ def request(url: str, body: Any = None, headers: dict[str, str] | None = None) -
         return err.code, json.loads(err.read())
 
 
+def api(handle: ServerHandle, endpoint: str, body: Any = None) -> tuple[int, Any]:
+    """A request to the handle's API carrying its session token."""
+    return request(handle.base + "api/" + endpoint, body, {"X-Leapfactual-Token": handle.token})
+
+
 def lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -56,7 +61,7 @@ def test_the_page_is_labelled_with_the_keyboard_and_resumes_after_a_restart(tmp_
     executable = chromium()
     queue, answers = tiny_queue(), tmp_path / "answers.jsonl"
     handle = serve(queue, answers)
-    port = int(handle.url.rsplit(":", 1)[1].strip("/"))
+    port = int(handle.base.rsplit(":", 1)[1].strip("/"))
     with sync_api.sync_playwright() as p:
         args = [flag for flag in FLAGS if flag != "--headless"]
         browser = p.chromium.launch(executable_path=executable, args=args)
@@ -84,7 +89,9 @@ def test_the_page_is_labelled_with_the_keyboard_and_resumes_after_a_restart(tmp_
             sync_api.expect(page.locator("#status")).to_contain_text("not saved")
             assert len(lines(answers)) == 2
             handle = serve(queue, answers, port=port)
-            page.reload()
+            page.reload()  # the old session's link and cookie no longer open the page
+            assert "needs the link printed" in (page.text_content("body") or "")
+            page.goto(handle.url)
             progress.to_have_text("3 / 3")
             page.keyboard.press("t")
             progress.to_have_text("done · 3 / 3")
@@ -98,7 +105,7 @@ def test_the_page_is_labelled_with_the_keyboard_and_resumes_after_a_restart(tmp_
 def test_bad_requests_get_400_and_the_server_keeps_going(tmp_path) -> None:
     answers = tmp_path / "answers.jsonl"
     with serve(tiny_queue(), answers) as handle:
-        api = handle.url + "api/"
+        token = {"X-Leapfactual-Token": handle.token}
         bad = [
             ({"id": "a", "label": 4}, r"label must be a class index in \[0, 4\), got 4"),
             ({"id": "a", "label": True}, "label must be a class index"),
@@ -110,14 +117,16 @@ def test_bad_requests_get_400_and_the_server_keeps_going(tmp_path) -> None:
             (b"{not json", "not JSON"),
         ]
         for body, message in bad:
-            code, reply = request(api + "answer", body)
+            code, reply = api(handle, "answer", body)
             assert code == 400 and re.search(message, reply["error"]), (body, reply)
-        code, reply = request(api + "answer", b"{}", {"Content-Type": "text/plain"})
+        head = {"Content-Type": "text/plain", **token}
+        code, reply = request(handle.base + "api/answer", b"{}", head)
         assert code == 400 and "Content-Type: application/json" in reply["error"]
-        assert request(api + "nothing")[0] == 404
-        assert request(api + "item", headers={"Host": "evil.example:80"})[0] == 403
+        assert api(handle, "nothing")[0] == 404
+        evil = {"Host": "evil.example:80", **token}
+        assert request(handle.base + "api/item", headers=evil)[0] == 403
         assert not answers.exists()
-        code, state = request(api + "item")
+        code, state = api(handle, "item")
         assert code == 200 and state["position"] == 1 and state["item"]["id"] == "a"
         assert set(state["item"]["images"]) == {"input", "ce", "change"}
         assert state["item"]["width"] == 8 * 32  # enlarged for display
@@ -126,17 +135,16 @@ def test_bad_requests_get_400_and_the_server_keeps_going(tmp_path) -> None:
 def test_undo_and_later_answers_win_across_restarts(tmp_path) -> None:
     queue, answers = tiny_queue(channels=3, needed=True), tmp_path / "deep" / "answers.jsonl"
     with serve(queue, answers) as handle:
-        api = handle.url + "api/"
-        assert request(api + "answer", {"id": "a", "label": 3})[1]["position"] == 2
-        state = request(api + "answer", {"id": "b", "kind": "target"})[1]
+        assert api(handle, "answer", {"id": "a", "label": 3})[1]["position"] == 2
+        state = api(handle, "answer", {"id": "b", "kind": "target"})[1]
         assert state["last"] == {"id": "b", "label": 3, "kind": "target"}
-        state = request(api + "undo", {})[1]
+        state = api(handle, "undo", {})[1]
         assert state["position"] == 2 and state["answered"] == 1
-        request(api + "answer", {"id": "a", "label": 2})  # a later answer for a wins
+        api(handle, "answer", {"id": "a", "label": 2})  # a later answer for a wins
         assert handle.labels().tolist() == [2, -1, -1] and not handle.done
     assert [r["kind"] for r in lines(answers)] == ["label", "target", "undo", "label"]
     with serve(queue, answers) as handle:
-        state = request(handle.url + "api/item")[1]
+        state = api(handle, "item")[1]
         assert state["position"] == 2 and state["answered"] == 1
 
 
@@ -144,7 +152,7 @@ def test_a_torn_last_line_is_skipped_and_the_file_stays_readable(tmp_path) -> No
     queue, answers = tiny_queue(), tmp_path / "answers.jsonl"
     answers.write_text('{"id": "a", "label": 1, "kind": "label"}\n{"id": "b", "lab')
     with pytest.warns(UserWarning, match="answers.jsonl:2: skipped"), serve(queue, answers) as h:
-        request(h.url + "api/answer", {"id": "b", "kind": "shortcut"})
+        api(h, "answer", {"id": "b", "kind": "shortcut"})
     with pytest.warns(UserWarning, match="answers.jsonl:2: skipped"):
         assert read_labels(queue, answers).tolist() == [1, 2, -1]
     answers.write_text('{"id": "c", "label": 9, "kind": "label"}\n')
@@ -161,10 +169,11 @@ def test_label_blocks_until_every_item_has_an_answer(tmp_path, capsys) -> None:
     while "http://" not in printed and time.monotonic() < deadline:
         time.sleep(0.02)
         printed += capsys.readouterr().out
-    url = re.search(r"http://127\.0\.0\.1:\d+/", printed)
+    url = re.search(r"(http://127\.0\.0\.1:\d+/)\?token=([\w-]+)", printed)
     assert url, printed
     for item, kind in (("a", "shortcut"), ("b", "target"), ("c", "target")):
-        request(url.group(0) + "api/answer", {"id": item, "kind": kind})
+        answer = {"id": item, "kind": kind}
+        request(url.group(1) + "api/answer?token=" + url.group(2), answer)
     thread.join(10)
     assert result["y"].tolist() == [0, 3, 0]
     assert HumanTeacher(answers).label(queue).tolist() == [0, 3, 0]  # all known: no serving
@@ -177,3 +186,30 @@ def test_only_localhost_and_showable_images(tmp_path) -> None:
         serve(tiny_queue(), tmp_path / "a.jsonl", host="localhost")
     with pytest.raises(ValueError, match="1 or 3 channels, got 2"):
         serve(tiny_queue(channels=2), tmp_path / "a.jsonl")
+
+
+def test_every_request_needs_the_session_token(tmp_path) -> None:
+    answers = tmp_path / "answers.jsonl"
+    with serve(tiny_queue(), answers) as handle, serve(tiny_queue(), answers) as other:
+        assert handle.token != other.token and len(handle.token) >= 32
+        refused = [
+            request(handle.base),
+            request(handle.base + "api/item"),
+            request(handle.base + "api/answer", {"id": "a", "label": 1}),
+            request(handle.base + "api/item", headers={"X-Leapfactual-Token": "guess"}),
+            request(handle.base + "api/item?token=" + other.token),
+            request(
+                handle.base + "api/item",
+                headers={"Cookie": f"leapfactual_teacher_1={handle.token}"},  # another port's
+            ),
+        ]
+        for code, reply in refused:
+            assert code == 403 and "needs the link printed" in reply["error"]
+        assert not answers.exists()  # nothing written without the token
+        with OPENER.open(handle.url, timeout=10) as reply:  # the printed link opens the page
+            assert reply.status == 200
+            cookie = reply.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        name_value = cookie.split(";", 1)[0]
+        assert request(handle.base + "api/item", headers={"Cookie": name_value})[0] == 200
+        assert api(handle, "answer", {"id": "a", "label": 1})[0] == 200

@@ -1,4 +1,5 @@
-"""docs/tutorials/own-model.md: its Python is the example script's, and both paths run."""
+"""docs/tutorials/own-model.md: its Python is the example script's (which runs as its notebook,
+tests/docs/test_notebooks.py), and its command lines run."""
 
 from __future__ import annotations
 
@@ -25,19 +26,6 @@ def test_the_python_shown_is_the_example_scripts() -> None:
     example = EXAMPLE.read_text(encoding="utf-8")
     for line in blocks("python")[0].splitlines():
         assert line.strip() in example, f"not in examples/own_model.py: {line.strip()}"
-
-
-@pytest.mark.slow
-def test_the_example_script_runs(tmp_path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--quick", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "CEs at (3, 32, 32)" in done.stdout
-    assert (tmp_path / "explained" / "report.html").is_file()
 
 
 @pytest.mark.slow

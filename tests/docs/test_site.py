@@ -44,6 +44,8 @@ def test_the_site_builds_strictly(tmp_path) -> None:
     assert 'id="leapfactual.explain.LeapFactual"' in api  # rendered from the docstrings
     assert ":class:" not in api and ":func:" not in api  # docs/sphinx_roles.py rewrote them
     assert (tmp_path / "site" / "tutorials" / "own-model" / "index.html").is_file()
+    notebook = (tmp_path / "site" / "notebooks" / "demo" / "index.html").read_text()
+    assert "explain_the_demo" in notebook  # docs/notebooks rendered by mkdocs-jupyter
     changelog = (tmp_path / "site" / "changelog" / "index.html").read_text()
     assert "Unreleased" in changelog or "0.1.0" in changelog  # CHANGELOG.md, included
 

@@ -16,8 +16,11 @@
   (:class:`RuleTeacher`), a model (:class:`ModelTeacher`), the model with a region or edit
   declared irrelevant (:class:`IgnoreTeacher`) and a person (:class:`HumanTeacher`, a page
   served on 127.0.0.1 that saves every answer as it is given).
+- attribution: :class:`CounterfactualAttribution`, a CE in Captum's call shape
+  (``attribute(inputs, target)``: the signed change or the needed part of it).
 """
 
+from leapfactual.audit.attribution import CounterfactualAttribution
 from leapfactual.audit.cfkd import CFKDSettings, TargetTeacher, cfkd, refitting_factory
 from leapfactual.audit.checks import VERDICTS, check_teacher, repair_verdict
 from leapfactual.audit.jobs import (
@@ -51,6 +54,7 @@ __all__ = [
     "VERDICTS",
     "CFKDSettings",
     "Cell",
+    "CounterfactualAttribution",
     "Finding",
     "HumanTeacher",
     "IgnoreTeacher",

@@ -10,13 +10,20 @@ unanswered item. The page is self-contained (inline CSS and JS, images as data U
 to a small JSON API: ``GET /api/item`` (the current state), ``POST /api/answer``
 (``{"id", "kind", "label"}``) and ``POST /api/undo``; a bad request gets a 400 with
 ``{"error": ...}`` and never stops the server.
+
+Every request needs the session's secret token: a random one per server, in the printed link
+(``?token=...``), or in the cookie the page sets when opened by that link, or in an
+``X-Leapfactual-Token`` header. Without it the server answers 403, so another local user or a
+web page in the same browser cannot read the images or write answers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import os
+import secrets
 import threading
 import warnings
 import webbrowser
@@ -25,6 +32,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import torch
 from torch import Tensor
@@ -210,6 +218,12 @@ def read_labels(queue: TeacherQueue, answers: str | os.PathLike[str]) -> Tensor:
 class _Server(ThreadingHTTPServer):
     log: AnswerLog
     page: bytes
+    token: str
+
+    @property
+    def cookie(self) -> str:
+        """The cookie's name (per port: browsers share cookies across a host's ports)."""
+        return f"leapfactual_teacher_{self.server_address[1]}"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -230,6 +244,14 @@ class _Handler(BaseHTTPRequestHandler):
             port = self.server.server_address[1]
             if self.headers.get("Host") not in (f"{HOST}:{port}", f"localhost:{port}"):
                 self._send(403, {"error": f"open the page at http://{HOST}:{port}/"})
+            elif not self._has_token():
+                self._send(
+                    403,
+                    {
+                        "error": "this page needs the link printed when the teacher started "
+                        f"(http://{HOST}:{port}/?token=...)"
+                    },
+                )
             else:
                 handle()
         except BadRequest as err:
@@ -237,10 +259,25 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as err:  # never let a request stop the server
             self._send(500, {"error": f"{type(err).__name__}: {err}"})
 
+    def _tokens(self) -> list[str]:
+        """The tokens this request carries: query, header and the page's cookie."""
+        found = parse_qs(urlsplit(self.path).query).get("token", [])
+        found += [self.headers.get("X-Leapfactual-Token") or ""]
+        for part in (self.headers.get("Cookie") or "").split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == self.server.cookie:
+                found.append(value)
+        return found
+
+    def _has_token(self) -> bool:
+        expected = self.server.token.encode()
+        return any(hmac.compare_digest(t.encode(), expected) for t in self._tokens())
+
     def _get(self) -> None:
         path = self.path.split("?", 1)[0]
         if path in ("/", "/index.html"):
-            self._send(200, self.server.page, "text/html; charset=utf-8")
+            cookie = f"{self.server.cookie}={self.server.token}; Path=/; HttpOnly; SameSite=Strict"
+            self._send(200, self.server.page, "text/html; charset=utf-8", cookie)
         elif path == "/api/item":
             self._send(200, self.server.log.state())
         else:
@@ -275,10 +312,14 @@ class _Handler(BaseHTTPRequestHandler):
             raise BadRequest("the body must be a JSON object")
         return body
 
-    def _send(self, code: int, body: dict[str, Any] | bytes, kind: str = "") -> None:
+    def _send(
+        self, code: int, body: dict[str, Any] | bytes, kind: str = "", cookie: str = ""
+    ) -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
         self.send_response(code)
         self.send_header("Content-Type", kind or "application/json")
+        if cookie:
+            self.send_header("Set-Cookie", cookie)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("Content-Security-Policy", CSP)
@@ -287,7 +328,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class ServerHandle:
-    """A running teacher server: its ``url``, the answers so far, ``stop()``."""
+    """A running teacher server: its ``url`` (with the session's token), ``base`` (without),
+    ``token``, the answers so far, ``stop()``."""
 
     def __init__(self, server: _Server) -> None:
         self._server = server
@@ -295,7 +337,9 @@ class ServerHandle:
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
-        self.url = f"http://{HOST}:{server.server_address[1]}/"
+        self.base = f"http://{HOST}:{server.server_address[1]}/"
+        self.token = server.token
+        self.url = f"{self.base}?token={self.token}"
 
     @property
     def done(self) -> bool:
@@ -339,7 +383,8 @@ def serve(
     port: int = 0,
 ) -> ServerHandle:
     """Start serving the labelling page for ``queue`` in a background thread (port 0: any
-    free port), saving answers to ``answers`` and resuming from what it holds."""
+    free port), saving answers to ``answers`` and resuming from what it holds. Each call draws
+    a new secret token (``ServerHandle.token``) that every request must carry."""
     _check_host(host)
     if queue.x.shape[1] not in (1, 3):
         raise ValueError(
@@ -350,6 +395,7 @@ def serve(
     server = _Server((host, port), _Handler)
     server.log = log
     server.page = PAGE.read_bytes()
+    server.token = secrets.token_urlsafe(24)
     return ServerHandle(server)
 
 

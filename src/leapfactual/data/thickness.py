@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
+from leapfactual._progress import tqdm
 from leapfactual.data.dataset import Dataset
 from leapfactual.morpho import measure, set_thickness
 

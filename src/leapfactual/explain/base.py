@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from leapfactual._memory import Size, out_of_memory, sized_by
+from leapfactual._progress import tqdm
 from leapfactual.explain.explanation import Cost, Explanation, Timer
 from leapfactual.models import Classifier, Codec, as_tensor_outputs
 

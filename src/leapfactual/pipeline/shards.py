@@ -28,8 +28,8 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
+from leapfactual._progress import tqdm
 from leapfactual.distributed import barrier, init
 from leapfactual.explain import Cost, Explainer, StoredExplanation, open_explanation, stored_meta
 from leapfactual.io import (

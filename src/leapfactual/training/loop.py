@@ -32,8 +32,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
+from leapfactual._progress import tqdm
 from leapfactual.distributed import World, all_reduce_sum, barrier, init
 from leapfactual.io import CheckpointError
 from leapfactual.training.checkpoint import fingerprint, load_checkpoint, save_checkpoint
