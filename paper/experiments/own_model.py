@@ -55,6 +55,8 @@ class OwnModelConfig:
     n_user: int = 2000
     limit: int = 200
     user_epochs: int = 8
+    accept_chance: bool = False
+    """Fit on a user classifier at chance (the tests' one-epoch classifiers)."""
     vae_epochs: int = 100
     latent_dim: int = 64
     vae_batch: int = 32
@@ -118,7 +120,7 @@ def run_size(
             batch=cfg.vae_batch,
             agreement=cfg.vae_agreement,
         ),
-        classifier=ClassifierSettings(spec=str(spec)),
+        classifier=ClassifierSettings(spec=str(spec), accept_chance=cfg.accept_chance),
         flow=cfg.flow,
     )
     start = time.perf_counter()

@@ -64,8 +64,11 @@ def test_repair_force_keeps_a_users_files_and_a_bad_test_removes_nothing(
     lines: list[str] = []
     with pytest.raises(RuntimeError, match="stopped after --force"):
         repair_run(tiny_run, out, teacher, force=True, log=lines.append)
-    assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_NAME, ANSWERS, "notes.txt"])
-    assert lines == [f"--force kept 1 entry of {out} that this job does not write: notes.txt"]
+    # cleared, then the job's own audit written again before it stopped
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [LOCK_NAME, ANSWERS, "audit", "notes.txt"]
+    )
+    assert lines[0] == f"--force kept 1 entry of {out} that this job does not write: notes.txt"
 
 
 def test_force_refuses_a_linked_out_before_any_work(tiny_run, tmp_path: Path) -> None:

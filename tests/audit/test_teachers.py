@@ -128,7 +128,7 @@ def test_bad_teachers_are_refused_with_what_is_wrong() -> None:
     with pytest.raises(ValueError, match=r"\[B, K\] = \[2, 2\].*got shape \(2, 3\)"):
         RuleTeacher(lambda x: torch.zeros(len(x), 3)).label(queue())
     with pytest.raises(
-        ValueError, match=r"rule returned 2 outputs, not one Tensor: \[0\] \(2, 1, 8, 8\)"
+        ValueError, match=r"rule teacher returned 2 outputs, not one Tensor: \[0\] \(2, 1, 8, 8\)"
     ):
         RuleTeacher(lambda x: (x, x)).label(queue())
     with pytest.raises(ValueError, match="the teacher model failed on a batch of shape"):

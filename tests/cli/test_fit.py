@@ -142,6 +142,12 @@ def test_a_classifier_at_chance_is_named_in_a_note(cli, own, tmp_path):
         *("--image-size", "24x48", "--classifier", f"{name}:dark", "--codec", f"{name}:Halves"),
         *("--set", "flow.epochs=1"),
     )
+    assert done.returncode == 2 and "close to chance" in done.stderr  # stops unless accepted
+    done = cli(
+        *("fit", "--out", str(tmp_path / "run"), "--data", f"image-folder:{lines}"),
+        *("--image-size", "24x48", "--classifier", f"{name}:dark", "--codec", f"{name}:Halves"),
+        *("--set", "flow.epochs=1", "--set", "classifier.accept_chance=true"),
+    )
     assert done.returncode == 0, done.stderr
     assert (
         f"note: classifier {name}:dark is right on 0.500 of 24 of the run's labelled images, "

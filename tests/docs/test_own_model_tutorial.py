@@ -15,7 +15,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIAL = ROOT / "docs" / "tutorials" / "own-model.md"
 EXAMPLE = ROOT / "examples" / "own_model.py"
-QUICK_FIT = ["--set", "vae.epochs=1", "--set", "flow.epochs=2"]
+QUICK_FIT = [
+    *("--set", "vae.epochs=1", "--set", "flow.epochs=2"),
+    *("--set", "classifier.accept_chance=true"),  # the --quick classifier is near chance
+]
 
 
 def blocks(language: str) -> list[str]:

@@ -221,8 +221,8 @@ def test_a_failed_fit_removes_what_it_made(tiny_run, tiny_config, tmp_path, monk
     out = tmp_path / "run"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    monkeypatch.setattr(run_module, "_fit_stage", fail_at("vae"))
-    with pytest.raises(ValueError, match="the vae failed"):
+    monkeypatch.setattr(run_module, "_fit_stage", fail_at("classifier"))  # the first stage
+    with pytest.raises(ValueError, match="the classifier failed"):
         fit_run(out, tiny_config, dataset=tiny_run.dataset)
     assert sorted(p.name for p in out.iterdir()) == sorted([LOCK_NAME, "notes.txt"])
 
@@ -232,7 +232,7 @@ def test_a_failed_fit_removes_what_it_made(tiny_run, tiny_config, tmp_path, monk
         raise ValueError(f"the {name} failed")
 
     monkeypatch.setattr(run_module, "_fit_stage", fail_after_a_checkpoint)
-    with pytest.raises(ValueError, match="the vae failed"):
+    with pytest.raises(ValueError, match="the classifier failed"):
         fit_run(out, tiny_config, dataset=tiny_run.dataset)
     assert (out / "run.json").is_file()  # kept beside the checkpoint it resumes from
     shutil.rmtree(out / "checkpoints")

@@ -23,6 +23,7 @@ def test_measures_each_size_and_the_paper_flow_next_to_it(tmp_path) -> None:
         n_user=80,
         limit=8,
         user_epochs=1,
+        accept_chance=True,  # a one-epoch classifier is near chance
         vae_epochs=1,
         latent_dim=8,
         flow=replace(OWN_MODEL_FLOW, width=16, depth=2, epochs=2),

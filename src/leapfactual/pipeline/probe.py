@@ -65,7 +65,8 @@ def collapse_probe(
             return
         mode = model.training
         try:
-            quality = codec_quality(model, sample, judge, outputs=outputs)
+            kind = outputs if judge is not None else "logits"  # no judge: outputs unused
+            quality = codec_quality(model, sample, judge, outputs=kind)
         finally:
             model.train(mode)
         kept = quality["variance_kept"]

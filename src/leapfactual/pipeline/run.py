@@ -647,7 +647,8 @@ def stage_sizes(config: FitConfig, stage: str) -> list[Size]:
             continue
         value, default = getattr(settings, name), getattr(defaults, name)
         if isinstance(settings, VAESettings) and name == "width":  # the kind's default
-            value, default = settings.base_width, settings.defaults.width
+            kind = settings if settings.kind != "auto" else replace(settings, kind="conv")
+            value, default = kind.base_width, kind.defaults.width
         sizes.append(Size(f"{stage}.{name}", value, default, f"--set {stage}.{name}=N"))
     return sizes
 
