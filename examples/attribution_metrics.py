@@ -26,6 +26,9 @@ QUICK = {
     "classifier.width": 8,
     "classifier.epochs": 1,
     "flow.epochs": 2,
+    "vae.min_steps": 0,  # the code path only: no minimum of optimiser steps
+    "classifier.min_steps": 0,
+    "flow.min_steps": 0,
 }
 """Tiny settings for the tests: the code path in seconds."""
 

@@ -40,7 +40,14 @@ def explain_own_model(out: Path, images: Path, classifier: Path, quick: bool = F
     if quick:
         # the quick classifier (1 epoch) is near chance: fit stops on it unless accepted
         config = override(
-            config, {"vae.epochs": 2, "flow.epochs": 3, "classifier.accept_chance": True}
+            config,
+            {
+                "vae.epochs": 2,
+                "flow.epochs": 3,
+                "vae.min_steps": 0,
+                "flow.min_steps": 0,
+                "classifier.accept_chance": True,
+            },
         )
     run = lf.fit_run(out / "run", config, progress=True)
     print("fitted:", run.image_shape, run.summary)

@@ -18,6 +18,7 @@ EXAMPLE = ROOT / "examples" / "own_model.py"
 QUICK_FIT = [
     *("--set", "vae.epochs=1", "--set", "flow.epochs=2"),
     *("--set", "classifier.accept_chance=true"),  # the --quick classifier is near chance
+    *("--set", "vae.min_steps=0", "--set", "flow.min_steps=0"),
 ]
 
 
