@@ -18,19 +18,7 @@ from captum.metrics import sensitivity_max
 import leapfactual as lf
 from leapfactual.audit import CounterfactualAttribution
 from leapfactual.pipeline import override
-
-QUICK = {
-    "vae.epochs": 1,
-    "vae.latent_dim": 8,
-    "vae.width": 8,
-    "classifier.width": 8,
-    "classifier.epochs": 1,
-    "flow.epochs": 2,
-    "vae.min_steps": 0,  # the code path only: no minimum of optimiser steps
-    "classifier.min_steps": 0,
-    "flow.min_steps": 0,
-}
-"""Tiny settings for the tests: the code path in seconds."""
+from leapfactual.testing import QUICK  # tiny settings: the code path in seconds
 
 
 def score_counterfactuals(out: Path, quick: bool = False) -> None:

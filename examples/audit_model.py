@@ -13,19 +13,7 @@ from pathlib import Path
 import leapfactual as lf
 from leapfactual.audit import audit_run
 from leapfactual.pipeline import override
-
-QUICK = {
-    "vae.epochs": 1,
-    "vae.latent_dim": 8,
-    "vae.width": 8,
-    "classifier.width": 8,
-    "classifier.epochs": 1,
-    "flow.epochs": 2,
-    "vae.min_steps": 0,  # the code path only: no minimum of optimiser steps
-    "classifier.min_steps": 0,
-    "flow.min_steps": 0,
-}
-"""Tiny settings for the tests: the code path of the real audit in seconds."""
+from leapfactual.testing import QUICK  # tiny settings: the code path in seconds
 
 
 def audit_a_model(out: Path, quick: bool = False) -> None:

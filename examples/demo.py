@@ -17,19 +17,7 @@ import leapfactual as lf
 from leapfactual.explain import random_other_targets
 from leapfactual.pipeline import override
 from leapfactual.report import build_report, write_report
-
-QUICK = {
-    "vae.epochs": 1,
-    "vae.latent_dim": 8,
-    "vae.width": 8,
-    "classifier.width": 8,
-    "classifier.epochs": 1,
-    "flow.epochs": 2,
-    "vae.min_steps": 0,  # the code path only: no minimum of optimiser steps
-    "classifier.min_steps": 0,
-    "flow.min_steps": 0,
-}
-"""Tiny settings for the tests: the code path of the real run in seconds."""
+from leapfactual.testing import QUICK  # tiny settings: the code path in seconds
 
 
 def explain_the_demo(out: Path, quick: bool = False) -> lf.Explanation:

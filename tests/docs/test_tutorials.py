@@ -4,6 +4,7 @@ tests/docs/test_notebooks.py), and every option their command lines use exists."
 from __future__ import annotations
 
 import re
+import runpy
 import shlex
 import textwrap
 from pathlib import Path
@@ -16,13 +17,10 @@ from paper.cli.app import app as paper_app
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-EXAMPLES = {
-    "demo": "demo.py",
-    "audit": "audit_model.py",
-    "scale-out": "scale_out.py",
-    "attribution-metrics": "attribution_metrics.py",
-}
-"""Tutorial page (docs/tutorials/NAME.md) -> its script in examples/."""
+TUTORIALS: dict[str, str] = runpy.run_path(str(DOCS / "make_notebooks.py"))["TUTORIALS"]
+EXAMPLES = {name: script for name, script in TUTORIALS.items() if name != "own-model"}
+"""Tutorial page -> its script in examples/ (own-model's page shows only lines of its script:
+tests/docs/test_own_model_tutorial.py)."""
 
 
 def blocks(page: Path, language: str) -> list[str]:

@@ -20,6 +20,7 @@ from leapfactual.testing.quadrants import (
     quadrant_flow,
     quadrant_labels,
 )
+from leapfactual.testing.quick import QUICK
 from leapfactual.testing.user_files import (
     UserCNN,
     export_classifier,
@@ -33,6 +34,7 @@ __all__ = [
     "CHECKS",
     "HF_MEAN_STD",
     "QUADRANT_STARTS",
+    "QUICK",
     "StandIns",
     "UserCNN",
     "check_explainer",
