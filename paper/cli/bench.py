@@ -11,9 +11,9 @@ from typing import Annotated
 
 import typer
 
-from leapfactual.cli import Device, Limit
+from leapfactual.cli import Device, Limit, Set
 from leapfactual.explain import registered_methods
-from leapfactual.pipeline import FitConfig
+from leapfactual.pipeline import FitConfig, override, parse_assignments
 from paper.cli.common import command_line, names, parse_seeds
 
 TASKS = ("morphomnist", "thickness")
@@ -67,6 +67,7 @@ def bench(
         ),
     ] = "0",
     device: Device = None,
+    sets: Set = None,
 ) -> None:
     """Run methods x metrics on held-out digits over seeds; write the table and a page."""
     from paper.experiments.morphomnist import MorphoBenchConfig
@@ -92,14 +93,14 @@ def bench(
             write_thickness_page,
         )
 
-        fit = thickness_fit_config(data)
+        fit = override(thickness_fit_config(data), parse_assignments(sets or []))
         result = run_thickness_bench(run_dir, fit, config, True, device=device)
         tables, caption = result.tables, "Ground truth: thin vs thick digits"
         page = write_thickness_page(result, stem.with_suffix(".md"), command, config)
     else:
         from paper.experiments.morphomnist import run_morpho_bench, write_morphomnist_page
 
-        fit = FitConfig(data=data)
+        fit = override(FitConfig(data=data), parse_assignments(sets or []))
         morpho = run_morpho_bench(run_dir, fit, config, progress=True, device=device)
         tables, caption = morpho.tables, "Morpho-MNIST benchmark"
         page = write_morphomnist_page(morpho, stem.with_suffix(".md"), command, fit, config)

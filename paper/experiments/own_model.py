@@ -58,6 +58,7 @@ class OwnModelConfig:
     accept_chance: bool = False
     """Fit on a user classifier at chance (the tests' one-epoch classifiers)."""
     vae_epochs: int = 100
+    vae_min_steps: int = VAESettings.min_steps
     latent_dim: int = 64
     vae_batch: int = 32
     vae_width: int | None = None
@@ -117,6 +118,7 @@ def run_size(
             latent_dim=cfg.latent_dim,
             width=cfg.vae_width,
             epochs=cfg.vae_epochs,
+            min_steps=cfg.vae_min_steps,
             batch=cfg.vae_batch,
             agreement=cfg.vae_agreement,
         ),

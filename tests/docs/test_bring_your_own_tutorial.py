@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from leapfactual.testing import QUICK, set_args
+
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIAL = ROOT / "docs" / "tutorials" / "bring-your-own.md"
-QUICK_FIT = ["--set", "vae.epochs=1", "--set", "flow.epochs=2"]
+QUICK_FIT = set_args({k: v for k, v in QUICK.items() if k.split(".")[0] in ("vae", "flow")})
 
 
 def blocks(language: str) -> list[str]:

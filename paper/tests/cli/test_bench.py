@@ -2,6 +2,10 @@
 
 import json
 
+from leapfactual.testing import QUICK, set_args
+
+TINY = set_args({**QUICK, "classifier.accept_chance": "true"})  # the code path, not its quality
+
 
 def test_bench_thickness_task_on_a_folder_of_digits(cli, tmp_path) -> None:
     from PIL import Image
@@ -16,7 +20,7 @@ def test_bench_thickness_task_on_a_folder_of_digits(cli, tmp_path) -> None:
     done = cli(
         *("bench", "--task", "thickness", "--data", f"image-folder:{folder.parent}"),
         *("--limit", "4", "--methods", "leapfactual", "--seeds", "0,1"),
-        *("--run", str(tmp_path / "run"), "--out", str(out)),
+        *("--run", str(tmp_path / "run"), "--out", str(out), *TINY),
     )
     assert done.returncode == 0, done.stderr
     assert "validity (true rule)" in done.stdout

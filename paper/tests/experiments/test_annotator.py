@@ -18,7 +18,7 @@ from paper.experiments.annotator import (
     fit_annotator_flow,
 )
 
-UNET = FlowSettings(field="unet", condition="onehot", width=8, depth=1, epochs=1)
+UNET = FlowSettings(field="unet", condition="onehot", width=8, depth=1, epochs=1, min_steps=0)
 
 
 def test_rule_annotator_labels_by_thickness() -> None:
@@ -34,7 +34,9 @@ def test_explanations_follow_the_annotator_not_the_classifier(tiny_run) -> None:
     with torch.no_grad():
         t = measure(vae.decode(vae.encode(train)))["thickness"]
     rule = ThicknessRule(float(np.nanmedian(t)))
-    field = fit_annotator_flow(vae, rule, train, FlowSettings(epochs=20), seed=0, outputs="logits")
+    field = fit_annotator_flow(
+        vae, rule, train, FlowSettings(epochs=20, min_steps=0), seed=0, outputs="logits"
+    )
     assert isinstance(field, MLPField) and field.condition.num_classes == 2
     x = tiny_run.test.images[:64]
     labels = annotate(rule, vae.decode(vae.encode(x)).detach(), "logits").argmax(1)
@@ -63,9 +65,12 @@ def test_weak_strong_models_take_their_class_count_from_the_data() -> None:
     digits = load_mnist5k()
     keep = (digits.labels < 3).nonzero().flatten()[:240]
     three = Dataset(digits.images[keep], digits.labels[keep], ["0", "1", "2"], "three digits")
-    tiny = VAESettings(latent_dim=8, width=8, epochs=1)
+    tiny = VAESettings(latent_dim=8, width=8, epochs=1, min_steps=0)
     cfg = FitConfig(
-        vae=tiny, classifier=ClassifierSettings(width=8, epochs=1), flow=UNET, cvae=tiny
+        vae=tiny,
+        classifier=ClassifierSettings(width=8, epochs=1, min_steps=0),
+        flow=UNET,
+        cvae=tiny,
     )
     model = fit_weak_strong(three, cfg, seed=0, weak_fraction=0.5, cvae=True, device="cpu")
     x = three.images[:4]

@@ -13,10 +13,10 @@ from paper.experiments.divergence import (
 )
 
 TINY = FitConfig(
-    vae=VAESettings(latent_dim=8, width=8, epochs=1),
-    classifier=ClassifierSettings(width=8, epochs=3),
-    flow=FlowSettings(epochs=2),
-    cvae=VAESettings(latent_dim=8, width=8, epochs=1),
+    vae=VAESettings(latent_dim=8, width=8, epochs=1, min_steps=0),
+    classifier=ClassifierSettings(width=8, epochs=3, min_steps=0),
+    flow=FlowSettings(epochs=2, min_steps=0),
+    cvae=VAESettings(latent_dim=8, width=8, epochs=1, min_steps=0),
 )
 
 

@@ -15,9 +15,9 @@ from paper.experiments.improvement import (
 )
 
 TINY = FitConfig(
-    vae=VAESettings(latent_dim=8, width=8, epochs=1),
-    classifier=ClassifierSettings(width=8, epochs=2),
-    flow=FlowSettings(epochs=2),
+    vae=VAESettings(latent_dim=8, width=8, epochs=1, min_steps=0),
+    classifier=ClassifierSettings(width=8, epochs=2, min_steps=0),
+    flow=FlowSettings(epochs=2, min_steps=0),
 )
 
 

@@ -25,8 +25,9 @@ def test_measures_each_size_and_the_paper_flow_next_to_it(tmp_path) -> None:
         user_epochs=1,
         accept_chance=True,  # a one-epoch classifier is near chance
         vae_epochs=1,
+        vae_min_steps=0,
         latent_dim=8,
-        flow=replace(OWN_MODEL_FLOW, width=16, depth=2, epochs=2),
+        flow=replace(OWN_MODEL_FLOW, width=16, depth=2, epochs=2, min_steps=0),
     )
     result = run_own_model(tmp_path / "work", cfg)
     (row,) = result.rows

@@ -22,9 +22,9 @@ from paper.experiments.shortcuts import (
 )
 
 TINY = FitConfig(
-    vae=VAESettings(latent_dim=8, width=8, epochs=1),
-    classifier=ClassifierSettings(width=8, epochs=2),
-    flow=FlowSettings(epochs=2),
+    vae=VAESettings(latent_dim=8, width=8, epochs=1, min_steps=0),
+    classifier=ClassifierSettings(width=8, epochs=2, min_steps=0),
+    flow=FlowSettings(epochs=2, min_steps=0),
 )
 CFG = ShortcutsConfig(
     seeds=(0,),
@@ -33,7 +33,7 @@ CFG = ShortcutsConfig(
     audit_limit=3,
     cfkd=CFKDSettings(rounds=1, per_round=16, epochs=1),
     models=TINY,
-    oracle=ClassifierSettings(width=8, epochs=1),
+    oracle=ClassifierSettings(width=8, epochs=1, min_steps=0),
 )
 KEYS = ("accuracy", "auroc", "worst_class", "accuracy_absent", "flip", "pulled")
 

@@ -12,13 +12,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from leapfactual.cli.common import Device, Limit, Seed
+    from leapfactual.cli.common import Device, Limit, Seed, Set
     from leapfactual.cli.errors import one_line, run_app, state
 
 _WHERE = {
     "Device": "common",
     "Limit": "common",
     "Seed": "common",
+    "Set": "common",
     "one_line": "errors",
     "run_app": "errors",
     "state": "errors",
@@ -31,4 +32,4 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(f"leapfactual.cli.{_WHERE[name]}"), name)
 
 
-__all__ = ["Device", "Limit", "Seed", "one_line", "run_app", "state"]
+__all__ = ["Device", "Limit", "Seed", "Set", "one_line", "run_app", "state"]

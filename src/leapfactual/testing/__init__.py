@@ -20,7 +20,7 @@ from leapfactual.testing.quadrants import (
     quadrant_flow,
     quadrant_labels,
 )
-from leapfactual.testing.quick import QUICK
+from leapfactual.testing.quick import NO_MIN_STEPS, QUICK, set_args
 from leapfactual.testing.user_files import (
     UserCNN,
     export_classifier,
@@ -33,6 +33,7 @@ __all__ = [
     "BAD_INPUTS",
     "CHECKS",
     "HF_MEAN_STD",
+    "NO_MIN_STEPS",
     "QUADRANT_STARTS",
     "QUICK",
     "StandIns",
@@ -46,6 +47,7 @@ __all__ = [
     "quadrant_explainer",
     "quadrant_flow",
     "quadrant_labels",
+    "set_args",
     "stand_ins",
     "train_user_classifier",
     "write_autoencoder",
