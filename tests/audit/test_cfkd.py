@@ -22,7 +22,7 @@ from leapfactual.explain import Explainer
 from leapfactual.pipeline import ClassifierSettings, FlowSettings, VAESettings
 from leapfactual.pipeline.build import fit_classifier, fit_vae, predict_probs
 
-TINY = ClassifierSettings(width=8, epochs=4)
+TINY = ClassifierSettings(width=8, epochs=4, min_steps=0)
 FAST = CFKDSettings(rounds=2, per_round=40, epochs=2, lr=2e-3, targets="all-others")
 
 
@@ -174,8 +174,12 @@ def test_bad_settings_teachers_and_models_are_refused(task, confounded) -> None:
 
 
 def test_refitting_factory_fits_one_flow_per_set_of_weights(task, confounded) -> None:
-    vae = fit_vae(task.train.images[:200], VAESettings(latent_dim=4, width=4, epochs=1), 0)
-    factory = refitting_factory(vae, task.train.images[:200], FlowSettings(epochs=1), 0)
+    vae = fit_vae(
+        task.train.images[:200], VAESettings(latent_dim=4, width=4, epochs=1, min_steps=0), 0
+    )
+    factory = refitting_factory(
+        vae, task.train.images[:200], FlowSettings(epochs=1, min_steps=0), 0
+    )
     a, b = factory(confounded), factory(confounded)
     assert a.name == "leapfactual" and a.field is b.field
     other = fit_classifier(task.train.images[:50], task.train.labels[:50], 10, TINY, 2)

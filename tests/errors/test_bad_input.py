@@ -838,7 +838,7 @@ ROWS = [
             (
                 lambda r, b: fit_vae(
                     torch.rand(4, 1, 8, 8),
-                    VAESettings(kind="resnet", width=4, epochs=1, agreement=0.1),
+                    VAESettings(kind="resnet", width=4, epochs=1, agreement=0.1, min_steps=0),
                     0,
                     classifier=lambda x: torch.zeros(len(x), 2),
                 ),

@@ -59,7 +59,9 @@ def test_each_vae_kind_has_its_gradient_clip(monkeypatch: pytest.MonkeyPatch) ->
     assert VAESettings(kind="conv", grad_clip=5.0).max_grad_norm == 5.0
     seen: list[float | None] = []
     monkeypatch.setattr(build, "train_vae", lambda *a, **kw: seen.append(kw["max_grad_norm"]))
-    build.fit_vae(torch.rand(4, 3, 8, 8), VAESettings(kind="resnet", width=4, epochs=1), 0)
+    build.fit_vae(
+        torch.rand(4, 3, 8, 8), VAESettings(kind="resnet", width=4, epochs=1, min_steps=0), 0
+    )
     assert seen == [1.0]
 
 

@@ -163,9 +163,9 @@ def test_data_that_changed_or_moved_is_named_with_the_run_file(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)  # a relative path, resolved when the run is fitted
     config = FitConfig(
         data="image-folder:data",
-        vae=VAESettings(latent_dim=4, width=4, epochs=1),
-        classifier=ClassifierSettings(width=4, epochs=1),
-        flow=FlowSettings(epochs=1),
+        vae=VAESettings(latent_dim=4, width=4, epochs=1, min_steps=0),
+        classifier=ClassifierSettings(width=4, epochs=1, min_steps=0, accept_chance=True),
+        flow=FlowSettings(epochs=1, min_steps=0),
     )
     run = fit_run(tmp_path / "run", config)
     meta = json.loads((run.directory / "run.json").read_text())

@@ -142,7 +142,7 @@ def shades(n: int = 96) -> Dataset:
 def test_a_diffusers_autoencoder_as_the_codec_with_the_2d_field(tiny_config, tmp_path) -> None:
     data = shades()
     vae = write_autoencoder(tmp_path / "vae")
-    flow = FlowSettings(epochs=2, field="unet2d", width=16, depth=2)
+    flow = FlowSettings(epochs=2, field="unet2d", width=16, depth=2, min_steps=0)
     config = replace(tiny_config, codec=CodecSettings(spec=str(vae)), flow=flow)
     run = fit_run(tmp_path / "run", config, stages=("classifier", "flow"), dataset=data)
     assert written(tmp_path / "run").count("vae.safetensors") == 0  # no VAE was trained
