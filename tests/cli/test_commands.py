@@ -7,6 +7,7 @@ import json
 import torch
 
 from leapfactual.explain import Explanation
+from leapfactual.testing import NO_MIN_STEPS, set_args
 
 
 def test_explain_writes_explanation_and_report(cli, tiny_run, tmp_path) -> None:
@@ -110,6 +111,7 @@ def test_fit_command_completes_a_run(cli, tmp_path) -> None:
     done = cli(
         *("fit", "--out", str(tmp_path / "run"), "--data", "digits", "--latent-dim", "4"),
         *("--vae-epochs", "1", "--classifier-epochs", "1", "--flow-epochs", "1"),
+        *set_args({**NO_MIN_STEPS, "classifier.accept_chance": "true"}),
     )
     assert done.returncode == 0, done.stderr
     assert "classifier_test_accuracy" in done.stdout
@@ -143,6 +145,7 @@ def test_fit_settings_come_from_file_then_flags_then_set(cli, tmp_path) -> None:
     done = cli(
         "fit", "--config", str(config), "--vae-epochs", "1", "--flow-epochs", "2",
         "--set", "flow.epochs=1", "--out", str(out),
+        *set_args({**NO_MIN_STEPS, "classifier.accept_chance": "true"}),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("Run verdict: ")  # the verdict first, then its checks

@@ -60,7 +60,7 @@ def test_non_square_images_kept_at_their_shape_with_models_of_your_own(cli, own,
     done = cli(
         *("fit", "--out", str(run), "--data", f"image-folder:{lines}", "--image-size", "24x48"),
         *("--codec", f"{name}:Halves", "--classifier", f"{name}:brightness"),
-        *("--set", "flow.epochs=2"),
+        *("--set", "flow.epochs=2", "--set", "flow.min_steps=0"),
     )
     assert done.returncode == 0, done.stderr
     assert "images: 1 x 24 x 48 (2 classes)" in done.stdout
@@ -113,7 +113,7 @@ def test_a_square_size_pads_them_and_says_so(cli, own, tmp_path):
     done = cli(
         *("fit", "--out", str(tmp_path / "run"), "--data", f"image-folder:{lines}"),
         *("--image-size", "16", "--classifier", f"{name}:brightness", "--codec", f"{name}:Halves"),
-        *("--set", "flow.epochs=1"),
+        *("--set", "flow.epochs=1", "--set", "flow.min_steps=0"),
     )
     assert done.returncode == 0, done.stderr
     note = (
@@ -128,7 +128,7 @@ def test_the_aspect_option_crops_and_says_so(cli, own, tmp_path):
     done = cli(
         *("fit", "--out", str(tmp_path / "run"), "--data", f"image-folder:{lines}"),
         *("--image-size", "16", "--aspect", "crop", "--classifier", f"{name}:brightness"),
-        *("--codec", f"{name}:Halves", "--set", "flow.epochs=1"),
+        *("--codec", f"{name}:Halves", "--set", "flow.epochs=1", "--set", "flow.min_steps=0"),
     )
     assert done.returncode == 0, done.stderr
     assert "they were scaled to cover and centre-cropped (their edges are cut)" in done.stdout
@@ -140,13 +140,20 @@ def test_a_classifier_at_chance_is_named_in_a_note(cli, own, tmp_path):
     done = cli(
         *("fit", "--out", str(tmp_path / "run"), "--data", f"image-folder:{lines}"),
         *("--image-size", "24x48", "--classifier", f"{name}:dark", "--codec", f"{name}:Halves"),
-        *("--set", "flow.epochs=1"),
+        *("--set", "flow.epochs=1", "--set", "flow.min_steps=0"),
     )
     assert done.returncode == 2 and "close to chance" in done.stderr  # stops unless accepted
     done = cli(
         *("fit", "--out", str(tmp_path / "run"), "--data", f"image-folder:{lines}"),
         *("--image-size", "24x48", "--classifier", f"{name}:dark", "--codec", f"{name}:Halves"),
-        *("--set", "flow.epochs=1", "--set", "classifier.accept_chance=true"),
+        *(
+            "--set",
+            "flow.epochs=1",
+            "--set",
+            "flow.min_steps=0",
+            "--set",
+            "classifier.accept_chance=true",
+        ),
     )
     assert done.returncode == 0, done.stderr
     assert (

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from leapfactual.explain import Explanation
+from leapfactual.testing import NO_MIN_STEPS, set_args
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +23,7 @@ def digits_folder(tmp_path_factory):
 TINY = [
     *("--latent-dim", "8", "--vae-epochs", "1", "--classifier-epochs", "1", "--flow-epochs", "2"),
     *("--set", "vae.width=8", "--set", "classifier.width=8"),
+    *set_args({**NO_MIN_STEPS, "classifier.accept_chance": "true"}),  # the code path only
 ]
 
 

@@ -15,6 +15,7 @@ import toys
 from safetensors.torch import load_file
 
 from leapfactual.pipeline.shards import merge_shards
+from leapfactual.testing import NO_MIN_STEPS, set_args
 from leapfactual.training import fit
 
 HERE = Path(__file__).parent
@@ -145,6 +146,7 @@ def test_two_ranks_share_the_shards_and_merge_like_one_explain(launched: Path) -
 
 def test_cli_fit_and_sharded_explain_under_torchrun(cli, tmp_path: Path) -> None:
     tiny = ["--latent-dim", "4", "--vae-epochs", "1", "--classifier-epochs", "1"]
+    tiny += set_args({**NO_MIN_STEPS, "classifier.accept_chance": "true"})
     fit_done = torchrun(
         "-m",
         "leapfactual",
