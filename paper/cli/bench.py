@@ -66,6 +66,13 @@ def bench(
             "over them."
         ),
     ] = "0",
+    targets: Annotated[
+        str,
+        typer.Option(
+            help="How each digit's target is drawn: other (a class other than its label) or "
+            "uniform (any class, its own included, as the reference draws them)."
+        ),
+    ] = "other",
     device: Device = None,
     sets: Set = None,
 ) -> None:
@@ -74,12 +81,17 @@ def bench(
 
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    if task == "thickness" and targets != "other":
+        raise ValueError(
+            "--targets applies to the morphomnist task; thickness CEs go to the other class"
+        )
     config = MorphoBenchConfig(
         limit=limit,
         methods=names(methods),
         reliable=names(reliable),
         opt_steps=opt_steps,
         seeds=parse_seeds(seeds),
+        targets=targets,
     )
     name = data.replace(":", "-").replace("/", "_")
     default_run = f"bench-{name}" if task == "morphomnist" else f"bench-{task}-{name}"

@@ -112,7 +112,9 @@ class MorphoBenchConfig:
     whose reliable variant gets a column too, when they are run; ``other_flow``: when
     LeapFactual runs, two more columns: LeapFactual with a flow conditioned on the classifier's
     outputs for the other images (:data:`OTHER_FLOW`) than the run's flow (one more flow fit
-    per seed).
+    per seed). ``targets``: ``other`` draws a class other than each digit's label;
+    ``uniform`` draws any class, the source included (the reference's draw: those CEs are
+    trivially valid with almost no change).
     """
 
     limit: int = 1000
@@ -122,8 +124,13 @@ class MorphoBenchConfig:
     opt_steps: int = 1000
     attack_steps: int = 1000
     other_flow: bool = True
+    targets: str = "other"
 
     def __post_init__(self) -> None:
+        if self.targets not in TARGET_DRAWS:
+            raise ValueError(
+                f"unknown target draw {self.targets!r}; choose one of {', '.join(TARGET_DRAWS)}"
+            )
         if not self.seeds or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
             raise ValueError(f"give one or more distinct seeds >= 0, got {self.seeds}")
         if not self.methods or len(set(self.methods)) != len(self.methods):
@@ -140,6 +147,19 @@ class MorphoBenchConfig:
     def explained(self, available: int) -> int:
         """How many of ``available`` held-out digits are explained."""
         return available if self.limit == 0 else min(self.limit, available)
+
+
+TARGET_DRAWS = ("other", "uniform")
+"""How the bench draws each digit's target: a class other than its label, or any class."""
+
+
+def draw_targets(labels: Tensor, num_classes: int, seed: int, draw: str) -> Tensor:
+    """Each digit's target class, drawn with ``seed``: ``other`` (never the label) or
+    ``uniform`` (any class, the label included, as the reference draws them)."""
+    if draw == "other":
+        return random_other_targets(labels, num_classes, seed)
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randint(0, num_classes, labels.shape, generator=gen)
 
 
 OTHER = {"reconstruction": "input", "input": "reconstruction"}
@@ -231,7 +251,7 @@ def morpho_table(
     test = run.test
     n = config.explained(len(test))
     x = test.images[:n]
-    target = random_other_targets(test.labels[:n], test.num_classes, fit.seed)
+    target = draw_targets(test.labels[:n], test.num_classes, fit.seed, config.targets)
     assert run.oracle is not None
     _, x_rec = encode_decode(run.vae, x)
     oracle = run.oracle
@@ -427,9 +447,16 @@ def write_morphomnist_page(
         "- Data: the paper uses Morpho-MNIST's full test set; here the default is the 5,000 "
         "real MNIST digits shipped in the package (1,000 held out). Run the same command with "
         "`--data idx:DIR` on the MNIST / Morpho-MNIST IDX files for the full-size comparison.",
-        "- Targets: the reference draws targets uniformly, so some equal the source class "
-        "(trivially valid CEs). Here every target differs from the source, which makes the "
-        "task harder.",
+        (
+            "- Targets: drawn uniformly over every class, the source included, as the "
+            "reference draws them (`--targets uniform`): about one in ten CEs is then trivially "
+            "valid with almost no change."
+            if config.targets == "uniform"
+            else "- Targets: the reference draws targets uniformly, so some equal the source "
+            "class (trivially valid CEs). Here every target differs from the source "
+            "(`--targets other`), which makes the task harder; `--targets uniform` draws as "
+            "the reference does."
+        ),
         "- Models: VAE, classifier, conditional VAE and flow are trained here with our own "
         "architectures and training budgets sized for a 2-core CPU, not the paper's "
         "checkpoints.",
@@ -443,8 +470,13 @@ def write_morphomnist_page(
         command,
         f"`{fit.data}`, {len(first.train)} training / {len(first.test)} held-out digits, "
         f"split with each seed ({', '.join(map(str, config.seeds))}); the first {n} held-out "
-        "digits are explained toward a random class other than their label, drawn with the "
-        "seed.",
+        "digits are explained toward "
+        + (
+            "a random class drawn uniformly (their own label included)"
+            if config.targets == "uniform"
+            else "a random class other than their label"
+        )
+        + ", drawn with the seed.",
         result.seconds,
         [
             f"Explained classifier: held-out accuracy {get('classifier_test_accuracy')}; "

@@ -36,5 +36,9 @@ def test_bench_thickness_task_on_a_folder_of_digits(cli, tmp_path) -> None:
     assert "LeapFactual ci95" in out.with_suffix(".csv").read_text().splitlines()[0]
     bad = cli("bench", "--task", "colour")
     assert bad.returncode == 2 and "unknown task 'colour'" in bad.stderr
+    bad = cli("bench", "--task", "thickness", "--targets", "uniform")
+    assert bad.returncode == 2 and "--targets applies to the morphomnist task" in bad.stderr
+    bad = cli("bench", "--targets", "all")
+    assert bad.returncode == 2 and "unknown target draw 'all'" in bad.stderr
     bad = cli("bench", "--seeds", "0,one")
     assert bad.returncode == 2 and "--seeds takes comma-separated whole numbers" in bad.stderr

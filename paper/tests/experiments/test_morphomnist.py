@@ -1,6 +1,7 @@
 import shutil
 
 import pytest
+import torch
 
 from leapfactual.report import NOTE
 from paper.bench import Table
@@ -15,6 +16,7 @@ from paper.experiments.morphomnist import (
     OTHER_FLOW,
     MorphoBenchConfig,
     comparisons,
+    draw_targets,
     run_morpho_bench,
     write_morphomnist_page,
 )
@@ -134,3 +136,15 @@ def test_the_verdicts_count_seeds_and_call_overlaps_ties() -> None:
     assert "vs Opt-based: higher in 2 of 3 seeds" in said[0] and ": a tie" in said[0]
     assert said[0].endswith("not above both, unlike the paper (tied with Opt-based).")
     assert "tied for the highest of the paper's four methods (with Opt-based and " in said[1]
+
+
+def test_targets_are_drawn_other_or_uniform_with_the_seed() -> None:
+    labels = torch.arange(10).repeat(50)
+    other = draw_targets(labels, 10, 3, "other")
+    uniform = draw_targets(labels, 10, 3, "uniform")
+    assert not (other == labels).any()
+    assert 0.05 < (uniform == labels).float().mean() < 0.15  # about one in ten
+    assert torch.equal(uniform, draw_targets(labels, 10, 3, "uniform"))
+    assert not torch.equal(uniform, draw_targets(labels, 10, 4, "uniform"))
+    with pytest.raises(ValueError, match="unknown target draw 'any'; choose one of other, uniform"):
+        MorphoBenchConfig(targets="any")
