@@ -34,7 +34,8 @@ def audit(
         typer.Option(
             min=1,
             help="Images of each class (the run's split or a class-folder tree) instead of "
-            "--limit. Without it, --limit images are taken one class after another.",
+            "--limit. Without it, --limit images are taken one class after another [default: "
+            "none].",
         ),
     ] = None,
     seed: Seed = 0,
@@ -66,7 +67,6 @@ def audit(
         force=force,
         device=device,
         command="leapfactual " + shlex.join(sys.argv[1:]),
-        log=lambda m: typer.echo(m, err=True),
     )
     if result.skipped:
         typer.echo(f"already done, reused: {', '.join(result.skipped)}", err=True)

@@ -21,7 +21,7 @@ Config = Annotated[
     typer.Option(
         "--config",
         help="TOML settings file (one table per model, e.g. [vae] epochs = 40); "
-        "flags and --set override it.",
+        "flags and --set override it [default: none: the built-in settings].",
     ),
 ]
 Set = Annotated[
@@ -29,7 +29,7 @@ Set = Annotated[
     typer.Option(
         "--set",
         help="Override any setting: KEY=VALUE, e.g. --set vae.epochs=40 --set flow.width=128 "
-        "(repeatable; applied after --config and the other flags).",
+        "(repeatable; applied after --config and the other flags) [default: none].",
     ),
 ]
 Limit = Annotated[int, typer.Option(min=0, help="Explain at most this many inputs (0: all).")]

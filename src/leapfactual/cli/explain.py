@@ -17,12 +17,13 @@ from leapfactual.cli.common import (
     settings,
     write_report,
 )
-from leapfactual.explain import registered_methods
+from leapfactual.explain import Inject, registered_methods
 from leapfactual.flow import ADAPTIVE, FIXED_STEP
 from leapfactual.pipeline import ExplainSettings
 
 _D = ExplainSettings()
 _SOLVERS = ", ".join([*FIXED_STEP, *ADAPTIVE])
+_INJECT = _D.inject or Inject()
 _INJECT_STEPS = _D.inject.steps if _D.inject else 0
 TRAJECTORY_COST = (
     "Explanation size per CE on the 28x28 demo run (python benchmarks/trajectory_bytes.py): "
@@ -52,16 +53,21 @@ def explain(
     ] = None,
     target_value: Annotated[
         float | None,
-        typer.Option(help="A regressor's run: the value every CE should reach (e.g. 4.0)."),
+        typer.Option(
+            help="A regressor's run: the value every CE should reach (e.g. 4.0) [default: none]."
+        ),
     ] = None,
     target_shift: Annotated[
         float | None,
-        typer.Option(help="A regressor's run: each CE's target is its prediction plus this."),
+        typer.Option(
+            help="A regressor's run: each CE's target is its prediction plus this [default: none]."
+        ),
     ] = None,
     tolerance: Annotated[
         float | None,
         typer.Option(
-            help="A regressor's run: a CE is valid when |f(x') - target| <= this (its units)."
+            help="A regressor's run: a CE is valid when |f(x') - target| <= this (its units) "
+            "[default: none; a regressor's run needs it]."
         ),
     ] = None,
     diverse: Annotated[
@@ -94,14 +100,15 @@ def explain(
     tol: Annotated[
         float | None,
         typer.Option(
-            help="Stop blending a sample once its latent moves less than this (RMS) per leap."
+            help="Stop blending a sample once its latent moves less than this (RMS) per leap "
+            "[default: none: every leap runs]."
         ),
     ] = None,
     settle: Annotated[
         float | None,
         typer.Option(
             help="Stop blending a sample once it is in the target class and its target "
-            "probability rose less than this in a leap."
+            "probability rose less than this in a leap [default: none: every leap runs]."
         ),
     ] = None,
     boost: Annotated[
@@ -118,8 +125,12 @@ def explain(
             help=f"Injection leaps, 0: no reliable CE [default: {_INJECT_STEPS}].",
         ),
     ] = None,
-    inject_lift: Annotated[float | None, typer.Option(help="Injection lift gamma.")] = None,
-    inject_land: Annotated[float | None, typer.Option(help="Injection land gamma.")] = None,
+    inject_lift: Annotated[
+        float | None, typer.Option(help=f"Injection lift gamma [default: {_INJECT.gamma_lift}].")
+    ] = None,
+    inject_land: Annotated[
+        float | None, typer.Option(help=f"Injection land gamma [default: {_INJECT.gamma_land}].")
+    ] = None,
     solver: Annotated[
         str | None, typer.Option(help=f"ODE solver: {_SOLVERS} [default: {_D.solver.method}].")
     ] = None,
@@ -132,7 +143,8 @@ def explain(
         typer.Option(
             min=2,
             help="Adaptive solvers: also end a step on this many evenly spaced times per lift "
-            "and land (the paper: --solver dopri5 --solver-checkpoints 5).",
+            "and land (the paper: --solver dopri5 --solver-checkpoints 5) [default: none: the "
+            "solver's own steps only].",
         ),
     ] = None,
     batch_size: Annotated[

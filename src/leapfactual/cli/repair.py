@@ -38,7 +38,7 @@ def repair(
             help="rule without code: the run's classifier shown each CE with this region put "
             "back to the input: a PNG mask of the image size (bright = irrelevant), a box "
             "x0,y0,x1,y1 in pixels (0,0 top left, ends excluded) or 'candidate' (the audit's "
-            "shortcut candidates, global edits included)."
+            "shortcut candidates, global edits included) [default: none]."
         ),
     ] = None,
     teacher_spec: Annotated[
@@ -122,7 +122,6 @@ def repair(
         force=force,
         device=device,
         command="leapfactual " + shlex.join(sys.argv[1:]),
-        log=lambda m: typer.echo(m, err=True),
     )
     for label, scores in (("before", result.before), ("after", result.after)):
         typer.echo(

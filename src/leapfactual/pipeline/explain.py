@@ -36,7 +36,7 @@ from leapfactual.pipeline.build import predict_probs
 from leapfactual.pipeline.run import Run, load_run, read_meta
 from leapfactual.pipeline.settings import ExplainSettings, to_dict
 from leapfactual.pipeline.shards import ShardReport, explain_sharded, merge_shards
-from leapfactual.training import tensor_digest
+from leapfactual.training import Callback, attached, tensor_digest
 
 
 @dataclass
@@ -95,6 +95,7 @@ def explain_run(
     device: str | torch.device | None = None,
     trajectory: str = "latents",
     progress: bool = False,
+    callbacks: Sequence[Callback] = (),
 ) -> ExplainResult:
     """Counterfactuals of ``images`` with the run's models, saved to ``out`` when given.
 
@@ -103,7 +104,7 @@ def explain_run(
     memory stays flat, ranks share the shards, and calling again with the same arguments
     finishes an interrupted job (``force`` discards it). ``repeat`` cycles the inputs (scale
     tests). ``trajectory``: what in-memory explanations keep per leap (``none``, ``latents``,
-    ``images``); sharded ones keep none.
+    ``images``); sharded ones keep none. ``callbacks`` hear of every explained batch.
     """
     ranks = init()
     sharded = shard_size is not None or ranks.distributed
@@ -117,6 +118,7 @@ def explain_run(
     check_target_spec(settings.target, _own_classes(run))
     check_method(run, settings)
     with ExitStack() as held:
+        held.enter_context(attached(callbacks))
         if target_dir is not None and ranks.is_main:
             held.enter_context(claim_output(target_dir, force, resuming))
         fitted = run if isinstance(run, Run) else load_run(Path(run), device=where)
