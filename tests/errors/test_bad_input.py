@@ -1260,6 +1260,20 @@ WHERE_USERS_WORK = [
             )
         ],
     ),
+    Row(
+        "unquoted_glob",
+        [],
+        [
+            (
+                lambda r, b: [
+                    *("explain", str(b.run), "--out", str(b.root / "out" / "glob")),
+                    *("--images", str(b.root / "a.png"), str(b.root / "b.png")),
+                ],
+                r"got 1 more path\(s\) after the run directory \(.*b\.png\): an unquoted glob .*"
+                r"quote it \(--images 'imgs/\*\.png'\) or repeat --images before each path",
+            )
+        ],
+    ),
 ]
 ROWS += WHERE_USERS_WORK
 WHERE_CASES = [(row.id, i) for row in WHERE_USERS_WORK for i in range(len(row.cli))]

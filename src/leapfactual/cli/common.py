@@ -32,6 +32,25 @@ Set = Annotated[
         "(repeatable; applied after --config and the other flags) [default: none].",
     ),
 ]
+ExtraPaths = Annotated[
+    list[str] | None,
+    typer.Argument(hidden=True, help="Paths after the run directory (refused with a hint)."),
+]
+"""Catches the paths an unquoted glob becomes, to refuse them with a hint, not typer's box."""
+
+
+def refuse_extra_paths(extra: list[str] | None) -> None:
+    """Paths after the run directory: a shell-expanded glob (``--images imgs/*.png``) or
+    several paths given to one ``--images``; a one-line error saying how to pass them."""
+    if extra:
+        shown = ", ".join(extra[:3]) + (", ..." if len(extra) > 3 else "")
+        raise ValueError(
+            f"got {len(extra)} more path(s) after the run directory ({shown}): an unquoted "
+            "glob such as --images imgs/*.png is expanded by the shell into many paths; quote "
+            "it (--images 'imgs/*.png') or repeat --images before each path"
+        )
+
+
 Limit = Annotated[int, typer.Option(min=0, help="Explain at most this many inputs (0: all).")]
 Seed = Annotated[int, typer.Option(help="Seed of every random choice.")]
 

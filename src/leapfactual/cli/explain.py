@@ -10,9 +10,11 @@ import typer
 from leapfactual.cli.common import (
     Config,
     Device,
+    ExtraPaths,
     Order,
     Samples,
     Set,
+    refuse_extra_paths,
     saved_before,
     settings,
     write_report,
@@ -38,7 +40,8 @@ def explain(
         list[str] | None,
         typer.Option(
             help="'test' or 'train' (the run's split), or image files, folders, class-folder "
-            "trees or a quoted glob pattern ('imgs/*.png'); repeat for several [default: test]."
+            "trees (taken evenly over the classes under --limit) or a quoted glob pattern "
+            "('imgs/*.png'); repeat --images for several [default: test]."
         ),
     ] = None,
     method: Annotated[
@@ -160,8 +163,9 @@ def explain(
         int | None,
         typer.Option(
             min=1,
-            help="Stream to OUT/shards in shards of this many CEs (default 1024 under "
-            "torchrun): memory stays flat, ranks share the shards, a restart skips finished ones.",
+            help="Stream to OUT/shards in shards of this many CEs: memory stays flat, ranks "
+            "share the shards, a restart skips finished ones [default: none: in memory; 1024 "
+            "under torchrun].",
         ),
     ] = None,
     merge: Annotated[
@@ -187,6 +191,7 @@ def explain(
     repeat: Annotated[
         int, typer.Option(min=1, help="Cycle the inputs this many times (scale tests).")
     ] = 1,
+    extra: ExtraPaths = None,
 ) -> None:
     """Make counterfactuals with a fitted run and write them (safetensors) with a report.
 
@@ -199,7 +204,8 @@ def explain(
     from leapfactual.pipeline import explain_run, verdict_headline
     from leapfactual.report import check_order
 
-    check_order(order)  # before any work
+    refuse_extra_paths(extra)  # before any work
+    check_order(order)
 
     flags = {
         "method": method,

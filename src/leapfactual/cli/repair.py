@@ -45,8 +45,9 @@ def repair(
         str | None,
         typer.Option(
             help="rule: package.module:function (images -> [B, K] scores); model: 'oracle' "
-            "(the run's oracle stage, the default), a checkpoint such as OTHER_RUN/classifier, "
-            "or a classifier spec (.pt2, TorchScript, .onnx, entry point)."
+            "(the run's oracle stage), a checkpoint such as OTHER_RUN/classifier, or a "
+            "classifier spec (.pt2, TorchScript, .onnx, entry point) [default: oracle for "
+            "--teacher model, none otherwise]."
         ),
     ] = None,
     answers: Annotated[
