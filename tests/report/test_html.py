@@ -53,6 +53,15 @@ def test_page_is_self_contained_and_complete(tmp_path) -> None:
     assert 'id="curves"' not in html  # a Report made by hand has no curves
 
 
+def test_an_rgb_card_adds_the_colour_change_map() -> None:
+    grey = render_html(Report("Grey", fake_explanation(), ["a", "b", "c", "d"]))
+    exp = fake_explanation()
+    exp.x, exp.x_cf = exp.x.expand(-1, 3, -1, -1), exp.x_cf.expand(-1, 3, -1, -1)
+    exp.x_reliable, exp.trajectory_images = None, None
+    rgb = render_html(Report("RGB", exp, ["a", "b", "c", "d"]))
+    assert "colour change" not in grey and rgb.count(">colour change<") == 3
+
+
 def test_grid_places_inputs_on_their_own_class(tmp_path) -> None:
     labels = torch.tensor([0, 2])
     rows, targets = all_other_targets(labels, 3)

@@ -23,7 +23,12 @@ from leapfactual._version import __version__
 from leapfactual.explain import Explanation
 from leapfactual.io import atomic_write_text, png_data_uri
 from leapfactual.metrics import l1_distance
-from leapfactual.report.images import diff_heatmap, gif_data_uri, thumbnail_data_uri
+from leapfactual.report.images import (
+    colour_change,
+    diff_heatmap,
+    gif_data_uri,
+    thumbnail_data_uri,
+)
 from leapfactual.report.sections import Curves, validity_matrix
 from leapfactual.report.side_by_side import groups_html, side_by_side
 from leapfactual.report.svg import curve_svg
@@ -256,6 +261,8 @@ def _sample(report: Report, i: int, scale: int, names: list[str]) -> dict[str, A
     figures.append(_fig(diff_heatmap(exp.x[i], exp.x_cf[i]), "CE − input", scale))
     if exp.x_reliable is not None:
         figures.append(_fig(diff_heatmap(exp.x[i], exp.x_reliable[i]), "reliable − input", scale))
+    if exp.x.shape[1] == 3:  # brightness alone hides a change of hue
+        figures.append(_fig(colour_change(exp.x[i], exp.x_cf[i]), "colour change", scale))
     strip = []
     animation = None
     if path is not None and exp.trajectory_probs is not None:
