@@ -3,6 +3,7 @@ fixture: ``leapfactual.cli.app.main``); tests/cli/test_app.py and tests/errors s
 ``python -m leapfactual`` processes."""
 
 import json
+import re
 
 import torch
 
@@ -30,10 +31,12 @@ def test_explain_writes_explanation_and_report(cli, tiny_run, tmp_path) -> None:
     assert page.count('class="ce') == 18 and 'id="matrix"' in page
     report = cli(
         *("report", str(out), "--out", str(tmp_path / "r.html")),
-        *("--samples", "3", "--order", "random", "--seed", "1"),
+        *("--samples", "3", "--order", "random", "--seed", "1", "--thumb-size", "96"),
     )
     assert report.returncode == 0, report.stderr
     page = (tmp_path / "r.html").read_text()
+    thumbs = re.findall(r'height="(\d+)" alt="CE #', page)  # the failures and all CEs
+    assert len(thumbs) >= 18 and set(thumbs) == {"96"}
     assert page.count("data:image/gif") == 3  # the recorded run decodes the paths
     assert "3 of 18 CEs, chosen at random (seeded)" in page
     bad = cli("report", str(out), "--order", "worst", "--out", str(tmp_path / "b.html"))

@@ -57,6 +57,7 @@ from leapfactual.pipeline import (
 from leapfactual.pipeline.build import fit_vae
 from leapfactual.pipeline.explain import claim_output
 from leapfactual.report import build_report
+from leapfactual.report.html import check_thumb_size
 from leapfactual.report.sections import select_samples
 from leapfactual.training import fit, tracker
 
@@ -1271,6 +1272,15 @@ WHERE_USERS_WORK = [
                 ],
                 r"got 1 more path\(s\) after the run directory \(.*b\.png\): an unquoted glob .*"
                 r"quote it \(--images 'imgs/\*\.png'\) or repeat --images before each path",
+            )
+        ],
+    ),
+    Row(
+        "thumb_size",
+        [
+            (
+                lambda r, b: check_thumb_size(4),
+                r"thumbnail size must be a whole number of pixels from 8 to 512, got 4",
             )
         ],
     ),

@@ -66,6 +66,16 @@ def settings(cls: type[T], config: Path | None, flags: dict[str, Any], sets: lis
 
 
 Samples = Annotated[int, typer.Option("--samples", min=0, help="CEs shown as cards in the report.")]
+ThumbSize = Annotated[
+    int,
+    typer.Option(
+        "--thumb-size",
+        min=8,
+        max=512,
+        help="Height in pixels of the input-and-CE thumbnails in the report's failures and "
+        "list of all CEs (small images are enlarged, pixelated).",
+    ),
+]
 Order = Annotated[
     str,
     typer.Option(
@@ -86,6 +96,7 @@ def write_report(
     samples: int = 12,
     order: str = "failures",
     seed: int = 0,
+    thumb_size: int = 32,
 ) -> Path:
     """Write the report of ``exp`` (``run``: its run, to decode latent trajectories and
     give oracle validity) to ``page`` or ``out/report.html``."""
@@ -107,6 +118,7 @@ def write_report(
         order=order,
         seed=seed,
         run=run,
+        thumb_size=thumb_size,
     )
     return write_report(built, page or out / "report.html")
 

@@ -14,6 +14,7 @@ from leapfactual.cli.common import (
     Order,
     Samples,
     Set,
+    ThumbSize,
     refuse_extra_paths,
     saved_before,
     settings,
@@ -188,6 +189,7 @@ def explain(
     ] = None,
     samples: Samples = 12,
     order: Order = "failures",
+    thumb_size: ThumbSize = 32,
     repeat: Annotated[
         int, typer.Option(min=1, help="Cycle the inputs this many times (scale tests).")
     ] = 1,
@@ -284,6 +286,7 @@ def explain(
                     samples=samples,
                     order=order,
                     seed=job.seed,
+                    thumb_size=thumb_size,
                 )
             typer.echo(f"explanation: {out}\nreport: {page}")
         else:
