@@ -75,6 +75,19 @@ def test_mlflow_run_reads_back_from_a_local_store(monkeypatch, tmp_path: Path) -
         assert got == [(step, pytest.approx(value)) for step, value in points]
 
 
+def test_an_mlflow_run_left_by_an_exception_is_failed(monkeypatch, tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = (tmp_path / "ml").as_uri()
+    logger = MLflowLogger(uri)
+    with pytest.raises(KeyboardInterrupt), logger:
+        logger.on_train_epoch(EVENTS[2])  # type: ignore[arg-type]
+        raise KeyboardInterrupt
+    run = MlflowClient(tracking_uri=uri).get_run(logger.run_id)
+    assert run.info.status == "FAILED" and run.data.metrics["vae/epoch_loss"] == 0.8
+
+
 def test_a_directory_becomes_an_sqlite_store_and_a_uri_stays(tmp_path: Path) -> None:
     assert (
         mlflow_uri(str(tmp_path / "ml")) == f"sqlite:///{tmp_path.resolve() / 'ml' / 'mlflow.db'}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -156,7 +157,9 @@ def fit(
         set_,
     )
     trackers = [tracker(spec) for spec in track or []]  # checked before any training
-    try:
+    with ExitStack() as open_trackers:
+        for made in trackers:
+            open_trackers.enter_context(made)
         run = fit_run(
             out,
             cfg,
@@ -165,9 +168,6 @@ def fit(
             device=device,
             callbacks=trackers,
         )
-    finally:
-        for made in trackers:
-            made.close()
     if world().is_main:
         verdict = run.verdict
         lines = [verdict_headline(None)] if verdict is None else verdict.lines()

@@ -4,7 +4,8 @@ Both record the same metrics under the same names: ``STAGE/loss`` (every optimis
 its step), ``STAGE/epoch_loss`` and ``STAGE/lr`` (every epoch, at its epoch number), and
 ``explain/METHOD/validity`` (each batch's share of valid CEs, at the batch number). They open
 their file or run on the first event and are closed by :meth:`close` (or a ``with`` block);
-what they hold is written out at every epoch's end and at every explained batch.
+what they hold is written out at every epoch's end and at every explained batch (an MLflow
+run left by an exception inside the ``with`` block is marked FAILED).
 :func:`tracker` builds one from the command line's ``--track`` text.
 """
 
@@ -45,7 +46,8 @@ class Tracker(Callback):
     def flush(self) -> None:
         raise NotImplementedError
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
+        """Write out what is held and end (``failed``: the work it recorded raised)."""
         raise NotImplementedError
 
     def __enter__(self) -> Tracker:
@@ -57,7 +59,7 @@ class Tracker(Callback):
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        self.close()
+        self.close(failed=kind is not None)
 
 
 class TensorBoardLogger(Tracker):
@@ -80,7 +82,7 @@ class TensorBoardLogger(Tracker):
         if self._writer is not None:
             self._writer.flush()
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -123,10 +125,11 @@ class MLflowLogger(Tracker):
             self._client.log_batch(self.run_id, metrics=self._pending[begin : begin + 1000])
         self._pending = []
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
+        """End the run: FINISHED, or FAILED when the work raised."""
         if self._client is not None:
             self.flush()
-            self._client.set_terminated(self.run_id)
+            self._client.set_terminated(self.run_id, "FAILED" if failed else "FINISHED")
             self._client = None
 
 
