@@ -30,6 +30,7 @@ TUTORIALS = {
     "audit": "audit_model.py",
     "attribution-metrics": "attribution_metrics.py",
     "scale-out": "scale_out.py",
+    "logging-and-tracking": "tracking.py",
 }
 """Tutorial page (docs/tutorials/NAME.md) -> its script in examples/."""
 

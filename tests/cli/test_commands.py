@@ -3,6 +3,7 @@ fixture: ``leapfactual.cli.app.main``); tests/cli/test_app.py and tests/errors s
 ``python -m leapfactual`` processes."""
 
 import json
+import re
 
 import torch
 
@@ -20,6 +21,8 @@ def test_explain_writes_explanation_and_report(cli, tiny_run, tmp_path) -> None:
     lines = done.stdout.splitlines()  # the tiny run's one-epoch codec: untrusted, said first
     assert lines[0].startswith("Run verdict: untrusted. Validity is not meaningful here")
     assert lines[1].startswith("18 counterfactuals: validity") and ", robust " in lines[1]
+    took = f"explaining 2 of the {len(tiny_run.test)} test images; --limit 2 (0: all)\n"
+    assert took in done.stderr  # the library's message, shown by the command line
     exp = Explanation.load(out)
     assert len(exp) == 18
     assert exp.verdict == "untrusted" and exp.robust is not None  # saved with the CEs
@@ -29,10 +32,12 @@ def test_explain_writes_explanation_and_report(cli, tiny_run, tmp_path) -> None:
     assert page.count('class="ce') == 18 and 'id="matrix"' in page
     report = cli(
         *("report", str(out), "--out", str(tmp_path / "r.html")),
-        *("--samples", "3", "--order", "random", "--seed", "1"),
+        *("--samples", "3", "--order", "random", "--seed", "1", "--thumb-size", "96"),
     )
     assert report.returncode == 0, report.stderr
     page = (tmp_path / "r.html").read_text()
+    thumbs = re.findall(r'height="(\d+)" alt="CE #', page)  # the failures and all CEs
+    assert len(thumbs) >= 18 and set(thumbs) == {"96"}
     assert page.count("data:image/gif") == 3  # the recorded run decodes the paths
     assert "3 of 18 CEs, chosen at random (seeded)" in page
     bad = cli("report", str(out), "--order", "worst", "--out", str(tmp_path / "b.html"))
@@ -54,8 +59,29 @@ def test_explain_image_files(cli, tiny_run, tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     meta = json.loads((tmp_path / "e" / "explanation.json").read_text())
     assert meta["config"]["inputs"] == ["d0.png", "d1.png", "d2.png"]
+    assert "explaining 3 of 3 images found\n" in done.stderr  # all: no limit named
     assert "#0 (d0.png)" in (tmp_path / "e" / "report.html").read_text()
     assert Explanation.load(tmp_path / "e").x_reliable is None  # --inject-steps 0: none
+
+
+def test_explain_takes_a_class_tree_evenly(cli, tiny_run, tmp_path) -> None:
+    from PIL import Image
+
+    for k, cls in enumerate(("a", "b", "c")):
+        (tmp_path / "tree" / cls).mkdir(parents=True)
+        for i in range(2):
+            arr = (tiny_run.test.images[2 * k + i, 0] * 255).byte().numpy()
+            Image.fromarray(arr).save(tmp_path / "tree" / cls / f"d{i}.png")
+    done = cli(
+        *("explain", str(tiny_run.directory), "--out", str(tmp_path / "e")),
+        *("--images", str(tmp_path / "tree"), "--limit", "3", "--samples", "0"),
+        *("--blend-steps", "1", "--inject-steps", "0"),
+    )
+    assert done.returncode == 0, done.stderr
+    took = "explaining 3 of 6 images found (taken evenly over the classes); --limit 3 (0: all)"
+    assert took in done.stderr
+    meta = json.loads((tmp_path / "e" / "explanation.json").read_text())
+    assert meta["config"]["inputs"] == ["a/d0.png", "b/d0.png", "c/d0.png"]
 
 
 def test_existing_output_needs_force(cli, tiny_run, tmp_path) -> None:

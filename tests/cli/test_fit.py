@@ -172,3 +172,32 @@ def test_image_sizes(text: str, size: object) -> None:
 def test_bad_image_sizes(text: str) -> None:
     with pytest.raises(ValueError, match=r"--image-size takes a side \(64\) or HEIGHTxWIDTH"):
         parse_size(text)
+
+
+def test_fit_tracks_every_stage_in_tensorboard_and_mlflow(cli, tmp_path, monkeypatch) -> None:
+    """``--track`` twice: the event file and the MLflow run (a file store here) hold the
+    classifier's losses, one per optimiser step and per epoch, as the fit reported them."""
+    from mlflow.tracking import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    store = (tmp_path / "ml").as_uri()
+    done = cli(
+        *("fit", "--out", str(tmp_path / "run"), "--data", "digits", "--stages", "classifier"),
+        *("--classifier-epochs", "2", "--set", "classifier.min_steps=0"),
+        *("--track", f"tensorboard:{tmp_path / 'tb'}", "--track", f"mlflow:{store}"),
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    epochs = [(s.step, s.value) for s in events.Scalars("classifier/epoch_loss")]
+    steps = events.Scalars("classifier/loss")
+    assert [step for step, _ in epochs] == [1, 2] and len(steps) % 2 == 0 and steps
+    assert [s.step for s in steps] == list(range(1, len(steps) + 1))
+    client = MlflowClient(tracking_uri=store)
+    (run,) = client.search_runs([client.get_experiment_by_name("leapfactual").experiment_id])
+    history = client.get_metric_history(run.info.run_id, "classifier/epoch_loss")
+    assert sorted((m.step, m.value) for m in history) == [
+        (step, pytest.approx(value)) for step, value in epochs
+    ]
+    assert run.info.status == "FINISHED"

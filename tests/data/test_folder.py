@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from leapfactual.data import aspect_note, load_image_files, load_image_folder
-from leapfactual.data.folder import load_image_inputs
+from leapfactual.data import aspect_note, find_image_inputs, load_image_files, load_image_folder
+from leapfactual.data.folder import evenly, load_image_inputs
 
 
 @pytest.fixture
@@ -232,6 +232,32 @@ def test_a_pattern_through_looping_links_ends_and_stops_at_the_limit(
     assert names == ["a/0.png", "b/0.png", "0.png"]  # the folder fx/a: checked, not read
 
 
+def test_a_limited_class_tree_is_taken_evenly_and_counted(tmp_path: Path) -> None:
+    tree = _tree(tmp_path / "t", {"a": 4, "b": 1, "c": 3})
+    found = find_image_inputs([tree], limit=5)
+    assert found.names == ["a/0.png", "a/1.png", "b/0.png", "c/0.png", "c/1.png"]
+    assert found.labels is not None and found.labels.tolist() == [0, 0, 1, 2, 2]
+    assert (found.found, found.balanced) == (8, True)
+    whole = find_image_inputs([tree])
+    assert (len(whole.files), whole.found, whole.balanced) == (8, 8, False)
+    _, names, _ = load_image_inputs([tree], 6, 1, limit=3)
+    assert names == ["a/0.png", "b/0.png", "c/0.png"]  # one of each, not a's first three
+
+
+def test_counts_of_files_folders_and_patterns(tmp_path: Path, monkeypatch) -> None:
+    _tree(tmp_path / "t", {"a": 3})
+    monkeypatch.chdir(tmp_path)
+    assert find_image_inputs(["t/a"], limit=2).found == 3  # a folder is listed whole
+    assert find_image_inputs(["t/a/*.png"], limit=2).found is None  # it stopped at the limit
+    assert find_image_inputs(["t/a/*.png"], limit=4).found == 3
+    assert find_image_inputs(["t/a/0.png", "t/a"]).found == 4
+
+
+def test_evenly_takes_each_class_in_turn() -> None:
+    assert evenly([0, 0, 0, 1, 2, 2], 4) == [0, 1, 3, 4]
+    assert evenly([0, 0, 1], 0) == [0, 1, 2] and evenly([0, 1], 5) == [0, 1]
+
+
 def test_discovery_looks_at_a_bounded_number_of_entries(tmp_path: Path, monkeypatch) -> None:
     import leapfactual.data.folder as folder_module
 
@@ -244,8 +270,8 @@ def test_discovery_looks_at_a_bounded_number_of_entries(tmp_path: Path, monkeypa
         load_image_inputs(["t/z"], 6, 1)
     # with a limit, the walk stops before the large folder: nothing more is listed
     assert load_image_inputs(["t/**/*.png"], 6, 1, limit=1)[1] == ["a/0.png"]
-    _, names, labels = load_image_inputs(["t"], 6, 1, limit=1)  # a class tree, too
-    assert names == ["a/0.png"] and labels is not None and labels.tolist() == [0]
+    with pytest.raises(ValueError, match=r"t/z holds over 6 entries"):  # a class tree is
+        load_image_inputs(["t"], 6, 1, limit=1)  # listed whole, to take its classes evenly
     with pytest.raises(ValueError, match=r"limit must be a whole number >= 0"):
         load_image_inputs(["t"], 6, 1, limit=-1)
 

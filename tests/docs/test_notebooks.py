@@ -95,6 +95,7 @@ PRINTED = {
         r"Quantus sparseness per CE: \[([\d.]+, ){7}[\d.]+\]",
     ],
     "own-model": [r"CEs at \(3, 32, 32\)"],
+    "logging-and-tracking": [r"batch 1 of 1: \d+ of 64 valid", r"flow: 2 epochs, loss "],
 }
 """What each notebook's last cell prints (the example scripts' own checks)."""
 

@@ -57,8 +57,9 @@ from leapfactual.pipeline import (
 from leapfactual.pipeline.build import fit_vae
 from leapfactual.pipeline.explain import claim_output
 from leapfactual.report import build_report
+from leapfactual.report.html import check_thumb_size
 from leapfactual.report.sections import select_samples
-from leapfactual.training import fit
+from leapfactual.training import fit, tracker
 
 DOC = Path(__file__).parents[2] / "docs" / "errors.md"
 USER_ERRORS = (ValueError, OSError)
@@ -1232,6 +1233,63 @@ TRUST = [
 ROWS += TRUST
 
 
+# -- where users work: logging, tracking, a CLI that tells (issue 32) -----------------------
+WHERE_USERS_WORK = [
+    Row(
+        "track_spec",
+        [
+            (lambda r, b: tracker("wandb:runs"), r"--track takes tensorboard:DIR or mlflow:DIR"),
+            (
+                lambda r, b: tracker(f"tensorboard:{b.root / 'existing.html'}"),
+                r"existing\.html is a file; name a directory",
+            ),
+        ],
+        [
+            (
+                lambda r, b: [*FIT, str(b.root / "fit_track"), "--track", "tensorboard"],
+                r"--track takes tensorboard:DIR or mlflow:DIR \(or mlflow:URI\), got 'tensorb",
+            )
+        ],
+    ),
+    Row(
+        "callback_methods",
+        [
+            (
+                lambda r, b: r.explainer(inject=None).explain(_x(r), 1, callbacks=[print]),
+                r"a callback needs on_train_batch, on_train_epoch and on_explain_batch; "
+                r"builtin_function_or_method lacks some",
+            )
+        ],
+    ),
+    Row(
+        "unquoted_glob",
+        [],
+        [
+            (
+                lambda r, b: [
+                    *("explain", str(b.run), "--out", str(b.root / "out" / "glob")),
+                    *("--images", str(b.root / "a.png"), str(b.root / "b.png")),
+                ],
+                r"got 1 more path\(s\) after the run directory \(.*b\.png\): an unquoted glob .*"
+                r"quote it \(--images 'imgs/\*\.png'\) or repeat --images before each path",
+            )
+        ],
+    ),
+    Row(
+        "thumb_size",
+        [
+            (
+                lambda r, b: check_thumb_size(4),
+                r"thumbnail size must be a whole number of pixels from 8 to 512, got 4",
+            )
+        ],
+    ),
+]
+ROWS += WHERE_USERS_WORK
+WHERE_CASES = [(row.id, i) for row in WHERE_USERS_WORK for i in range(len(row.cli))]
+"""Their command lines (CLI_CASES was taken before these rows were added)."""
+
+
 @pytest.mark.parametrize("row", [r for r in ROWS if r.api], ids=lambda r: r.id)
 def test_api_names_the_problem(row: Row, tiny_run, broken) -> None:
     run = load_run(broken.run, dataset=tiny_run.dataset)
@@ -1263,6 +1321,14 @@ def assert_one_line_error(result: Any, message: str) -> None:
 def test_cli_one_line_and_exit_2(case: tuple[str, int], cli_results) -> None:
     row = next(r for r in ROWS if r.id == case[0])
     assert_one_line_error(cli_results[case], row.cli[case[1]][1])
+
+
+@pytest.mark.parametrize("case", WHERE_CASES, ids=[f"{r}-{i}" for r, i in WHERE_CASES])
+def test_where_users_work_cli_one_line_and_exit_2(case: tuple[str, int], cli_results) -> None:
+    row = next(r for r in WHERE_USERS_WORK if r.id == case[0])
+    assert_one_line_error(cli_results[case], row.cli[case[1]][1])
+    argv = cli_results[case].argv
+    assert not Path(argv[argv.index("--out") + 1]).exists()  # refused before any training
 
 
 def test_existing_outputs_are_left_alone(broken, cli_results) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import pytest
 import torch
@@ -48,6 +49,46 @@ def test_html_view_has_numbers_and_one_image() -> None:
     assert page.count("<img") == 1 and "data:image/png;base64," in page
     assert "validity" in page and "leapfactual" in page
     assert len(re.findall("&#10003;|&#10007;", page)) == 6
+
+
+class _Rows(HTMLParser):
+    """The rows of an HTML page's tables: the text of each cell."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.in_cell = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.rows[-1].append("")
+            self.in_cell = True
+
+    def handle_endtag(self, tag: str) -> None:
+        self.in_cell = self.in_cell and tag not in ("td", "th")
+
+    def handle_data(self, data: str) -> None:
+        if self.in_cell:
+            self.rows[-1][-1] += data
+
+
+def summary_rows(page: str) -> list[list[str]]:
+    parser = _Rows()
+    parser.feed(page)
+    return parser.rows
+
+
+def test_html_view_lists_the_numbers_one_per_row_to_fit_a_cell() -> None:
+    pytest.importorskip("PIL")
+    exp = _explanation()
+    rows = summary_rows(exp._repr_html_())
+    assert [row[0] for row in rows] == list(exp.summary())
+    assert all(len(row) == 2 for row in rows)  # a key and its value: two narrow columns
+    assert max(len("".join(row)) for row in rows) < 40
+    assert 'style="max-width:100%"' in exp._repr_html_()  # wide images shrink to the cell
+    assert len(summary_rows("<table><tr><td>a</td><td>1</td><td>b</td></tr></table>")[0]) == 3
 
 
 def test_slicing_by_int_slice_indices_and_mask() -> None:

@@ -1,8 +1,17 @@
+import re
+
+import pytest
 import torch
 
 from leapfactual.explain import Cost, Explanation
 from leapfactual.explain.targets import all_other_targets
-from leapfactual.report import Report, render_html, source_target_grid, write_report
+from leapfactual.report import (
+    Report,
+    build_report,
+    render_html,
+    source_target_grid,
+    write_report,
+)
 
 from .browser import probe_images
 
@@ -51,6 +60,25 @@ def test_page_is_self_contained_and_complete(tmp_path) -> None:
     for section in ("summary", "matrix", "failures", "samples", "browse"):
         assert f'id="{section}"' in html
     assert 'id="curves"' not in html  # a Report made by hand has no curves
+
+
+def test_an_rgb_card_adds_the_colour_change_map() -> None:
+    grey = render_html(Report("Grey", fake_explanation(), ["a", "b", "c", "d"]))
+    exp = fake_explanation()
+    exp.x, exp.x_cf = exp.x.expand(-1, 3, -1, -1), exp.x_cf.expand(-1, 3, -1, -1)
+    exp.x_reliable, exp.trajectory_images = None, None
+    rgb = render_html(Report("RGB", exp, ["a", "b", "c", "d"]))
+    assert "colour change" not in grey and rgb.count(">colour change<") == 3
+
+
+def test_thumbnails_are_as_high_as_asked() -> None:
+    exp = fake_explanation()
+    small = render_html(Report("Small", exp, ["a", "b", "c", "d"]))
+    large = render_html(Report("Large", exp, ["a", "b", "c", "d"], thumb_size=96))
+    assert re.findall(r'height="(\d+)" alt="CE #', small) == ["32"] * 3  # the list of all CEs
+    assert re.findall(r'height="(\d+)" alt="CE #', large) == ["96"] * 3
+    with pytest.raises(ValueError, match=r"thumbnail size must be a whole number of pixels "):
+        build_report(exp, ["a", "b", "c", "d"], "Tiny", thumb_size=4)
 
 
 def test_grid_places_inputs_on_their_own_class(tmp_path) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ from leapfactual.pipeline import (
     to_dict,
 )
 from leapfactual.training import tensor_digest
+
+logger = logging.getLogger(__name__)
 
 ExplainerFactory = Callable[[nn.Module], Explainer]
 """Builds the explainer of a classifier (CFKD explains the current weights every round)."""
@@ -202,7 +205,7 @@ def cfkd(
     *,
     directory: str | Path | None = None,
     device: str | torch.device | None = None,
-    log: Callable[[str], None] = lambda _: None,
+    log: Callable[[str], None] = logger.info,
 ) -> CFKDResult:
     """Fine-tune a copy of ``classifier`` (an ``nn.Module`` returning logits) on CEs of
     ``train`` labelled by ``teacher``, ``settings.rounds`` times (see the module docstring);

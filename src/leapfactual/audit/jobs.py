@@ -19,6 +19,7 @@ teacher's), ``audit/`` (the audit before the repair), ``run/`` (the repaired run
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import time
 from collections.abc import Callable
@@ -81,6 +82,8 @@ from leapfactual.pipeline import (
     verdict_headline,
 )
 from leapfactual.report import write_page
+
+logger = logging.getLogger(__name__)
 
 AUDIT = "audit.json"
 ANSWERS = "answers.jsonl"
@@ -163,7 +166,7 @@ def audit_run(
     force: bool = False,
     device: str | torch.device | None = None,
     command: str = "",
-    log: Callable[[str], None] = lambda _: None,
+    log: Callable[[str], None] = logger.info,
 ) -> AuditResult:
     """Audit the run's classifier on ``limit`` of its ``images`` (``test`` / ``train``, or
     files; :func:`audit_inputs` picks them, balanced over the classes where they are known, or
@@ -592,7 +595,7 @@ def repair_run(
     force: bool = False,
     device: str | torch.device | None = None,
     command: str = "",
-    log: Callable[[str], None] = lambda _: None,
+    log: Callable[[str], None] = logger.info,
 ) -> RepairResult:
     """Repair the run's classifier by CFKD with ``teacher`` (or the teacher a
     :data:`~leapfactual.audit.ignore.TeacherFromAudit` builds from the audit) and check the

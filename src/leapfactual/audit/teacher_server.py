@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import threading
@@ -40,6 +41,8 @@ from torch import Tensor
 from leapfactual.audit.teachers import TeacherQueue
 from leapfactual.io import png_data_uri
 from leapfactual.report import diff_heatmap
+
+logger = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 KINDS = ("label", "shortcut", "target")
@@ -424,10 +427,11 @@ class HumanTeacher:
         handle = serve(queue, self.answers, self.host, self.port)
         try:
             if not handle.done:
-                print(
-                    f"Label {len(queue)} counterfactuals at {handle.url} "
-                    f"(answers are saved to {self.answers} as you give them)",
-                    flush=True,
+                logger.warning(  # a warning: shown without any logging set-up
+                    "Label %d counterfactuals at %s (answers are saved to %s as you give them)",
+                    len(queue),
+                    handle.url,
+                    self.answers,
                 )
                 if self.open_browser:
                     webbrowser.open(handle.url)

@@ -7,6 +7,7 @@ Bad input ends with a one-line message and exit code 2; ``--debug`` shows the tr
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -16,6 +17,7 @@ from leapfactual.cli.demo import demo
 from leapfactual.cli.errors import run_app, state
 from leapfactual.cli.explain import explain
 from leapfactual.cli.fit import fit
+from leapfactual.cli.messages import show_library_messages
 from leapfactual.cli.repair import repair
 from leapfactual.cli.report import report
 
@@ -39,13 +41,17 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show full tracebacks on errors and every epoch's loss.")
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
     state["debug"] = debug
+    if debug:
+        show_library_messages(logging.DEBUG)
 
 
 for command in (demo, fit, explain, report, audit, repair):

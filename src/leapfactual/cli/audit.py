@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from leapfactual.cli.common import Device, Limit, Seed
+from leapfactual.cli.common import Device, ExtraPaths, Limit, Seed, refuse_extra_paths
 
 
 def audit(
@@ -34,7 +34,8 @@ def audit(
         typer.Option(
             min=1,
             help="Images of each class (the run's split or a class-folder tree) instead of "
-            "--limit. Without it, --limit images are taken one class after another.",
+            "--limit. Without it, --limit images are taken one class after another [default: "
+            "none].",
         ),
     ] = None,
     seed: Seed = 0,
@@ -46,11 +47,13 @@ def audit(
     ] = 4,
     force: Annotated[bool, typer.Option(help="Start over in an existing output.")] = False,
     device: Device = None,
+    extra: ExtraPaths = None,
 ) -> None:
     """Explain a sample toward every other class and audit which changes the classifier
     needs (necessity); write global summaries and an audit page (docs/method.md §10)."""
     from leapfactual.audit import CONCENTRATED, audit_run, verdict_lines
 
+    refuse_extra_paths(extra)  # before any work
     if regions not in ("components", "grid"):
         raise ValueError(f"unknown regions {regions!r}; choose 'components' or 'grid'")
     spec: str | list[str] = images[0] if images and len(images) == 1 else (images or "test")
@@ -66,7 +69,6 @@ def audit(
         force=force,
         device=device,
         command="leapfactual " + shlex.join(sys.argv[1:]),
-        log=lambda m: typer.echo(m, err=True),
     )
     if result.skipped:
         typer.echo(f"already done, reused: {', '.join(result.skipped)}", err=True)

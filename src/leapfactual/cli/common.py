@@ -21,7 +21,7 @@ Config = Annotated[
     typer.Option(
         "--config",
         help="TOML settings file (one table per model, e.g. [vae] epochs = 40); "
-        "flags and --set override it.",
+        "flags and --set override it [default: none: the built-in settings].",
     ),
 ]
 Set = Annotated[
@@ -29,9 +29,28 @@ Set = Annotated[
     typer.Option(
         "--set",
         help="Override any setting: KEY=VALUE, e.g. --set vae.epochs=40 --set flow.width=128 "
-        "(repeatable; applied after --config and the other flags).",
+        "(repeatable; applied after --config and the other flags) [default: none].",
     ),
 ]
+ExtraPaths = Annotated[
+    list[str] | None,
+    typer.Argument(hidden=True, help="Paths after the run directory (refused with a hint)."),
+]
+"""Catches the paths an unquoted glob becomes, to refuse them with a hint, not typer's box."""
+
+
+def refuse_extra_paths(extra: list[str] | None) -> None:
+    """Paths after the run directory: a shell-expanded glob (``--images imgs/*.png``) or
+    several paths given to one ``--images``; a one-line error saying how to pass them."""
+    if extra:
+        shown = ", ".join(extra[:3]) + (", ..." if len(extra) > 3 else "")
+        raise ValueError(
+            f"got {len(extra)} more path(s) after the run directory ({shown}): an unquoted "
+            "glob such as --images imgs/*.png is expanded by the shell into many paths; quote "
+            "it (--images 'imgs/*.png') or repeat --images before each path"
+        )
+
+
 Limit = Annotated[int, typer.Option(min=0, help="Explain at most this many inputs (0: all).")]
 Seed = Annotated[int, typer.Option(help="Seed of every random choice.")]
 
@@ -47,6 +66,16 @@ def settings(cls: type[T], config: Path | None, flags: dict[str, Any], sets: lis
 
 
 Samples = Annotated[int, typer.Option("--samples", min=0, help="CEs shown as cards in the report.")]
+ThumbSize = Annotated[
+    int,
+    typer.Option(
+        "--thumb-size",
+        min=8,
+        max=512,
+        help="Height in pixels of the input-and-CE thumbnails in the report's failures and "
+        "list of all CEs (small images are enlarged, pixelated).",
+    ),
+]
 Order = Annotated[
     str,
     typer.Option(
@@ -67,6 +96,7 @@ def write_report(
     samples: int = 12,
     order: str = "failures",
     seed: int = 0,
+    thumb_size: int = 32,
 ) -> Path:
     """Write the report of ``exp`` (``run``: its run, to decode latent trajectories and
     give oracle validity) to ``page`` or ``out/report.html``."""
@@ -88,6 +118,7 @@ def write_report(
         order=order,
         seed=seed,
         run=run,
+        thumb_size=thumb_size,
     )
     return write_report(built, page or out / "report.html")
 

@@ -10,6 +10,7 @@ import sys
 import typer
 
 from leapfactual._memory import OutOfMemory, out_of_memory
+from leapfactual.cli.messages import show_library_messages
 from leapfactual.io import CheckpointError
 
 USER_ERRORS = (ValueError, CheckpointError, OSError, MemoryError)
@@ -26,11 +27,13 @@ state = {"debug": False}
 
 
 def run_app(app: typer.Typer) -> None:
-    """Run ``app``; turn user errors into one line on stderr and exit code 2.
+    """Run ``app``, showing the library's messages on stderr; turn user errors into one line
+    on stderr and exit code 2.
 
     Usage errors (unknown options, out-of-range values) are reported by typer itself, also
     with exit code 2.
     """
+    show_library_messages()
     try:
         app()
     except USER_ERRORS as err:

@@ -10,19 +10,23 @@ import typer
 from leapfactual.cli.common import (
     Config,
     Device,
+    ExtraPaths,
     Order,
     Samples,
     Set,
+    ThumbSize,
+    refuse_extra_paths,
     saved_before,
     settings,
     write_report,
 )
-from leapfactual.explain import registered_methods
+from leapfactual.explain import Inject, registered_methods
 from leapfactual.flow import ADAPTIVE, FIXED_STEP
 from leapfactual.pipeline import ExplainSettings
 
 _D = ExplainSettings()
 _SOLVERS = ", ".join([*FIXED_STEP, *ADAPTIVE])
+_INJECT = _D.inject or Inject()
 _INJECT_STEPS = _D.inject.steps if _D.inject else 0
 TRAJECTORY_COST = (
     "Explanation size per CE on the 28x28 demo run (python benchmarks/trajectory_bytes.py): "
@@ -37,7 +41,8 @@ def explain(
         list[str] | None,
         typer.Option(
             help="'test' or 'train' (the run's split), or image files, folders, class-folder "
-            "trees or a quoted glob pattern ('imgs/*.png'); repeat for several [default: test]."
+            "trees (taken evenly over the classes under --limit) or a quoted glob pattern "
+            "('imgs/*.png'); repeat --images for several [default: test]."
         ),
     ] = None,
     method: Annotated[
@@ -52,16 +57,21 @@ def explain(
     ] = None,
     target_value: Annotated[
         float | None,
-        typer.Option(help="A regressor's run: the value every CE should reach (e.g. 4.0)."),
+        typer.Option(
+            help="A regressor's run: the value every CE should reach (e.g. 4.0) [default: none]."
+        ),
     ] = None,
     target_shift: Annotated[
         float | None,
-        typer.Option(help="A regressor's run: each CE's target is its prediction plus this."),
+        typer.Option(
+            help="A regressor's run: each CE's target is its prediction plus this [default: none]."
+        ),
     ] = None,
     tolerance: Annotated[
         float | None,
         typer.Option(
-            help="A regressor's run: a CE is valid when |f(x') - target| <= this (its units)."
+            help="A regressor's run: a CE is valid when |f(x') - target| <= this (its units) "
+            "[default: none; a regressor's run needs it]."
         ),
     ] = None,
     diverse: Annotated[
@@ -94,14 +104,15 @@ def explain(
     tol: Annotated[
         float | None,
         typer.Option(
-            help="Stop blending a sample once its latent moves less than this (RMS) per leap."
+            help="Stop blending a sample once its latent moves less than this (RMS) per leap "
+            "[default: none: every leap runs]."
         ),
     ] = None,
     settle: Annotated[
         float | None,
         typer.Option(
             help="Stop blending a sample once it is in the target class and its target "
-            "probability rose less than this in a leap."
+            "probability rose less than this in a leap [default: none: every leap runs]."
         ),
     ] = None,
     boost: Annotated[
@@ -118,8 +129,12 @@ def explain(
             help=f"Injection leaps, 0: no reliable CE [default: {_INJECT_STEPS}].",
         ),
     ] = None,
-    inject_lift: Annotated[float | None, typer.Option(help="Injection lift gamma.")] = None,
-    inject_land: Annotated[float | None, typer.Option(help="Injection land gamma.")] = None,
+    inject_lift: Annotated[
+        float | None, typer.Option(help=f"Injection lift gamma [default: {_INJECT.gamma_lift}].")
+    ] = None,
+    inject_land: Annotated[
+        float | None, typer.Option(help=f"Injection land gamma [default: {_INJECT.gamma_land}].")
+    ] = None,
     solver: Annotated[
         str | None, typer.Option(help=f"ODE solver: {_SOLVERS} [default: {_D.solver.method}].")
     ] = None,
@@ -132,7 +147,8 @@ def explain(
         typer.Option(
             min=2,
             help="Adaptive solvers: also end a step on this many evenly spaced times per lift "
-            "and land (the paper: --solver dopri5 --solver-checkpoints 5).",
+            "and land (the paper: --solver dopri5 --solver-checkpoints 5) [default: none: the "
+            "solver's own steps only].",
         ),
     ] = None,
     batch_size: Annotated[
@@ -148,8 +164,9 @@ def explain(
         int | None,
         typer.Option(
             min=1,
-            help="Stream to OUT/shards in shards of this many CEs (default 1024 under "
-            "torchrun): memory stays flat, ranks share the shards, a restart skips finished ones.",
+            help="Stream to OUT/shards in shards of this many CEs: memory stays flat, ranks "
+            "share the shards, a restart skips finished ones [default: none: in memory; 1024 "
+            "under torchrun].",
         ),
     ] = None,
     merge: Annotated[
@@ -172,9 +189,11 @@ def explain(
     ] = None,
     samples: Samples = 12,
     order: Order = "failures",
+    thumb_size: ThumbSize = 32,
     repeat: Annotated[
         int, typer.Option(min=1, help="Cycle the inputs this many times (scale tests).")
     ] = 1,
+    extra: ExtraPaths = None,
 ) -> None:
     """Make counterfactuals with a fitted run and write them (safetensors) with a report.
 
@@ -187,7 +206,8 @@ def explain(
     from leapfactual.pipeline import explain_run, verdict_headline
     from leapfactual.report import check_order
 
-    check_order(order)  # before any work
+    refuse_extra_paths(extra)  # before any work
+    check_order(order)
 
     flags = {
         "method": method,
@@ -266,6 +286,7 @@ def explain(
                     samples=samples,
                     order=order,
                     seed=job.seed,
+                    thumb_size=thumb_size,
                 )
             typer.echo(f"explanation: {out}\nreport: {page}")
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -30,7 +31,8 @@ def fit(
             "torch.export .pt2, a TorchScript file, an .onnx file, a Hugging Face model "
             "directory or timm:NAME:CHECKPOINT.safetensors (then only the VAE and the flow "
             "are trained, the flow on this model's outputs; --set classifier.preprocess.* and "
-            "classifier.output shape its inputs and pick its output)."
+            "classifier.output shape its inputs and pick its output) [default: none: the "
+            "run trains a CNN]."
         ),
     ] = None,
     codec: Annotated[
@@ -38,7 +40,8 @@ def fit(
         typer.Option(
             help="Your codec instead of training a VAE: package.module:attribute (an object "
             "with encode and decode) or a diffusers autoencoder directory (then only the flow "
-            "is trained, on its latents standardised by a scale measured on the data)."
+            "is trained, on its latents standardised by a scale measured on the data) [default: "
+            "none: the run trains a VAE]."
         ),
     ] = None,
     kind: Annotated[
@@ -110,6 +113,15 @@ def fit(
         ),
     ] = "vae,classifier,flow",
     device: Device = None,
+    track: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Record every stage's losses: tensorboard:DIR (event files for "
+            "`tensorboard --logdir DIR`) or mlflow:DIR (an MLflow store DIR/mlflow.db) or "
+            "mlflow:URI (a tracking server); repeatable. Needs leapfactual[tensorboard] or "
+            "leapfactual[mlflow] [default: none]."
+        ),
+    ] = None,
 ) -> None:
     """Train the VAE, the classifier (unless --classifier gives yours) and the CE-CFM flow.
 
@@ -119,6 +131,7 @@ def fit(
     """
     from leapfactual.distributed import finish, world
     from leapfactual.pipeline import fit_run, verdict_headline
+    from leapfactual.training import tracker
 
     cfg = settings(
         FitConfig,
@@ -143,13 +156,18 @@ def fit(
         },
         set_,
     )
-    run = fit_run(
-        out,
-        cfg,
-        tuple(s.strip() for s in stages.split(",") if s.strip()),
-        progress=True,
-        device=device,
-    )
+    trackers = [tracker(spec) for spec in track or []]  # checked before any training
+    with ExitStack() as open_trackers:
+        for made in trackers:
+            open_trackers.enter_context(made)
+        run = fit_run(
+            out,
+            cfg,
+            tuple(s.strip() for s in stages.split(",") if s.strip()),
+            progress=True,
+            device=device,
+            callbacks=trackers,
+        )
     if world().is_main:
         verdict = run.verdict
         lines = [verdict_headline(None)] if verdict is None else verdict.lines()

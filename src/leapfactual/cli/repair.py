@@ -38,15 +38,16 @@ def repair(
             help="rule without code: the run's classifier shown each CE with this region put "
             "back to the input: a PNG mask of the image size (bright = irrelevant), a box "
             "x0,y0,x1,y1 in pixels (0,0 top left, ends excluded) or 'candidate' (the audit's "
-            "shortcut candidates, global edits included)."
+            "shortcut candidates, global edits included) [default: none]."
         ),
     ] = None,
     teacher_spec: Annotated[
         str | None,
         typer.Option(
             help="rule: package.module:function (images -> [B, K] scores); model: 'oracle' "
-            "(the run's oracle stage, the default), a checkpoint such as OTHER_RUN/classifier, "
-            "or a classifier spec (.pt2, TorchScript, .onnx, entry point)."
+            "(the run's oracle stage), a checkpoint such as OTHER_RUN/classifier, or a "
+            "classifier spec (.pt2, TorchScript, .onnx, entry point) [default: oracle for "
+            "--teacher model, none otherwise]."
         ),
     ] = None,
     answers: Annotated[
@@ -122,7 +123,6 @@ def repair(
         force=force,
         device=device,
         command="leapfactual " + shlex.join(sys.argv[1:]),
-        log=lambda m: typer.echo(m, err=True),
     )
     for label, scores in (("before", result.before), ("after", result.after)):
         typer.echo(

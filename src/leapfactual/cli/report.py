@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from leapfactual.cli.common import Order, Samples, Seed, write_report
+from leapfactual.cli.common import Order, Samples, Seed, ThumbSize, write_report
 
 
 def report(
@@ -27,6 +27,7 @@ def report(
     samples: Samples = 12,
     order: Order = "failures",
     seed: Seed = 0,
+    thumb_size: ThumbSize = 32,
 ) -> None:
     """Write the HTML report of a saved explanation.
 
@@ -47,5 +48,7 @@ def report(
     fitted = load_run(run) if run else None
     names = fitted.class_names if fitted else [str(k) for k in range(exp.probs.shape[1])]
     command = f"leapfactual report {explanation}" + (f" --run {run}" if run else "")
-    page = write_report(exp, names, explanation, command, out, fitted, samples, order, seed)
+    page = write_report(
+        exp, names, explanation, command, out, fitted, samples, order, seed, thumb_size
+    )
     typer.echo(f"report: {page}")

@@ -22,11 +22,14 @@ from leapfactual.data.confounded import (
 from leapfactual.data.dataset import Dataset, images_from_uint8
 from leapfactual.data.folder import (
     ASPECTS,
+    ImageInputs,
     aspect_note,
+    find_image_inputs,
     folder_aspect_note,
     load_image_files,
     load_image_folder,
     load_image_inputs,
+    read_images,
 )
 from leapfactual.data.galaxy10 import load_galaxy10
 from leapfactual.data.idx import FASHION_MNIST_DIR, load_fashion_mnist, load_idx, read_idx
@@ -59,6 +62,7 @@ __all__ = [
     "SHAPE_CLASSES",
     "ConfoundedTask",
     "Dataset",
+    "ImageInputs",
     "StrokeTask",
     "ThicknessLevels",
     "ThicknessRule",
@@ -68,6 +72,7 @@ __all__ = [
     "available_datasets",
     "colour_shapes",
     "confounded_digits",
+    "find_image_inputs",
     "folder_aspect_note",
     "images_from_uint8",
     "load_confounded",
@@ -86,6 +91,7 @@ __all__ = [
     "load_thickness_task",
     "nuisance_mask",
     "read_idx",
+    "read_images",
     "register_dataset",
     "remove_nuisance",
     "stratified_split",

@@ -79,9 +79,8 @@ def load_image_folder(
     )
 
 
-def _class_tree(root: Path, room: int = 0) -> tuple[list[str], list[Path], list[int]]:
-    """Class names (sorted sub-folders), image files and their labels of ``root/CLASS/*``;
-    ``room`` > 0: class folders are listed only until that many files are found."""
+def _class_tree(root: Path) -> tuple[list[str], list[Path], list[int]]:
+    """Class names (sorted sub-folders), image files and their labels of ``root/CLASS/*``."""
     if not root.is_dir():
         raise FileNotFoundError(
             f"{root} is not a directory; 'image-folder:DIR' needs a folder with one sub-folder "
@@ -103,8 +102,6 @@ def _class_tree(root: Path, room: int = 0) -> tuple[list[str], list[Path], list[
             )
         files += found
         labels += [label] * len(found)
-        if 0 < room <= len(files):
-            break
     return classes, files, labels
 
 
@@ -323,12 +320,28 @@ def _raw_pixels(image: Any) -> tuple[np.ndarray, float, bool]:
 
 @dataclass(frozen=True)
 class _Found:
-    """The image files one input spec stands for, their report names and class labels."""
+    """The image files one input spec stands for, their report names and class labels, and
+    how many it holds (``total``; None: a pattern walked only until enough were found)."""
 
     files: list[Path]
     names: list[str]
     classes: tuple[str, ...] | None = None
     labels: tuple[int, ...] = ()
+    total: int | None = 0
+
+
+@dataclass(frozen=True)
+class ImageInputs:
+    """What :func:`find_image_inputs` found: the files to read, their names, class labels
+    (or None), and how many images the inputs hold (``found``; None when a glob pattern was
+    walked only until it had ``limit`` files, so more may match); ``balanced``: a
+    class-folder tree was sampled evenly over its classes to keep within the limit."""
+
+    files: list[Path]
+    names: list[str]
+    labels: Tensor | None
+    found: int | None
+    balanced: bool = False
 
 
 def load_image_inputs(
@@ -346,7 +359,8 @@ def load_image_inputs(
     ``image-folder:DIR`` layout) or a glob pattern (``"imgs/*.png"``, ``"imgs/**/*.jpg"``;
     quote it so that the shell leaves it alone), keeping PNG / JPEG files. Specs are
     concatenated in order; a file given twice is read twice. ``limit`` > 0: only the first
-    ``limit`` files are read, and folders and patterns are walked only until they are found.
+    ``limit`` files are read, taken evenly over the classes of a class-folder tree, and
+    patterns are walked only until they are found.
 
     Folders list in sorted order; a pattern is walked folder by folder (a folder's own matches
     sorted, then its sub-folders in sorted order), lazily, never entering a folder twice for
@@ -361,6 +375,14 @@ def load_image_inputs(
     _check_size(size, channels, aspect)
     if size is None or channels is None:
         raise ValueError("load_image_inputs needs the size and channels the models expect")
+    inputs = find_image_inputs(specs, limit)
+    return read_images(inputs.files, size, channels, aspect), inputs.names, inputs.labels
+
+
+def find_image_inputs(specs: PathLike | Sequence[PathLike], limit: int = 0) -> ImageInputs:
+    """The files :func:`load_image_inputs` reads (see there), without reading them. With
+    ``limit`` > 0 a class-folder tree is listed whole and sampled evenly over its classes
+    (each class's first file, then each class's second, ...; kept in class order)."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise ValueError(f"limit must be a whole number >= 0 (0: every image), got {limit!r}")
     items = [specs] if isinstance(specs, str | os.PathLike) else list(specs)
@@ -383,8 +405,12 @@ def load_image_inputs(
     labels = None
     if found[0].classes is not None and all(part.classes == found[0].classes for part in found):
         labels = torch.tensor([label for part in found for label in part.labels])[: len(entries)]
-    images = read_images([file for _, file in entries], size, channels, aspect)
-    return images, names, labels
+    counts = [part.total for part in found]
+    held = None if None in counts else sum(c for c in counts if c is not None)
+    balanced = any(
+        part.classes is not None and len(part.files) < (part.total or 0) for part in found
+    )
+    return ImageInputs([file for _, file in entries], names, labels, held, balanced)
 
 
 def _expand(spec: PathLike, room: int = 0) -> _Found:
@@ -392,16 +418,18 @@ def _expand(spec: PathLike, room: int = 0) -> _Found:
     text = os.fspath(spec)
     path = Path(text).expanduser()
     if path.is_file():
-        return _Found([path], [path.name])
+        return _Found([path], [path.name], total=1)
     if path.is_dir():
-        direct = image_files(path)[: room or None]
+        listed = image_files(path)
+        direct = listed[: room or None]
         if direct:
-            return _Found(direct, [file.name for file in direct])
+            return _Found(direct, [file.name for file in direct], total=len(listed))
         if any(p.is_dir() and not p.name.startswith(".") for p in _listing(path)):
-            classes, files, labels = _class_tree(path, room)
-            files, labels = files[: room or None], labels[: room or None]
-            names = [f"{classes[k]}/{file.name}" for file, k in zip(files, labels, strict=True)]
-            return _Found(files, names, tuple(classes), tuple(labels))
+            classes, files, labels = _class_tree(path)
+            chosen = evenly(labels, room)
+            files, picked = [files[i] for i in chosen], [labels[i] for i in chosen]
+            names = [f"{classes[k]}/{file.name}" for file, k in zip(files, picked, strict=True)]
+            return _Found(files, names, tuple(classes), tuple(picked), total=len(labels))
         raise ValueError(
             f"{path} holds no PNG or JPEG images (neither directly nor in class sub-folders); "
             "add some or give other images"
@@ -417,7 +445,9 @@ def _expand(spec: PathLike, room: int = 0) -> _Found:
                 f"pattern {text!r} matches no PNG or JPEG image; check the pattern (and quote it "
                 "so that the shell does not expand it)"
             )
-        return _Found(files, [Path(os.path.relpath(file, base)).as_posix() for file in files])
+        total = None if room and len(files) == room else len(files)  # it stopped looking
+        names = [Path(os.path.relpath(file, base)).as_posix() for file in files]
+        return _Found(files, names, total=total)
     raise FileNotFoundError(
         f"{path} does not exist; give image files, folders of them or quoted glob patterns such "
         "as 'imgs/*.png'"
@@ -484,6 +514,20 @@ class _Walk:
             for name in sorted(names)
             if (hidden or not name.startswith(".")) and fnmatch.fnmatchcase(name, wanted)
         ]
+
+
+def evenly(labels: Sequence[int], limit: int) -> list[int]:
+    """Indices of at most ``limit`` (0: all) of ``labels``, taken evenly over the classes
+    (each class's first, then each class's second, ...), in their original order."""
+    if not limit or limit >= len(labels):
+        return list(range(len(labels)))
+    rank: dict[int, int] = {}
+    ranks = []
+    for label in labels:
+        ranks.append(rank.get(label, 0))
+        rank[label] = ranks[-1] + 1
+    order = sorted(range(len(labels)), key=lambda i: (ranks[i], labels[i], i))
+    return sorted(order[:limit])
 
 
 def _is_image(path: Path) -> bool:

@@ -14,8 +14,9 @@ is valid when its value lies within the explainer's ``tolerance`` of the target.
 from __future__ import annotations
 
 import math
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -24,8 +25,9 @@ from torch import Tensor, nn
 
 from leapfactual._memory import Size, out_of_memory, sized_by
 from leapfactual._progress import tqdm
-from leapfactual.explain.explanation import Cost, Explanation, Timer
+from leapfactual.explain.explanation import Cost, Explanation, Timer, reaches
 from leapfactual.models import Classifier, Codec, as_tensor_outputs
+from leapfactual.training import Callback, ExplainBatch, active_callbacks
 
 Outputs = Literal["logits", "probs", "value"]
 OUTPUT_KINDS = ("logits", "probs", "value")
@@ -381,7 +383,13 @@ class Explainer(ABC):
         self.nonfinite: NonFinite = "error"
 
     # -- the one public call -------------------------------------------------------------
-    def explain(self, x: Tensor, target: float | Tensor, diverse: int = 1) -> Explanation:
+    def explain(
+        self,
+        x: Tensor,
+        target: float | Tensor,
+        diverse: int = 1,
+        callbacks: Sequence[Callback] = (),
+    ) -> Explanation:
         """Counterfactuals of ``x`` towards ``target`` (one class, or one per sample; for a
         regressor, the wanted value(s)).
 
@@ -392,7 +400,10 @@ class Explainer(ABC):
         rows of an input consecutive (``variant`` 0..K-1; variant 0 is the usual CE). A NaN
         or infinite model output raises a ``ValueError`` naming the model and the step, or,
         after :meth:`set_nonfinite` ``("invalid")``, marks its sample (``nonfinite``).
+        ``callbacks`` (and those attached around the call) hear of every batch
+        (:class:`~leapfactual.training.ExplainBatch`).
         """
+        listeners = active_callbacks(callbacks)
         check_inputs(x)
         check_range(x, {"classifier": self.classifier, "codec": self.codec})
         value = self.outputs == "value"
@@ -409,6 +420,7 @@ class Explainer(ABC):
             Size("batch_size", self.batch_size, DEFAULT_BATCH, "batch_size=N, --batch-size N"),
             Size("diverse", diverse, 1, "diverse=K, --diverse K"),
         ]
+        began = time.perf_counter()
         with (
             sized_by(f"explaining with {self.name}", sizes),
             Timer(cost),
@@ -435,6 +447,8 @@ class Explainer(ABC):
                 source = probs[:, 0] if value else probs.argmax(dim=1)
                 out.update(probs=probs, target=tb, source=source)
                 parts.append({k: v.detach() for k, v in out.items()})
+                if listeners:
+                    self._report(listeners, parts, len(starts), x.shape[0] * diverse, began)
         merged = {k: torch.cat([p[k] for p in parts]).to(x.device) for k in parts[0]}
         for key in ("x_cf", "x_reliable", "trajectory_images"):
             if key in merged:
@@ -448,6 +462,31 @@ class Explainer(ABC):
             tolerance=self.tolerance,
             **merged,
         )
+
+    def _report(
+        self,
+        listeners: Sequence[Callback],
+        parts: list[dict[str, Tensor]],
+        batches: int,
+        total: int,
+        began: float,
+    ) -> None:
+        """Tell ``listeners`` of the batch just explained (the last of ``parts``)."""
+        part = parts[-1]
+        met = reaches(part["probs_cf"], part["target"], self.tolerance, part.get("nonfinite"))
+        size = len(met)
+        event = ExplainBatch(
+            method=self.name,
+            batch=len(parts),
+            batches=batches,
+            size=size,
+            valid=int(met.sum()),
+            done=sum(len(p["target"]) for p in parts),
+            total=total,
+            seconds=time.perf_counter() - began,
+        )
+        for callback in listeners:
+            callback.on_explain_batch(event)
 
     @abstractmethod
     def explain_batch(

@@ -231,15 +231,17 @@ class Explanation:
         return f"Explanation({'; '.join(parts)})"
 
     def _repr_html_(self) -> str:
-        """Notebook view: the headline numbers and up to eight inputs over their CEs."""
+        """Notebook view: the headline numbers (one row per number, so the table stays
+        narrow in any cell) and up to eight inputs over their CEs."""
         from leapfactual.io import png_data_uri, tile
 
         shown = min(len(self), 8)
-        cells = "".join(
-            f"<td>{html.escape(k)}</td><td>{html.escape(_cell(v))}</td>"
+        rows_html = "".join(
+            f'<tr><th style="text-align:left">{html.escape(k)}</th>'
+            f'<td style="text-align:right">{html.escape(_cell(v))}</td></tr>'
             for k, v in self.summary().items()
         )
-        table = f"<table><tr>{cells}</tr></table>"
+        table = f'<table class="leapfactual-summary">{rows_html}</table>'
         verdict = f"<div><b>run verdict: {html.escape(self.verdict)}</b></div>"
         if not shown or self.x.dim() != 4 or self.x.shape[1] not in (1, 3):
             return f"<div>{verdict}<b>{html.escape(repr(self))}</b>{table}</div>"
@@ -252,7 +254,8 @@ class Explanation:
         caption = f"rows: input, CE{', reliable CE' if len(rows) == 3 else ''}; valid: {valid}"
         return (
             f"<div>{verdict}<b>{html.escape(self.method)}</b>: {len(self)} CEs{table}"
-            f'<img src="{png_data_uri(grid, scale)}" alt="inputs and CEs"/>'
+            f'<img src="{png_data_uri(grid, scale)}" alt="inputs and CEs" '
+            'style="max-width:100%"/>'
             f"<div>{caption}</div></div>"
         )
 

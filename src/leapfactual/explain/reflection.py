@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -11,6 +12,7 @@ from leapfactual.explain._linear import fit_softmax
 from leapfactual.explain.base import Explainer, Outputs, check_inputs, seeded
 from leapfactual.explain.explanation import Cost, Explanation
 from leapfactual.models import Classifier, Codec
+from leapfactual.training import Callback
 
 
 class LatentReflection(Explainer):
@@ -118,13 +120,19 @@ class LatentReflection(Explainer):
         self.class_counts_ = torch.bincount(labels, minlength=num_classes)
         return self
 
-    def explain(self, x: Tensor, target: float | Tensor, diverse: int = 1) -> Explanation:
+    def explain(
+        self,
+        x: Tensor,
+        target: float | Tensor,
+        diverse: int = 1,
+        callbacks: Sequence[Callback] = (),
+    ) -> Explanation:
         if not self.fitted:
             raise ValueError(
                 "LatentReflection is not fitted: call .fit(x) on images (labels default to "
                 "the classifier's predictions) before .explain()"
             )
-        return super().explain(x, target, diverse)
+        return super().explain(x, target, diverse, callbacks)
 
     @torch.no_grad()
     def explain_batch(

@@ -9,6 +9,7 @@ job's identity (run, inputs, settings, targets) decides whether existing shards 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -36,7 +37,9 @@ from leapfactual.pipeline.build import predict_probs
 from leapfactual.pipeline.run import Run, load_run, read_meta
 from leapfactual.pipeline.settings import ExplainSettings, to_dict
 from leapfactual.pipeline.shards import ShardReport, explain_sharded, merge_shards
-from leapfactual.training import tensor_digest
+from leapfactual.training import Callback, attached, tensor_digest
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -64,22 +67,43 @@ def resolve_inputs(
 ) -> tuple[Tensor, list[str]]:
     """The images to explain and their names: ``"test"`` / ``"train"`` (the run's split),
     a tensor, or image files, folders, class-folder trees and quoted glob patterns (read at
-    the run's image shape and channels, fitted by its ``aspect``; with ``limit`` > 0, only the
-    first ``limit`` files are looked for and read)."""
+    the run's image shape and channels, fitted by its ``aspect``). ``limit`` > 0: at most that
+    many (a split's first, a class-folder tree's taken evenly over its classes, only the
+    first of a glob pattern looked for); how many of how many is logged (INFO)."""
     if isinstance(images, Tensor):
         return images, []
     specs = [images] if isinstance(images, str | os.PathLike) else list(images)
     if len(specs) == 1 and str(specs[0]) in ("test", "train"):
-        return getattr(run, str(specs[0])).images, []
+        split = getattr(run, str(specs[0])).images
+        taken = split[:limit] if limit else split
+        logger.info(
+            "explaining %d of the %d %s images%s",
+            len(taken),
+            len(split),
+            specs[0],
+            _cut(len(taken), len(split), limit),
+        )
+        return taken, []
     if any(str(s) in ("test", "train") for s in specs):
         raise ValueError("'test' and 'train' cannot be combined with other --images")
-    from leapfactual.data import load_image_inputs
+    from leapfactual.data import find_image_inputs, read_images
 
     channels, height, width = run.image_shape
-    x, names, _ = load_image_inputs(
-        [str(s) for s in specs], (height, width), channels, limit=limit, aspect=run.config.aspect
-    )
-    return x, names
+    found = find_image_inputs([str(s) for s in specs], limit)
+    n = len(found.files)
+    if found.found is None:
+        logger.info("explaining the first %d images found%s", n, _cut(n, n + 1, limit))
+    else:
+        evenly = " (taken evenly over the classes)" if found.balanced else ""
+        cut = _cut(n, found.found, limit)
+        logger.info("explaining %d of %d images found%s%s", n, found.found, evenly, cut)
+    x = read_images(found.files, (height, width), channels, run.config.aspect)
+    return x, found.names
+
+
+def _cut(taken: int, held: int, limit: int) -> str:
+    """What the limit did, when it left images out."""
+    return f"; --limit {limit} (0: all)" if taken < held else ""
 
 
 def explain_run(
@@ -95,6 +119,7 @@ def explain_run(
     device: str | torch.device | None = None,
     trajectory: str = "latents",
     progress: bool = False,
+    callbacks: Sequence[Callback] = (),
 ) -> ExplainResult:
     """Counterfactuals of ``images`` with the run's models, saved to ``out`` when given.
 
@@ -103,7 +128,7 @@ def explain_run(
     memory stays flat, ranks share the shards, and calling again with the same arguments
     finishes an interrupted job (``force`` discards it). ``repeat`` cycles the inputs (scale
     tests). ``trajectory``: what in-memory explanations keep per leap (``none``, ``latents``,
-    ``images``); sharded ones keep none.
+    ``images``); sharded ones keep none. ``callbacks`` hear of every explained batch.
     """
     ranks = init()
     sharded = shard_size is not None or ranks.distributed
@@ -117,6 +142,7 @@ def explain_run(
     check_target_spec(settings.target, _own_classes(run))
     check_method(run, settings)
     with ExitStack() as held:
+        held.enter_context(attached(callbacks))
         if target_dir is not None and ranks.is_main:
             held.enter_context(claim_output(target_dir, force, resuming))
         fitted = run if isinstance(run, Run) else load_run(Path(run), device=where)

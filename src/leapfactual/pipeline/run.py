@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -71,6 +71,7 @@ from leapfactual.pipeline.user_models import (
     reload_user_codec,
 )
 from leapfactual.pipeline.verdict import Verdict, accuracy_check, assess, is_verdict
+from leapfactual.training import Callback, attached
 
 STAGES = STAGE_NAMES
 RUN_FORMAT = 2
@@ -224,6 +225,7 @@ def fit_run(
     progress: bool = False,
     dataset: Dataset | None = None,
     device: str | torch.device | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> Run:
     """Fit the missing ``stages`` of the run in ``directory`` and return the run.
 
@@ -232,7 +234,8 @@ def fit_run(
     ``device``: where to train (default: this rank's GPU when there is one, else the CPU).
     With ``config.classifier.spec`` the user's classifier is loaded (never trained) and the
     flow is conditioned on its outputs. Under ``torchrun`` the stages train on all ranks;
-    rank 0 writes the files.
+    rank 0 writes the files. ``callbacks`` hear of every step and epoch of every stage
+    trained (``stage``: the stage's name; see :mod:`leapfactual.training.callbacks`).
     """
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
@@ -244,7 +247,8 @@ def fit_run(
     with exclusive(out, "fit") if ranks.is_main else nullcontext():
         new = [name for name in RUN_FILES if not (out / name).exists()] if ranks.is_main else []
         try:
-            return _fit(out, config, stages, progress, dataset, target)
+            with attached(callbacks):
+                return _fit(out, config, stages, progress, dataset, target)
         except Exception:
             _remove_unfitted(out, new)
             raise
@@ -325,7 +329,8 @@ def _fit(
     order = sorted(wanted, key=lambda s: (s != "classifier", STAGES.index(s)))
     for stage in order:
         if getattr(run, stage) is None:
-            with sized_by(f"fitting the {stage}", stage_sizes(config, stage)):
+            sizes = stage_sizes(config, stage)
+            with sized_by(f"fitting the {stage}", sizes), attached((), stage=stage):
                 _fit_stage(run, stage, progress and ranks.is_main, ranks.is_main, target)
         measured = {k: v for k, v in _measure(run, stage).items() if math.isfinite(v)}
         run.meta.setdefault("summary", {}).update(measured)

@@ -20,7 +20,7 @@ from leapfactual.pipeline import (
     verdict_headline,
 )
 from leapfactual.report.grid import source_target_grid
-from leapfactual.report.html import SHOWN, Report
+from leapfactual.report.html import SHOWN, THUMB, Report, check_thumb_size
 from leapfactual.report.sections import Decode, decode_trajectory, leap_curves, select_samples
 
 
@@ -128,6 +128,7 @@ def build_report(
     seed: int = 0,
     run: Run | None = None,
     probes: AttributeProbes | None = None,
+    thumb_size: int = THUMB,
 ) -> Report:
     """A report on ``exp``: headline cards, the summary, the validity matrix, the failures,
     the per-leap curves, ``samples`` cards picked by ``order`` (see
@@ -143,9 +144,11 @@ def build_report(
     headline numbers, next to the validity they qualify. The run's verdict
     (``exp.config["verdict"]``, else ``run``'s) is the page's first line, before any validity;
     with ``run`` and no ``run_summary``, the summary starts with the run's fit
-    (:func:`~leapfactual.pipeline.fit_summary`).
+    (:func:`~leapfactual.pipeline.fit_summary`). ``thumb_size``: the height in pixels of the
+    thumbnails of the failures and the list of all CEs (8 to 512).
     """
     check_drawable(exp)
+    check_thumb_size(thumb_size)
     if run_summary is None and isinstance(run, Run):
         run_summary = fit_summary(run)
     decode = _decoder(run)
@@ -213,6 +216,7 @@ def build_report(
         curves=leap_curves(exp, decode, seed),
         oracle_valid=oracle_valid,
         attributions=_attributions(exp, probes),
+        thumb_size=thumb_size,
     )
 
 

@@ -23,7 +23,12 @@ from leapfactual._version import __version__
 from leapfactual.explain import Explanation
 from leapfactual.io import atomic_write_text, png_data_uri
 from leapfactual.metrics import l1_distance
-from leapfactual.report.images import diff_heatmap, gif_data_uri, thumbnail_data_uri
+from leapfactual.report.images import (
+    colour_change,
+    diff_heatmap,
+    gif_data_uri,
+    thumbnail_data_uri,
+)
 from leapfactual.report.sections import Curves, validity_matrix
 from leapfactual.report.side_by_side import groups_html, side_by_side
 from leapfactual.report.svg import curve_svg
@@ -65,6 +70,8 @@ class Report:
         oracle_valid: ``[B]`` whether an independent oracle puts each CE in its target.
         attributions: global attribute attributions by name (None: no probes).
         browse_cap: at most this many CEs in the browsable list (a note says how many more).
+        thumb_size: height in pixels of the input-and-CE thumbnails of the failures and the
+            list of all CEs (small images are enlarged pixelated).
     """
 
     title: str
@@ -87,6 +94,7 @@ class Report:
     oracle_valid: Tensor | None = None
     attributions: dict[str, float] | None = None
     browse_cap: int = 500
+    thumb_size: int = THUMB
 
 
 def render_html(report: Report) -> str:
@@ -122,6 +130,7 @@ def render_html(report: Report) -> str:
         classes=[_name(report, k) for k in range(exp.probs.shape[1])],
         size=DISPLAY,
         strip_size=STRIP,
+        thumb_size=report.thumb_size,
         warnings=report.warnings,
         verdict=report.verdict,
         notes=[_inline_code(n) for n in report.notes],
@@ -197,16 +206,25 @@ def _failures(report: Report, names: list[str]) -> dict[str, Any]:
                 "p": f"{float(exp.probs_cf[i, tgt]):.2f}",
                 "got": _name(report, int(exp.probs_cf[i].argmax())),
                 "name": names[i] if names else "",
-                "thumb": _pair_thumb(exp, i),
+                "thumb": _pair_thumb(exp, i, report.thumb_size),
             }
         )
     return {"rows": rows, "total": len(failed), "hidden": max(0, len(failed) - FAILURES_LISTED)}
 
 
-def _pair_thumb(exp: Explanation, i: int) -> str:
-    """Input and CE side by side, small."""
+def check_thumb_size(size: int) -> int:
+    """``size`` when it is a whole number of pixels from 8 to 512, else a ``ValueError``."""
+    if isinstance(size, bool) or not isinstance(size, int) or not 8 <= size <= 512:
+        raise ValueError(
+            f"thumbnail size must be a whole number of pixels from 8 to 512, got {size!r}"
+        )
+    return size
+
+
+def _pair_thumb(exp: Explanation, i: int, size: int) -> str:
+    """Input and CE side by side, at most ``size`` pixels high."""
     return thumbnail_data_uri(
-        torch.stack([exp.x[i].cpu().float(), exp.x_cf[i].cpu().float()]), THUMB
+        torch.stack([exp.x[i].cpu().float(), exp.x_cf[i].cpu().float()]), size
     )
 
 
@@ -233,7 +251,7 @@ def _browse(report: Report, names: list[str]) -> dict[str, Any]:
                 "distance": f"{float(distance[i]):.4f}",
                 "caption": f"{_name(report, src)} → {_name(report, tgt)}",
                 "name": names[i] if names else "",
-                "thumb": _pair_thumb(exp, i),
+                "thumb": _pair_thumb(exp, i, report.thumb_size),
             }
         )
     return {"items": items, "total": len(exp), "hidden": len(exp) - n}
@@ -256,6 +274,8 @@ def _sample(report: Report, i: int, scale: int, names: list[str]) -> dict[str, A
     figures.append(_fig(diff_heatmap(exp.x[i], exp.x_cf[i]), "CE − input", scale))
     if exp.x_reliable is not None:
         figures.append(_fig(diff_heatmap(exp.x[i], exp.x_reliable[i]), "reliable − input", scale))
+    if exp.x.shape[1] == 3:  # brightness alone hides a change of hue
+        figures.append(_fig(colour_change(exp.x[i], exp.x_cf[i]), "colour change", scale))
     strip = []
     animation = None
     if path is not None and exp.trajectory_probs is not None:

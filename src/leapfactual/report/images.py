@@ -47,3 +47,16 @@ def diff_heatmap(x: Tensor, x_cf: Tensor, limit: float | None = None) -> Tensor:
     d = (diff / scale).clamp(-1, 1)
     pos, neg = d.clamp_min(0), (-d).clamp_min(0)
     return torch.stack([1 - neg, 1 - pos - neg, 1 - pos]).clamp(0, 1)
+
+
+def colour_change(x: Tensor, x_cf: Tensor, limit: float | None = None) -> Tensor:
+    """Per-channel difference ``x_cf - x`` of RGB images as an RGB image ``[3, H, W]``: mid
+    grey where nothing changed, each channel lighter where it grew and darker where it shrank
+    (a red that turns green: more green, less red), saturating at ``limit`` (default: the
+    largest absolute change of any channel). :func:`diff_heatmap` averages the channels, so it shows
+    a change of hue at constant brightness as no change; this map shows it."""
+    diff = x_cf.float() - x.float()
+    if diff.shape[0] != 3:
+        raise ValueError(f"colour_change needs RGB images [3, H, W], got {tuple(diff.shape)}")
+    scale = limit if limit is not None else float(diff.abs().max().clamp_min(1e-6))
+    return (0.5 + 0.5 * diff / scale).clamp(0, 1)

@@ -1,5 +1,14 @@
-"""The shared training loop with exactly resumable, pickle-free checkpoints."""
+"""The shared training loop with exactly resumable, pickle-free checkpoints, its callbacks
+and the experiment trackers built on them."""
 
+from leapfactual.training.callbacks import (
+    Callback,
+    ExplainBatch,
+    TrainEpoch,
+    TrainStep,
+    active_callbacks,
+    attached,
+)
 from leapfactual.training.checkpoint import (
     Resumed,
     fingerprint,
@@ -8,13 +17,33 @@ from leapfactual.training.checkpoint import (
     tensor_digest,
 )
 from leapfactual.training.loop import StepFn, fit
+from leapfactual.training.tracking import (
+    TRACKERS,
+    MLflowLogger,
+    TensorBoardLogger,
+    Tracker,
+    mlflow_uri,
+    tracker,
+)
 
 __all__ = [
+    "TRACKERS",
+    "Callback",
+    "ExplainBatch",
+    "MLflowLogger",
     "Resumed",
     "StepFn",
+    "TensorBoardLogger",
+    "Tracker",
+    "TrainEpoch",
+    "TrainStep",
+    "active_callbacks",
+    "attached",
     "fingerprint",
     "fit",
     "load_checkpoint",
+    "mlflow_uri",
     "save_checkpoint",
     "tensor_digest",
+    "tracker",
 ]

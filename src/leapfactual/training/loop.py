@@ -22,6 +22,7 @@ Only rank 0 writes checkpoints; all ranks read them.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import warnings
@@ -36,7 +37,16 @@ from torch.nn.parallel import DistributedDataParallel
 from leapfactual._progress import tqdm
 from leapfactual.distributed import World, all_reduce_sum, barrier, init
 from leapfactual.io import CheckpointError
+from leapfactual.training.callbacks import (
+    Callback,
+    TrainEpoch,
+    TrainStep,
+    active_callbacks,
+    stage_name,
+)
 from leapfactual.training.checkpoint import fingerprint, load_checkpoint, save_checkpoint
+
+logger = logging.getLogger(__name__)
 
 StepFn = Callable[[Sequence[Tensor], torch.Generator], Tensor]
 """``step(batch, generator) -> loss``: ``batch`` holds one minibatch slice of each data tensor
@@ -104,6 +114,7 @@ def fit(
     device: str | torch.device | None = None,
     max_grad_norm: float | None = None,
     after_epoch: Callable[[int], None] | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> list[float]:
     """Train ``model`` by minimising ``step`` over minibatches of ``data``; return epoch losses.
 
@@ -133,6 +144,10 @@ def fit(
             epoch's checkpoint is written (an exception it raises stops training and the
             epoch is not saved, so a resumed run meets it again); it must leave the model
             as it found it.
+        callbacks: told of every optimiser step and epoch (:class:`TrainStep`,
+            :class:`TrainEpoch`; ``stage``: the one the block around names, else ``desc``),
+            after those attached around the call (:func:`~leapfactual.training.attached`);
+            rank 0 only.
 
     Under ``torchrun`` (the process group is joined if need be) every trainable parameter must
     get a gradient from every step, as DDP requires (true of all the project's models); freeze
@@ -142,6 +157,7 @@ def fit(
         the sample-weighted mean loss of every epoch, from the first (also when resumed).
     """
     n = _check(data, epochs, batch_size, lr, checkpoint_every)
+    listeners = active_callbacks(callbacks)
     if max_grad_norm is not None and not (math.isfinite(max_grad_norm) and max_grad_norm > 0):
         raise ValueError(f"max_grad_norm must be a finite number > 0 or None; got {max_grad_norm}")
     ranks = init()
@@ -208,6 +224,9 @@ def fit(
         initial=start,
         total=epochs,
     )
+    per_epoch = math.ceil(n / batch_size)
+    report = listeners if ranks.is_main else ()
+    stage = stage_name(desc)
     for epoch in bar:
         order = torch.randperm(n, generator=generator).to(device)
         total, count = 0.0, 0.0
@@ -217,19 +236,31 @@ def fit(
             if chunks == 1:  # the single-process path, unchanged
                 loss = step([t[idx] for t in tensors], generator)
                 loss.backward()
-                total, count = total + loss.item() * idx.numel(), count + idx.numel()
+                last = loss.item()
+                total, count = total + last * idx.numel(), count + idx.numel()
             else:
                 key = (seed, epoch, begin // batch_size)
                 part_total, part_count = _chunked(runner, tensors, idx, key, chunks, ranks)
                 total, count = total + part_total, count + part_count
+                last = part_total / max(part_count, 1.0)
             if max_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
             optimizer.step()
+            if report:
+                lr_now = float(optimizer.param_groups[0]["lr"])
+                done_steps = epoch * per_epoch + begin // batch_size + 1
+                for callback in report:
+                    callback.on_train_batch(TrainStep(stage, epoch + 1, done_steps, last, lr_now))
+        lr_now = float(optimizer.param_groups[0]["lr"])
         scheduler.step()
         total, count = all_reduce_sum([total, count]) if ranks.distributed else (total, count)
         history.append(total / count)
         bar.set_postfix(loss=f"{history[-1]:.4g}")
         done = epoch + 1
+        logger.debug("%s: epoch %d of %d, loss %.6g", stage, done, epochs, history[-1])
+        for callback in report:
+            event = TrainEpoch(stage, done, epochs, done * per_epoch, history[-1], lr_now)
+            callback.on_train_epoch(event)
         if after_epoch is not None:
             after_epoch(done)
         if checkpoint is not None and (done % checkpoint_every == 0 or done == epochs):
