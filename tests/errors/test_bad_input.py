@@ -54,7 +54,7 @@ from leapfactual.pipeline import (
     load_run,
     override,
 )
-from leapfactual.pipeline.build import fit_vae
+from leapfactual.pipeline.build import fit_classifier, fit_vae
 from leapfactual.pipeline.explain import claim_output
 from leapfactual.report import build_report
 from leapfactual.report.sections import select_samples
@@ -1231,6 +1231,70 @@ TRUST = [
 ]
 ROWS += TRUST
 
+FIT_TO_QUALITY = [  # issue 31, item 2: early stopping
+    Row(
+        "patience",
+        [
+            (
+                lambda r, b: VAESettings(patience=-1),
+                r"vae\.patience must be a whole number of epochs >= 0 \(0: no early stopping\)",
+            ),
+            (
+                lambda r, b: ClassifierSettings(patience=1.5),
+                r"classifier\.patience must be a whole",
+            ),
+        ],
+        [
+            (
+                lambda r, b: [*FIT, str(b.root / "fit_patience"), "--set", "flow.patience=-2"],
+                r"flow\.patience must be a whole number of epochs >= 0 \(0: no early "
+                r"stopping\), got -2",
+            )
+        ],
+    ),
+    Row(
+        "min_improvement",
+        [
+            (
+                lambda r, b: FlowSettings(min_improvement=float("nan")),
+                r"flow\.min_improvement must be a finite fraction in \[0, 1\)",
+            ),
+            (
+                lambda r, b: ClassifierSettings(min_improvement=1.0),
+                r"classifier\.min_improvement must be a fraction in \[0, 1\)",
+            ),
+        ],
+        [
+            (
+                lambda r, b: [
+                    *FIT,
+                    str(b.root / "fit_improve"),
+                    "--set",
+                    "vae.min_improvement=-0.1",
+                ],
+                r"vae\.min_improvement must be a fraction in \[0, 1\) \(e\.g\. 0\.01\), got -0\.1",
+            )
+        ],
+    ),
+    Row(
+        "holdout_too_small",
+        [
+            (
+                lambda r, b: fit_classifier(
+                    torch.rand(1, 1, 8, 8),
+                    torch.zeros(1, dtype=torch.long),
+                    2,
+                    ClassifierSettings(width=4, patience=2, min_steps=0),
+                    0,
+                ),
+                r"early stopping holds out part of the training data, and there are 1 samples; "
+                r"set patience = 0",
+            )
+        ],
+    ),
+]
+ROWS += FIT_TO_QUALITY
+
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r.api], ids=lambda r: r.id)
 def test_api_names_the_problem(row: Row, tiny_run, broken) -> None:
@@ -1354,3 +1418,14 @@ def test_models_without_a_declared_range_are_not_range_checked(tiny_run) -> None
 
     exp = LeapFactual(classifier, Clamped(), tiny_run.flow, inject=None).explain(x, 1)
     assert torch.isfinite(exp.x_cf).all()
+
+
+# CLI_CASES is made before the later sections' rows join ROWS: issue 31's command lines here
+@pytest.mark.parametrize(
+    "case",
+    [(r.id, i) for r in FIT_TO_QUALITY for i in range(len(r.cli))],
+    ids=lambda case: f"{case[0]}-{case[1]}",
+)
+def test_fit_to_quality_cli_one_line_and_exit_2(case: tuple[str, int], cli_results) -> None:
+    row = next(r for r in ROWS if r.id == case[0])
+    assert_one_line_error(cli_results[case], row.cli[case[1]][1])

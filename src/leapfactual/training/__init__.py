@@ -8,13 +8,17 @@ from leapfactual.training.checkpoint import (
     tensor_digest,
 )
 from leapfactual.training.loop import StepFn, fit
+from leapfactual.training.plateau import Plateau, check_patience, plateau_epoch
 
 __all__ = [
+    "Plateau",
     "Resumed",
     "StepFn",
+    "check_patience",
     "fingerprint",
     "fit",
     "load_checkpoint",
+    "plateau_epoch",
     "save_checkpoint",
     "tensor_digest",
 ]

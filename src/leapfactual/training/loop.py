@@ -104,6 +104,7 @@ def fit(
     device: str | torch.device | None = None,
     max_grad_norm: float | None = None,
     after_epoch: Callable[[int], None] | None = None,
+    stop: Callable[[int], bool] | None = None,
 ) -> list[float]:
     """Train ``model`` by minimising ``step`` over minibatches of ``data``; return epoch losses.
 
@@ -133,6 +134,9 @@ def fit(
             epoch's checkpoint is written (an exception it raises stops training and the
             epoch is not saved, so a resumed run meets it again); it must leave the model
             as it found it.
+        stop: called with the number of epochs done after ``after_epoch``; True ends training
+            after that epoch, whose checkpoint is written (early stopping: see
+            :class:`~leapfactual.training.Plateau`); it must leave the model as it found it.
 
     Under ``torchrun`` (the process group is joined if need be) every trainable parameter must
     get a gradient from every step, as DDP requires (true of all the project's models); freeze
@@ -232,7 +236,8 @@ def fit(
         done = epoch + 1
         if after_epoch is not None:
             after_epoch(done)
-        if checkpoint is not None and (done % checkpoint_every == 0 or done == epochs):
+        halt = stop is not None and stop(done)
+        if checkpoint is not None and (done % checkpoint_every == 0 or done == epochs or halt):
             if ranks.is_main:
                 save_checkpoint(
                     checkpoint,
@@ -245,6 +250,8 @@ def fit(
                     generator=generator,
                 )
             barrier()
+        if halt:
+            break
     model.eval()
     return history
 
