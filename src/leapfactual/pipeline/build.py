@@ -122,7 +122,7 @@ def fit_vae(
     after_epoch = (
         collapse_probe(model, images, settings, watch, outputs) if settings.probe else None
     )
-    with frozen(classifier):
+    with frozen(classifier), layout(model, settings.channels_last):
         train_vae(
             model,  # type: ignore[arg-type]
             images,
@@ -223,22 +223,37 @@ def fit_classifier(
         lambda b: F.cross_entropy(model(as_float_images(b[0])), b[1].long()),
         checkpoint,
     )
-    train_classifier(
-        model,
-        images,
-        labels,
-        settings.epochs_for(len(images)),
-        settings.batch,
-        settings.lr,
-        seed,
-        settings.augment,
-        progress,
-        checkpoint,
-        device=device,
-        stop=plateau,
-    )
+    with layout(model, settings.channels_last):
+        train_classifier(
+            model,
+            images,
+            labels,
+            settings.epochs_for(len(images)),
+            settings.batch,
+            settings.lr,
+            seed,
+            settings.augment,
+            progress,
+            checkpoint,
+            device=device,
+            stop=plateau,
+        )
     stop_record(settings, len(images), plateau, record)
     return model.eval()
+
+
+@contextmanager
+def layout(model: nn.Module, channels_last: bool) -> Iterator[None]:
+    """Inside the block ``model``'s weights are in the channels-last memory layout when
+    ``channels_last`` (the convolutions then run channels-last); after it, in the usual one."""
+    if not channels_last:
+        yield
+        return
+    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    try:
+        yield
+    finally:
+        model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
 
 
 def _held_out(

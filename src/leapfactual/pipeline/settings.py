@@ -159,6 +159,8 @@ class VAESettings:
       fallen by more than ``min_improvement`` of its best for ``patience`` epochs, never
       before ``min_steps`` steps; ``epochs`` stays the maximum (see
       :func:`leapfactual.pipeline.build.fit_vae`).
+    - ``channels_last``: train in the channels-last memory layout (the weights are put back in
+      the usual layout after training); ``benchmarks/fit_speed.py`` measures it.
     """
 
     kind: str = "auto"
@@ -176,6 +178,7 @@ class VAESettings:
     probe: bool = True
     patience: int = 0
     min_improvement: float = 0.01
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
         _choice("vae.kind", self.kind, CODECS)
@@ -289,7 +292,7 @@ class ClassifierSettings:
     is no better than chance on the run's labelled held-out images (its CEs would explain
     noise); true explains it all the same (the run's verdict stays ``untrusted``).
     ``patience``, ``min_improvement``: early stopping on the held-out loss, as
-    :class:`VAESettings` (0: off).
+    :class:`VAESettings` (0: off). ``channels_last``: as :class:`VAESettings`.
     """
 
     spec: str | None = None
@@ -306,6 +309,7 @@ class ClassifierSettings:
     accept_chance: bool = False
     patience: int = 0
     min_improvement: float = 0.01
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
         _choice("classifier.kind", self.kind, MODEL_KINDS)
