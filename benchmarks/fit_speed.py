@@ -2,6 +2,7 @@
 quality each run reaches; writes ``docs/results/fit-speed.md``.
 
     python benchmarks/fit_speed.py [--shapes 1000] [--size 32] [--explain 200] [--patience 2]
+                                   [--shapes-steps 400 200 200]
                                    [--out docs/results/fit-speed.md]
 
 Two data sets, each fitted twice by ``fit_run`` (stages vae, classifier, flow) in this process,
@@ -42,7 +43,9 @@ from leapfactual.models import CNNClassifier, ConvVAE, ResVAE
 from leapfactual.pipeline import (
     ClassifierSettings,
     FitConfig,
+    FlowSettings,
     Run,
+    VAESettings,
     encode_decode,
     fit_classifier,
     fit_run,
@@ -220,7 +223,14 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--explain", type=int, default=200)
     parser.add_argument("--patience", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--shapes-steps",
+        type=int,
+        nargs=3,
+        default=[400, 200, 200],
+        help="min_steps of the VAE, classifier and flow for colour shapes (both arms)",
+    )
     parser.add_argument("--out", default="docs/results/fit-speed.md")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -231,7 +241,14 @@ def main() -> None:
         digits = load_dataset("mnist5k")  # loaded before the clocks start, as the shapes are
         demo = compare("mnist5k", FitConfig(), digits, args, Path(tmp))
         shapes_data = colour_shapes(args.shapes, args.size, seed=0)
-        shapes = compare("shapes", FitConfig(data="shapes"), shapes_data, args, Path(tmp))
+        vae, classifier, flow = args.shapes_steps
+        small = FitConfig(
+            data="shapes",
+            vae=VAESettings(min_steps=vae),
+            classifier=ClassifierSettings(min_steps=classifier),
+            flow=FlowSettings(min_steps=flow),
+        )
+        shapes = compare("shapes", small, shapes_data, args, Path(tmp))
     page = write_page(
         args.out,
         "Fit speed: CPU time to a run, fixed epochs vs early stopping",
@@ -245,7 +262,9 @@ def main() -> None:
             f"load average {load:.1f} at the start on {os.cpu_count()} cores shared with "
             "other work (CPU process time is what the ratios use). Sized to the round's "
             f"budget: colour shapes at {args.size} px only (64 px not run), {args.shapes} "
-            f"images, {args.explain} CEs per run.",
+            f"images, {args.explain} CEs per run, and on the shapes `min_steps` of "
+            f"{'/'.join(map(str, args.shapes_steps))} (VAE / classifier / flow) instead of "
+            "1000/500/480 in both arms (fewer steps: lower quality than a default fit).",
             f"After = `patience={args.patience}` (min_improvement 0.01) on the VAE, classifier "
             "and flow + `channels_last` on the VAE and classifier; before = the settings as "
             "they are (fixed epochs). `min_steps` (VAE 1000, classifier 500, flow 480 "
