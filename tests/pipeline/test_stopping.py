@@ -71,3 +71,12 @@ def test_the_run_records_where_each_stage_stopped(tiny_run) -> None:
     assert {"vae", "classifier", "flow"} <= set(stopping)
     assert all(isinstance(r["reason"], str) and r["epochs"] >= 1 for r in stopping.values())
     assert tiny_run.meta["vae_steps"] == stopping["vae"]["steps"]
+
+
+def test_channels_last_trains_the_same_model_within_float_rounding() -> None:
+    x, y = digits(64)
+    plain = ClassifierSettings(width=4, epochs=2, batch=16, min_steps=0)
+    a = fit_classifier(x, y, 3, plain, 0)
+    b = fit_classifier(x, y, 3, replace(plain, channels_last=True), 0)
+    assert all(p.is_contiguous() for p in b.parameters())  # put back after training
+    assert torch.allclose(a(x), b(x), atol=1e-4)
