@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from leapfactual.distributed import world
 from leapfactual.io import write_json
 
 STATE_FILE = "plateau.json"
@@ -91,7 +92,7 @@ class Plateau:
     def __call__(self, done: int) -> bool:
         loss = float(self.held_out())
         self.losses = [*self.losses[: done - 1], loss]
-        if self.state is not None and self.state.parent.is_dir():
+        if self.state is not None and self.state.parent.is_dir() and world().is_main:
             write_json(self.state, {"held_out": self.losses})
         best = plateau_epoch(self.losses, self.patience, self.min_improvement)
         self.stopped = done >= self.min_epochs and done - best >= self.patience
