@@ -43,6 +43,7 @@ bench: $(STAMP)
 	PYTHONPATH=. $(PY) benchmarks/codec_speed.py
 	PYTHONPATH=. $(PY) benchmarks/codec_quality.py
 	PYTHONPATH=. $(PY) benchmarks/field_speed.py
+	PYTHONPATH=. $(PY) benchmarks/fit_speed.py
 
 # The documentation site (MkDocs + Material + mkdocstrings) into site/; strict: a broken link
 # or API reference fails (tests/docs/test_site.py builds it the same way).

@@ -141,6 +141,9 @@ def test_fit_command_completes_a_run(cli, tmp_path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "classifier_test_accuracy" in done.stdout
+    assert re.search(
+        r"^flow: \d+ epochs, fixed number of epochs \(patience = 0\)$", done.stdout, re.M
+    )
     assert (tmp_path / "run" / "flow.safetensors").exists()
 
 

@@ -54,7 +54,7 @@ from leapfactual.pipeline import (
     load_run,
     override,
 )
-from leapfactual.pipeline.build import fit_vae
+from leapfactual.pipeline.build import fit_classifier, fit_vae
 from leapfactual.pipeline.explain import claim_output
 from leapfactual.report import build_report
 from leapfactual.report.html import check_thumb_size
@@ -1131,6 +1131,7 @@ ROWS += [
     ),
 ]
 
+
 # -- trust before validity (issue 26) -------------------------------------------------------
 def _damaged_verdict(run: Any, broken: Any) -> object:
     import json
@@ -1228,6 +1229,70 @@ TRUST = [
     ),
 ]
 ROWS += TRUST
+
+FIT_TO_QUALITY = [  # issue 31, item 2: early stopping
+    Row(
+        "patience",
+        [
+            (
+                lambda r, b: VAESettings(patience=-1),
+                r"vae\.patience must be a whole number of epochs >= 0 \(0: no early stopping\)",
+            ),
+            (
+                lambda r, b: ClassifierSettings(patience=1.5),
+                r"classifier\.patience must be a whole",
+            ),
+        ],
+        [
+            (
+                lambda r, b: [*FIT, str(b.root / "fit_patience"), "--set", "flow.patience=-2"],
+                r"flow\.patience must be a whole number of epochs >= 0 \(0: no early "
+                r"stopping\), got -2",
+            )
+        ],
+    ),
+    Row(
+        "min_improvement",
+        [
+            (
+                lambda r, b: FlowSettings(min_improvement=float("nan")),
+                r"flow\.min_improvement must be a finite fraction in \[0, 1\)",
+            ),
+            (
+                lambda r, b: ClassifierSettings(min_improvement=1.0),
+                r"classifier\.min_improvement must be a fraction in \[0, 1\)",
+            ),
+        ],
+        [
+            (
+                lambda r, b: [
+                    *FIT,
+                    str(b.root / "fit_improve"),
+                    "--set",
+                    "vae.min_improvement=-0.1",
+                ],
+                r"vae\.min_improvement must be a fraction in \[0, 1\) \(e\.g\. 0\.01\), got -0\.1",
+            )
+        ],
+    ),
+    Row(
+        "holdout_too_small",
+        [
+            (
+                lambda r, b: fit_classifier(
+                    torch.rand(1, 1, 8, 8),
+                    torch.zeros(1, dtype=torch.long),
+                    2,
+                    ClassifierSettings(width=4, patience=2, min_steps=0),
+                    0,
+                ),
+                r"early stopping holds out part of the training data, and there are 1 samples; "
+                r"set patience = 0",
+            )
+        ],
+    ),
+]
+ROWS += FIT_TO_QUALITY
 
 
 # -- where users work: logging, tracking, a CLI that tells (issue 32) -----------------------

@@ -177,6 +177,8 @@ def fit(
         typer.echo(f"images: {c} x {h} x {w} ({len(run.class_names)} classes)")
         for key, value in run.summary.items():
             typer.echo(f"{key}: {value:.4f}")
+        for stage, stopped in run.meta.get("stopping", {}).items():
+            typer.echo(f"{stage}: {stopped['epochs']} epochs, {stopped['reason']}")
         for note in run.meta.get("notes", []):
             typer.echo(f"note: {note}")
         for warning in run.warnings:

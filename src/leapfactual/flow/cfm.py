@@ -16,7 +16,7 @@ optimal-transport assignment (``coupling="ot"``). t = 0 is noise, t = 1 is data.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -104,6 +104,7 @@ def train_flow(
     seed: int = 0,
     progress: bool = False,
     checkpoint: str | os.PathLike[str] | None = None,
+    stop: Callable[[int], bool] | None = None,
 ) -> list[float]:
     """Train ``field`` with the CE-CFM loss; return the mean loss of every epoch.
 
@@ -112,7 +113,7 @@ def train_flow(
     ``weight_decay > 0``), learning rate multiplied by ``lr_decay`` at each epoch in
     ``lr_milestones``. Same seed, same data, same device: identical weights. With a
     ``checkpoint`` directory the run is saved every epoch and resumes exactly where it stopped
-    (see :func:`leapfactual.training.fit`).
+    (see :func:`leapfactual.training.fit`; so is ``stop``).
     """
     field.check_latents(latents)
     field.condition.validate(conditions, latents.shape[0])
@@ -137,4 +138,5 @@ def train_flow(
         desc="flow",
         checkpoint=checkpoint,
         settings={"loss": "cfm", "source": repr(source), "sigma": sigma, "coupling": coupling},
+        stop=stop,
     )

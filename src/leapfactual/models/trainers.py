@@ -61,10 +61,11 @@ def train_vae(
     max_grad_norm: float | None = None,
     agreement: Callable[[Tensor, Tensor], Tensor] | None = None,
     after_epoch: Callable[[int], None] | None = None,
+    stop: Callable[[int], bool] | None = None,
 ) -> list[float]:
     """Train a :class:`ConvVAE` (MSE + beta KL, plus ``agreement`` when given: see
     :meth:`VAE.loss`); return the mean total loss of every epoch (``max_grad_norm``,
-    ``after_epoch``: see :func:`leapfactual.training.fit`)."""
+    ``after_epoch``, ``stop``: see :func:`leapfactual.training.fit`)."""
 
     def step(batch: Sequence[Tensor], generator: torch.Generator) -> Tensor:
         return model.loss(as_float_images(batch[0]), generator, agreement)[0]
@@ -85,6 +86,7 @@ def train_vae(
         settings={"loss": "vae"},
         max_grad_norm=max_grad_norm,
         after_epoch=after_epoch,
+        stop=stop,
     )
 
 
@@ -101,6 +103,7 @@ def train_cvae(
     *,
     lr_milestones: tuple[int, ...] = (),
     device: str | torch.device | None = None,
+    stop: Callable[[int], bool] | None = None,
 ) -> list[float]:
     """Train a :class:`ConditionalVAE` on ``images`` under ``conditions`` (``[N, num_classes]``
     class probabilities, e.g. the classifier's softmax); return per-epoch mean losses."""
@@ -127,6 +130,7 @@ def train_cvae(
         checkpoint=checkpoint,
         device=device,
         settings={"loss": "cvae"},
+        stop=stop,
     )
 
 
@@ -144,12 +148,14 @@ def train_classifier(
     *,
     lr_milestones: tuple[int, ...] = (),
     device: str | torch.device | None = None,
+    stop: Callable[[int], bool] | None = None,
 ) -> list[float]:
     """Train a classifier with cross-entropy; return the mean loss of every epoch.
 
     ``augment`` > 0 shifts every training image by a random whole-pixel offset of at most
     ``augment`` pixels per axis, drawn from the seeded generator (default 2: light, it raised
     held-out MNIST accuracy by about 1 point at no cost); 0 trains on the images as given.
+    ``stop``: see :func:`leapfactual.training.fit`.
     """
     if labels.dim() != 1 or labels.dtype not in (torch.int64, torch.int32, torch.uint8):
         raise ValueError(
@@ -177,6 +183,7 @@ def train_classifier(
         checkpoint=checkpoint,
         device=device,
         settings={"loss": "cross_entropy", "augment": augment},
+        stop=stop,
     )
 
 
@@ -193,6 +200,7 @@ def train_regressor(
     checkpoint: PathLike | None = None,
     *,
     device: str | torch.device | None = None,
+    stop: Callable[[int], bool] | None = None,
 ) -> list[float]:
     """Train a one-output network (``num_classes=1``) to regress ``values`` ``[N]`` with
     squared error on the standardised values, then fold the mean and std into its last
@@ -228,6 +236,7 @@ def train_regressor(
         checkpoint=checkpoint,
         device=device,
         settings={"loss": "mse", "augment": augment},
+        stop=stop,
     )
     with torch.no_grad():
         last.weight.mul_(std)

@@ -9,9 +9,10 @@ come from the data (``num_classes``) or from the conditions' width.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -27,6 +28,7 @@ from leapfactual.flow import (
     UNet2DField,
     UniformSource,
     VectorField,
+    cfm_loss,
     train_flow,
 )
 from leapfactual.models import (
@@ -42,6 +44,7 @@ from leapfactual.models import (
 )
 from leapfactual.pipeline.probe import collapse_probe
 from leapfactual.pipeline.settings import ClassifierSettings, FlowSettings, VAESettings
+from leapfactual.pipeline.stopping import held_out_loss, holdout_split, plateau_for, stop_record
 
 PathLike = str | os.PathLike[str]
 PROB_FLOOR = 1e-12
@@ -77,19 +80,37 @@ def fit_vae(
     checkpoint: PathLike | None = None,
     device: str | torch.device | None = None,
     watch: Callable[[Tensor], object] | None = None,
+    record: dict[str, Any] | None = None,
 ) -> nn.Module:
     """A VAE trained on ``images`` ``[N, C, H, W]`` (MSE + beta KL; with
     ``settings.agreement > 0`` also :func:`agreement_term` of ``classifier``) for
-    ``settings.epochs_for(N)`` epochs.
+    ``settings.epochs_for(N)`` epochs, or fewer on a held-out plateau (``settings.patience``;
+    its held-out loss is MSE + beta KL; ``record``: filled with where and why it stopped, see
+    :mod:`leapfactual.pipeline.stopping`).
 
     With ``settings.probe`` the reconstructions of a fixed sample of the images are checked
     once early in training (:func:`~leapfactual.pipeline.probe.collapse_probe`; ``watch``: a
     classifier whose agreement on them is checked too), and training stops with a
     ``ValueError`` naming the fix when they have collapsed."""
     settings = settings.for_images(images.shape[1], images.shape[2])
+    held = None
+    if settings.patience:
+        train_idx, held_idx = holdout_split(len(images), seed)
+        images, held = images[train_idx], images[held_idx]
     settings = replace(settings, epochs=settings.epochs_for(len(images)))
     torch.manual_seed(seed)
     model = build_vae(settings, images.shape[1], images.shape[2])
+    vae = model
+
+    def vae_loss(batch: Sequence[Tensor]) -> Tensor:
+        x = as_float_images(batch[0])
+        return vae.loss(x, torch.Generator(x.device).manual_seed(seed))[0]  # type: ignore[operator]
+
+    plateau = (
+        None
+        if held is None
+        else plateau_for(settings, len(images), held_out_loss(model, vae_loss, [held]), checkpoint)
+    )
     term = None
     if settings.agreement > 0:
         if classifier is None:
@@ -101,7 +122,7 @@ def fit_vae(
     after_epoch = (
         collapse_probe(model, images, settings, watch, outputs) if settings.probe else None
     )
-    with frozen(classifier):
+    with frozen(classifier), layout(model, settings.channels_last):
         train_vae(
             model,  # type: ignore[arg-type]
             images,
@@ -116,7 +137,9 @@ def fit_vae(
             max_grad_norm=settings.max_grad_norm,
             agreement=term,
             after_epoch=after_epoch,
+            stop=plateau,
         )
+    stop_record(settings, len(images), plateau, record)
     return model.eval()
 
 
@@ -181,28 +204,77 @@ def fit_classifier(
     progress: bool = False,
     checkpoint: PathLike | None = None,
     device: str | torch.device | None = None,
+    record: dict[str, Any] | None = None,
 ) -> CNNClassifier:
-    """A CNN classifier trained with cross-entropy on ``(images, labels)``."""
+    """A CNN classifier trained with cross-entropy on ``(images, labels)`` (early stopping on
+    the held-out cross-entropy, without shifts: see :func:`fit_vae`)."""
     if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < num_classes:
         raise ValueError(
             f"labels must lie in 0..{num_classes - 1}, got {int(labels.min())}..{int(labels.max())}"
         )
     torch.manual_seed(seed)
     model = CNNClassifier(images.shape[1], images.shape[2], num_classes, settings.width)
-    train_classifier(
+    images, labels, plateau = _held_out(
         model,
         images,
         labels,
-        settings.epochs_for(len(images)),
-        settings.batch,
-        settings.lr,
+        settings,
         seed,
-        settings.augment,
-        progress,
+        lambda b: F.cross_entropy(model(as_float_images(b[0])), b[1].long()),
         checkpoint,
-        device=device,
     )
+    with layout(model, settings.channels_last):
+        train_classifier(
+            model,
+            images,
+            labels,
+            settings.epochs_for(len(images)),
+            settings.batch,
+            settings.lr,
+            seed,
+            settings.augment,
+            progress,
+            checkpoint,
+            device=device,
+            stop=plateau,
+        )
+    stop_record(settings, len(images), plateau, record)
     return model.eval()
+
+
+@contextmanager
+def layout(model: nn.Module, channels_last: bool) -> Iterator[None]:
+    """Inside the block ``model``'s weights are in the channels-last memory layout when
+    ``channels_last`` (the convolutions then run channels-last); after it, in the usual one."""
+    if not channels_last:
+        yield
+        return
+    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    try:
+        yield
+    finally:
+        model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
+
+
+def _held_out(
+    model: nn.Module,
+    images: Tensor,
+    targets: Tensor,
+    settings: ClassifierSettings | FlowSettings | VAESettings,
+    seed: int,
+    loss: Callable[[Sequence[Tensor]], Tensor],
+    checkpoint: PathLike | None,
+) -> tuple[Tensor, Tensor, Any]:
+    """``(images, targets)`` to train on and the stage's plateau: all of them and None when
+    ``settings.patience`` is 0, else the rest after :func:`holdout_split` and a
+    :class:`~leapfactual.training.Plateau` on ``loss`` over the held-out part."""
+    if not settings.patience:
+        return images, targets, None
+    train_idx, held_idx = holdout_split(len(images), seed)
+    held = [images[held_idx], targets[held_idx]]
+    evaluate = held_out_loss(model, loss, held)
+    plateau = plateau_for(settings, len(train_idx), evaluate, checkpoint)
+    return images[train_idx], targets[train_idx], plateau
 
 
 def fit_regressor(
@@ -214,10 +286,21 @@ def fit_regressor(
     progress: bool = False,
     checkpoint: PathLike | None = None,
     device: str | torch.device | None = None,
+    record: dict[str, Any] | None = None,
 ) -> CNNClassifier:
-    """A one-output CNN trained with squared error to return ``values`` ``[N]``."""
+    """A one-output CNN trained with squared error to return ``values`` ``[N]`` (early
+    stopping on the held-out squared error: see :func:`fit_vae`)."""
     torch.manual_seed(seed)
     model = CNNClassifier(images.shape[1], images.shape[2], 1, settings.width)
+    images, values, plateau = _held_out(
+        model,
+        images,
+        values,
+        settings,
+        seed,
+        lambda b: F.mse_loss(model(as_float_images(b[0]))[:, 0], b[1].float()),
+        checkpoint,
+    )
     train_regressor(
         model,
         images,
@@ -230,7 +313,9 @@ def fit_regressor(
         progress,
         checkpoint,
         device=device,
+        stop=plateau,
     )
+    stop_record(settings, len(images), plateau, record)
     return model.eval()
 
 
@@ -297,31 +382,44 @@ def fit_flow(
     device: str | torch.device | None = None,
     regression: bool = False,
     latent_shape: tuple[int, ...] | None = None,
+    record: dict[str, Any] | None = None,
 ) -> VectorField:
     """A CE-CFM field on ``latents`` conditioned on the annotator's probabilities ``probs``
     ``[N, K]`` (encoded with ``settings.condition``); ``regression``: ``probs`` are a
     regressor's values ``[N, 1]``, encoded standardised by their mean and std (``value``);
-    ``latent_shape``: the flat latents' spatial shape (for ``unet2d``)."""
+    ``latent_shape``: the flat latents' spatial shape (for ``unet2d``). Early stopping on
+    the held-out CFM loss under one fixed noise draw: see :func:`fit_vae`."""
     torch.manual_seed(seed)
     spec = ConditionSpec.of_values(probs) if regression else None
     field = build_field(settings, latents.shape[1], probs.shape[1], spec, latent_shape)
     if device is not None:
         field.to(device)
+    source = flow_source(settings)
+
+    def flow_loss(batch: Sequence[Tensor]) -> Tensor:
+        noise = torch.Generator(batch[0].device).manual_seed(seed)
+        return cfm_loss(field, batch[0], batch[1], noise, source, settings.sigma, "independent")
+
+    latents, conditions, plateau = _held_out(
+        field, latents, field.condition.from_probs(probs), settings, seed, flow_loss, checkpoint
+    )
     train_flow(
         field,
         latents,
-        field.condition.from_probs(probs),
+        conditions,
         settings.epochs_for(len(latents)),
         settings.batch,
         settings.lr,
         lr_milestones=settings.lr_milestones,
-        source=flow_source(settings),
+        source=source,
         sigma=settings.sigma,
         coupling=settings.coupling,  # type: ignore[arg-type]
         seed=seed,
         progress=progress,
         checkpoint=checkpoint,
+        stop=plateau,
     )
+    stop_record(settings, len(latents), plateau, record)
     return field.eval()
 
 
@@ -343,6 +441,7 @@ def fit_flow_for(
     progress: bool = False,
     checkpoint: PathLike | None = None,
     device: str | torch.device | None = None,
+    record: dict[str, Any] | None = None,
 ) -> VectorField:
     """The flow a run fits for ``classifier``: on the latents of ``images`` under ``codec``,
     conditioned on the classifier's outputs on their reconstructions or on ``images``
@@ -359,6 +458,7 @@ def fit_flow_for(
         device=device,
         regression=outputs == "value",
         latent_shape=getattr(codec, "latent_shape", None),
+        record=record,
     )
 
 
@@ -371,14 +471,21 @@ def fit_cvae(
     progress: bool = False,
     checkpoint: PathLike | None = None,
     device: str | torch.device | None = None,
+    record: dict[str, Any] | None = None,
 ) -> ConditionalVAE:
     """The CGM baseline's conditional VAE (always convolutional), on ``images`` under the
-    classifier's ``probs``."""
+    classifier's ``probs`` (early stopping: see :func:`fit_vae`)."""
     settings = replace(settings, kind="conv") if settings.kind == "auto" else settings
     torch.manual_seed(seed)
     model = ConditionalVAE(
         images.shape[1], images.shape[2], settings.latent_dim, probs.shape[1], settings.base_width
     )
+
+    def cvae_loss(batch: Sequence[Tensor]) -> Tensor:
+        x = as_float_images(batch[0])
+        return model.loss(x, batch[1].float(), torch.Generator(x.device).manual_seed(seed))[0]
+
+    images, probs, plateau = _held_out(model, images, probs, settings, seed, cvae_loss, checkpoint)
     train_cvae(
         model,
         images,
@@ -390,7 +497,9 @@ def fit_cvae(
         progress,
         checkpoint,
         device=device,
+        stop=plateau,
     )
+    stop_record(settings, len(images), plateau, record)
     return model.eval()
 
 

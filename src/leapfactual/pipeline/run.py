@@ -11,7 +11,8 @@ Layout::
 
     run.json                 settings, data (resolved spec, shape, classes, fingerprint),
                              SHA-256 of every model file, the user classifier's spec and hash,
-                             measured quality and warnings, versions
+                             measured quality and warnings, where each stage stopped
+                             and why (``stopping``), versions
     split.safetensors/.json  train / test indices into the dataset
     vae.*  [classifier.*]  flow.*  [oracle.*  cvae.*]
     checkpoints/STAGE/       epoch checkpoints while a stage trains (removed when it is done)
@@ -572,6 +573,10 @@ META_SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "flow_classifier": (lambda v: v is None or isinstance(v, str), "null or a SHA-256 text"),
     "vae_classifier": (lambda v: v is None or isinstance(v, str), "null or a SHA-256 text"),
     "vae_steps": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "stopping": (
+        lambda v: _table(v, lambda r: isinstance(r, dict) and isinstance(r.get("reason"), str)),
+        "an object of stage records (epochs, reason, ...)",
+    ),
     "verdict": (
         lambda v: v is None or is_verdict(v),
         "null or an object (level trusted / caution / untrusted, checks)",
@@ -662,7 +667,13 @@ def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.
     cfg, out = run.config, run.directory
     seed = cfg.seed + STAGES.index(stage)
     ckpt = out / "checkpoints" / stage
-    options: dict[str, Any] = {"progress": progress, "checkpoint": ckpt, "device": device}
+    record: dict[str, Any] = {}
+    options: dict[str, Any] = {
+        "progress": progress,
+        "checkpoint": ckpt,
+        "device": device,
+        "record": record,
+    }
     if write:
         subdirectory(out, "checkpoints", stage)  # refuses a planted link: never written through
     train = run.train
@@ -677,8 +688,7 @@ def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.
             watch=run.classifier if _reads_the_data(run) else None,
             **options,
         )
-        epochs = cfg.vae.epochs_for(len(train))
-        run.meta["vae_steps"] = epochs * math.ceil(len(train) / cfg.vae.batch)
+        run.meta["vae_steps"] = record["steps"]
         if guide is not None:
             run.meta["vae_classifier"] = run.classifier_identity
     elif stage == "classifier" and run.outputs == "value":
@@ -712,6 +722,7 @@ def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.
             **options,
         )
         run.meta["flow_classifier"] = run.classifier_identity
+    run.meta.setdefault("stopping", {})[stage] = record
     if write:
         if isinstance(model, VectorField):
             save_field(model, out / stage)

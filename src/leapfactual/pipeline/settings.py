@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 from leapfactual.explain import Blend, Diversity, Inject, check_nonfinite
 from leapfactual.flow import KINDS, Solver
 from leapfactual.models import MIN_SIDE, Preprocess
+from leapfactual.training import check_patience
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -153,6 +154,13 @@ class VAESettings:
       ``epochs`` is raised to reach it (0: exactly ``epochs``).
     - ``probe``: stop training early, with the fix, when the reconstructions collapse (see
       :func:`leapfactual.pipeline.build.fit_vae`).
+    - ``patience``, ``min_improvement``: early stopping (0: off, train exactly the epochs):
+      a tenth of the training images is held out, and training stops once their loss has not
+      fallen by more than ``min_improvement`` of its best for ``patience`` epochs, never
+      before ``min_steps`` steps; ``epochs`` stays the maximum (see
+      :func:`leapfactual.pipeline.build.fit_vae`).
+    - ``channels_last``: train in the channels-last memory layout (the weights are put back in
+      the usual layout after training); ``benchmarks/fit_speed.py`` measures it.
     """
 
     kind: str = "auto"
@@ -168,10 +176,14 @@ class VAESettings:
     work_size: int | None = None
     min_steps: int = 1000
     probe: bool = True
+    patience: int = 0
+    min_improvement: float = 0.01
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
         _choice("vae.kind", self.kind, CODECS)
         _steps("vae", self.min_steps)
+        check_patience("vae", self.patience, self.min_improvement)
         if not (math.isfinite(self.agreement) and self.agreement >= 0):
             raise ValueError(f"vae.agreement must be a finite number >= 0, got {self.agreement}")
         _positive(self, "latent_dim", "epochs", "batch")
@@ -279,6 +291,8 @@ class ClassifierSettings:
     small data; 0: exactly ``epochs``). ``accept_chance``: ``fit`` stops when the classifier
     is no better than chance on the run's labelled held-out images (its CEs would explain
     noise); true explains it all the same (the run's verdict stays ``untrusted``).
+    ``patience``, ``min_improvement``: early stopping on the held-out loss, as
+    :class:`VAESettings` (0: off). ``channels_last``: as :class:`VAESettings`.
     """
 
     spec: str | None = None
@@ -293,10 +307,14 @@ class ClassifierSettings:
     kind: str = "classifier"
     min_steps: int = 500
     accept_chance: bool = False
+    patience: int = 0
+    min_improvement: float = 0.01
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
         _choice("classifier.kind", self.kind, MODEL_KINDS)
         _steps("classifier", self.min_steps)
+        check_patience("classifier", self.patience, self.min_improvement)
         _choice("classifier.outputs", self.outputs, ("logits", "probs"))
         _positive(self, "width", "epochs", "lr", "batch")
         if self.augment < 0:
@@ -323,7 +341,8 @@ class FlowSettings:
     ``reconstruction`` (the VAE's decodings of the training latents, what the explanation loop
     classifies) or ``input`` (the training images themselves, as the paper's reference code).
     ``min_steps``: training takes at least this many optimiser steps (``epochs`` is raised on
-    small data; 0: exactly ``epochs``)."""
+    small data; 0: exactly ``epochs``). ``patience``, ``min_improvement``: early stopping on
+    the held-out CFM loss (a fixed noise draw), as :class:`VAESettings` (0: off)."""
 
     field: str = "mlp"
     width: int = 64
@@ -340,9 +359,12 @@ class FlowSettings:
     source_bounds: tuple[float, float] = (-0.5, 0.5)
     condition_on: str = "reconstruction"
     min_steps: int = 480
+    patience: int = 0
+    min_improvement: float = 0.01
 
     def __post_init__(self) -> None:
         _steps("flow", self.min_steps)
+        check_patience("flow", self.patience, self.min_improvement)
         _choice("flow.field", self.field, FIELDS)
         _choice("flow.condition_on", self.condition_on, CONDITION_ON)
         _choice("flow.activation", self.activation, ACTIVATIONS)

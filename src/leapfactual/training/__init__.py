@@ -17,6 +17,7 @@ from leapfactual.training.checkpoint import (
     tensor_digest,
 )
 from leapfactual.training.loop import StepFn, fit
+from leapfactual.training.plateau import Plateau, check_patience, plateau_epoch
 from leapfactual.training.tracking import (
     TRACKERS,
     MLflowLogger,
@@ -31,6 +32,7 @@ __all__ = [
     "Callback",
     "ExplainBatch",
     "MLflowLogger",
+    "Plateau",
     "Resumed",
     "StepFn",
     "TensorBoardLogger",
@@ -39,10 +41,12 @@ __all__ = [
     "TrainStep",
     "active_callbacks",
     "attached",
+    "check_patience",
     "fingerprint",
     "fit",
     "load_checkpoint",
     "mlflow_uri",
+    "plateau_epoch",
     "save_checkpoint",
     "tensor_digest",
     "tracker",

@@ -115,6 +115,7 @@ def fit(
     max_grad_norm: float | None = None,
     after_epoch: Callable[[int], None] | None = None,
     callbacks: Sequence[Callback] = (),
+    stop: Callable[[int], bool] | None = None,
 ) -> list[float]:
     """Train ``model`` by minimising ``step`` over minibatches of ``data``; return epoch losses.
 
@@ -148,6 +149,9 @@ def fit(
             :class:`TrainEpoch`; ``stage``: the one the block around names, else ``desc``),
             after those attached around the call (:func:`~leapfactual.training.attached`);
             rank 0 only.
+        stop: called with the number of epochs done after ``after_epoch``; True ends training
+            after that epoch, whose checkpoint is written (early stopping: see
+            :class:`~leapfactual.training.Plateau`); it must leave the model as it found it.
 
     Under ``torchrun`` (the process group is joined if need be) every trainable parameter must
     get a gradient from every step, as DDP requires (true of all the project's models); freeze
@@ -263,7 +267,8 @@ def fit(
             callback.on_train_epoch(event)
         if after_epoch is not None:
             after_epoch(done)
-        if checkpoint is not None and (done % checkpoint_every == 0 or done == epochs):
+        halt = stop is not None and stop(done)
+        if checkpoint is not None and (done % checkpoint_every == 0 or done == epochs or halt):
             if ranks.is_main:
                 save_checkpoint(
                     checkpoint,
@@ -276,6 +281,8 @@ def fit(
                     generator=generator,
                 )
             barrier()
+        if halt:
+            break
     model.eval()
     return history
 
