@@ -2,11 +2,17 @@
 
 from dataclasses import replace
 
+from leapfactual.pipeline import FitConfig
 from paper.experiments.trust import (
     CASES,
+    GRID,
+    Case,
     TrustConfig,
     case_by_name,
+    case_data,
+    case_fit,
     run_trust,
+    same_classifier,
     targets,
     write_trust_page,
 )
@@ -38,6 +44,33 @@ def test_a_reduced_grid_writes_verdicts_judge_validity_and_targets(
     page = write_trust_page(result, tmp_path / "trust", "python -m paper trust --cases ...")
     text = page.read_text()
     assert "| vae-1-epoch |" in text and "untrusted" in text and "judge validity" in text
+    assert "- Limits: 2 runs" in text and "Judges' held-out accuracy: digits 28 px" in text
+    assert "The demo run: None (target: trusted): **not met**" in text
+
+
+def test_a_case_copies_a_classifier_only_from_a_run_that_trains_the_same_one(
+    make_tiny_config,
+) -> None:
+    config = TrustConfig(base=make_tiny_config(), shapes_images=8)
+
+    def fit(name: str) -> tuple[Case, FitConfig]:
+        case = case_by_name(name)
+        return case, case_fit(case, config, case_data(case, config))
+
+    demo = fit("demo")
+    for name, same in [
+        ("vae-1-epoch", True),
+        ("agreement", True),
+        ("flow-2-epochs", True),
+        ("small", False),  # other images
+        ("chance", False),  # other labels
+        ("shapes-32", False),
+    ]:
+        assert same_classifier(*fit(name), *demo) is same, name
+    assert same_classifier(*fit("shapes-32-conv"), *fit("shapes-32"))
+    assert not same_classifier(*fit("shapes-48-small-work"), *fit("shapes-32"))
+    shapes = fit("shapes-32")[1]
+    assert shapes.vae.work_size == 16 and fit("shapes-32-conv")[1].vae.work_size is None
 
 
 def test_every_case_has_a_unique_name_and_stops_on_an_unknown_one(cli) -> None:
@@ -45,3 +78,6 @@ def test_every_case_has_a_unique_name_and_stops_on_an_unknown_one(cli) -> None:
     done = cli("trust", "--cases", "demo,nope")
     assert done.returncode == 2 and "unknown case 'nope'" in done.stderr
     assert replace(TrustConfig(), limit=3).limit == 3
+    assert set(GRID) <= {c.name for c in CASES}
+    described = cli("trust", "--help").stdout
+    assert all(c.name in described for c in CASES)
