@@ -479,9 +479,10 @@ def write_trust_page(result: TrustResult, stem: str | Path, command: str) -> Pat
             "share is known to about +-0.05); the models at half the default widths; the 32 px "
             f"shapes' residual VAE works at {SHAPES_WORK_SIZE} px (default: 32); a run whose "
             "classifier an earlier run of the grid trained with the same data, seed and settings "
-            "copies it (the same weights). Sized for about 35 minutes on a loaded 2-core machine "
-            "(the issue allows an hour on an idle one): fewer runs, CEs and pixels than it "
-            "allows; the cases left out are listed by `python -m paper trust --help`.",
+            "copies it (the same weights). Aimed at 35 minutes on a 2-core machine shared with "
+            f"other jobs (it took {result.seconds / 60:.0f}; the issue allows an hour on an "
+            "idle one): fewer runs, CEs and pixels than that allows; the cases left out are "
+            "listed by `python -m paper trust --help`.",
             f"Judge: a CNN of width {config.judge_width}, another seed, "
             f"{config.judge_epochs} epoch(s), trained on the MNIST training split or on "
             f"{config.judge_images} colour shapes of another seed; judge validity = the judge "
