@@ -23,9 +23,14 @@ def trust(
         Path, typer.Option(help="Where the grid's runs are fitted (reused when run again).")
     ] = Path("runs/trust/runs"),
     cases: Annotated[
-        str, typer.Option(help="Comma-separated cases of the grid (empty: all).")
+        str,
+        typer.Option(
+            help="Comma-separated cases (empty: the grid: demo, vae-1-epoch, flow-2-epochs, "
+            "small, agreement, chance, shapes-32, shapes-32-conv, shapes-32-agreement, "
+            "shapes-48-small-work; also: small-defaults, blurry)."
+        ),
     ] = "",
-    limit: Limit = 200,
+    limit: Limit = 100,
     device: Device = None,
 ) -> None:
     """Weakened runs (short training, little data, the wrong codec, a classifier at chance,

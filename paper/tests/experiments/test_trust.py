@@ -1,12 +1,19 @@
-"""The trust grid at a reduced size: real runs of two cases with tiny models, one judge."""
+"""The trust grid at a reduced size: real runs of tiny colour shapes with tiny models."""
 
 from dataclasses import replace
 
+from leapfactual.pipeline import FitConfig
 from paper.experiments.trust import (
     CASES,
+    GRID,
+    Case,
     TrustConfig,
     case_by_name,
+    case_data,
+    case_fit,
+    run_case,
     run_trust,
+    same_classifier,
     targets,
     write_trust_page,
 )
@@ -16,28 +23,63 @@ def test_a_reduced_grid_writes_verdicts_judge_validity_and_targets(
     make_tiny_config, tmp_path
 ) -> None:
     config = TrustConfig(
-        cases=("vae-1-epoch", "chance"),
-        limit=16,
+        cases=("shapes-32", "shapes-32-conv"),
+        limit=8,
+        shapes_images=96,
+        judge_images=96,
         judge_epochs=1,
         judge_width=8,
         base=make_tiny_config(),
     )
     result = run_trust(tmp_path / "runs", config)
     rows = {r.case.name: r for r in result.rows}
-    assert set(rows) == {"vae-1-epoch", "chance"}
-    assert rows["vae-1-epoch"].verdict is not None
-    assert rows["vae-1-epoch"].verdict.level == "untrusted"  # one epoch of the codec
-    chance = rows["chance"]  # shuffled labels: stopped at chance, or not trusted
-    assert chance.stopped is not None or chance.verdict.level != "trusted"  # type: ignore[union-attr]
-    for row in result.rows:
+    assert list(rows) == ["shapes-32", "shapes-32-conv"]
+    assert rows["shapes-32"].shared is None and rows["shapes-32-conv"].shared == "shapes-32"
+    for row in result.rows:  # a VAE of one epoch on 76 images: a few steps
+        assert row.verdict is not None and row.verdict.level == "untrusted"
+        assert "training_steps" in {c.name for c in row.verdict.reasons}
         assert 0 <= row.judge_validity <= 1 and 0 <= row.robust_validity <= row.validity
+    chance = run_case(  # shuffled labels: stopped at the chance check, or not trusted
+        Case("chance-shapes", "shuffled", data="shapes", labels="shuffled"),
+        tmp_path / "runs",
+        config,
+        result.judges,
+    )
+    assert chance.stopped is not None or chance.verdict.level != "trusted"  # type: ignore[union-attr]
+    assert chance.shared is None  # other labels: its own classifier
     met = targets(result)
-    assert met["demo"] is None and set(met) == {
-        "trusted_below_floor", "good", "good_untrusted", "demo",
-    }  # fmt: skip
+    assert met == {"trusted_below_floor": [], "good": 0, "good_untrusted": [], "demo": None}
     page = write_trust_page(result, tmp_path / "trust", "python -m paper trust --cases ...")
     text = page.read_text()
-    assert "| vae-1-epoch |" in text and "untrusted" in text and "judge validity" in text
+    assert "| shapes-32-conv |" in text and "| shapes-32 |" in text
+    assert "- Limits: 2 runs" in text and "Judges' held-out accuracy: shapes 32 px" in text
+    assert "The demo run: None (target: trusted): **not met**" in text
+    assert "target: none): **met**" in text
+
+
+def test_a_case_copies_a_classifier_only_from_a_run_that_trains_the_same_one(
+    make_tiny_config,
+) -> None:
+    config = TrustConfig(base=make_tiny_config(), shapes_images=8)
+
+    def fit(name: str) -> tuple[Case, FitConfig]:
+        case = case_by_name(name)
+        return case, case_fit(case, config, case_data(case, config))
+
+    demo = fit("demo")
+    for name, same in [
+        ("vae-1-epoch", True),
+        ("agreement", True),
+        ("flow-2-epochs", True),
+        ("small", False),  # other images
+        ("chance", False),  # other labels
+        ("shapes-32", False),
+    ]:
+        assert same_classifier(*fit(name), *demo) is same, name
+    assert same_classifier(*fit("shapes-32-conv"), *fit("shapes-32"))
+    assert not same_classifier(*fit("shapes-48-small-work"), *fit("shapes-32"))
+    shapes = fit("shapes-32")[1]
+    assert shapes.vae.work_size == 16 and fit("shapes-32-conv")[1].vae.work_size is None
 
 
 def test_every_case_has_a_unique_name_and_stops_on_an_unknown_one(cli) -> None:
@@ -45,3 +87,6 @@ def test_every_case_has_a_unique_name_and_stops_on_an_unknown_one(cli) -> None:
     done = cli("trust", "--cases", "demo,nope")
     assert done.returncode == 2 and "unknown case 'nope'" in done.stderr
     assert replace(TrustConfig(), limit=3).limit == 3
+    assert set(GRID) <= {c.name for c in CASES}
+    described = cli("trust", "--help").stdout
+    assert all(c.name in described for c in CASES)
