@@ -41,6 +41,7 @@ from torch import nn
 
 from leapfactual.audit import RELIANT, CFKDSettings, audit_run, make_teacher, repair_run
 from leapfactual.data import ConfoundedTask, Dataset, confounded_digits, load_dataset
+from leapfactual.explain import Explanation
 from leapfactual.io import write_json
 from leapfactual.pipeline import (
     ClassifierSettings,
@@ -127,8 +128,19 @@ def tint_verdict(rows: Sequence[Any], klass: int) -> tuple[bool, str]:
     return reliant, "; ".join(listed) or "no candidate"
 
 
-def _candidates(rows: Sequence[Any]) -> str:
-    return "; ".join(f"{r.finding.label} toward {r.finding.name}" for r in rows) or "none"
+def colour_needed(
+    model: Callable[[torch.Tensor], Any], exp: Explanation, klass: int
+) -> tuple[float | None, float | None]:
+    """Ground truth for the tint: the mean probability of ``klass`` on the valid CEs toward
+    it, and on the same CEs with their colour taken out (each pixel's channels set to their
+    mean); None without such CEs."""
+    mine = (exp.target.cpu() == klass) & exp.valid.cpu()
+    if not bool(mine.any()):
+        return None, None
+    x_cf = exp.x_cf.detach().cpu()[mine]
+    grey = x_cf.mean(1, keepdim=True).expand_as(x_cf)
+    p = predict_probs(model, x_cf)[:, klass].mean()
+    return float(p), float(predict_probs(model, grey)[:, klass].mean())
 
 
 def run_patch(cfg: ShortcutsConfig, seed: int, folder: Path, log: Callable[[str], None],
@@ -201,8 +213,12 @@ def run_tint(cfg: ShortcutsConfig, seed: int, folder: Path, log: Callable[[str],
         audited = audit_run(run, folder / f"tint-{name}-audit", limit=cfg.audit_limit, seed=seed)
         reliant, listed = tint_verdict(audited.reliance, CLASS)
         assert run.classifier is not None
-        row.update({f"tint_{name}_flagged": reliant, f"tint_{name}_listed": listed,
-                    f"tint_{name}_flips": flips(run.classifier, task)})  # fmt: skip
+        with_colour, greyed = colour_needed(run.classifier, audited.explanation, CLASS)
+        row.update({
+            f"tint_{name}_flagged": reliant, f"tint_{name}_listed": listed,
+            f"tint_{name}_flips": flips(run.classifier, task),
+            f"tint_{name}_p_ces": with_colour, f"tint_{name}_p_greyed": greyed,
+        })  # fmt: skip
     row["tint_told_apart"] = row["tint_reliant_flagged"] and not row["tint_blind_flagged"]
     return row
 
@@ -351,13 +367,23 @@ def write_shortcuts_page(result: ShortcutsResult, stem: str | Path, command: str
         f"The audit calls a model tint-reliant when it lists a global-edit candidate toward "
         f"class {CLASS} that the model relies on (transplant reliance at least {RELIANT:.0%}).",
         "",
-        "| seed | tint model: verdict | its candidates (reliance) | flips | tint-blind model: "
-        "verdict | its candidates (reliance) | flips | told apart |",
-        "|---|---|---|---|---|---|---|---|",
+        "| seed | tint model: verdict | its candidates (reliance) | flips | p(8) of its CEs "
+        "toward 8, greyed | tint-blind model: verdict | its candidates (reliance) | flips | "
+        "p(8) of its CEs toward 8, greyed | told apart |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *(f"| {r['seed']} | {_reliant(r['tint_reliant_flagged'])} | {r['tint_reliant_listed']} "
-          f"| {_num(r['tint_reliant_flips'])} | {_reliant(r['tint_blind_flagged'])} | "
-          f"{r['tint_blind_listed']} | {_num(r['tint_blind_flips'])} | "
+          f"| {_num(r['tint_reliant_flips'])} | {_pair(r, 'reliant')} | "
+          f"{_reliant(r['tint_blind_flagged'])} | {r['tint_blind_listed']} | "
+          f"{_num(r['tint_blind_flips'])} | {_pair(r, 'blind')} | "
           f"{'yes' if r['tint_told_apart'] else 'no'} |" for r in rows),
+        "",
+        "Flips: share of clean decorrelated test images whose prediction changes when the tint "
+        "is added (ground truth). p(8) of its CEs toward 8, greyed: the model's mean "
+        "probability of class 8 on the valid CEs toward 8 of its audit, then on the same CEs "
+        "with every pixel's channels set to their mean (the colour taken out): where it "
+        "falls, the CEs need the colour. The audit names one place per CE, the part whose "
+        "reversal lowers the target probability most; a colour change the CEs need beside "
+        "their stroke changes is listed only where it is that part.",
     ]  # fmt: skip
     return write_page(
         page,
@@ -384,6 +410,10 @@ def write_shortcuts_page(result: ShortcutsResult, stem: str | Path, command: str
             ("The tint: a non-local shortcut", tint),
         ],
     )
+
+
+def _pair(row: dict[str, Any], name: str) -> str:
+    return f"{_num(row.get(f'tint_{name}_p_ces'))} -> {_num(row.get(f'tint_{name}_p_greyed'))}"
 
 
 def _first(rows: Sequence[dict[str, Any]], key: str) -> str:

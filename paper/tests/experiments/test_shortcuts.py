@@ -5,10 +5,12 @@ import torch
 
 from leapfactual.audit import Finding
 from leapfactual.data import confounded_digits, load_dataset
+from leapfactual.explain import Explanation
 from leapfactual.report import NOTE
 from paper.experiments.shortcuts import (
     ShortcutsConfig,
     ShortcutsResult,
+    colour_needed,
     flips,
     targets,
     tint_verdict,
@@ -58,6 +60,8 @@ def row(seed: int, flips_after: float, refused: bool, apart: bool, agrees: bool)
         "tint_reliant_flagged": apart, "tint_reliant_listed": "global: colour toward 8: 70%",
         "tint_reliant_flips": 0.9, "tint_blind_flagged": False, "tint_blind_listed": "none",
         "tint_blind_flips": 0.01, "tint_told_apart": apart, "seconds": 60.0,
+        "tint_reliant_p_ces": 0.9, "tint_reliant_p_greyed": 0.1, "tint_blind_p_ces": 0.8,
+        "tint_blind_p_greyed": None,
     }  # fmt: skip
 
 
@@ -102,7 +106,10 @@ def test_the_page_leads_with_its_limits_and_states_each_target(tmp_path) -> None
         "| the tint model told apart from a tint-blind one in every seed | 1 of 2 | not met |"
         in text
     )
-    assert "the teacher / shares" in text  # a message's bar does not break the table
+    assert "the teacher / shares" in text
+    assert (
+        "| 0.900 -> 0.100 |" in text and "| 0.800 -> - |" in text
+    )  # a message's bar does not break the table
     assert "| 0 | repaired | cell r0c0 toward 8 | 40% | 5% | 10% |" in text
     assert json.loads((tmp_path / "sc.json").read_text())["rows"][1]["flips_after"] == 0.18
 
@@ -112,3 +119,20 @@ def test_the_config_refuses_no_seeds_and_no_images() -> None:
         ShortcutsConfig(seeds=())
     with pytest.raises(ValueError, match="audit_limit must be positive"):
         ShortcutsConfig(audit_limit=0)
+
+
+def test_colour_needed_greys_the_ces_toward_the_class() -> None:
+    def red_model(x: torch.Tensor) -> torch.Tensor:  # class 8 iff red exceeds green
+        red = (x[:, 0] - x[:, 1]).flatten(1).mean(1) > 0.05
+        return torch.nn.functional.one_hot(torch.where(red, 8, 0), 10).float()
+
+    x = torch.rand(4, 3, 8, 8)
+    x_cf = x.clone()
+    x_cf[:, 1:] *= 0.2  # tinted red
+    target = torch.tensor([8, 8, 8, 3])
+    probs = red_model(x).softmax(1)
+    exp = Explanation(method="by hand", x=x, x_cf=x_cf, source=torch.zeros(4, dtype=torch.long),
+                      target=target, probs=probs, probs_cf=red_model(x_cf).softmax(1))  # fmt: skip
+    with_colour, greyed = colour_needed(red_model, exp, 8)
+    assert with_colour is not None and greyed is not None and with_colour > greyed
+    assert colour_needed(red_model, exp, 5) == (None, None)

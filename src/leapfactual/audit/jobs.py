@@ -701,7 +701,7 @@ def repair_run(
         )  # fmt: skip
         log("auditing the repaired run (out/audit-after): the verdict's measurements")
         again = audit_run(
-            load_run(repaired, device=device or "cpu"), folder / "audit-after",
+            load_run(repaired, fitted.dataset, device=device or "cpu"), folder / "audit-after",
             limit=audit_limit, seed=settings.seed, force=True, device=device, log=log,
         )  # fmt: skip
         for old, teacher_row in zip(audited.reliance, pre, strict=True):
