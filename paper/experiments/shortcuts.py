@@ -191,7 +191,9 @@ def run_patch(cfg: ShortcutsConfig, seed: int, folder: Path, log: Callable[[str]
                   for r in done.reliance],
     )  # fmt: skip
     log(f"seed {seed}: the repaired run audited again, as `leapfactual audit` does")
-    again = audit_run(done.run, folder / "reaudit", limit=cfg.audit_limit, seed=seed, log=log)
+    again = audit_run(
+        done.run, folder / "reaudit", limit=cfg.audit_limit, seed=seed, force=True, log=log
+    )  # a fresh audit each time: the repaired run is written anew on every call
     ours = json.loads((out / "audit-after" / "summary.json").read_text(encoding="utf-8"))
     theirs = json.loads((again.out / "summary.json").read_text(encoding="utf-8"))
     row["reaudit_agrees"] = ours == theirs
