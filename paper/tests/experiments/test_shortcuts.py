@@ -53,7 +53,7 @@ def row(seed: int, flips_after: float, refused: bool, apart: bool, agrees: bool)
         "seed": seed, "accuracy": 0.6, "flips": 0.8, "test_images": 1000, "p_train": 0.95,
         "patch_size": 5, "oracle_refused": refused, "oracle_message": "the teacher | shares",
         "verdict": "repaired", "reason": "reliance below 20%", "labels": 40, "rounds": 3,
-        "accuracy_after": 0.9, "flips_after": flips_after, "repair_seconds": 12.0,
+        "accuracy_after": 0.9, "flips_after": flips_after, "cfkd_seconds": 12.0,
         "reliance": [{"label": "cell r0c0", "name": "8", "before": 0.4, "after_same": 0.05,
                       "after_own": 0.1, "after": 0.1, "teacher": 0.0}],
         "reaudit_agrees": agrees, "reaudit_command": "leapfactual audit R --out DIR",
