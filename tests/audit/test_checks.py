@@ -6,13 +6,18 @@ import torch
 from leapfactual.audit import ModelTeacher, RuleTeacher, necessity
 from leapfactual.audit.checks import (
     CandidateReliance,
+    after_repair,
+    candidates,
     check_teacher,
+    load_candidates,
+    measure_candidates,
     measure_reliance,
     model_labeller,
     repair_verdict,
+    save_candidates,
     teacher_labeller,
 )
-from leapfactual.audit.transplant import Finding, class_findings
+from leapfactual.audit.transplant import Donors, Finding, class_findings
 from tests.audit.test_transplant import add_patch, centre_rule, explained, objects, patch_rule
 
 NAMES = ["0", "1"]
@@ -69,3 +74,59 @@ def row(before: float, after: float) -> CandidateReliance:
 def test_the_repair_verdict(rows, verdict) -> None:
     got, reason = repair_verdict(rows)
     assert got == verdict and reason
+
+
+def test_after_repair_takes_the_larger_of_the_same_changes_and_the_own_ces() -> None:
+    """The known case: the same transplants moved 8 % after the repair, the repaired model's
+    own CEs at the same place 23 %; the verdict must not say repaired."""
+    finding = Finding(1, "1", "toward", "r3c3", 0.9, 10, True)
+    before = [
+        CandidateReliance(finding, {"model": 0.37, "teacher": 0.0}, {"model": 9, "teacher": 9})
+    ]
+    same = [CandidateReliance(finding, {"model": 0.08}, {"model": 9})]
+    own = [CandidateReliance(finding, {"model": 0.23}, {"model": 9})]
+    rows = after_repair(before, same, own)
+    assert rows[0].values == {"teacher": 0.0, "before": 0.37, "after_same": 0.08,
+                              "after_own": 0.23, "after": 0.23}  # fmt: skip
+    assert repair_verdict(rows)[0] == "partly"
+    quiet = after_repair(before, same, [CandidateReliance(finding, {"model": 0.05}, {"model": 9})])
+    assert quiet[0].values["after"] == 0.08 and repair_verdict(quiet)[0] == "repaired"
+    alone = after_repair(before, same, [])  # the new audit no longer finds the candidate
+    assert alone[0].values["after"] == 0.08 and "after_own" not in alone[0].values
+
+
+def test_a_new_candidate_after_the_repair_keeps_the_verdict_from_repaired() -> None:
+    finding = Finding(1, "1", "toward", "r3c3", 0.9, 10, True)
+    elsewhere = Finding(0, "0", "toward", "global: brightness", 0.8, 10, True)
+    before = [CandidateReliance(finding, {"model": 0.9}, {"model": 9})]
+    same = [CandidateReliance(finding, {"model": 0.0}, {"model": 9})]
+    new = [CandidateReliance(elsewhere, {"model": 0.6}, {"model": 9})]
+    rows = after_repair(before, same, new)
+    assert len(rows) == 2 and rows[1].values == {"after": 0.6}
+    verdict, reason = repair_verdict(rows)
+    assert verdict == "partly" and "new after the repair: global: brightness toward 0" in reason
+    harmless = [CandidateReliance(elsewhere, {"model": 0.1}, {"model": 9})]
+    assert repair_verdict(after_repair(before, same, harmless))[0] == "repaired"
+
+
+def test_candidates_are_saved_and_loaded_with_their_donors(tmp_path) -> None:
+    exp, nec, findings = audit_of_patch_model()
+    pairs = candidates(exp, nec, findings)
+    tinted = Finding(0, "0", "toward", "global: brightness", 0.5, 4, True)
+    pairs.append((tinted, Donors(0, "brightness", params=torch.rand(4, 1))))
+    save_candidates(tmp_path / "candidates", pairs)
+    loaded = load_candidates(tmp_path / "candidates")
+    assert [f for f, _ in loaded] == [f for f, _ in pairs]
+    for (_, got), (_, want) in zip(loaded, pairs, strict=True):
+        assert got.edit == want.edit and got.target == want.target
+        held, wanted = (
+            (got.changes, want.changes) if want.edit is None else (got.params, want.params)
+        )
+        assert held is not None and wanted is not None and torch.equal(held, wanted)
+    images, labels = objects(8), torch.zeros(8, dtype=torch.long)
+    label = {"model": model_labeller(patch_rule)}
+    assert [r.values for r in measure_candidates(label, loaded[:1], images, labels, (0.0, 1.0))] \
+        == [r.values for r in measure_reliance(label, exp, nec, findings, images, labels,
+                                               (0.0, 1.0))]  # fmt: skip
+    save_candidates(tmp_path / "none", [])
+    assert load_candidates(tmp_path / "none") == []

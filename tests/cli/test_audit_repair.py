@@ -1,6 +1,7 @@
 import json
 import shlex
 import shutil
+from dataclasses import replace
 
 import torch
 
@@ -29,7 +30,21 @@ def test_audit_writes_every_part_and_resumes(cli, tiny_run, tmp_path) -> None:
     assert fresh.returncode == 0, fresh.stderr
 
 
-def test_repair_with_a_model_teacher_resumes(cli, tiny_run, tmp_path) -> None:
+def every_place_a_candidate(monkeypatch) -> None:
+    """The tiny run learnt no shortcut: make every place CEs toward a class need a candidate,
+    so that a repair has reliance figures to check."""
+    import leapfactual.audit.jobs as jobs
+    import leapfactual.audit.transplant as transplant
+
+    found = jobs.class_findings
+    monkeypatch.setattr(transplant, "CONCENTRATED", 0.0)
+    monkeypatch.setattr(
+        jobs, "class_findings", lambda *a, **k: [replace(f, outside=True) for f in found(*a, **k)]
+    )
+
+
+def test_repair_with_a_model_teacher_resumes(cli, tiny_run, tmp_path, monkeypatch) -> None:
+    every_place_a_candidate(monkeypatch)
     out = tmp_path / "repair"
     spec = str(tiny_run.directory / "classifier")  # the model itself: shares any shortcut
     args = ["repair", str(tiny_run.directory), "--out", str(out), "--teacher", "model",
@@ -42,12 +57,30 @@ def test_repair_with_a_model_teacher_resumes(cli, tiny_run, tmp_path) -> None:
     assert f"verdict: {record['verdict']}" in done.stdout and "cost: " in done.stdout
     assert "**Verdict: " in (out / "repair.md").read_text()
     assert "<strong>Verdict: " in (out / "repair.html").read_text()
-    # the repaired model is a run: one command audits it
+    # the repaired model is a run: one command audits it, and on the repair's seed and limit
+    # measures the very numbers the verdict was read from
     repaired = json.loads((out / "run" / "run.json").read_text())
     assert repaired["repaired_from"]["verdict"] == record["verdict"]
-    audited = cli("audit", str(out / "run"), "--out", str(tmp_path / "after"), "--limit", "2")
+    audited = cli("audit", str(out / "run"), "--out", str(tmp_path / "after"), "--limit", "3",
+                  "--seed", "0")  # fmt: skip
     assert audited.returncode == 0, audited.stderr
+    assert "--limit 3 --seed 0" in done.stdout
     assert "Run verdict: not recorded" in (tmp_path / "after" / "audit.md").read_text()
+    again = json.loads((tmp_path / "after" / "summary.json").read_text())
+    assert again == json.loads((out / "audit-after" / "summary.json").read_text())
+    same = {(r["candidate"]["class"], r["candidate"]["place"]): r["reliance"]["model"]
+            for r in again["candidates_before_repair"]}  # fmt: skip
+    own = {(r["candidate"]["class"], r["candidate"]["place"]): r["reliance"]["model"]
+           for r in again["candidates"]}  # fmt: skip
+    kept = [r for r in record["reliance"] if "before" in r["reliance"]]
+    assert kept and len(kept) == len(same)
+    for row in record["reliance"]:
+        key = (row["candidate"]["class"], row["candidate"]["place"])
+        if key in same:
+            assert row["reliance"]["after_same"] == same[key]
+            assert row["reliance"].get("after_own") == own.get(key)
+        measured = [v for v in (same.get(key), own.get(key)) if v is not None]
+        assert row["reliance"]["after"] == (max(measured) if measured else None)
     explained = cli("explain", str(out / "run"), "--out", str(tmp_path / "exp"), "--limit", "2")
     assert explained.returncode == 0, explained.stderr
     assert 0 <= record["after"]["worst_class"] <= record["after"]["accuracy"] <= 1

@@ -4,11 +4,11 @@
 def test_shortcuts_passes_options_to_the_benchmark(cli, monkeypatch, tmp_path) -> None:
     seen = {}
 
-    def run(cfg, log, device, parts):
-        seen.update(cfg=cfg, device=device, parts=parts)
+    def run(cfg, folder, log):
+        seen.update(cfg=cfg, folder=folder)
         from paper.experiments.shortcuts import ShortcutsResult
 
-        return ShortcutsResult(cfg, [], 60.0, {})
+        return ShortcutsResult(cfg, [], 60.0)
 
     def write(result, stem, command):
         seen.update(stem=stem, command=command)
@@ -16,13 +16,16 @@ def test_shortcuts_passes_options_to_the_benchmark(cli, monkeypatch, tmp_path) -
 
     monkeypatch.setattr("paper.experiments.shortcuts.run_shortcuts", run)
     monkeypatch.setattr("paper.experiments.shortcuts.write_shortcuts_page", write)
-    args = ["--seeds", "4", "--imbalances", "1,0.5", "--limit", "7", "--rounds", "2"]
-    done = cli("shortcuts", "--out", str(tmp_path / "s"), *args, "--per-round", "9", "--device",
-               "cpu")  # fmt: skip
+    monkeypatch.setattr("paper.experiments.shortcuts.targets", lambda r: [("t", "1 of 1", True)])
+    args = ["--seeds", "4", "--limit", "7", "--rounds", "2", "--per-round", "9"]
+    done = cli("shortcuts", "--out", str(tmp_path / "s"), *args)
     assert done.returncode == 0, done.stderr
     cfg = seen["cfg"]
-    assert cfg.seeds == (4,) and cfg.imbalances == (1.0, 0.5) and cfg.audit_limit == 7
-    assert cfg.cfkd.rounds == 2 and cfg.cfkd.per_round == 9 and seen["device"] == "cpu"
-    assert seen["parts"] == f"{tmp_path / 's'}.parts" and seen["stem"] == tmp_path / "s"
-    bad = cli("shortcuts", "--imbalances", "1,half")
-    assert bad.returncode == 2 and "imbalances must be comma-separated" in bad.stderr
+    assert cfg.seeds == (4,) and cfg.audit_limit == 7
+    assert cfg.cfkd.rounds == 2 and cfg.cfkd.per_round == 9
+    assert seen["folder"] == f"{tmp_path / 's'}.parts" and seen["stem"] == tmp_path / "s"
+    assert "met      t: 1 of 1" in done.stdout
+    defaults = cli("shortcuts", "--out", str(tmp_path / "d"))
+    assert defaults.returncode == 0 and seen["cfg"].cfkd.rounds == 3  # repair's default
+    bad = cli("shortcuts", "--seeds", "1,1")
+    assert bad.returncode == 2 and "seed" in bad.stderr

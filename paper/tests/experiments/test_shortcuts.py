@@ -1,108 +1,138 @@
 import json
-import math
 
+import pytest
 import torch
 
-from leapfactual.audit import CFKDSettings, Necessity
-from leapfactual.pipeline import ClassifierSettings, FitConfig, FlowSettings, VAESettings
+from leapfactual.audit import Finding
+from leapfactual.data import confounded_digits, load_dataset
+from leapfactual.explain import Explanation
 from leapfactual.report import NOTE
 from paper.experiments.shortcuts import (
-    CEILING,
-    CONFOUNDED,
-    PLAIN,
-    RULE,
-    SETTINGS,
     ShortcutsConfig,
     ShortcutsResult,
-    nuisance_cell_rank,
-    nuisance_first,
-    run_shortcuts,
-    verdicts,
+    colour_needed,
+    flips,
+    targets,
+    tint_verdict,
     write_shortcuts_page,
 )
 
-TINY = FitConfig(
-    vae=VAESettings(latent_dim=8, width=8, epochs=1, min_steps=0),
-    classifier=ClassifierSettings(width=8, epochs=2, min_steps=0),
-    flow=FlowSettings(epochs=2, min_steps=0),
-)
-CFG = ShortcutsConfig(
-    seeds=(0,),
-    imbalances=(1.0,),
-    n_base=400,
-    audit_limit=3,
-    cfkd=CFKDSettings(rounds=1, per_round=16, epochs=1),
-    models=TINY,
-    oracle=ClassifierSettings(width=8, epochs=1, min_steps=0),
-)
-KEYS = ("accuracy", "auroc", "worst_class", "accuracy_absent", "flip", "pulled")
+
+class Row:
+    """A reliance row as the audit gives it (``finding``, ``values["model"]``)."""
+
+    def __init__(self, klass: int, place: str, value: float) -> None:
+        self.finding = Finding(klass, str(klass), "toward", place, 0.5, 10, True)
+        self.values = {"model": value}
 
 
-def test_reduced_benchmark_rows_resume_and_page(tmp_path) -> None:
-    logs: list[str] = []
-    result = run_shortcuts(CFG, log=logs.append, device="cpu", parts=tmp_path / "parts")
-    assert [r["setting"] for r in result.rows] == list(SETTINGS)
-    for row in result.rows:
-        assert row["variant"] == "balanced" and row["seed"] == 0
-        assert all(0.0 <= row[k] <= 1.0 for k in KEYS), row
-        assert math.isnan(row["audit_first"]) or 0.0 <= row["audit_first"] <= 1.0
-        assert row["labels"] <= row["added"] or row["setting"] == PLAIN
-    by = {r["setting"]: r for r in result.rows}
-    assert by[CONFOUNDED]["labels"] == by[CEILING]["labels"] == by[PLAIN]["labels"] == 0
-    assert by[RULE]["history"][0]["round"] == 0 and "losses" not in by[RULE]["history"][0]
-    assert set(result.maps) == {f"balanced: {m}, {d}" for m in (CONFOUNDED, CEILING)
-                                for d in ("toward", "from")}  # fmt: skip
-    again = run_shortcuts(CFG, log=logs.append, device="cpu", parts=tmp_path / "parts")
-    assert any("already done" in line for line in logs)
-    assert json.dumps(again.rows, default=str) == json.dumps(result.rows, default=str)
-    page = write_shortcuts_page(result, tmp_path / "sc", "leapfactual shortcuts --out x")
+def test_the_tint_verdict_needs_a_relied_on_global_candidate_toward_the_class() -> None:
+    reliant, listed = tint_verdict([Row(8, "global: colour", 0.6), Row(3, "r0c0", 0.9)], 8)
+    assert reliant and listed == "global: colour toward 8: 60%; cell r0c0 toward 3: 90%"
+    assert not tint_verdict([Row(8, "global: colour", 0.1)], 8)[0]  # listed, not relied on
+    assert not tint_verdict([Row(8, "r0c0", 0.9)], 8)[0]  # a cell is no tint
+    assert not tint_verdict([Row(7, "global: brightness", 0.9)], 8)[0]  # another class
+    assert tint_verdict([], 8) == (False, "no candidate")
+
+
+def test_flips_count_predictions_the_nuisance_changes() -> None:
+    base = load_dataset("mnist5k")
+    task = confounded_digits(base.subset(torch.arange(200)), seed=0)
+    patch = task.nuisance_mask(task.test_clean.images[:1])[0, 0]
+
+    def patch_model(x: torch.Tensor) -> torch.Tensor:  # class 8 iff the patch is there
+        on = x[:, 0][:, patch].mean(1) > 0.5
+        return torch.nn.functional.one_hot(torch.where(on, 8, 0), 10).float()
+
+    assert flips(patch_model, task) == 1.0
+    assert flips(lambda x: torch.zeros(len(x), 10), task) == 0.0
+
+
+def row(seed: int, flips_after: float, refused: bool, apart: bool, agrees: bool) -> dict:
+    return {
+        "seed": seed, "accuracy": 0.6, "flips": 0.8, "test_images": 1000, "p_train": 0.95,
+        "patch_size": 5, "oracle_refused": refused, "oracle_message": "the teacher | shares",
+        "verdict": "repaired", "reason": "reliance below 20%", "labels": 40, "rounds": 3,
+        "accuracy_after": 0.9, "flips_after": flips_after, "cfkd_seconds": 12.0,
+        "reliance": [{"label": "cell r0c0", "name": "8", "before": 0.4, "after_same": 0.05,
+                      "after_own": 0.1, "after": 0.1, "teacher": 0.0}],
+        "reaudit_agrees": agrees, "reaudit_command": "leapfactual audit R --out DIR",
+        "tint_reliant_flagged": apart, "tint_reliant_listed": "global: colour toward 8: 70%",
+        "tint_reliant_flips": 0.9, "tint_blind_flagged": False, "tint_blind_listed": "none",
+        "tint_blind_flips": 0.01, "tint_told_apart": apart, "seconds": 60.0,
+        "tint_reliant_p_ces": 0.9, "tint_reliant_p_greyed": 0.1, "tint_blind_p_ces": 0.8,
+        "tint_blind_p_greyed": None,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rows", "met"),
+    [
+        (
+            [
+                row(0, 0.05, True, True, True),
+                row(1, 0.08, True, True, True),
+                row(2, 0.3, True, True, True),
+            ],
+            [True, True, True, True],
+        ),
+        (
+            [
+                row(0, 0.05, True, True, True),
+                row(1, 0.18, False, False, False),
+                row(2, 0.3, True, True, True),
+            ],
+            [False, False, False, False],
+        ),
+    ],
+)
+def test_the_targets_are_computed_from_the_rows(rows, met) -> None:
+    got = targets(ShortcutsResult(ShortcutsConfig(), rows, 1.0))
+    assert [ok for _, _, ok in got] == met
+    assert got[0][0].endswith("in at least 2 of 3 seeds")
+
+
+def test_the_page_leads_with_its_limits_and_states_each_target(tmp_path) -> None:
+    rows = [row(0, 0.05, True, True, True), row(1, 0.18, True, False, True)]
+    result = ShortcutsResult(ShortcutsConfig(seeds=(0, 1)), rows, 120.0)
+    page = write_shortcuts_page(result, tmp_path / "sc", "python -m paper shortcuts --out x")
     text = page.read_text()
     title = "# Shortcuts: auditing and repairing a confounded classifier"
-    assert text.startswith(f"{title}\n\n{NOTE}\n\n- Command: `leapfactual shortcuts --out x`")
-    assert "## balanced" in text and "## What the numbers say" in text
-    assert "exercised only in the tests" in text
-    assert f"{by[RULE]['worst_class']:.3f} ± 0.000" in text
-    assert (tmp_path / "sc.png").read_bytes()[:4] == b"\x89PNG"
-    assert len(json.loads((tmp_path / "sc.json").read_text())["rows"]) == len(SETTINGS)
+    assert text.startswith(f"{title}\n\n{NOTE}\n\n- Command: `python -m paper shortcuts --out x`")
+    sections = [line for line in text.splitlines() if line.startswith("## ")]
+    assert sections[:2] == ["## What limits these results", "## Targets"]
+    assert "| the confounded oracle refused in every seed | 2 of 2 | met |" in text
+    assert (
+        "| the tint model told apart from a tint-blind one in every seed | 1 of 2 | not met |"
+        in text
+    )
+    assert "the teacher / shares" in text
+    assert (
+        "| 0.900 -> 0.100 |" in text and "| 0.800 -> - |" in text
+    )  # a message's bar does not break the table
+    assert "| 0 | repaired | cell r0c0 toward 8 | 40% | 5% | 10% |" in text
+    assert json.loads((tmp_path / "sc.json").read_text())["rows"][1]["flips_after"] == 0.18
 
 
-def _necessity(drops: list[list[float]]) -> Necessity:
-    """Two regions per CE: 1 the top-left patch, 2 a block in the middle."""
-    b = len(drops)
-    regions = torch.zeros(b, 28, 28, dtype=torch.long)
-    regions[:, 1:6, 1:6] = 1
-    regions[:, 10:20, 10:20] = 2
-    zeros = torch.zeros(b)
-    return Necessity(
-        regions=regions, count=torch.full((b,), 2), drop=torch.tensor(drops),
-        minimal=torch.ones(b, 2, dtype=torch.bool), minimal_valid=torch.ones(b, dtype=torch.bool),
-        curve=torch.zeros(b, 3), curve_source=torch.zeros(b, 3), cout=zeros, p_cf=zeros,
-        source=zeros.long(), target=zeros.long(), edit_params=torch.zeros(b, 3),
-        edit_counts=torch.zeros(b, 0, dtype=torch.bool), edit_drop=torch.zeros(b, 0),
-        minimal_edits=torch.zeros(b, 0, dtype=torch.bool),
-    )  # fmt: skip
+def test_the_config_refuses_no_seeds_and_no_images() -> None:
+    with pytest.raises(ValueError, match="at least one seed"):
+        ShortcutsConfig(seeds=())
+    with pytest.raises(ValueError, match="audit_limit must be positive"):
+        ShortcutsConfig(audit_limit=0)
 
 
-def test_nuisance_first_and_the_cell_ranking() -> None:
-    nec = _necessity([[0.8, 0.3], [0.1, 0.9], [0.7, 0.2]])
-    mask = torch.zeros(3, 1, 28, 28, dtype=torch.bool)
-    mask[:, :, 1:6, 1:6] = True
-    assert nuisance_first(nec, mask).tolist() == [True, False, True]
-    everyone = torch.ones(3, dtype=torch.bool)
-    assert nuisance_cell_rank(nec, mask[:1, 0], everyone) == 1
-    assert nuisance_cell_rank(nec, mask[:1, 0], torch.tensor([False, True, False])) == 2
+def test_colour_needed_greys_the_ces_toward_the_class() -> None:
+    def red_model(x: torch.Tensor) -> torch.Tensor:  # class 8 iff red exceeds green
+        red = (x[:, 0] - x[:, 1]).flatten(1).mean(1) > 0.05
+        return torch.nn.functional.one_hot(torch.where(red, 8, 0), 10).float()
 
-
-def test_verdicts_follow_the_numbers() -> None:
-    rows = []
-    for setting, flip, worst, first, rank in (
-        (CONFOUNDED, 0.8, 0.4, 0.7, 1), (RULE, 0.1, 0.8, 0.1, 3), (PLAIN, 0.9, 0.4, 0.7, 1),
-        ("CFKD, model teacher", 0.3, 0.7, 0.2, 2), (CEILING, 0.01, 0.9, 0.0, 5),
-    ):  # fmt: skip
-        rows.append({"variant": "balanced", "setting": setting, "flip": flip,
-                     "worst_class": worst, "labels": 10, "audit_first": first,
-                     "audit_rank": rank})  # fmt: skip
-    text = "\n".join(verdicts(ShortcutsResult(CFG, rows, 1.0, {})))
-    assert f"{RULE}: reduces the reliance (0.800 -> 0.100 flips)" in text
-    assert f"{PLAIN}: does not reduce the reliance" in text
-    assert "in 70% of the confounded model's" in text and "tells them apart" in text
+    x = torch.rand(4, 3, 8, 8)
+    x_cf = x.clone()
+    x_cf[:, 1:] *= 0.2  # tinted red
+    target = torch.tensor([8, 8, 8, 3])
+    probs = red_model(x).softmax(1)
+    exp = Explanation(method="by hand", x=x, x_cf=x_cf, source=torch.zeros(4, dtype=torch.long),
+                      target=target, probs=probs, probs_cf=red_model(x_cf).softmax(1))  # fmt: skip
+    with_colour, greyed = colour_needed(red_model, exp, 8)
+    assert with_colour is not None and greyed is not None and with_colour > greyed
+    assert colour_needed(red_model, exp, 5) == (None, None)

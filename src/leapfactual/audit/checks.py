@@ -11,15 +11,23 @@ candidate's class.
   :data:`~leapfactual.audit.transplant.RELIANT` shares the shortcut; its labels would teach it
   back, so it is refused (:func:`check_teacher`) unless the user overrides.
 - **Verdict**, after: over the candidates the model relied on before the repair, ``repaired``
-  when reliance on each is now below ``RELIANT``; ``partly`` when reliance on at least one fell
-  by :data:`FELL` or more or went below ``RELIANT``; else ``not repaired``. ``not measured``
-  when the audit found no candidate or the model relied on none.
+  when reliance on each is now below ``RELIANT`` and the repaired model relies on no new
+  candidate; ``partly`` when reliance on at least one fell by :data:`FELL` or more or went
+  below ``RELIANT``; else ``not repaired``. ``not measured`` when the audit found no candidate
+  or the model relied on none.
+
+A repaired run keeps the candidates of the audit before the repair with their donors
+(:func:`save_candidates`), so that an audit of the repaired run measures reliance on the very
+transplants the repair measured before it (:func:`load_candidates`), on the same held-out
+images: the repair's verdict is read from that audit, which any later audit with the same
+seed reproduces.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -29,6 +37,7 @@ from leapfactual.audit.necessity import Necessity
 from leapfactual.audit.teachers import Teacher, TeacherQueue
 from leapfactual.audit.transplant import (
     RELIANT,
+    Donors,
     Finding,
     Labeller,
     donors,
@@ -37,6 +46,7 @@ from leapfactual.audit.transplant import (
     transplant,
 )
 from leapfactual.explain import Explanation
+from leapfactual.io import load_tensors, save_tensors
 from leapfactual.pipeline import predict_probs
 
 FELL = 0.1
@@ -75,6 +85,39 @@ class CandidateReliance:
                 "counted": dict(self.counted)}  # fmt: skip
 
 
+Candidate = tuple[Finding, Donors]
+"""A shortcut candidate and the changes a transplant of it copies."""
+
+
+def candidates(
+    exp: Explanation, nec: Necessity, findings: Sequence[Finding], grid: int = 4
+) -> list[Candidate]:
+    """Every shortcut candidate of ``findings`` with its donors from the audited CEs."""
+    return [(f, donors(exp, nec, f, grid)) for f in findings if f.candidate]
+
+
+def measure_candidates(
+    labellers: dict[str, Labeller],
+    pairs: Sequence[Candidate],
+    images: Tensor,
+    labels: Tensor,
+    bounds: tuple[float, float],
+    *,
+    limit: int = LIMIT,
+) -> list[CandidateReliance]:
+    """Reliance of every labeller on every candidate of ``pairs``, transplanted into up to
+    ``limit`` of ``images`` whose true ``labels`` are another class."""
+    out = []
+    for finding, given in pairs:
+        base = recipients(images, labels, finding.klass, limit).cpu()
+        moved = transplant(given, base, bounds)
+        row = CandidateReliance(finding)
+        for name, label in labellers.items():
+            row.values[name], row.counted[name] = reliance(label, base, moved, finding.klass)
+        out.append(row)
+    return out
+
+
 def measure_reliance(
     labellers: dict[str, Labeller],
     exp: Explanation,
@@ -87,18 +130,37 @@ def measure_reliance(
     limit: int = LIMIT,
     grid: int = 4,
 ) -> list[CandidateReliance]:
-    """Reliance of every labeller on every candidate of ``findings``, transplanted into up to
-    ``limit`` of ``images`` whose true ``labels`` are another class."""
+    """:func:`measure_candidates` on the candidates of ``findings`` (donors from ``exp``)."""
+    pairs = candidates(exp, nec, findings, grid)
+    return measure_candidates(labellers, pairs, images, labels, bounds, limit=limit)
+
+
+def save_candidates(stem: Path, pairs: Sequence[Candidate]) -> Path:
+    """Write ``pairs`` to ``STEM.safetensors`` (each candidate's donor changes or edit
+    coefficients) with their findings in the sidecar."""
+    tensors: dict[str, Tensor] = {}
+    listed = []
+    for i, (finding, given) in enumerate(pairs):
+        held = given.changes if given.changes is not None else given.params
+        assert held is not None
+        tensors[f"donors-{i}"] = held.contiguous()
+        listed.append({**finding.as_dict(), "edit": given.edit})
+    return save_tensors(stem, tensors, {"kind": "shortcut-candidates", "candidates": listed})
+
+
+def load_candidates(stem: Path) -> list[Candidate]:
+    """The candidates :func:`save_candidates` wrote (checked; never unpickled)."""
+    tensors, meta = load_tensors(stem)
     out = []
-    for finding in findings:
-        if not finding.candidate:
-            continue
-        base = recipients(images, labels, finding.klass, limit).cpu()
-        moved = transplant(donors(exp, nec, finding, grid), base, bounds)
-        row = CandidateReliance(finding)
-        for name, label in labellers.items():
-            row.values[name], row.counted[name] = reliance(label, base, moved, finding.klass)
-        out.append(row)
+    for i, item in enumerate(meta.get("candidates", [])):
+        finding = Finding(int(item["class"]), str(item["name"]), str(item["direction"]),
+                          str(item["place"]), float(item["share"]), int(item["ces"]),
+                          bool(item["outside"]))  # fmt: skip
+        held, edit = tensors[f"donors-{i}"], item.get("edit")
+        if edit is None:
+            out.append((finding, Donors(finding.klass, None, changes=held)))
+        else:
+            out.append((finding, Donors(finding.klass, str(edit), params=held)))
     return out
 
 
@@ -119,21 +181,65 @@ def check_teacher(rows: Sequence[CandidateReliance], teacher: str) -> None:
             )
 
 
+def after_repair(
+    before: Sequence[CandidateReliance],
+    kept: Sequence[CandidateReliance],
+    own: Sequence[CandidateReliance],
+) -> list[CandidateReliance]:
+    """The rows of the verdict: each candidate of the audit before the repair (``before``,
+    the model's reliance as ``values["model"]``, the teacher's as ``"teacher"``) with the
+    repaired model's reliance from its own audit: on the same transplants (``kept``,
+    ``"after_same"``), on its own candidate at the same place toward the same class (``own``,
+    ``"after_own"``), and ``"after"``, the larger of the two. A candidate of the new audit at
+    another place comes as a row of its own (``"after"`` only)."""
+    rows, matched = [], set()
+    for old, same in zip(before, kept, strict=True):
+        values = {k: v for k, v in old.values.items() if k != "model"}
+        counted = {k: v for k, v in old.counted.items() if k != "model"}
+        values["before"], counted["before"] = old.values["model"], old.counted["model"]
+        values["after_same"], counted["after_same"] = same.values["model"], same.counted["model"]
+        after = [same.values["model"]]
+        for i, mine in enumerate(own):
+            if (mine.finding.klass, mine.finding.place) == (old.finding.klass, old.finding.place):
+                matched.add(i)
+                values["after_own"], counted["after_own"] = (
+                    mine.values["model"],
+                    mine.counted["model"],
+                )
+                after.append(mine.values["model"])
+        known = [v for v in after if v == v]
+        values["after"] = max(known) if known else float("nan")
+        counted["after"] = counted["after_same"]
+        rows.append(CandidateReliance(old.finding, values, counted))
+    for i, mine in enumerate(own):
+        if i not in matched:
+            rows.append(CandidateReliance(
+                mine.finding, {"after": mine.values["model"]}, {"after": mine.counted["model"]}
+            ))  # fmt: skip
+    return rows
+
+
 def repair_verdict(rows: Sequence[CandidateReliance]) -> tuple[str, str]:
     """The verdict (one of :data:`VERDICTS`) from reliance ``before`` and ``after`` on each
-    candidate, and its reason in words."""
+    candidate (a row without ``before``: a candidate found only after the repair), and its
+    reason in words."""
     if not rows:
         return "not measured", "the audit found no shortcut candidate"
     relied = [r for r in rows if r.values.get("before", float("nan")) >= RELIANT]
     if not relied:
         return "not measured", f"the model relied on no candidate (below {RELIANT:.0%})"
+    new = [r for r in rows if "before" not in r.values and r.values["after"] >= RELIANT]
     fixed = [r.values["after"] < RELIANT for r in relied]
     fell = [r.values["after"] <= r.values["before"] - FELL for r in relied]
     words = "; ".join(
         f"{r.finding.label} toward {r.finding.name}: {r.values['before']:.0%} -> "
         f"{r.values['after']:.0%}" for r in relied
     )  # fmt: skip
-    if all(fixed):
+    if new:
+        words += "; new after the repair: " + "; ".join(
+            f"{r.finding.label} toward {r.finding.name}: {r.values['after']:.0%}" for r in new
+        )
+    if all(fixed) and not new:
         return "repaired", f"reliance below {RELIANT:.0%} on every candidate ({words})"
     if any(fixed) or any(fell):
         return "partly", f"reliance fell but not below {RELIANT:.0%} on all ({words})"
@@ -144,10 +250,16 @@ __all__ = [
     "FELL",
     "LIMIT",
     "VERDICTS",
+    "Candidate",
     "CandidateReliance",
+    "after_repair",
+    "candidates",
     "check_teacher",
+    "load_candidates",
+    "measure_candidates",
     "measure_reliance",
     "model_labeller",
     "repair_verdict",
+    "save_candidates",
     "teacher_labeller",
 ]

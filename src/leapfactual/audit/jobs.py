@@ -13,6 +13,7 @@ Audit layout: ``audit.json`` (the job), ``explanation/``, ``necessity.*``, ``sum
 ``audit.html`` (the same page, self-contained) and ``necessity.png``. Repair layout: the
 CFKD directory (``cfkd.json``, ``round-K/``, ``classifier.*``), ``answers.jsonl`` (the human
 teacher's), ``audit/`` (the audit before the repair), ``run/`` (the repaired run),
+``audit-after/`` (the audit of the repaired run, whose reliance figures the verdict reads),
 ``repair.json``, ``repair.md`` and ``repair.html``.
 """
 
@@ -34,7 +35,11 @@ from leapfactual.audit.cfkd import CFKDResult, CFKDSettings, cfkd, refitting_fac
 from leapfactual.audit.cfkd import summary_lines as cfkd_lines
 from leapfactual.audit.checks import (
     CandidateReliance,
+    after_repair,
+    candidates,
     check_teacher,
+    load_candidates,
+    measure_candidates,
     measure_reliance,
     model_labeller,
     repair_verdict,
@@ -44,7 +49,7 @@ from leapfactual.audit.html import write_page_html
 from leapfactual.audit.ignore import TeacherFromAudit, ignore_teacher
 from leapfactual.audit.necessity import Necessity, necessity, necessity_map
 from leapfactual.audit.regions import Mode, grid_cells
-from leapfactual.audit.repaired import write_repaired_run
+from leapfactual.audit.repaired import CANDIDATES, record_verdict, write_repaired_run
 from leapfactual.audit.summary import PairSummary, summarise, summary_table
 from leapfactual.audit.teacher_server import HumanTeacher
 from leapfactual.audit.teachers import ModelTeacher, RuleTeacher, Teacher
@@ -105,6 +110,7 @@ REPAIR_FILES = (
     "repair.md",
     "repair.html",
     "audit",
+    "audit-after",
     "run",
 )
 """What an audit / repair job writes: all that ``force`` removes (never a person's answers)."""
@@ -137,14 +143,16 @@ def top_region_cells(nec: Necessity, grid: int = 4) -> Tensor:
 # -- audit ---------------------------------------------------------------------------------
 @dataclass
 class AuditResult:
-    """The audited CEs, their necessity, the pair summaries, per-class findings and the
-    audited model's reliance on each shortcut candidate."""
+    """The audited CEs, their necessity, the pair summaries, per-class findings, the
+    audited model's reliance on each shortcut candidate and, for a repaired run, on each
+    candidate of the audit before the repair (``kept``)."""
 
     explanation: Explanation
     necessity: Necessity
     summaries: list[PairSummary]
     findings: list[Finding]
     reliance: list[CandidateReliance]
+    kept: list[CandidateReliance]
     verdict: dict[str, Any] | None
     out: Path
     page: Path
@@ -173,7 +181,8 @@ def audit_run(
     ``per_class`` of each) explained toward every other class; write everything to ``out``
     (see the module docstring) and return it. Parts already in ``out`` for the same job are
     reused. The model's reliance on each shortcut candidate is measured on the run's test
-    split."""
+    split; in a repaired run (:func:`~leapfactual.audit.repaired.write_repaired_run`) also on
+    each candidate of the audit before the repair, with the same transplants."""
     start = time.perf_counter()
     fitted = run if isinstance(run, Run) else load_run(Path(run), device=device or "cpu")
     if device is not None:
@@ -223,22 +232,27 @@ def audit_run(
         findings = class_findings(exp, nec, fitted.class_names, grid)
         assert fitted.classifier is not None
         test = fitted.test
+        label = {"model": model_labeller(fitted.classifier, fitted.outputs)}
+        bounds = data_bounds(fitted)
         relied = measure_reliance(
-            {"model": model_labeller(fitted.classifier, fitted.outputs)}, exp, nec, findings,
-            test.images, test.labels, data_bounds(fitted), grid=grid,
-        )  # fmt: skip
+            label, exp, nec, findings, test.images, test.labels, bounds, grid=grid
+        )
+        stem = fitted.directory / CANDIDATES
+        inherited = load_candidates(stem) if stem.with_suffix(".safetensors").is_file() else []
+        kept = measure_candidates(label, inherited, test.images, test.labels, bounds)
         summary = {
             "verdict": run_verdict(fitted),
             "pairs": summary_table(summaries),
             "pair_parts": pair_parts(exp, nec, grid),
             "classes": [f.as_dict() for f in findings],
             "candidates": [r.as_dict() for r in relied],
+            "candidates_before_repair": [r.as_dict() for r in kept],
         }
         write_json(folder / "summary.json", no_nan(summary), indent=2)
         seconds = time.perf_counter() - start
         verdict = run_verdict(fitted)
         result = AuditResult(
-            exp, nec, summaries, findings, relied, verdict, folder, folder / "audit.md",
+            exp, nec, summaries, findings, relied, kept, verdict, folder, folder / "audit.md",
             skipped, seconds,
         )  # fmt: skip
         write_audit_page(fitted, result, command, grid)
@@ -384,6 +398,17 @@ def write_audit_page(run: Run, result: AuditResult, command: str, grid: int = 4)
         *(f"| {r.finding.label} | {r.finding.name} | {r.counted['model']} | "
           f"{_fmt(r.values['model'])} |" for r in result.reliance),
     ]  # fmt: skip
+    if result.kept:
+        relied += [
+            "",
+            "This run was repaired: reliance on each candidate of the audit before the repair, "
+            "the same changes copied into the same held-out images as then.",
+            "",
+            "| candidate before the repair | toward | images | reliance |",
+            "|---|---|---|---|",
+            *(f"| {r.finding.label} | {r.finding.name} | {r.counted['model']} | "
+              f"{_fmt(r.values['model'])} |" for r in result.kept),
+        ]  # fmt: skip
     parts = {(p["source"], p["target"]): p for p in pair_parts(exp, nec, grid)}
     table = [
         "| source → target | CEs | valid | mean COUT | minimal smaller | most-needed part |",
@@ -409,7 +434,10 @@ def write_audit_page(run: Run, result: AuditResult, command: str, grid: int = 4)
         [f"Necessity: {json.dumps(nec.config)}", *_codec_lines(run)],
         [
             ("Where the needed change sits", head),
-            ("Reliance on each candidate", relied if result.reliance else ["No candidate."]),
+            (
+                "Reliance on each candidate",
+                relied if result.reliance or result.kept else ["No candidate."],
+            ),
             (
                 "Maps",
                 [
@@ -607,10 +635,15 @@ def repair_run(
        checked);
     3. CFKD (rounds written to ``out`` as they are done; a second call continues);
     4. accuracy, worst-class and per-class accuracy before and after on ``test`` (a dataset,
-       a ``load_dataset`` spec, or None: the run's test split), reliance on each candidate
-       before and after on it, and the verdict (:func:`~leapfactual.audit.checks.repair_verdict`);
+       a ``load_dataset`` spec, or None: the run's test split);
     5. the repaired classifier as a run (``out/run``), which ``audit``, ``explain`` and
-       ``report`` take as they take any run.
+       ``report`` take as they take any run;
+    6. the audit of the repaired run (``out/audit-after``, same seed and ``audit_limit``,
+       loaded from disk as a user's ``leapfactual audit`` loads it): reliance on each
+       candidate on the run's held-out test split, on the same transplants as before and on
+       the new audit's own candidates (:func:`~leapfactual.audit.checks.after_repair`), and
+       the verdict (:func:`~leapfactual.audit.checks.repair_verdict`) from those numbers, so
+       that a re-audit with the same seed reproduces them.
     """
     start = time.perf_counter()
     settings = settings if settings is not None else CFKDSettings()
@@ -643,9 +676,8 @@ def repair_run(
         checked = {} if isinstance(teacher, HumanTeacher) else {
             "teacher": teacher_labeller(teacher, fitted.class_names)
         }  # fmt: skip
-        pre = measure_reliance(
-            checked, exp, nec, audited.findings, data.images, data.labels, bounds
-        )
+        pairs, held = candidates(exp, nec, audited.findings), fitted.test
+        pre = measure_candidates(checked, pairs, held.images, held.labels, bounds)
         for row in pre:
             if "teacher" in row.values:
                 share = _fmt(row.values["teacher"], ".0%")
@@ -663,23 +695,24 @@ def repair_run(
         )  # fmt: skip
         before = _scores(fitted.classifier, data)
         after = _scores(result.classifier, data)
-        models = {
-            "before": model_labeller(fitted.classifier, fitted.outputs),
-            "after": model_labeller(result.classifier, fitted.outputs),
-        }
-        rows = measure_reliance(
-            models, exp, nec, audited.findings, data.images, data.labels, bounds
-        )
-        for row, old in zip(rows, pre, strict=True):
-            row.values.update(old.values)
-            row.counted.update(old.counted)
-        verdict, reason = repair_verdict(rows)
         origin = {"run": str(fitted.directory.resolve()), "teacher": result.teacher,
-                  "verdict": verdict}  # fmt: skip
+                  "verdict": "not measured"}  # fmt: skip
         log("fitting the repaired classifier's flow (out/run)")
         repaired = write_repaired_run(
-            fitted, result.classifier, folder / "run", origin, after_run_accuracy(fitted, result)
-        )
+            fitted, result.classifier, folder / "run", origin,
+            after_run_accuracy(fitted, result), pairs,
+        )  # fmt: skip
+        log("auditing the repaired run (out/audit-after): the verdict's measurements")
+        again = audit_run(
+            load_run(repaired, fitted.dataset, device=device or "cpu"), folder / "audit-after",
+            limit=audit_limit, seed=settings.seed, force=True, device=device, log=log,
+        )  # fmt: skip
+        for old, teacher_row in zip(audited.reliance, pre, strict=True):
+            old.values.update(teacher_row.values)
+            old.counted.update(teacher_row.counted)
+        rows = after_repair(audited.reliance, again.kept, again.reliance)
+        verdict, reason = repair_verdict(rows)
+        record_verdict(repaired, verdict)
         record = {
             "run": str(fitted.directory.resolve()),
             "repaired_run": str(repaired.resolve()),
@@ -690,6 +723,8 @@ def repair_run(
             "test": data.name,
             "verdict": verdict,
             "reason": reason,
+            "audit_seed": settings.seed,
+            "audit_limit": audit_limit,
             "reliance": [r.as_dict() for r in rows],
             "labels_used": result.labels_used,
             "kept_source": result.kept_source,
@@ -731,18 +766,26 @@ def write_repair_page(
         f"Teacher check: {record['teacher_check']}.",
         "",
         f"Reliance: each shortcut candidate of the audit before the repair (`{out / 'audit'}`) "
-        f"copied into held-out images of other classes; the share moved to the candidate's "
-        f"class (a model relies on it from {RELIANT:.0%}).",
+        f"copied into held-out test images of other classes (the run's test split); the share "
+        f"moved to the candidate's class (a model relies on it from {RELIANT:.0%}). After the "
+        f"repair it is read from the audit of the repaired run (`{out / 'audit-after'}`): on "
+        f"the same changes copied into the same images (*same changes*) and on the changes of "
+        f"the repaired model's own CEs at that place (*own CEs*, where its audit still finds "
+        f"the candidate); the verdict takes the larger. `leapfactual audit {out / 'run'} --out "
+        f"DIR --limit {record['audit_limit']} --seed {record['audit_seed']}` measures them "
+        f"again.",
         "",
-        "| candidate | toward | images | teacher | before | after |",
-        "|---|---|---|---|---|---|",
+        "| candidate | toward | images | teacher | before | after: same changes | "
+        "after: own CEs | after (verdict) |",
+        "|---|---|---|---|---|---|---|---|",
         *(f"| {r['candidate']['label']} | {r['candidate']['name']} | "
-          f"{r['counted'].get('before', 0)} | {_fmt(r['reliance'].get('teacher'), '.0%')} | "
+          f"{r['counted'].get('after', 0)} | {_fmt(r['reliance'].get('teacher'), '.0%')} | "
           f"{_fmt(r['reliance'].get('before'), '.0%')} | "
+          f"{_fmt(r['reliance'].get('after_same'), '.0%')} | "
+          f"{_fmt(r['reliance'].get('after_own'), '.0%')} | "
           f"{_fmt(r['reliance'].get('after'), '.0%')} |" for r in record["reliance"]),
         "",
-        f"The repaired model is a run: `{out / 'run'}`; audit it with `leapfactual audit "
-        f"{out / 'run'} --out {out / 'audit-after'}`.",
+        f"The repaired model is a run: `{out / 'run'}`; its audit is `{out / 'audit-after'}`.",
     ]  # fmt: skip
     table = [
         "| | accuracy | worst-class accuracy | " + " | ".join(names) + " |",

@@ -11,26 +11,36 @@ verdict (both were measured for the old classifier).
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from leapfactual.audit.checks import Candidate, save_candidates
 from leapfactual.flow import save_field
 from leapfactual.io import read_sidecar, save_module, write_json
 from leapfactual.pipeline import STAGES, Run, fit_flow_for
 
 COPIED = ("split", "vae", "oracle")
 """Files of the original run the repaired run shares."""
+CANDIDATES = "candidates"
+"""The stem, in a repaired run, of the candidates of the audit before the repair."""
 
 
 def write_repaired_run(
-    run: Run, classifier: nn.Module, out: Path, origin: dict[str, Any], accuracy: float
+    run: Run,
+    classifier: nn.Module,
+    out: Path,
+    origin: dict[str, Any],
+    accuracy: float,
+    candidates: Sequence[Candidate] = (),
 ) -> Path:
     """Write the run of ``classifier`` (repaired from ``run``) into ``out``; ``origin``: what
     ``repaired_from`` records; ``accuracy``: the classifier's accuracy on the run's test
-    split."""
+    split; ``candidates``: the audit's before the repair."""
     run.require("vae")
     out.mkdir(parents=True, exist_ok=True)
     for stage in COPIED:
@@ -45,10 +55,12 @@ def write_repaired_run(
         device=run.device,
     )  # fmt: skip
     save_field(flow, out / "flow")
-    files = {k: v for k, v in run.meta.get("files", {}).items() if k in COPIED}
+    save_candidates(out / CANDIDATES, candidates)
+    written = json.loads((run.directory / "run.json").read_text(encoding="utf-8"))
+    files = {k: v for k, v in written.get("files", {}).items() if k in COPIED}
     for stage in ("classifier", "flow"):
         files[stage] = read_sidecar(out / stage)["sha256"]
-    meta = {k: v for k, v in run.meta.items() if k not in ("verdict", "warnings")}
+    meta = {k: v for k, v in written.items() if k not in ("verdict", "warnings")}
     summary = {k: v for k, v in meta.get("summary", {}).items() if not k.startswith("cvae")}
     meta.update(
         files=files,
@@ -61,4 +73,12 @@ def write_repaired_run(
     return out
 
 
-__all__ = ["COPIED", "write_repaired_run"]
+def record_verdict(out: Path, verdict: str) -> None:
+    """Set ``repaired_from.verdict`` in the repaired run's ``run.json`` (the verdict is read
+    from an audit of the run, so it comes after the run is written)."""
+    meta = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    meta["repaired_from"]["verdict"] = verdict
+    write_json(out / "run.json", meta, indent=2)
+
+
+__all__ = ["CANDIDATES", "COPIED", "record_verdict", "write_repaired_run"]

@@ -84,6 +84,12 @@ def audit(
             f"reliance on {r.finding.label} toward {r.finding.name}: {r.values['model']:.0%} of "
             f"{r.counted['model']} test images of other classes move there with it copied in"
         )
+    for r in result.kept:
+        typer.echo(
+            f"reliance on {r.finding.label} toward {r.finding.name} of the audit before the "
+            f"repair (same changes, same images): {r.values['model']:.0%} of "
+            f"{r.counted['model']}"
+        )
     if not shown:
         typer.echo("no class needs a change in one place in most of its CEs")
     typer.echo(verdict_lines(result.verdict)[0])

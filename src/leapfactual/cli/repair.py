@@ -88,7 +88,8 @@ def repair(
     """Audit the run for shortcut candidates, check the teacher, fine-tune the run's
     classifier on CEs it labels (CFKD: a CE whose change is a shortcut keeps its source
     class), and compare before and after: accuracy, reliance on each candidate and a verdict;
-    the repaired classifier is written as a run (OUT/run)."""
+    the repaired classifier is written as a run (OUT/run) and audited (OUT/audit-after: the
+    verdict's reliance figures)."""
     from leapfactual.audit import ANSWERS, make_teacher, repair_run
     from leapfactual.pipeline import load_run
 
@@ -141,5 +142,9 @@ def repair(
         f"cost: {result.seconds:.0f} s in all; {len(history)} round(s) of {settings.per_round} "
         f"images, {labelled} CEs labelled, {sum(r['seconds'] for r in history):.0f} s in CFKD"
     )
-    typer.echo(f"repaired run: {result.run} (audit it: leapfactual audit {result.run} --out DIR)")
+    typer.echo(
+        f"repaired run: {result.run}; its audit, which the verdict reads: "
+        f"{result.out / 'audit-after'} (again: leapfactual audit {result.run} --out DIR "
+        f"--limit {audit_limit} --seed {seed})"
+    )
     typer.echo(f"page: {result.page}")
