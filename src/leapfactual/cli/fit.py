@@ -117,9 +117,6 @@ def fit(
     from its last epoch. Under `torchrun --nproc-per-node N -m leapfactual fit ...` every
     stage trains data-parallel on N processes (same global batch) and rank 0 writes the run.
     """
-    from leapfactual.distributed import finish, world
-    from leapfactual.pipeline import fit_run, verdict_headline
-
     cfg = settings(
         FitConfig,
         config,
@@ -142,7 +139,10 @@ def fit(
             "flow.condition": condition,
         },
         set_,
-    )
+    )  # bad settings: refused before torch loads
+    from leapfactual.distributed import finish, world
+    from leapfactual.pipeline import fit_run, verdict_headline
+
     run = fit_run(
         out,
         cfg,

@@ -88,6 +88,15 @@ def repair(
     classifier on CEs it labels (CFKD: a CE whose change is a shortcut keeps its source
     class), and compare before and after: accuracy, reliance on each candidate and a verdict;
     the repaired classifier is written as a run (OUT/run)."""
+    settings = CFKDSettings(
+        rounds=rounds,
+        per_round=per_round,
+        epochs=epochs,
+        lr=lr,
+        reliable=reliable,
+        needed=teacher == "human",
+        seed=seed,
+    )  # bad settings: refused before torch loads
     from leapfactual.audit import ANSWERS, make_teacher, repair_run
     from leapfactual.pipeline import load_run
 
@@ -101,15 +110,6 @@ def repair(
         port=port,
         open_browser=open_browser,
         device=device or "cpu",
-    )
-    settings = CFKDSettings(
-        rounds=rounds,
-        per_round=per_round,
-        epochs=epochs,
-        lr=lr,
-        reliable=reliable,
-        needed=teacher == "human",
-        seed=seed,
     )
     result = repair_run(
         fitted,
