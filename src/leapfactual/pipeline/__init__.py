@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from leapfactual.pipeline.run import (
         STAGES,
         Run,
+        fast_layout,
         fit_run,
         fit_summary,
         fit_warnings,
@@ -66,6 +67,7 @@ __all__ = [
     "condition_images",
     "encode_decode",
     "explain_run",
+    "fast_layout",
     "fit_classifier",
     "fit_cvae",
     "fit_flow",
