@@ -76,6 +76,7 @@ def start(tmp_path, *args: str, before: str = "") -> tuple[int, bool, str]:
         (("fit", "--help"), 0),
         (("fit", "--out", "run", "--bogus"), 2),  # a typo in a flag (typer's usage error)
         (("fit", "--out", "run", "--set", "vae.epochs=abc"), 2),  # a settings error
+        (("fit", "--out", "run", "--stages", "vae,bogus"), 2),
         (("explain", "run", "--out", "o", "--solver", "bad"), 2),
         (("repair", "run", "--out", "o", "--lr", "0"), 2),  # a CFKD setting
     ],

@@ -9,7 +9,7 @@ import typer
 
 from leapfactual.cli.common import Config, Device, Set, settings
 from leapfactual.flow import KINDS
-from leapfactual.pipeline import FIELDS, STAGE_NAMES, FitConfig
+from leapfactual.pipeline import FIELDS, STAGE_NAMES, FitConfig, check_stages
 
 _D = FitConfig()
 
@@ -140,13 +140,14 @@ def fit(
         },
         set_,
     )  # bad settings: refused before torch loads
+    chosen = check_stages(tuple(s.strip() for s in stages.split(",") if s.strip()))
     from leapfactual.distributed import finish, world
     from leapfactual.pipeline import fit_run, verdict_headline
 
     run = fit_run(
         out,
         cfg,
-        tuple(s.strip() for s in stages.split(",") if s.strip()),
+        chosen,
         progress=True,
         device=device,
     )

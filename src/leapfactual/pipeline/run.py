@@ -62,7 +62,13 @@ from leapfactual.models import CNNClassifier, ConvVAE, accuracy, adapt_classifie
 from leapfactual.pipeline import build
 from leapfactual.pipeline.data import data_fingerprint, load_run_data, resolve_data_spec
 from leapfactual.pipeline.probe import codec_fix
-from leapfactual.pipeline.settings import STAGE_NAMES, FitConfig, VAESettings, to_dict
+from leapfactual.pipeline.settings import (
+    STAGE_NAMES,
+    FitConfig,
+    VAESettings,
+    check_stages,
+    to_dict,
+)
 from leapfactual.pipeline.user_models import (
     UserModels,
     check_recorded,
@@ -234,9 +240,7 @@ def fit_run(
     flow is conditioned on its outputs. Under ``torchrun`` the stages train on all ranks;
     rank 0 writes the files.
     """
-    unknown = [s for s in stages if s not in STAGES]
-    if unknown:
-        raise ValueError(f"unknown stages {unknown}; choose from {list(STAGES)}")
+    check_stages(stages)
     config = replace(config, data=resolve_data_spec(config.data))
     out = Path(directory)
     ranks = init()
