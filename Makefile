@@ -37,8 +37,10 @@ datasets:
 	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends dataset-fashion-mnist >/dev/null) \
 	  || echo "could not install dataset-fashion-mnist: its test is skipped outside CI"; }
 
-# Speed of every method, then of the two VAEs, side by side (prints ratios; minutes on 2 cores).
+# Start-up of the command line, the speed of every method, then of the two VAEs, side by side
+# (prints ratios; minutes on 2 cores).
 bench: $(STAMP)
+	PYTHONPATH=. $(PY) benchmarks/startup.py
 	PYTHONPATH=. $(PY) benchmarks/speed.py
 	PYTHONPATH=. $(PY) benchmarks/codec_speed.py
 	PYTHONPATH=. $(PY) benchmarks/codec_quality.py

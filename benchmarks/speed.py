@@ -9,10 +9,16 @@ CE, its evaluations per CE (the explanation's ``Cost``: encoder, decoder, classi
 gradient steps) and the ratio of its time to its own *model-pass bound*: the same number of
 encoder, decoder and classifier passes as its cost counts, timed alone in the same process on
 the same inputs at the same batch size, right after the method (no flow, no solver, no
-gradients, no bookkeeping), and to its field evaluations alone. Fast rows run the method and
-then its bound ``--repeats`` times: times are the fastest run, ratios the median of the
-pairs (a method run against the bound timed right after it), with their range. The machine
-may be shared and noisy: read ratios, not absolute times.
+gradients, no bookkeeping), and to its field evaluations alone. Every timing is taken twice:
+CPU time of the process (``time.process_time``, which other work on a shared machine barely
+changes) and wall time. Fast rows run the method and then its bound ``--repeats`` times:
+times are the median run, ratios the median of the pairs (a method run against the bound
+timed right after it), with their range.
+
+Two methods are compared only in one process (:func:`compare`): they run alternately
+(A B, then B A, ...) on the same inputs, and each ratio is B over A within one round; the
+page gives the median and range of those ratios, never a ratio of times from separate
+processes. The load average is recorded at the start and the end.
 
 Then the stopping rules of blending (:mod:`leapfactual.experiments.schedules`) against the
 paper schedule on the Morpho-MNIST and thickness benchmarks' runs (fitted or reused), and the
@@ -25,6 +31,7 @@ memory is the process's resident memory, so host memory only).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -52,14 +59,27 @@ ROWS: dict[str, tuple[str, str]] = {  # row -> (registry name, what this row run
         "leapfactual",
         "paper schedule, the paper's integration (dopri5, atol = rtol = 1e-4, 5 checkpoints)",
     ),
+    "leapfactual-midpoint": (
+        "leapfactual",
+        "paper schedule, midpoint solver (4 steps per lift / land: half the field evaluations)",
+    ),
+    "leapfactual-contiguous": (
+        "leapfactual",
+        "paper schedule, RK4, built-in models with contiguous weights (before channels-last)",
+    ),
     "opt": ("opt", "AdamW, 1,000 steps"),
     "latent_attack": ("latent_attack", "Adam until p > 0.5, at most 1,000 steps"),
     "cgm": ("cgm", "one CVAE pass"),
 }
-OURS, REFERENCE = "leapfactual", "leapfactual-reference"
+OURS, REFERENCE, MIDPOINT = "leapfactual", "leapfactual-reference", "leapfactual-midpoint"
+CONTIGUOUS = "leapfactual-contiguous"
+PAIRS = ((OURS, REFERENCE), (OURS, MIDPOINT), (CONTIGUOUS, OURS))
+"""Compared in one process, alternately (:func:`compare`)."""
 SLOW = {"opt", "latent_attack"}
 COUNTERS = ("encoder", "decoder", "classifier", "field", "gradient_steps")
 BOUND_TARGET = 1.1
+SIZES = ("limit", "limit_slow", "repeats", "limit_schedules", "memory")
+"""Options that size the run: the page names those set below their defaults."""
 
 
 def options(row: str) -> dict[str, Any]:
@@ -72,6 +92,7 @@ def options(row: str) -> dict[str, Any]:
         "leapfactual-settle": {"blend": SETTLED},
         "leapfactual-early": {"blend": Blend(0.1, 15, tol=1e-3)},
         "leapfactual-reference": {"solver": Solver("dopri5", checkpoints=5)},
+        "leapfactual-midpoint": {"solver": Solver("midpoint", 4)},
     }
     return rows.get(row, {})
 
@@ -103,14 +124,34 @@ def sync(device: str) -> None:
         torch.cuda.synchronize(device)
 
 
+Times = tuple[float, float]
+"""(CPU seconds of this process, wall seconds)."""
+
+
+def clock() -> Times:
+    return time.process_time(), time.perf_counter()
+
+
+def since(start: Times, device: str) -> Times:
+    """CPU and wall seconds since ``start`` (queued GPU work waited for)."""
+    sync(device)
+    cpu, wall = clock()
+    return cpu - start[0], wall - start[1]
+
+
+def spread(values: list[float]) -> tuple[float, float, float]:
+    """(median, lowest, highest)."""
+    return statistics.median(values), min(values), max(values)
+
+
 @torch.no_grad()
-def bound_seconds(models: Any, x: torch.Tensor, cost: Any, batch: int, device: str) -> float:
+def bound_seconds(models: Any, x: torch.Tensor, cost: Any, batch: int, device: str) -> Times:
     """Seconds of the encoder, decoder and classifier passes ``cost`` counts, alone: per batch
     of ``batch`` inputs, its share of encodes, then of decodes of its latents, then of
     classifications of the decoded images (a fractional share as one partial batch)."""
     vae, classifier, n = models.codec, models.classifier, len(x)
     per = {k: getattr(cost, k) / n for k in ("encoder", "decoder", "classifier")}
-    start = time.perf_counter()
+    start = clock()
     for i in range(0, n, batch):
         xb = x[i : i + batch].to(device)
 
@@ -127,19 +168,18 @@ def bound_seconds(models: Any, x: torch.Tensor, cost: Any, batch: int, device: s
         images = vae.decode(z)  # the images to classify; counted as one of the decodes
         repeat(max(per["decoder"] - 1, 0.0), vae.decode, z)
         repeat(per["classifier"], classifier, images)
-    sync(device)
-    return time.perf_counter() - start
+    return since(start, device)
 
 
 @torch.no_grad()
-def field_seconds(models: Any, x: torch.Tensor, cost: Any, batch: int, device: str) -> float:
+def field_seconds(models: Any, x: torch.Tensor, cost: Any, batch: int, device: str) -> Times:
     """Seconds of the field evaluations ``cost`` counts, alone, per batch of ``batch`` latents
     (under a uniform condition at t = 0.5; an MLP's time does not depend on the values)."""
     field, n = models.flow, len(x)
     if field is None or not cost.field:
-        return 0.0
+        return 0.0, 0.0
     calls = cost.field / n
-    start = time.perf_counter()
+    start = clock()
     for i in range(0, n, batch):
         rows = len(x[i : i + batch])
         z = torch.randn(rows, field.latent_dim, device=device)
@@ -148,47 +188,51 @@ def field_seconds(models: Any, x: torch.Tensor, cost: Any, batch: int, device: s
         t = torch.tensor(0.5, device=device)
         for _ in range(round(calls)):
             field(t, z, cond)
-    sync(device)
-    return time.perf_counter() - start
+    return since(start, device)
+
+
+def inputs(run: Any, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n`` held-out digits (cycled) and a random other class for each (seed 0)."""
+    from leapfactual.explain import random_other_targets
+
+    test = run.test
+    reps = -(-n // len(test))
+    x = test.images.repeat(reps, 1, 1, 1)[:n]
+    labels = test.labels.repeat(reps)[:n]
+    return x, random_other_targets(labels, test.num_classes, 0)
+
+
+def explainer_for(run: Any, row: str) -> Any:
+    """``row``'s explainer on ``run``'s models (for :data:`CONTIGUOUS`, on copies of them with
+    contiguous weights, as the run loaded before it chose channels-last)."""
+    if row == CONTIGUOUS:
+        run = copy.copy(run)
+        for stage in ("classifier", "vae"):
+            model = copy.deepcopy(getattr(run, stage))
+            setattr(run, stage, model.to(memory_format=torch.contiguous_format))
+    return run.explainer(ROWS[row][0], **options(row))
 
 
 def measure(row: str, run_dir: str, n: int, device: str, repeats: int) -> dict[str, Any]:
     """Time one row and its bound on the first ``n`` held-out digits (in this process, on
     ``device``; inputs start on the CPU and results come back there, as for a user)."""
-    from leapfactual.explain import random_other_targets
     from leapfactual.pipeline import load_run
 
     run = load_run(run_dir, device=device)
-    test = run.test
-    reps = -(-n // len(test))
-    x = test.images.repeat(reps, 1, 1, 1)[:n]
-    labels = test.labels.repeat(reps)[:n]
-    target = random_other_targets(labels, test.num_classes, 0)
+    x, target = inputs(run, n)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    explainer = run.explainer(ROWS[row][0], **options(row))
+    explainer = explainer_for(run, row)
     models = run.models()
-    runs: list[tuple[float, float, float]] = []  # (method, its bound, its field) per repeat
+    runs: list[tuple[Times, Times, Times]] = []  # (method, its bound, its field) per repeat
     for _ in range(1 if row in SLOW else repeats):
-        start = time.perf_counter()
+        start = clock()
         exp = explainer.explain(x, target)
-        sync(device)
-        seconds = time.perf_counter() - start
+        took = since(start, device)
         bound = bound_seconds(models, x, exp.cost, explainer.batch_size, device)
-        runs.append(
-            (seconds, bound, field_seconds(models, x, exp.cost, explainer.batch_size, device))
-        )
-    ratios = sorted(s / b for s, b, _ in runs)  # each method run against the bound next to it
-    with_field = sorted(s / (b + f) for s, b, f in runs)
-    seconds, bound, flow = (min(r[i] for r in runs) for i in range(3))
+        runs.append((took, bound, field_seconds(models, x, exp.cost, explainer.batch_size, device)))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     per_ce = exp.cost.per_ce()
-    return {
-        "seconds_per_ce": seconds / n,
-        "bound_per_ce": bound / n,
-        "field_per_ce": flow / n,
-        "ratio": statistics.median(ratios),
-        "ratio_range": (ratios[0], ratios[-1]),
-        "ratio_with_field": statistics.median(with_field),
+    out: dict[str, Any] = {
         "evaluations": {k: per_ce[k] for k in COUNTERS},
         "validity": float(exp.valid.float().mean()),
         "peak_mb": peak / 1024,
@@ -197,13 +241,63 @@ def measure(row: str, run_dir: str, n: int, device: str, repeats: int) -> dict[s
         "repeats": len(runs),
         "device": describe(device),
     }
+    for k, clock_name in enumerate(("cpu", "wall")):  # each method run against its own bound
+        out[clock_name] = {
+            "per_ce": statistics.median(r[0][k] for r in runs) / n,
+            "bound_per_ce": statistics.median(r[1][k] for r in runs) / n,
+            "field_per_ce": statistics.median(r[2][k] for r in runs) / n,
+            "ratio": spread([r[0][k] / r[1][k] for r in runs]),
+            "ratio_with_field": statistics.median(r[0][k] / (r[1][k] + r[2][k]) for r in runs),
+        }
+    return out
+
+
+def compare(a: str, b: str, run_dir: str, n: int, device: str, repeats: int) -> dict[str, Any]:
+    """Rows ``a`` and ``b`` in this one process, alternately (A B, B A, ...) on the same
+    inputs: per round the ratio of B's time to A's (CPU and wall), and the quality of each
+    (validity, mean L1 distance of the CE to its input with its standard error) and how far
+    B's CEs lie from A's (largest absolute pixel difference)."""
+    from leapfactual.pipeline import load_run
+
+    run = load_run(run_dir, device=device)
+    x, target = inputs(run, n)
+    explainers = {r: explainer_for(run, r) for r in (a, b)}
+    times: dict[str, list[Times]] = {a: [], b: []}
+    exps: dict[str, Any] = {}
+    for k in range(repeats):
+        for r in (a, b) if k % 2 == 0 else (b, a):
+            start = clock()
+            exps[r] = explainers[r].explain(x, target)
+            times[r].append(since(start, device))
+    quality = {}
+    for r, exp in exps.items():
+        dist = (exp.x_cf - exp.x).abs().flatten(1).mean(1).double()
+        quality[r] = {
+            "validity": float(exp.valid.float().mean()),
+            "l1": float(dist.mean()),
+            "l1_se": float(dist.std() / len(dist) ** 0.5),
+            "field": exp.cost.per_ce()["field"],
+        }
+    return {
+        "a": a,
+        "b": b,
+        "n": n,
+        "repeats": repeats,
+        "device": describe(device),
+        "cpu": spread([tb[0] / ta[0] for ta, tb in zip(times[a], times[b], strict=True)]),
+        "wall": spread([tb[1] / ta[1] for ta, tb in zip(times[a], times[b], strict=True)]),
+        "quality": quality,
+        "max_difference": float((exps[a].x_cf - exps[b].x_cf).abs().max()),
+    }
 
 
 def child(
-    row: str, run_dir: str, n: int, device: str, repeats: int, threads: int
+    row: str, run_dir: str, n: int, device: str, repeats: int, threads: int, pair: str = ""
 ) -> dict[str, Any]:
     command = [sys.executable, __file__, "--one", row, "--run", run_dir, "--limit", str(n)]
     command += ["--device", device, "--repeats", str(repeats), "--threads", str(threads)]
+    if pair:
+        command += ["--pair", pair]
     out = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -213,55 +307,75 @@ def evaluations(r: dict[str, Any]) -> str:
     return " / ".join(f"{r['evaluations'][k]:g}" for k in COUNTERS)
 
 
+def span(values: list[float] | tuple[float, ...]) -> str:
+    """``median (lowest-highest)``."""
+    return f"{values[0]:.2f} ({values[1]:.2f}-{values[2]:.2f})"
+
+
 def speed_table(results: dict[str, dict[str, Any]]) -> list[str]:
-    """The rows as a Markdown table."""
-    ours = results[OURS]["seconds_per_ce"]
+    """The rows as a Markdown table (CPU time, with wall time beside the ratios)."""
     lines = [
-        "| method | n | ms / CE | vs ours | evaluations / CE (enc / dec / cls / field / grad) "
-        "| bound ms / CE | time / bound (median, range) | field alone ms / CE "
-        "| time / (bound + field) "
+        "| method | n | CPU ms / CE | evaluations / CE (enc / dec / cls / field / grad) "
+        "| bound CPU ms / CE | time / bound, CPU (median, range) | time / bound, wall "
+        "| field alone CPU ms / CE | time / (bound + field), CPU "
         "| validity | peak MB | device |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row, r in results.items():
+        cpu, wall = r["cpu"], r["wall"]
         lines.append(
-            f"| {label(row)} | {r['n']} | {r['seconds_per_ce'] * 1e3:.3f} | "
-            f"{ours / r['seconds_per_ce']:.2f}x | {evaluations(r)} | "
-            f"{r['bound_per_ce'] * 1e3:.3f} | {r['ratio']:.2f} ({r['ratio_range'][0]:.2f}-"
-            f"{r['ratio_range'][1]:.2f}) | {r['field_per_ce'] * 1e3:.3f} | "
-            f"{r['ratio_with_field']:.2f} | "
+            f"| {label(row)} | {r['n']} | {cpu['per_ce'] * 1e3:.3f} | {evaluations(r)} | "
+            f"{cpu['bound_per_ce'] * 1e3:.3f} | {span(cpu['ratio'])} | {span(wall['ratio'])} | "
+            f"{cpu['field_per_ce'] * 1e3:.3f} | {cpu['ratio_with_field']:.2f} | "
             f"{r['validity']:.3f} | {r['peak_mb']:.0f} | {r['device']} |"
+        )
+    return lines
+
+
+def pair_lines(pairs: list[dict[str, Any]]) -> list[str]:
+    """One sentence per pair measured in one process."""
+    lines = []
+    for c in pairs:
+        qa, qb = c["quality"][c["a"]], c["quality"][c["b"]]
+        se = max(qa["l1_se"], qb["l1_se"])
+        near = "within" if abs(qb["l1"] - qa["l1"]) <= se else "NOT within"
+        lines.append(
+            f"- {label(c['b'])} against {label(c['a'])}, {c['n']} digits, {c['repeats']} "
+            f"alternating runs in one process on {c['device']}: {span(c['cpu'])} the CPU time "
+            f"(median of the per-round ratios, range), {span(c['wall'])} the wall time; "
+            f"{qb['field']:g} vs {qa['field']:g} field evaluations per CE; validity "
+            f"{qb['validity']:.3f} vs {qa['validity']:.3f}; L1 to the input "
+            f"{qb['l1']:.4f} ± {qb['l1_se']:.4f} vs {qa['l1']:.4f} ± {qa['l1_se']:.4f} "
+            f"({near} one standard error); CEs differ by at most {c['max_difference']:.2g} "
+            "per pixel."
         )
     return lines
 
 
 def verdicts(results: dict[str, dict[str, Any]]) -> list[str]:
     """Sentences generated from the numbers."""
-    ours, ref, opt = (results[m] for m in (OURS, REFERENCE, "opt"))
-    ratio, (low, high) = ours["ratio"], ours["ratio_range"]
+    ours, opt = results[OURS], results["opt"]
+    ratio, low, high = ours["cpu"]["ratio"]
+    wall = ours["wall"]["ratio"]
     met = "met" if ratio <= BOUND_TARGET else "NOT met"
     if low < 1:  # no loop can beat the passes it makes: the load changed within a pair
         met += (
             f"; but a pair measured {low:.2f}, below 1, which only a change of the machine's "
             "load between the two timings explains, so this verdict is not reliable"
         )
-    gap = abs(ours["validity"] - ref["validity"])
-    with_field = ours["ratio_with_field"]
+    with_field = ours["cpu"]["ratio_with_field"]
+    slower = opt["cpu"]["per_ce"] / ours["cpu"]["per_ce"]
     return [
         f"- LeapFactual at the paper schedule takes {ratio:.2f}x (median of {ours['repeats']} "
-        f"paired runs, range {low:.2f}-{high:.2f}) the time of its own encoder + decoder + "
-        f"classifier passes (target <= {BOUND_TARGET}x: {met}, on "
+        f"paired runs, range {low:.2f}-{high:.2f}; wall time {span(wall)}) the CPU time of its "
+        f"own encoder + decoder + classifier passes (target <= {BOUND_TARGET}x: {met}, on "
         f"{ours['device']}); its {ours['evaluations']['field']:g} field evaluations alone "
-        f"take {ours['field_per_ce'] * 1e3:.3f} ms per CE, and with them counted the loop "
-        f"takes {with_field:.2f}x the time of all its network evaluations (the rest is the "
-        "loop's own work: solver arithmetic, conditions, bookkeeping).",
-        f"- Against the paper's integration (checkpointed dopri5): "
-        f"{ref['evaluations']['field']:g} vs {ours['evaluations']['field']:g} field "
-        f"evaluations per CE ({ref['evaluations']['field'] / ours['evaluations']['field']:.2f}x), "
-        f"{ref['seconds_per_ce'] / ours['seconds_per_ce']:.2f}x our time; validity "
-        f"{ref['validity']:.3f} vs {ours['validity']:.3f} ({gap * 100:.1f} points apart).",
-        f"- Opt-based takes {opt['seconds_per_ce'] / ours['seconds_per_ce']:.0f}x our time per "
-        f"CE ({opt['evaluations']['gradient_steps']:g} gradient steps per CE).",
+        f"take {ours['cpu']['field_per_ce'] * 1e3:.3f} ms of CPU per CE, and with them counted "
+        f"the loop takes {with_field:.2f}x the time of all its network evaluations (the rest is "
+        "the loop's own work: solver arithmetic, conditions, bookkeeping).",
+        f"- Opt-based takes about {slower:.0f}x our CPU time per CE "
+        f"({opt['evaluations']['gradient_steps']:g} gradient steps per CE; separate processes, "
+        "so a rough figure).",
         "- The bound times the forward passes only: for gradient methods (Opt-based, the "
         "attack) it leaves out the backward passes, so their ratio is far above 1 by "
         "construction; the CGM row's bound replays the run's VAE in place of the CVAE (same "
@@ -286,10 +400,14 @@ def main() -> None:
         "--threads", type=int, default=0, help="torch threads per process (0: torch's default)"
     )
     parser.add_argument("--one", choices=list(ROWS), help=argparse.SUPPRESS)
+    parser.add_argument("--pair", choices=list(ROWS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     device = resolve(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.one and args.pair:
+        print(json.dumps(compare(args.one, args.pair, args.run, args.limit, device, args.repeats)))
+        return
     if args.one:
         print(json.dumps(measure(args.one, args.run, args.limit, device, args.repeats)))
         return
@@ -300,7 +418,7 @@ def main() -> None:
     began, load = time.perf_counter(), os.getloadavg()[0]
     command = "python " + shlex.join(sys.argv)
     print(f"reusing or fitting {args.run} ...", flush=True)
-    stages = ("vae", "classifier", "flow", "oracle", "cvae")
+    stages = ("vae", "classifier", "flow", "cvae", *(("oracle",) if args.limit_schedules else ()))
     fit_run(args.run, FitConfig(), stages, device=device)
     where = (
         f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
@@ -308,12 +426,17 @@ def main() -> None:
     )
     print(f"machine: {where}")
     results = {}
-    for row in ROWS:
+    for row in (r for r in ROWS if r != CONTIGUOUS):  # that one only in its pair
         n = args.limit_slow if row in SLOW else args.limit
         results[row] = child(row, args.run, n, device, args.repeats, args.threads)
         print(f"  measured {row} on {n} digits", flush=True)
     table, said = speed_table(results), verdicts(results)
     print("\n" + "\n".join(table) + "\n\n" + "\n".join(said), flush=True)
+    pairs = [
+        child(a, args.run, args.limit, device, args.repeats, args.threads, pair=b) for a, b in PAIRS
+    ]
+    paired = pair_lines(pairs)
+    print("\n" + "\n".join(paired), flush=True)
 
     print("\npeak memory of LeapFactual (ours) as the number of images grows:")
     memory = []
@@ -321,14 +444,22 @@ def main() -> None:
         r = child(OURS, args.run, count, device, 1, args.threads)
         memory.append(
             f"- {count:,} images: peak {r['peak_mb']:.0f} MB, of which {r['extra_mb']:.0f} MB "
-            f"during explain ({r['seconds_per_ce'] * 1e3:.2f} ms/CE, {r['device']})."
+            f"during explain ({r['cpu']['per_ce'] * 1e3:.2f} ms of CPU per CE, {r['device']})."
         )
         print(memory[-1], flush=True)
 
-    print("\nstopping rules of blending vs the paper schedule ...", flush=True)
-    schedules = run_schedules(args.run, args.thickness_run, args.limit_schedules, device=device)
-    lines = schedule_lines(schedules)
-    print("\n".join(lines), flush=True)
+    lines = ["- Not run this time (`--limit-schedules 0`)."]
+    if args.limit_schedules:
+        print("\nstopping rules of blending vs the paper schedule ...", flush=True)
+        schedules = run_schedules(args.run, args.thickness_run, args.limit_schedules, device=device)
+        lines = schedule_lines(schedules)
+        print("\n".join(lines), flush=True)
+    end_load = os.getloadavg()[0]
+    traded = [
+        f"{action.dest.replace('_', '-')} {getattr(args, action.dest)} (default {action.default})"
+        for action in parser._actions
+        if action.dest in SIZES and getattr(args, action.dest) != action.default
+    ]
 
     gpu = (
         "not measured: no GPU available."
@@ -345,10 +476,15 @@ def main() -> None:
         time.perf_counter() - began,
         [
             f"Device: {describe(device)}; {args.repeats} paired runs for fast rows (times: the "
-            "fastest; ratios: the median pair, with the range), one run for slow ones; every "
-            "row in its own process, one after another.",
-            f"Load average {load:.1f} at the start on {os.cpu_count()} cores: other work "
-            "shared the machine, so read ratios measured in one process, not absolute times.",
+            "median run; ratios: the median pair, with the range), one run for slow ones; every "
+            "row in its own process, one after another. Times are CPU time of the process "
+            "unless marked wall.",
+            f"Load average {load:.1f} at the start and {end_load:.1f} at the end on "
+            f"{os.cpu_count()} cores: other work shared the machine, so wall times are noisy; "
+            "read CPU times and ratios measured in one process.",
+            "Sized below the defaults to fit a loaded machine: " + ", ".join(traded) + "."
+            if traded
+            else "At the default sizes.",
         ],
         [
             (
@@ -362,6 +498,16 @@ def main() -> None:
                     *table,
                     "",
                     *said,
+                ],
+            ),
+            (
+                "Paired in one process",
+                [
+                    "Two ways to make the same CEs, run alternately in one process on the same "
+                    "inputs; each ratio is one round's, and the line gives their median and "
+                    "range (times from separate processes are never divided).",
+                    "",
+                    *paired,
                 ],
             ),
             ("Peak memory of LeapFactual", memory),

@@ -7,87 +7,92 @@
 >>> # exp = explainer.explain(x, target=3)
 """
 
+from typing import TYPE_CHECKING
+
+from leapfactual._lazy import lazy_face
 from leapfactual._version import __version__
-from leapfactual.data import (
-    Dataset,
-    available_datasets,
-    load_dataset,
-    register_dataset,
-    stratified_split,
-    train_test_split,
-)
-from leapfactual.explain import (
-    Blend,
-    CGMBased,
-    Cost,
-    Diversity,
-    Explainer,
-    Explanation,
-    Inject,
-    LatentAttack,
-    LatentReflection,
-    LeapFactual,
-    MethodInfo,
-    Models,
-    OptBased,
-    PixelAttack,
-    build_explainer,
-    method_info,
-    open_explanation,
-    register_method,
-    registered_methods,
-)
-from leapfactual.flow import (
-    ConditionSpec,
-    GaussianSource,
-    MLPField,
-    Solver,
-    UNet1DField,
-    UNet2DField,
-    UniformSource,
-    VectorField,
-    cfm_loss,
-    integrate,
-    leap,
-    load_field,
-    save_field,
-    train_flow,
-)
-from leapfactual.models import (
-    CNNClassifier,
-    Codec,
-    ConditionalVAE,
-    ConvVAE,
-    DiffusersCodec,
-    FlatLatents,
-    GANCodec,
-    IdentityCodec,
-    ResVAE,
-    accuracy,
-    adapt_classifier,
-    load_classifier,
-    train_classifier,
-    train_cvae,
-    train_vae,
-)
-from leapfactual.pipeline import (
-    ClassifierSettings,
-    ExplainSettings,
-    FitConfig,
-    FlowSettings,
-    Run,
-    VAESettings,
-    encode_decode,
-    explain_run,
-    fit_classifier,
-    fit_cvae,
-    fit_flow,
-    fit_flow_for,
-    fit_run,
-    fit_vae,
-    load_run,
-    predict_probs,
-)
+
+if TYPE_CHECKING:
+    from leapfactual.data import (
+        Dataset,
+        available_datasets,
+        load_dataset,
+        register_dataset,
+        stratified_split,
+        train_test_split,
+    )
+    from leapfactual.explain import (
+        Blend,
+        CGMBased,
+        Cost,
+        Diversity,
+        Explainer,
+        Explanation,
+        Inject,
+        LatentAttack,
+        LatentReflection,
+        LeapFactual,
+        MethodInfo,
+        Models,
+        OptBased,
+        PixelAttack,
+        build_explainer,
+        method_info,
+        open_explanation,
+        register_method,
+        registered_methods,
+    )
+    from leapfactual.flow import (
+        ConditionSpec,
+        GaussianSource,
+        MLPField,
+        Solver,
+        UNet1DField,
+        UNet2DField,
+        UniformSource,
+        VectorField,
+        cfm_loss,
+        integrate,
+        leap,
+        load_field,
+        save_field,
+        train_flow,
+    )
+    from leapfactual.models import (
+        CNNClassifier,
+        Codec,
+        ConditionalVAE,
+        ConvVAE,
+        DiffusersCodec,
+        FlatLatents,
+        GANCodec,
+        IdentityCodec,
+        ResVAE,
+        accuracy,
+        adapt_classifier,
+        load_classifier,
+        train_classifier,
+        train_cvae,
+        train_vae,
+    )
+    from leapfactual.pipeline import (
+        ClassifierSettings,
+        ExplainSettings,
+        FitConfig,
+        FlowSettings,
+        Run,
+        VAESettings,
+        encode_decode,
+        explain_run,
+        fit_classifier,
+        fit_cvae,
+        fit_flow,
+        fit_flow_for,
+        fit_run,
+        fit_vae,
+        load_run,
+        predict_probs,
+    )
 
 __all__ = [
     "Blend",
@@ -162,3 +167,5 @@ __all__ = [
     "train_test_split",
     "train_vae",
 ]
+
+lazy_face(__name__, light=("data", "explain", "flow", "models", "pipeline"))

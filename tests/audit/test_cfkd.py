@@ -5,7 +5,6 @@ import torch
 from torch import nn
 
 from leapfactual.audit.cfkd import (
-    CFKDSettings,
     TargetTeacher,
     _check_labels,
     cfkd,
@@ -14,6 +13,7 @@ from leapfactual.audit.cfkd import (
     refitting_factory,
 )
 from leapfactual.audit.necessity import necessity
+from leapfactual.audit.options import CFKDSettings
 from leapfactual.audit.teacher_server import HumanTeacher
 from leapfactual.audit.teachers import TeacherQueue
 from leapfactual.data import load_dataset, stratified_split

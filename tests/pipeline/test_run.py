@@ -241,3 +241,22 @@ def test_a_failed_fit_removes_what_it_made(tiny_run, tiny_config, tmp_path, monk
         fit_run(out, tiny_config, dataset=tiny_run.dataset)
     kept = {p.name for p in out.iterdir()}
     assert {"run.json", "split.safetensors", "vae.safetensors", "classifier.json"} <= kept
+
+
+def test_a_loaded_run_gives_its_built_in_models_the_faster_layout(tiny_run) -> None:
+    from leapfactual.pipeline import fast_layout, load_run
+
+    def layout(model: torch.nn.Module) -> bool:  # the last convolution has several channels
+        weight = [p for p in model.parameters() if p.dim() == 4][-1]
+        return weight.is_contiguous(memory_format=torch.channels_last)
+
+    loaded = load_run(tiny_run.directory)
+    x = tiny_run.test.images[:8]
+    assert layout(loaded.classifier) and layout(loaded.vae)
+    assert not layout(tiny_run.classifier)  # a fit keeps the layout it trained in
+    with torch.no_grad():
+        assert torch.allclose(loaded.classifier(x), tiny_run.classifier(x), atol=1e-6)
+        z = tiny_run.vae.encode(x)
+        assert torch.allclose(loaded.vae.decode(z), tiny_run.vae.decode(z), atol=1e-6)
+    other = torch.nn.Sequential(torch.nn.Conv2d(2, 2, 3))  # not a built-in model: as it is
+    assert not layout(fast_layout(other))

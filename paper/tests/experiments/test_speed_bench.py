@@ -46,5 +46,31 @@ def test_the_bound_makes_the_counted_passes_at_the_same_batch_size() -> None:
     # samples stopped early)
     cost = Cost(n=10, encoder=10, decoder=115, classifier=125)
     done = SimpleNamespace(codec=models, classifier=models)
-    assert speed.bound_seconds(done, x, cost, 4, "cpu") > 0
+    cpu, wall = speed.bound_seconds(done, x, cost, 4, "cpu")
+    assert wall > 0 and cpu >= 0
     assert models.rows == {"encoder": 10, "decoder": 115, "classifier": 125}
+
+
+def test_a_pair_says_whether_its_distances_lie_within_one_standard_error() -> None:
+    speed = _speed()
+
+    def pair(l1_b: float) -> dict:  # type: ignore[type-arg]
+        quality = {"validity": 1.0, "l1_se": 0.002, "field": 280}
+        return {
+            "a": "leapfactual",
+            "b": "leapfactual-midpoint",
+            "n": 10,
+            "repeats": 3,
+            "device": "cpu",
+            "cpu": (0.6, 0.55, 0.7),
+            "wall": (0.62, 0.5, 0.9),
+            "quality": {
+                "leapfactual": {**quality, "l1": 0.100},
+                "leapfactual-midpoint": {**quality, "l1": l1_b},
+            },
+            "max_difference": 0.01,
+        }
+
+    near, far = speed.pair_lines([pair(0.101), pair(0.110)])
+    assert "0.60 (0.55-0.70) the CPU time" in near and "(within one standard error)" in near
+    assert "(NOT within one standard error)" in far

@@ -20,31 +20,37 @@
   (``attribute(inputs, target)``: the signed change or the needed part of it).
 """
 
-from leapfactual.audit.attribution import CounterfactualAttribution
-from leapfactual.audit.cfkd import CFKDSettings, TargetTeacher, cfkd, refitting_factory
-from leapfactual.audit.checks import VERDICTS, check_teacher, repair_verdict
-from leapfactual.audit.jobs import (
-    ANSWERS,
-    audit_run,
-    class_accuracies,
-    make_teacher,
-    no_nan,
-    repair_run,
-    top_region_cells,
-    verdict_lines,
-)
-from leapfactual.audit.necessity import Necessity, necessity, necessity_map
-from leapfactual.audit.regions import change_regions, grid_cells, pixel_change
-from leapfactual.audit.summary import Cell, PairSummary, summarise, summary_table
-from leapfactual.audit.teacher_server import HumanTeacher, ServerHandle, read_labels, serve
-from leapfactual.audit.teachers import (
-    IgnoreTeacher,
-    ModelTeacher,
-    RuleTeacher,
-    Teacher,
-    TeacherQueue,
-)
-from leapfactual.audit.transplant import CONCENTRATED, GLOBAL_AREA, RELIANT, Finding
+from typing import TYPE_CHECKING
+
+from leapfactual._lazy import lazy_face
+
+if TYPE_CHECKING:
+    from leapfactual.audit.attribution import CounterfactualAttribution
+    from leapfactual.audit.cfkd import TargetTeacher, cfkd, refitting_factory
+    from leapfactual.audit.checks import VERDICTS, check_teacher, repair_verdict
+    from leapfactual.audit.jobs import (
+        ANSWERS,
+        audit_run,
+        class_accuracies,
+        make_teacher,
+        no_nan,
+        repair_run,
+        top_region_cells,
+        verdict_lines,
+    )
+    from leapfactual.audit.necessity import Necessity, necessity, necessity_map
+    from leapfactual.audit.options import CFKDSettings
+    from leapfactual.audit.regions import change_regions, grid_cells, pixel_change
+    from leapfactual.audit.summary import Cell, PairSummary, summarise, summary_table
+    from leapfactual.audit.teacher_server import HumanTeacher, ServerHandle, read_labels, serve
+    from leapfactual.audit.teachers import (
+        IgnoreTeacher,
+        ModelTeacher,
+        RuleTeacher,
+        Teacher,
+        TeacherQueue,
+    )
+    from leapfactual.audit.transplant import CONCENTRATED, GLOBAL_AREA, RELIANT, Finding
 
 __all__ = [
     "ANSWERS",
@@ -87,3 +93,5 @@ __all__ = [
     "top_region_cells",
     "verdict_lines",
 ]
+
+lazy_face(__name__, light=("options",))

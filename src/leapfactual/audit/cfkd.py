@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from leapfactual.audit.necessity import NECESSITY_TENSORS, Necessity, necessity, necessity_map
+from leapfactual.audit.options import CFKDSettings
 from leapfactual.audit.teachers import Teacher, TeacherQueue
 from leapfactual.data import Dataset
 from leapfactual.explain import (
@@ -69,54 +70,6 @@ logger = logging.getLogger(__name__)
 ExplainerFactory = Callable[[nn.Module], Explainer]
 """Builds the explainer of a classifier (CFKD explains the current weights every round)."""
 STATE = "cfkd.json"
-
-
-@dataclass(frozen=True)
-class CFKDSettings:
-    """Rounds, CEs per round and fine-tuning of :func:`cfkd`.
-
-    ``per_round``: training images explained per round, each toward a random other class
-    (``targets="random"``) or toward every other class (``"all-others"``: K - 1 CEs each);
-    ``epochs`` / ``lr`` / ``batch`` / ``augment``: fine-tuning of the current weights on
-    every labelled CE so far plus the training data (``replay``: only that many training
-    images, drawn anew each round; None: all of them); ``reliable``: teach with reliable CEs
-    instead of minimal ones; ``valid_only``: ask only about CEs the classifier puts in the
-    target (the others show nothing it believes); ``minimal``: teach with the CE's minimal
-    sufficient change only (the regions of the change the classifier needs, pasted into the
-    input, :func:`~leapfactual.audit.necessity.necessity`), kept where it alone reaches the
-    target: a shortcut then shows as the shortcut alone; ``needed``: pass the necessity maps
-    to the teacher (the human teacher's page shows them); ``seed``: every draw and the
-    fine-tuning. The defaults, 3 rounds of 300 images, are the shortcuts benchmark's; 2 of 200
-    left a patch shortcut's reliance above 10 % with a clean teacher.
-    """
-
-    rounds: int = 3
-    per_round: int = 300
-    epochs: int = 2
-    lr: float = 5e-4
-    batch: int = 64
-    augment: int = 2
-    targets: str = "random"
-    replay: int | None = None
-    reliable: bool = False
-    valid_only: bool = True
-    minimal: bool = True
-    needed: bool = False
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("rounds", "per_round", "epochs", "batch"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"CFKD {name} must be a positive integer, got {value!r}")
-        if not self.lr > 0:
-            raise ValueError(f"CFKD lr must be positive, got {self.lr}")
-        if self.augment < 0:
-            raise ValueError(f"CFKD augment must be >= 0 pixels, got {self.augment}")
-        if self.targets not in ("random", "all-others"):
-            raise ValueError(f"CFKD targets must be 'random' or 'all-others', got {self.targets!r}")
-        if self.replay is not None and self.replay < 0:
-            raise ValueError(f"CFKD replay must be >= 0 or None, got {self.replay}")
 
 
 class TargetTeacher:

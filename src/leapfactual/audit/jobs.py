@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from leapfactual.audit.cfkd import CFKDResult, CFKDSettings, cfkd, refitting_factory
+from leapfactual.audit.cfkd import CFKDResult, cfkd, refitting_factory
 from leapfactual.audit.cfkd import summary_lines as cfkd_lines
 from leapfactual.audit.checks import (
     CandidateReliance,
@@ -48,6 +48,7 @@ from leapfactual.audit.checks import (
 from leapfactual.audit.html import write_page_html
 from leapfactual.audit.ignore import TeacherFromAudit, ignore_teacher
 from leapfactual.audit.necessity import Necessity, necessity, necessity_map
+from leapfactual.audit.options import CFKDSettings
 from leapfactual.audit.regions import Mode, grid_cells
 from leapfactual.audit.repaired import CANDIDATES, record_verdict, write_repaired_run
 from leapfactual.audit.summary import PairSummary, summarise, summary_table

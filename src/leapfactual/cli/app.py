@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from leapfactual.cli.audit import audit
+from leapfactual.cli.console import version_line
 from leapfactual.cli.demo import demo
 from leapfactual.cli.errors import run_app, state
 from leapfactual.cli.explain import explain
@@ -33,9 +34,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from leapfactual import __version__
-
-        typer.echo(f"leapfactual {__version__}")
+        typer.echo(version_line())
         raise typer.Exit()
 
 

@@ -51,11 +51,11 @@ def audit(
 ) -> None:
     """Explain a sample toward every other class and audit which changes the classifier
     needs (necessity); write global summaries and an audit page (docs/method.md §10)."""
-    from leapfactual.audit import CONCENTRATED, audit_run, verdict_lines
-
     refuse_extra_paths(extra)  # before any work
     if regions not in ("components", "grid"):
         raise ValueError(f"unknown regions {regions!r}; choose 'components' or 'grid'")
+    from leapfactual.audit import CONCENTRATED, audit_run, verdict_lines
+
     spec: str | list[str] = images[0] if images and len(images) == 1 else (images or "test")
     result = audit_run(
         run,

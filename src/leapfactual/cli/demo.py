@@ -36,8 +36,6 @@ def demo(
     OUT is a cache by design: OUT/run is fitted once and reused (a run fitted with other
     settings is refused), and report.html, grid.png and metrics.json are rewritten each time.
     """
-    from leapfactual.report import DemoConfig, run_demo, write_demo_report
-
     flags = {
         "seed": seed,
         "vae.epochs": vae_epochs,
@@ -45,6 +43,8 @@ def demo(
         "flow.epochs": flow_epochs,
     }
     fit = settings(FitConfig, None, flags, None)
+    from leapfactual.report import DemoConfig, run_demo, write_demo_report
+
     demo = DemoConfig(limit=limit, seed=seed)
     result = run_demo(out / "run", fit, demo, progress=True, device=device)
     files = write_demo_report(result, out, "leapfactual " + shlex.join(sys.argv[1:]))

@@ -11,11 +11,11 @@ import typer
 
 from leapfactual._memory import OutOfMemory, out_of_memory
 from leapfactual.cli.messages import show_library_messages
-from leapfactual.io import CheckpointError
 
-USER_ERRORS = (ValueError, CheckpointError, OSError, MemoryError)
-"""What bad input and the machine raise (a missing file, a full disk, memory running out):
-reported as one line, not a traceback."""
+USER_ERRORS = (ValueError, OSError, MemoryError)
+"""What bad input and the machine raise (a bad file: ``leapfactual.io.CheckpointError`` is a
+``ValueError``; a missing file, a full disk, memory running out): reported as one line, not a
+traceback."""
 OUT_OF_MEMORY_FIX = (
     "out of memory; lower --batch-size (or explain in shards with --shard-size), or use a "
     "machine with more memory"

@@ -20,12 +20,12 @@ from leapfactual.cli.common import (
     settings,
     write_report,
 )
-from leapfactual.explain import Inject, registered_methods
-from leapfactual.flow import ADAPTIVE, FIXED_STEP
+from leapfactual.explain import BUILT_IN_METHODS, Inject
+from leapfactual.flow import ADAPTIVE, FIXED_STEP_METHODS
 from leapfactual.pipeline import ExplainSettings
 
 _D = ExplainSettings()
-_SOLVERS = ", ".join([*FIXED_STEP, *ADAPTIVE])
+_SOLVERS = ", ".join([*FIXED_STEP_METHODS, *ADAPTIVE])
 _INJECT = _D.inject or Inject()
 _INJECT_STEPS = _D.inject.steps if _D.inject else 0
 TRAJECTORY_COST = (
@@ -47,7 +47,9 @@ def explain(
     ] = None,
     method: Annotated[
         str | None,
-        typer.Option(help=f"Method: {', '.join(registered_methods())} [default: {_D.method}]."),
+        typer.Option(
+            help=f"Method: {', '.join(BUILT_IN_METHODS)} or a plugin's [default: {_D.method}]."
+        ),
     ] = None,
     target: Annotated[
         str | None,
@@ -201,14 +203,7 @@ def explain(
     CEs stream to OUT/shards shard by shard (no trajectories, no report), shared among the
     ranks; running the same command again finishes an interrupted job.
     """
-    from leapfactual.distributed import finish, world
-    from leapfactual.io import kept_note
-    from leapfactual.pipeline import explain_run, verdict_headline
-    from leapfactual.report import check_order
-
     refuse_extra_paths(extra)  # before any work
-    check_order(order)
-
     flags = {
         "method": method,
         "target": target,
@@ -234,7 +229,14 @@ def explain(
         "inject.steps": inject_steps or None,
         "inject": "none" if inject_steps == 0 else None,  # last: no reliable CE at all
     }
-    job = settings(ExplainSettings, config, flags, set_)
+    job = settings(ExplainSettings, config, flags, set_)  # bad settings: before torch loads
+
+    from leapfactual.distributed import finish, world
+    from leapfactual.io import kept_note
+    from leapfactual.pipeline import explain_run, verdict_headline
+    from leapfactual.report import check_order
+
+    check_order(order)  # before any work
     result = explain_run(
         run,
         out,

@@ -10,7 +10,7 @@ import typer
 
 from leapfactual.cli.common import Config, Device, Set, settings
 from leapfactual.flow import KINDS
-from leapfactual.pipeline import FIELDS, STAGE_NAMES, FitConfig
+from leapfactual.pipeline import FIELDS, STAGE_NAMES, FitConfig, check_stages
 
 _D = FitConfig()
 
@@ -129,10 +129,6 @@ def fit(
     from its last epoch. Under `torchrun --nproc-per-node N -m leapfactual fit ...` every
     stage trains data-parallel on N processes (same global batch) and rank 0 writes the run.
     """
-    from leapfactual.distributed import finish, world
-    from leapfactual.pipeline import fit_run, verdict_headline
-    from leapfactual.training import tracker
-
     cfg = settings(
         FitConfig,
         config,
@@ -155,19 +151,17 @@ def fit(
             "flow.condition": condition,
         },
         set_,
-    )
+    )  # bad settings: refused before torch loads
+    chosen = check_stages(tuple(s.strip() for s in stages.split(",") if s.strip()))
+    from leapfactual.distributed import finish, world
+    from leapfactual.pipeline import fit_run, verdict_headline
+    from leapfactual.training import tracker
+
     trackers = [tracker(spec) for spec in track or []]  # checked before any training
     with ExitStack() as open_trackers:
         for made in trackers:
             open_trackers.enter_context(made)
-        run = fit_run(
-            out,
-            cfg,
-            tuple(s.strip() for s in stages.split(",") if s.strip()),
-            progress=True,
-            device=device,
-            callbacks=trackers,
-        )
+        run = fit_run(out, cfg, chosen, progress=True, device=device, callbacks=trackers)
     if world().is_main:
         verdict = run.verdict
         lines = [verdict_headline(None)] if verdict is None else verdict.lines()

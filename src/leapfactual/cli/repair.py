@@ -90,6 +90,15 @@ def repair(
     class), and compare before and after: accuracy, reliance on each candidate and a verdict;
     the repaired classifier is written as a run (OUT/run) and audited (OUT/audit-after: the
     verdict's reliance figures)."""
+    settings = CFKDSettings(
+        rounds=rounds,
+        per_round=per_round,
+        epochs=epochs,
+        lr=lr,
+        reliable=reliable,
+        needed=teacher == "human",
+        seed=seed,
+    )  # bad settings: refused before torch loads
     from leapfactual.audit import ANSWERS, make_teacher, repair_run
     from leapfactual.pipeline import load_run
 
@@ -103,15 +112,6 @@ def repair(
         port=port,
         open_browser=open_browser,
         device=device or "cpu",
-    )
-    settings = CFKDSettings(
-        rounds=rounds,
-        per_round=per_round,
-        epochs=epochs,
-        lr=lr,
-        reliable=reliable,
-        needed=teacher == "human",
-        seed=seed,
     )
     result = repair_run(
         fitted,

@@ -34,13 +34,13 @@ def report(
     The default page (DIR/report.html) belongs to the explanation and is always rewritten; an
     existing --out file elsewhere is kept unless --force is given.
     """
-    from leapfactual.explain import Explanation
-    from leapfactual.pipeline import load_run
-
     if out is not None and out.is_dir():
         raise ValueError(f"--out {out} is a directory; give the path of an HTML file")
     if out is not None and out.exists() and not force:
         raise ValueError(f"{out} already exists; choose another --out or add --force to replace it")
+    from leapfactual.explain import Explanation
+    from leapfactual.pipeline import load_run
+
     exp = Explanation.load(explanation)
     recorded = exp.config.get("run")
     if run is None and isinstance(recorded, str) and (Path(recorded) / "run.json").is_file():

@@ -26,25 +26,12 @@ from torch import Tensor, nn
 from leapfactual._memory import Size, out_of_memory, sized_by
 from leapfactual._progress import tqdm
 from leapfactual.explain.explanation import Cost, Explanation, Timer, reaches
+from leapfactual.explain.options import NonFinite, check_nonfinite
 from leapfactual.models import Classifier, Codec, as_tensor_outputs
 from leapfactual.training import Callback, ExplainBatch, active_callbacks
 
 Outputs = Literal["logits", "probs", "value"]
 OUTPUT_KINDS = ("logits", "probs", "value")
-NonFinite = Literal["error", "invalid"]
-NONFINITE = ("error", "invalid")
-"""What a non-finite model output does: stop with an error naming the model and the step, or
-mark the sample invalid (see :meth:`Explainer.set_nonfinite`)."""
-
-
-def check_nonfinite(mode: str) -> NonFinite:
-    """``mode`` if it is one of :data:`NONFINITE`, else a ``ValueError`` listing them."""
-    if mode not in NONFINITE:
-        raise ValueError(
-            f"nonfinite must be one of {', '.join(NONFINITE)} (what a NaN or infinite model "
-            f"output does), got {mode!r}"
-        )
-    return mode  # type: ignore[return-value]
 
 
 def as_probs(outputs: Tensor, kind: Outputs) -> Tensor:

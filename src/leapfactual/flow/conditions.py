@@ -15,9 +15,9 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from leapfactual.flow.options import KINDS
+
 ConditionKind = Literal["softmax", "onehot", "class", "scalar", "value"]
-KINDS: tuple[str, ...] = ("softmax", "onehot", "class", "scalar")
-"""The encodings of a classifier's output (a regressor's flow is always ``value``)."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ import torch
 from torch import Tensor
 
 from leapfactual.flow.fields import VectorField
-from leapfactual.flow.solvers import Solver, integrate
+from leapfactual.flow.options import Solver
+from leapfactual.flow.solvers import integrate
 
 
 def leap(

@@ -10,12 +10,12 @@ paper's reference integrates this way, through a 5-point time grid).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from leapfactual.flow.options import Solver
 
 Func = Callable[[Tensor, Tensor], Tensor]
 Step = Callable[[Func, Tensor, Tensor, Tensor], Tensor]
@@ -42,53 +42,7 @@ def rk4_step(func: Func, t: Tensor, z: Tensor, dt: Tensor) -> Tensor:
 
 
 FIXED_STEP: dict[str, Step] = {"euler": euler_step, "midpoint": midpoint_step, "rk4": rk4_step}
-ADAPTIVE: tuple[str, ...] = ("dopri5", "dopri8", "bosh3", "adaptive_heun")
-EVALS_PER_STEP: dict[str, int] = {"euler": 1, "midpoint": 2, "rk4": 4}
-
-
-@dataclass(frozen=True)
-class Solver:
-    """How to integrate: ``method`` plus ``steps`` (fixed-step) or ``atol``/``rtol`` (adaptive).
-
-    ``Solver("rk4", 8)`` takes 8 RK4 steps over the interval (32 evaluations).
-    ``Solver("dopri5")`` is adaptive Dormand-Prince with atol = rtol = 1e-4, end to end.
-    ``checkpoints`` (adaptive only): also end a step on each of this many evenly spaced times,
-    both ends included; ``Solver("dopri5", checkpoints=5)`` is the paper's integration (a
-    step ends on every quarter of the interval, so it takes more evaluations).
-    """
-
-    method: str = "rk4"
-    steps: int = 8
-    atol: float = 1e-4
-    rtol: float = 1e-4
-    checkpoints: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.method not in FIXED_STEP and self.method not in ADAPTIVE:
-            raise ValueError(
-                f"unknown solver {self.method!r}; choose one of "
-                f"{sorted(FIXED_STEP) + list(ADAPTIVE)}"
-            )
-        if self.method in FIXED_STEP and self.steps < 1:
-            raise ValueError(f"a fixed-step solver needs steps >= 1, got {self.steps}")
-        if not all(math.isfinite(v) and v > 0 for v in (self.atol, self.rtol)):
-            raise ValueError(
-                f"atol and rtol must be finite and positive, got {self.atol}, {self.rtol}"
-            )
-        if self.checkpoints is not None:
-            if self.method in FIXED_STEP:
-                raise ValueError(
-                    f"checkpoints apply to adaptive solvers ({', '.join(ADAPTIVE)}), not to "
-                    f"{self.method!r}; a fixed-step solver ends a step every 1/steps already"
-                )
-            if self.checkpoints < 2:
-                raise ValueError(
-                    f"checkpoints must be >= 2 (both ends of the interval), got {self.checkpoints}"
-                )
-
-    @property
-    def fixed(self) -> bool:
-        return self.method in FIXED_STEP
+"""The step of each of :data:`~leapfactual.flow.options.FIXED_STEP_METHODS`."""
 
 
 def integrate(

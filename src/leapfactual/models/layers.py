@@ -1,9 +1,15 @@
-"""Shared geometry and input checks of the reference convolutional networks."""
+"""Shared geometry and input checks of the reference convolutional networks (no torch at
+import: settings check sizes against :data:`MIN_SIDE` before it loads)."""
 
 from __future__ import annotations
 
-from torch import Tensor
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from torch import Tensor
+
+MIN_SIDE = 8
+"""The smallest image side the residual VAE takes."""
 MAX_SIDE = 7
 """Stride-2 stages continue while the side exceeds this: 28 -> 14 -> 7, 8 -> 4,
 32 -> 16 -> 8 -> 4, 128 -> 64 -> 32 -> 16 -> 8 -> 4."""

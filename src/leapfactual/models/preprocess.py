@@ -24,11 +24,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor
+if TYPE_CHECKING:  # torch loads on first use: settings parse without it
+    from torch import Tensor
 
 CHANNEL_ORDERS = ("rgb", "bgr")
 HF_PROCESSOR_FILES = ("preprocessor_config.json", "image_processor_config.json")
@@ -121,6 +120,8 @@ class Preprocess:
             x = x.flip(1)
         if self.size is not None and tuple(x.shape[-2:]) != tuple(self.size):
             shrink = self.size[0] < x.shape[-2] or self.size[1] < x.shape[-1]
+            from torch.nn import functional as F
+
             x = F.interpolate(
                 x, size=tuple(self.size), mode="bilinear", align_corners=False, antialias=shrink
             )
@@ -141,6 +142,8 @@ class Preprocess:
 
 
 def _per_channel(values: Sequence[float], x: Tensor) -> Tensor:
+    import torch
+
     return torch.tensor(values, dtype=x.dtype, device=x.device).reshape(1, -1, 1, 1)
 
 

@@ -21,10 +21,9 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from leapfactual.io import register
-from leapfactual.models.layers import check_matrix, stage_channels, stage_sides
+from leapfactual.models.layers import MIN_SIDE, check_matrix, stage_channels, stage_sides
 from leapfactual.models.vae import VAE
 
-MIN_SIDE = 8
 GROUPS = 8
 MNIST_PIXEL_VAR = 0.0952
 """Pixel variance of mnist5k in [0, 1]: the contrast the project's beta was chosen at."""

@@ -59,11 +59,17 @@ from leapfactual.io import (
     write_json,
 )
 from leapfactual.metrics import codec_quality, conditional_sample_accuracy
-from leapfactual.models import accuracy, adapt_classifier
+from leapfactual.models import CNNClassifier, ConvVAE, accuracy, adapt_classifier
 from leapfactual.pipeline import build
 from leapfactual.pipeline.data import data_fingerprint, load_run_data, resolve_data_spec
 from leapfactual.pipeline.probe import codec_fix
-from leapfactual.pipeline.settings import STAGE_NAMES, FitConfig, VAESettings, to_dict
+from leapfactual.pipeline.settings import (
+    STAGE_NAMES,
+    FitConfig,
+    VAESettings,
+    check_stages,
+    to_dict,
+)
 from leapfactual.pipeline.user_models import (
     UserModels,
     check_recorded,
@@ -238,9 +244,7 @@ def fit_run(
     rank 0 writes the files. ``callbacks`` hear of every step and epoch of every stage
     trained (``stage``: the stage's name; see :mod:`leapfactual.training.callbacks`).
     """
-    unknown = [s for s in stages if s not in STAGES]
-    if unknown:
-        raise ValueError(f"unknown stages {unknown}; choose from {list(STAGES)}")
+    check_stages(stages)
     config = replace(config, data=resolve_data_spec(config.data))
     out = Path(directory)
     ranks = init()
@@ -348,6 +352,20 @@ def _fit(
     return run
 
 
+CHANNELS_LAST = (CNNClassifier, ConvVAE)
+"""Built-in models that measured faster on the CPU with channels-last weights, outputs equal
+within 1e-6 (``benchmarks/speed.py`` pairs a run's explain call both ways)."""
+
+
+def fast_layout(model: nn.Module) -> nn.Module:
+    """``model`` with channels-last weights where that measured faster (a built-in model of
+    :data:`CHANNELS_LAST` on the CPU); any other model as it is."""
+    on_cpu = all(p.device.type == "cpu" for p in model.parameters())
+    if isinstance(model, CHANNELS_LAST) and on_cpu:
+        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # in torch, not its stubs
+    return model
+
+
 def load_run(
     directory: str | Path,
     dataset: Dataset | None = None,
@@ -360,11 +378,18 @@ def load_run(
     recorded answers on a fixed probe batch. A run file never makes an import happen: a
     user's entry point is located without importing it, and imported only when its module
     file has the recorded hash and lies neither in the run's nor in the working directory.
+    Built-in models run with the faster weight layout (:func:`fast_layout`); a fit keeps
+    the layout it trained in, so a run fitted in steps equals one fitted at once.
     """
     out = Path(directory)
     meta = read_meta(out)
     config = FitConfig.from_dict(meta["config"])
-    return _assemble(out, config, meta, torch.device(device), dataset)
+    run = _assemble(out, config, meta, torch.device(device), dataset)
+    for stage in ("classifier", "vae", "oracle"):
+        model = getattr(run, stage)
+        if isinstance(model, nn.Module):
+            fast_layout(model)
+    return run
 
 
 def fit_warnings(run: Run) -> list[str]:

@@ -44,6 +44,16 @@ else:  # pragma: no cover - Python 3.10
 T = TypeVar("T")
 
 STAGE_NAMES = ("vae", "classifier", "flow", "oracle", "cvae")
+
+
+def check_stages(stages: tuple[str, ...]) -> tuple[str, ...]:
+    """``stages`` if each is one of :data:`STAGE_NAMES`, else a ``ValueError`` listing them."""
+    unknown = [s for s in stages if s not in STAGE_NAMES]
+    if unknown:
+        raise ValueError(f"unknown stages {unknown}; choose from {list(STAGE_NAMES)}")
+    return stages
+
+
 CODECS = ("auto", "conv", "resnet")
 """VAE kinds; ``auto`` picks one from the images (:func:`codec_for`)."""
 
