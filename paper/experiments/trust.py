@@ -150,13 +150,14 @@ for about 35 minutes on a loaded 2-core machine; ``--cases`` adds the others).""
 @dataclass(frozen=True)
 class TrustConfig:
     """Which cases, how many CEs per run, the shapes data and the judges (trained for
-    ``judge_epochs`` without a minimum of steps)."""
+    ``judge_epochs``, raised to ``judge_min_steps`` optimiser steps on small data)."""
 
     cases: tuple[str, ...] = GRID
     limit: int = 100
     shapes_images: int = 1200
     judge_images: int = 2000
     judge_epochs: int = 8
+    judge_min_steps: int = 1500
     judge_width: int = 32
     seed: int = 0
     base: FitConfig = field(default_factory=lambda: GRID_BASE)
@@ -230,7 +231,9 @@ def case_fit(case: Case, config: TrustConfig, data: Dataset) -> FitConfig:
 def judge_for(case: Case, config: TrustConfig) -> Judge:
     """The independent judge of a case's CEs (another width and seed, other images) and its
     accuracy on held-out images (MNIST: the runs' held-out split; shapes: the runs' images)."""
-    settings = ClassifierSettings(width=config.judge_width, epochs=config.judge_epochs, min_steps=0)
+    settings = ClassifierSettings(
+        width=config.judge_width, epochs=config.judge_epochs, min_steps=config.judge_min_steps
+    )
     seed = config.seed + 101
     if case.data == "shapes":
         data = colour_shapes(config.judge_images, case.size, config.seed + 2)
@@ -242,6 +245,21 @@ def judge_for(case: Case, config: TrustConfig) -> Judge:
     model = fit_classifier(data.images, data.labels, data.num_classes, settings, seed)
     right = predict_probs(model, held_out.images).argmax(1) == held_out.labels
     return Judge(model, _share(right))
+
+
+JUDGE_FLOOR = 0.9
+"""A judge right on fewer of its held-out images than this is weak evidence."""
+
+
+def weak_judges(result: TrustResult) -> list[str]:
+    """A warning line for each judge below :data:`JUDGE_FLOOR` (none when all are above)."""
+    return [
+        f"Warning: the judge of {data} {size} px is right on only {judge.accuracy:.2f} of its "
+        f"held-out images (below {JUDGE_FLOOR}): the judge validity of those runs is weak "
+        "evidence, in either direction."
+        for (data, size), judge in result.judges.items()
+        if judge.accuracy < JUDGE_FLOOR
+    ]
 
 
 def same_classifier(case: Case, fit: FitConfig, donor: Case, donor_fit: FitConfig) -> bool:
@@ -484,9 +502,11 @@ def write_trust_page(result: TrustResult, stem: str | Path, command: str) -> Pat
             "idle one): fewer runs, CEs and pixels than that allows; the cases left out are "
             "listed by `python -m paper trust --help`.",
             f"Judge: a CNN of width {config.judge_width}, another seed, "
-            f"{config.judge_epochs} epoch(s), trained on the MNIST training split or on "
+            f"{config.judge_epochs} epoch(s) or {config.judge_min_steps} optimiser steps if "
+            "more, trained on the MNIST training split or on "
             f"{config.judge_images} colour shapes of another seed; judge validity = the judge "
             f"puts the CE in its target class. Judges' held-out accuracy: {judges or '–'}.",
+            *weak_judges(result),
             f"Thresholds: {THRESHOLDS}",
         ],
         [

@@ -2,12 +2,16 @@
 
 from dataclasses import replace
 
+import torch
+
 from leapfactual.pipeline import FitConfig
 from paper.experiments.trust import (
     CASES,
     GRID,
     Case,
+    Judge,
     TrustConfig,
+    TrustResult,
     case_by_name,
     case_data,
     case_fit,
@@ -15,6 +19,7 @@ from paper.experiments.trust import (
     run_trust,
     same_classifier,
     targets,
+    weak_judges,
     write_trust_page,
 )
 
@@ -28,6 +33,7 @@ def test_a_reduced_grid_writes_verdicts_judge_validity_and_targets(
         shapes_images=96,
         judge_images=96,
         judge_epochs=1,
+        judge_min_steps=0,
         judge_width=8,
         base=make_tiny_config(),
     )
@@ -90,3 +96,11 @@ def test_every_case_has_a_unique_name_and_stops_on_an_unknown_one(cli) -> None:
     assert set(GRID) <= {c.name for c in CASES}
     described = cli("trust", "--help").stdout
     assert all(c.name in described for c in CASES)
+
+
+def test_a_weak_judge_is_named_on_the_page_and_a_strong_one_is_not() -> None:
+    strong, weak = Judge(torch.nn.Identity(), 0.95), Judge(torch.nn.Identity(), 0.59)
+    result = TrustResult(TrustConfig(), judges={("digits", 28): strong, ("shapes", 32): weak})
+    (line,) = weak_judges(result)
+    assert line.startswith("Warning: the judge of shapes 32 px is right on only 0.59")
+    assert weak_judges(TrustResult(TrustConfig(), judges={("digits", 28): strong})) == []
