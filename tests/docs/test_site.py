@@ -43,7 +43,14 @@ def test_the_site_builds_strictly(tmp_path) -> None:
     api = (tmp_path / "site" / "reference" / "explain" / "index.html").read_text()
     assert 'id="leapfactual.explain.LeapFactual"' in api  # rendered from the docstrings
     assert ":class:" not in api and ":func:" not in api  # docs/sphinx_roles.py rewrote them
-    assert (tmp_path / "site" / "tutorials" / "own-model" / "index.html").is_file()
+    own = (tmp_path / "site" / "tutorials" / "own-model" / "index.html").read_text()
+    assert (  # docs/crossrefs.py: a mention in the text is a link to the page and section
+        '<a href="../../method/#3-ce-cfm-a-flow-conditioned-on-the-classifier">'
+        "docs/method.md §3</a>"
+    ) in own
+    method = (tmp_path / "site" / "method" / "index.html").read_text()
+    assert 'id="3-ce-cfm-a-flow-conditioned-on-the-classifier"' in method  # the anchor exists
+    assert '">docs/method.md §7</a>' in api  # docstrings too
     notebook = (tmp_path / "site" / "notebooks" / "demo" / "index.html").read_text()
     assert "explain_the_demo" in notebook  # docs/notebooks rendered by mkdocs-jupyter
     changelog = (tmp_path / "site" / "changelog" / "index.html").read_text()
@@ -62,7 +69,8 @@ def test_a_broken_link_or_reference_fails_the_build(tmp_path, page, named) -> No
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "index.md").write_text(f"# Home\n\n{page}", encoding="utf-8")
-    (docs / "sphinx_roles.py").symlink_to(ROOT / "docs" / "sphinx_roles.py")  # as configured
+    for hook in ("sphinx_roles.py", "crossrefs.py"):  # as configured, relative to the config
+        (docs / hook).symlink_to(ROOT / "docs" / hook)
     config = tmp_path / "mkdocs.yml"
     config.write_text(
         f"INHERIT: {ROOT / 'mkdocs.yml'}\ndocs_dir: {docs}\nnav:\n  - Home: index.md\n",

@@ -8,6 +8,8 @@ from leapfactual.report.sections import Curve
 
 WIDTH, HEIGHT = 340, 210
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 26, 34
+HEADROOM = 0.08
+"""Share of the value range added above the highest value."""
 
 
 def curve_svg(curve: Curve, boundary: int | None = None) -> str:
@@ -18,6 +20,7 @@ def curve_svg(curve: Curve, boundary: int | None = None) -> str:
     if curve.name.startswith(("p(", "SSIM")):
         high = max(high, 1.0)
     high = high if high > low else low + 1
+    high += HEADROOM * (high - low)  # the band and the reference stay below the title
     n = len(curve.mean)
 
     def px(k: float) -> float:
@@ -61,10 +64,11 @@ def curve_svg(curve: Curve, boundary: int | None = None) -> str:
         )
     if curve.reference is not None:
         y = py(curve.reference)
+        label_y = y - 4 if y - 14 >= TOP else y + 12  # below its line near the top
         parts.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#2b8a3e" '
             'stroke-dasharray="2 3" class="reference"/>'
-            f'<text x="{LEFT + 4}" y="{y - 4:.1f}" font-size="10" '
+            f'<text x="{LEFT + 4}" y="{label_y:.1f}" font-size="10" class="reference-label" '
             f'fill="#2b8a3e">random pairs {curve.reference:.2f}</text>'
         )
     parts.append(f'<polygon points="{" ".join(band)}" fill="#3b5bdb" fill-opacity="0.15"/>')
