@@ -51,6 +51,9 @@ def test_the_site_builds_strictly(tmp_path) -> None:
     method = (tmp_path / "site" / "method" / "index.html").read_text()
     assert 'id="3-ce-cfm-a-flow-conditioned-on-the-classifier"' in method  # the anchor exists
     assert '">docs/method.md §7</a>' in api  # docstrings too
+    training = (tmp_path / "site" / "reference" / "training" / "index.html").read_text()
+    assert "<code>lr, weight_decay</code>" not in training  # docs/grouped_params.py split it
+    assert "<code>weight_decay</code>" in training
     notebook = (tmp_path / "site" / "notebooks" / "demo" / "index.html").read_text()
     assert "explain_the_demo" in notebook  # docs/notebooks rendered by mkdocs-jupyter
     changelog = (tmp_path / "site" / "changelog" / "index.html").read_text()
@@ -69,7 +72,11 @@ def test_a_broken_link_or_reference_fails_the_build(tmp_path, page, named) -> No
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "index.md").write_text(f"# Home\n\n{page}", encoding="utf-8")
-    for hook in ("sphinx_roles.py", "crossrefs.py"):  # as configured, relative to the config
+    for hook in (
+        "sphinx_roles.py",
+        "grouped_params.py",
+        "crossrefs.py",
+    ):  # as configured, relative to the config
         (docs / hook).symlink_to(ROOT / "docs" / hook)
     config = tmp_path / "mkdocs.yml"
     config.write_text(
