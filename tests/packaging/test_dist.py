@@ -73,6 +73,8 @@ def test_metadata_declares_the_floor_the_extras_and_the_console_script(wheel) ->
         "hf",
         "diffusers",
         "timm",
+        "tensorboard",
+        "mlflow",
         "all",
         "docs",
         "dev",
