@@ -17,9 +17,12 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(VENV)/bin/leapfactual demo --out runs/demo
 
-# Serial by default: on 2 shared cores `-n 2` (pytest-xdist) cost 18 % more CPU time and no
-# wall time (each worker imports torch and trains the session fixtures again); on a bigger
-# machine try `make test PYTEST_ARGS="-n auto"`. --durations lists the slowest tests.
+# Two workers by default (pytest-xdist): measured on this 2-core machine (commits a1f730a, a5287d3),
+# the whole suite took 375 s with -n 2 on idle cores against 705 s serial (the serial run shared
+# the machine with one background job), for 5 % more CPU time (each worker trains the session
+# fixtures). On cores shared with other work the gain shrinks: `make test PYTEST_ARGS=` runs
+# serially. --durations lists the slowest tests.
+PYTEST_ARGS ?= -n 2
 test: $(STAMP) browser datasets
 	$(PY) -m pytest -q --durations=15 $(PYTEST_ARGS)
 
