@@ -50,6 +50,10 @@ def link_mentions(html: str, href_of: Any) -> str:
     return "".join(out)
 
 
+def on_pre_build(config: Any) -> None:
+    _sections.clear()  # a page edited under `mkdocs serve` gets its anchors read again
+
+
 def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
     def href_of(path: str, section: str | None) -> str | None:
         target = files.get_file_from_path(path)
