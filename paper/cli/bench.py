@@ -85,6 +85,7 @@ def bench(
         raise ValueError(
             "--targets applies to the morphomnist task; thickness CEs go to the other class"
         )
+    assignments = parse_assignments(sets or [])  # bad --set: refused before any work
     config = MorphoBenchConfig(
         limit=limit,
         methods=names(methods),
@@ -105,14 +106,14 @@ def bench(
             write_thickness_page,
         )
 
-        fit = override(thickness_fit_config(data), parse_assignments(sets or []))
+        fit = override(thickness_fit_config(data), assignments)
         result = run_thickness_bench(run_dir, fit, config, True, device=device)
         tables, caption = result.tables, "Ground truth: thin vs thick digits"
         page = write_thickness_page(result, stem.with_suffix(".md"), command, config)
     else:
         from paper.experiments.morphomnist import run_morpho_bench, write_morphomnist_page
 
-        fit = override(FitConfig(data=data), parse_assignments(sets or []))
+        fit = override(FitConfig(data=data), assignments)
         morpho = run_morpho_bench(run_dir, fit, config, progress=True, device=device)
         tables, caption = morpho.tables, "Morpho-MNIST benchmark"
         page = write_morphomnist_page(morpho, stem.with_suffix(".md"), command, fit, config)
