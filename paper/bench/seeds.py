@@ -43,6 +43,34 @@ def t_interval(values: Sequence[float]) -> tuple[float, float]:
     return mean, float(student_t.ppf((1 + LEVEL) / 2, len(values) - 1)) * scale
 
 
+MOST_SEEDS = 10_000
+"""Beyond this many seeds :func:`seeds_needed` gives up (the difference is as good as 0)."""
+
+
+def seeds_needed(values: Sequence[float]) -> int | None:
+    """The smallest number of seeds n >= 2 at which a paired difference with the mean and
+    standard deviation of ``values`` would have a 95 % Student-t interval that excludes 0;
+    None for fewer than two values, a mean of 0, or more than :data:`MOST_SEEDS`."""
+    if len(values) < 2 or not all(math.isfinite(v) for v in values):
+        return None
+    mean, spread = math.fsum(values) / len(values), statistics.stdev(values)
+    if abs(mean) < ROUNDING:
+        return None
+    if spread == 0:
+        return 2
+
+    def excludes(n: int) -> bool:  # the half-width falls as n grows: bisect
+        return float(student_t.ppf((1 + LEVEL) / 2, n - 1)) * spread / math.sqrt(n) < abs(mean)
+
+    if not excludes(MOST_SEEDS):
+        return None
+    low, high = 1, MOST_SEEDS  # excludes(high); not excludes(low) (no interval at one seed)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if excludes(middle) else (middle, high)
+    return high
+
+
 def over_seeds(values: Sequence[float]) -> str:
     """``0.973 ± 0.002``: the mean of ``values`` ± the half-width of its 95 % interval."""
     return format_cell(t_interval(values))
@@ -91,6 +119,13 @@ class Difference:
     @property
     def worse(self) -> bool:
         return not self.tie and not self.better
+
+    @property
+    def seeds_needed(self) -> int | None:
+        """Seeds a difference of the observed mean and spread would need before its 95 % t
+        interval excludes 0 (the observed size assumed to hold); None when the mean is 0 or
+        more than :data:`MOST_SEEDS` would be needed, or with fewer than two seeds."""
+        return seeds_needed(self.values)
 
     def evidence(self, better: str = "higher") -> str:
         """``higher in 2 of 3 seeds, difference +0.004 ± 0.011: a tie`` (or ``: the interval
@@ -212,11 +247,13 @@ def seeds_csv(stem: str | Path) -> Path:
 
 __all__ = [
     "LEVEL",
+    "MOST_SEEDS",
     "Difference",
     "SeedTables",
     "joined",
     "over_seeds",
     "seed_directory",
     "seeds_csv",
+    "seeds_needed",
     "t_interval",
 ]

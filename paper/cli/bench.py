@@ -73,6 +73,17 @@ def bench(
             "uniform (any class, its own included, as the reference draws them)."
         ),
     ] = "other",
+    ablations: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated ablations of the morphomnist task, each a small table of "
+            "the paper's three methods with one part of the set-up changed (codec, targets, "
+            "flow); '' for none."
+        ),
+    ] = "",
+    ablation_limit: Annotated[
+        int, typer.Option(min=4, help="Held-out digits each ablation explains per seed.")
+    ] = 100,
     device: Device = None,
     sets: Set = None,
 ) -> None:
@@ -85,6 +96,11 @@ def bench(
         raise ValueError(
             "--targets applies to the morphomnist task; thickness CEs go to the other class"
         )
+    from paper.experiments.morpho_ablations import pick_ablations
+
+    chosen = pick_ablations(names(ablations))
+    if chosen and task != "morphomnist":
+        raise ValueError("--ablations applies to the morphomnist task; drop it for thickness")
     assignments = parse_assignments(sets or [])  # bad --set: refused before any work
     config = MorphoBenchConfig(
         limit=limit,
@@ -111,12 +127,18 @@ def bench(
         tables, caption = result.tables, "Ground truth: thin vs thick digits"
         page = write_thickness_page(result, stem.with_suffix(".md"), command, config)
     else:
+        from paper.experiments.morpho_ablations import ablation_sections, run_ablations
         from paper.experiments.morphomnist import run_morpho_bench, write_morphomnist_page
 
         fit = override(FitConfig(data=data), assignments)
         morpho = run_morpho_bench(run_dir, fit, config, progress=True, device=device)
+        lines: list[str] = []
+        if chosen:
+            done = run_ablations(run_dir, fit, config, chosen, ablation_limit, True, device)
+            lines = ablation_sections(done)
+            morpho.seconds += done.seconds
         tables, caption = morpho.tables, "Morpho-MNIST benchmark"
-        page = write_morphomnist_page(morpho, stem.with_suffix(".md"), command, fit, config)
+        page = write_morphomnist_page(morpho, stem.with_suffix(".md"), command, fit, config, lines)
     paths = tables.write(stem, caption, f"Produced by `{command}`; see {page.name}.")
     typer.echo(tables.summary().to_markdown())
     typer.echo(f"page: {page}\ntable: {', '.join(str(p) for p in paths)}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -387,6 +388,9 @@ def comparisons(runs: SeedTables) -> list[str]:
             f"Which images' classifier outputs condition the flow ({other} against "
             f"LeapFactual, same flow settings and seed): " + "; ".join(parts) + "."
         )
+    needed = seeds_needed_sentence(runs)
+    if needed:
+        out.append(needed)
     if PIXEL in runs.columns and ora in runs.rows:
         lf_ora = c(ora, lf) if lf in runs.columns else "–"
         out.append(
@@ -395,6 +399,31 @@ def comparisons(runs: SeedTables) -> list[str]:
             f"{c(ora, PIXEL)} of its CEs (LeapFactual: {lf_ora})."
         )
     return out
+
+
+def seeds_needed_sentence(runs: SeedTables) -> str:
+    """For LeapFactual against Opt-based and CGM-based on every row where the two tie: how
+    many seeds a difference of the observed mean and spread would need to be told from 0."""
+    if len(runs.seeds) < 2 or not all(c in runs.columns for c in (LEAP, OPT, CGM)):
+        return ""
+    parts = []
+    for row, higher in [("accuracy to target", True), *((m, False) for m in MEASURES)]:
+        for rival in (OPT, CGM):
+            if row not in runs.rows:
+                continue
+            diff = runs.diff(row, LEAP, rival, higher)
+            if diff.tie:
+                n = diff.seeds_needed
+                parts.append(f"{row} vs {rival} {'more than 10,000' if n is None else n}")
+    if not parts:
+        return ""
+    return (
+        f"Seeds needed: with {len(runs.seeds)} seeds, {len(parts)} of LeapFactual's "
+        "comparisons with Opt-based and CGM-based are ties; if each difference kept its observed "
+        "mean and spread, its 95 % interval would exclude 0 from this many seeds on: "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 def paper_table() -> list[str]:
@@ -411,9 +440,11 @@ def write_morphomnist_page(
     command: str,
     fit: FitConfig,
     config: MorphoBenchConfig,
+    ablations: Sequence[str] = (),
 ) -> Path:
-    """The Markdown page: our table over the seeds, the paper's, generated comparisons,
-    and the set-up."""
+    """The Markdown page: our table over the seeds, the paper's, the ``ablations`` section's
+    lines (:func:`~paper.experiments.morpho_ablations.ablation_sections`, when run), generated
+    comparisons, and the set-up."""
     runs = result.runs
     first = runs[0]
     n = config.explained(len(first.test))
@@ -488,6 +519,7 @@ def write_morphomnist_page(
         [
             ("Our results", ours),
             ("The paper's numbers (reference implementation, 9,728 test digits)", paper_table()),
+            *([("What decides the ordering", list(ablations))] if ablations else []),
             ("Where we agree and where we differ", differences),
         ],
     )

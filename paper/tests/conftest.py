@@ -27,3 +27,17 @@ def cli(run_command):
     from paper.cli.app import main
 
     return lambda *args: run_command(main, "paper", *args)
+
+
+@pytest.fixture(scope="session")
+def morpho_bench(tiny_run, tiny_config, tmp_path_factory):
+    """The Morpho-MNIST bench at two seeds on tiny models, 12 digits (seed 0 starts from the
+    tiny run and adds its oracle and CVAE): ``(run_dir, result, config)``."""
+    import shutil
+
+    from paper.experiments.morphomnist import MorphoBenchConfig, run_morpho_bench
+
+    run_dir = tmp_path_factory.mktemp("bench") / "run"
+    shutil.copytree(tiny_run.directory, run_dir / "seed-0")
+    config = MorphoBenchConfig(limit=12, opt_steps=3, attack_steps=3, seeds=(0, 1))
+    return run_dir, run_morpho_bench(run_dir, tiny_config, config, device="cpu"), config

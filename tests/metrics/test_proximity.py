@@ -84,3 +84,18 @@ def test_shape_errors() -> None:
         ssim(torch.zeros(2, 8, 8), torch.zeros(2, 8, 8))
     with pytest.raises(ValueError, match="boolean"):
         proximity(torch.zeros(2, 4), torch.zeros(2, 4), mask=torch.ones(2))
+
+
+def test_ssim_in_chunks_equals_ssim_at_once(monkeypatch) -> None:
+    import importlib
+
+    module = importlib.import_module("leapfactual.metrics.proximity")  # not the function
+
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.rand(7, 3, 16, 12, generator=gen), torch.rand(7, 3, 16, 12, generator=gen)
+    whole = ssim(a, b)
+    monkeypatch.setattr(module, "SSIM_CHUNK", 3 * 16 * 12 * 2)  # two images at a time
+    assert torch.allclose(ssim(a, b), whole, rtol=0, atol=1e-12)
+    monkeypatch.setattr(module, "SSIM_CHUNK", 1)  # one image at a time, however large
+    assert torch.allclose(ssim(a, b), whole, rtol=0, atol=1e-12)
+    assert ssim(a[:0], b[:0]).shape == (0,)

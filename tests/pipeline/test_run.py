@@ -64,6 +64,36 @@ def test_refit_reuses_finished_stages(tiny_run, tiny_config) -> None:
     assert torch.equal(again.flow.net[0].weight, tiny_run.flow.net[0].weight)
 
 
+def test_a_refit_measures_only_what_changed(tiny_run, tiny_config, tmp_path, monkeypatch) -> None:
+    import leapfactual.pipeline.run as module
+
+    measured: list[str] = []
+    real = module._measure
+    monkeypatch.setattr(module, "_measure", lambda run, stage: measured.append(stage) or {})
+    fit_run(tiny_run.directory, tiny_config)  # every stage reused, measured with these files
+    assert measured == []
+    out = tmp_path / "run"
+    shutil.copytree(tiny_run.directory, out)
+    (out / "flow.safetensors").unlink()  # the flow trained again: its numbers measured again
+    monkeypatch.setattr(
+        module, "_measure", lambda run, stage: measured.append(stage) or real(run, stage)
+    )
+    again = fit_run(out, tiny_config)
+    assert measured == ["flow"]
+    assert again.meta["measured"]["flow"]["flow"] == again.meta["files"]["flow"]
+    meta = json.loads((out / "run.json").read_text())
+    del meta["measured"]  # a run written before the record: measured once more, then recorded
+    (out / "run.json").write_text(json.dumps(meta))
+    measured.clear()
+    fit_run(out, tiny_config)
+    assert sorted(measured) == ["classifier", "flow", "vae"]
+    assert set(json.loads((out / "run.json").read_text())["measured"]) == {
+        "classifier",
+        "flow",
+        "vae",
+    }
+
+
 def test_other_settings_are_refused(tiny_run, tiny_config) -> None:
     with pytest.raises(ValueError, match=r"flow\.epochs differ"):
         fit_run(tiny_run.directory, override(tiny_config, {"flow.epochs": 99}))

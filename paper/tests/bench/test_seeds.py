@@ -82,3 +82,25 @@ def test_a_sem_cell_keeps_its_sem_in_the_per_seed_file() -> None:
 def test_names_are_joined_in_prose() -> None:
     assert joined(["a"]) == "a" and joined(["a", "b"]) == "a and b"
     assert joined(["a", "b", "c"]) == "a, b and c"
+
+
+def test_seeds_needed_is_where_the_t_interval_first_excludes_zero() -> None:
+    from paper.bench.seeds import MOST_SEEDS, seeds_needed
+
+    values = (0.01, -0.004, 0.012)  # mean 0.006, sd 0.0087: a tie at 3 seeds
+    n = seeds_needed(values)
+    assert n is not None and n > 3
+    mean, sd = sum(values) / 3, (sum((v - 0.006) ** 2 for v in values) / 2) ** 0.5
+    from scipy.stats import t
+
+    def half(k: int) -> float:
+        return float(t.ppf(0.975, k - 1)) * sd / math.sqrt(k)
+
+    assert half(n) < abs(mean) <= half(n - 1)  # the first n, not any n
+    assert Difference("A", "B", values).seeds_needed == n
+    assert seeds_needed((0.02, 0.03, 0.04)) == 3  # separated already at 3 seeds
+    assert seeds_needed((0.1, 0.1)) == 2  # no spread
+    assert seeds_needed((0.01, -0.01)) is None  # a mean of 0: no number of seeds
+    assert seeds_needed((1e-6, -1.0, 1.0)) is None  # beyond MOST_SEEDS
+    assert MOST_SEEDS == 10_000
+    assert seeds_needed((0.5,)) is None and seeds_needed((0.1, math.nan)) is None

@@ -42,3 +42,9 @@ def test_bench_thickness_task_on_a_folder_of_digits(cli, tmp_path) -> None:
     assert bad.returncode == 2 and "unknown target draw 'all'" in bad.stderr
     bad = cli("bench", "--seeds", "0,one")
     assert bad.returncode == 2 and "--seeds takes comma-separated whole numbers" in bad.stderr
+    bad = cli("bench", "--ablations", "codec,size")
+    assert bad.returncode == 2 and "unknown ablation 'size'; choose from codec" in bad.stderr
+    bad = cli("bench", "--task", "thickness", "--ablations", "codec")
+    assert bad.returncode == 2 and "--ablations applies to the morphomnist task" in bad.stderr
+    bad = cli("bench", "--ablation-limit", "2")
+    assert bad.returncode == 2 and "--ablation-limit" in bad.stderr

@@ -1,5 +1,3 @@
-import shutil
-
 import pytest
 import torch
 
@@ -17,16 +15,12 @@ from paper.experiments.morphomnist import (
     MorphoBenchConfig,
     comparisons,
     draw_targets,
-    run_morpho_bench,
     write_morphomnist_page,
 )
 
 
-def test_two_seed_bench_fills_every_row_and_writes_the_page(tiny_run, tiny_config, tmp_path):
-    run_dir = tmp_path / "run"
-    shutil.copytree(tiny_run.directory, run_dir / "seed-0")  # adds only the oracle and cvae
-    config = MorphoBenchConfig(limit=12, opt_steps=3, attack_steps=3, seeds=(0, 1))
-    result = run_morpho_bench(run_dir, tiny_config, config, device="cpu")
+def test_two_seed_bench_fills_every_row_and_writes_the_page(morpho_bench, tiny_config, tmp_path):
+    run_dir, result, config = morpho_bench
     assert [r.config.seed for r in result.runs] == [0, 1]
     assert (run_dir / "seed-1" / "flow.safetensors").exists()
     tables = result.tables
@@ -77,7 +71,7 @@ def test_two_seed_bench_fills_every_row_and_writes_the_page(tiny_run, tiny_confi
     assert "`m-seeds.csv`" in text and "2 seeds (0, 1)" in text and "- Code: " in text
     assert "## The paper's numbers" in text and "PSNR" in text
     said = comparisons(tables)
-    assert len(said) == 7
+    assert len(said) == 8 and said[6].startswith("Seeds needed: with 2 seeds, ")
     assert all(" of 2 seeds" in s for s in said[:1]) and "flow on inputs" in said[5]
 
 
@@ -135,6 +129,13 @@ def test_the_verdicts_count_seeds_and_call_overlaps_ties() -> None:
     said = comparisons(noisy)
     assert "vs Opt-based: higher in 2 of 3 seeds" in said[0] and ": a tie" in said[0]
     assert said[0].endswith("not above both, unlike the paper (tied with Opt-based).")
+    (needed,) = [s for s in said if s.startswith("Seeds needed")]
+    tie = noisy.diff("accuracy to target", LEAP, OPT)
+    assert tie.tie and f"accuracy to target vs Opt-based {tie.seeds_needed};" in needed
+    assert "accuracy to target vs CGM-based" not in needed  # beaten beyond the interval
+    (needed,) = [s for s in comparisons(clear) if s.startswith("Seeds needed")]
+    assert "accuracy" not in needed and "thickness" not in needed  # no ties there
+    assert "length vs Opt-based more than 10,000" in needed  # equal means: no seeds will do
     assert "tied for the highest of the paper's four methods (with Opt-based and " in said[1]
 
 

@@ -337,10 +337,14 @@ def _fit(
             sizes = stage_sizes(config, stage)
             with sized_by(f"fitting the {stage}", sizes), attached((), stage=stage):
                 _fit_stage(run, stage, progress and ranks.is_main, ranks.is_main, target)
-        measured = {k: v for k, v in _measure(run, stage).items() if math.isfinite(v)}
-        run.meta.setdefault("summary", {}).update(measured)
-        if ranks.is_main:
-            _write_meta(out, run.meta)
+        stamp = _measured_with(run, stage)
+        if stamp is None or run.meta.get("measured", {}).get(stage) != stamp:
+            measured = {k: v for k, v in _measure(run, stage).items() if math.isfinite(v)}
+            run.meta.setdefault("summary", {}).update(measured)
+            if stamp is not None:
+                run.meta.setdefault("measured", {})[stage] = stamp
+            if ranks.is_main:
+                _write_meta(out, run.meta)
         if stage == "classifier":
             check_above_chance(run)
     verdict = run_verdict(run)
@@ -586,6 +590,10 @@ def _source(value: Any) -> bool:
 
 META_SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
     "files": (lambda v: _table(v, lambda h: isinstance(h, str)), "an object of SHA-256 texts"),
+    "measured": (
+        lambda v: _table(v, lambda t: _table(t, lambda h: isinstance(h, str))),
+        "an object of stages, each an object of SHA-256 texts",
+    ),
     "data": (_data_meta, "an object (spec, shape [C, H, W], class_names, fingerprint)"),
     "summary": (
         lambda v: _table(v, lambda x: isinstance(x, int | float) and not isinstance(x, bool)),
@@ -759,6 +767,25 @@ def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.
         shutil.rmtree(ckpt, ignore_errors=True)
     setattr(run, stage, model)
     barrier()
+
+
+MEASURED_FROM = {
+    "vae": ("vae",),
+    "classifier": ("classifier",),
+    "oracle": ("oracle",),
+    "flow": ("vae", "classifier", "flow"),
+    "cvae": ("cvae",),
+}
+"""The stages whose weights a stage's held-out measurements (:func:`_measure`) depend on."""
+
+
+def _measured_with(run: Run, stage: str) -> dict[str, str] | None:
+    """The file hashes a stage's measurements depend on now; None when one has none (a
+    user's model): then it is measured on every fit. A stage measured with these hashes
+    before (``run.json``'s ``measured``) is not measured again when a fit reuses it."""
+    files = run.meta.get("files", {})
+    hashes = {s: files.get(s) for s in MEASURED_FROM[stage]}
+    return None if any(h is None for h in hashes.values()) else hashes
 
 
 @torch.no_grad()
