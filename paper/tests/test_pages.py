@@ -107,7 +107,7 @@ def test_a_page_without_its_stored_table_is_refused(tmp_path) -> None:
         rerender_table(page)
 
 
-@pytest.mark.parametrize("stem", ["morphomnist", "thickness"])
+@pytest.mark.parametrize("stem", ["morphomnist", "thickness", "regression"])
 def test_committed_pages_show_the_table_their_run_stored(stem: str) -> None:
     """Each page's table is its stored CSV rendered by the current code (`python -m paper
     tables docs/results/STEM.md` brings it there)."""
