@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from leapfactual import __version__
+from leapfactual.io import atomic_write_text
 from leapfactual.report import Section
 from leapfactual.report import write_page as write_library_page
 
@@ -56,3 +57,34 @@ def write_page(
     :func:`page_outputs` do not mark the code as changed."""
     code = code_version(results=page_outputs(Path(path)))
     return write_library_page(path, title, command, data, seconds, details, sections, code)
+
+
+def rerender_table(page: str | Path) -> bool:
+    """Re-render, in place, the table of ``page`` that the run stored as ``STEM.csv`` (a
+    :class:`~paper.bench.Table`: the same numbers, in the current layout, no recomputation);
+    True when the page changed. The page must hold a table with the stored columns."""
+    from paper.bench import Table
+
+    page = Path(page)
+    stored = page.with_suffix(".csv")
+    if not stored.is_file():
+        raise FileNotFoundError(
+            f"{stored} not found: only a page whose run stored its table (STEM.csv) re-renders"
+        )
+    table = Table.from_csv(stored.read_text(encoding="utf-8"))
+    fresh = table.to_markdown().splitlines()
+    lines = page.read_text(encoding="utf-8").splitlines()
+    if fresh[0] not in lines:
+        raise ValueError(
+            f"{page} has no table with the columns of {stored.name}; regenerate it with the "
+            "command on the page"
+        )
+    start = lines.index(fresh[0])
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    new = [*lines[:start], *fresh, *lines[end:]]
+    if new == lines:
+        return False
+    atomic_write_text(page, "\n".join(new) + "\n")
+    return True

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from leapfactual.io import atomic_write_text
+from paper.tables import markdown_table, table_line
 
 Cell = float | tuple[float, float] | None
 
@@ -64,13 +65,34 @@ class Table:
         return cell[0] if isinstance(cell, tuple) else cell
 
     def to_markdown(self) -> str:
-        head = "| | " + " | ".join(self.columns) + " |"
-        rule = "|---|" + "---|" * len(self.columns)
-        lines = [head, rule]
-        for name, cells in self.rows.items():
-            values = [format_cell(cells.get(c)) for c in self.columns]
-            lines.append(f"| {name} | " + " | ".join(values) + " |")
-        return "\n".join(lines) + "\n"
+        """Rows = metrics (the name a reader looks a row up by, first), columns = methods."""
+        rows = [
+            {"": name, **{c: format_cell(cells.get(c)) for c in self.columns}}
+            for name, cells in self.rows.items()
+        ]
+        if not rows:
+            return table_line(["", *self.columns]) + "\n|---|" + "---|" * len(self.columns) + "\n"
+        return "\n".join(markdown_table(rows)) + "\n"
+
+    @classmethod
+    def from_csv(cls, text: str) -> Table:
+        """The table :meth:`to_csv` wrote (a stored run's numbers, re-rendered without
+        recomputing them); notes are not stored."""
+        head, *body = list(csv.reader(io.StringIO(text)))
+        if len(head) < 3 or head[0] != "metric" or len(head) % 2 == 0:
+            raise ValueError(f"not a table written by Table.to_csv: header {head[:3]}...")
+        columns = head[1::2]
+        spread = head[2][len(columns[0]) + 1 :]
+        if any(s != f"{c} {spread}" for c, s in zip(columns, head[2::2], strict=True)):
+            raise ValueError(f"not a table written by Table.to_csv: header {head}")
+        table = cls(columns, spread=spread)
+        for name, *values in body:
+            table.rows[name] = {}
+            for c, mean, sem in zip(columns, values[::2], values[1::2], strict=True):
+                if mean == "":
+                    continue
+                table.set(name, c, float(mean) if sem == "" else (float(mean), float(sem)))
+        return table
 
     def to_csv(self) -> str:
         buf = io.StringIO()

@@ -17,6 +17,7 @@ from paper.cli.improve import improve
 from paper.cli.own_model import own_model
 from paper.cli.regression import regression
 from paper.cli.shortcuts import shortcuts
+from paper.cli.tables import tables
 from paper.cli.toy import toy
 from paper.cli.trust import trust
 
@@ -36,7 +37,7 @@ def _root(
     state["debug"] = debug
 
 
-for command in (bench, toy, divergence, improve, own_model, shortcuts, regression, trust):
+for command in (bench, toy, divergence, improve, own_model, shortcuts, regression, trust, tables):
     app.command()(command)
 
 

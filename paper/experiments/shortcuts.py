@@ -53,6 +53,7 @@ from leapfactual.pipeline import (
 )
 from paper.experiments._shared import LEAN, model_settings
 from paper.pages import write_page
+from paper.tables import markdown_table
 
 MODELS = replace(
     LEAN,
@@ -346,38 +347,52 @@ def write_shortcuts_page(result: ShortcutsResult, stem: str | Path, command: str
         f"CEs (its audit); the verdict takes the larger. Flips: the patch painted on clean "
         f"decorrelated test images. Accuracy: decorrelated test set.",
         "",
-        "| seed | verdict | candidate | before | after: same | after: own | flips before | "
-        "flips after | accuracy before | accuracy after | labels | CFKD (s) | re-audit agrees |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    repairs = []
     for r in rows:
         relied = [x for x in r.get("reliance", []) if x.get("before") is not None] or [{}]
         first = relied[0]
-        repair.append(
-            f"| {r['seed']} | {r['verdict']} | {first.get('label', '-')} toward "
-            f"{first.get('name', '-')} | {_pct(first.get('before'))} | "
-            f"{_pct(first.get('after_same'))} | {_pct(first.get('after_own'))} | "
-            f"{_num(r['flips'])} | {_num(r.get('flips_after'))} | {_num(r['accuracy'])} | "
-            f"{_num(r.get('accuracy_after'))} | {r.get('labels', '-')} | "
-            f"{r.get('cfkd_seconds', 0):.0f} | "
-            f"{'yes' if r.get('reaudit_agrees') else 'no'} |"
+        repairs.append(
+            {
+                "seed": str(r["seed"]),
+                "verdict": r["verdict"],
+                "candidate": f"{first.get('label', '-')} toward {first.get('name', '-')}",
+                "before": _pct(first.get("before")),
+                "after: same": _pct(first.get("after_same")),
+                "after: own": _pct(first.get("after_own")),
+                "flips before": _num(r["flips"]),
+                "flips after": _num(r.get("flips_after")),
+                "accuracy before": _num(r["accuracy"]),
+                "accuracy after": _num(r.get("accuracy_after")),
+                "labels": str(r.get("labels", "-")),
+                "CFKD (s)": f"{r.get('cfkd_seconds', 0):.0f}",
+                "re-audit agrees": "yes" if r.get("reaudit_agrees") else "no",
+            }
         )
+    repair += markdown_table(repairs, lead=("verdict", "re-audit agrees")) if repairs else []
     repair += ["", *(f"- seed {r['seed']}: {r['reason']}" for r in rows)]
     if rows and rows[0].get("reaudit_command"):
         repair += ["", f"Re-audit (seed {rows[0]['seed']}): `{rows[0]['reaudit_command']}`."]
+    tints = [
+        {
+            "seed": str(r["seed"]),
+            "tint model: verdict": _reliant(r["tint_reliant_flagged"]),
+            "tint model: candidates (reliance)": r["tint_reliant_listed"],
+            "tint model: flips": _num(r["tint_reliant_flips"]),
+            "tint model: p(8) of its CEs toward 8, greyed": _pair(r, "reliant"),
+            "tint-blind model: verdict": _reliant(r["tint_blind_flagged"]),
+            "tint-blind model: candidates (reliance)": r["tint_blind_listed"],
+            "tint-blind model: flips": _num(r["tint_blind_flips"]),
+            "tint-blind model: p(8) of its CEs toward 8, greyed": _pair(r, "blind"),
+            "told apart": "yes" if r["tint_told_apart"] else "no",
+        }
+        for r in rows
+    ]
     tint = [
         f"The audit calls a model tint-reliant when it lists a global-edit candidate toward "
         f"class {CLASS} that the model relies on (transplant reliance at least {RELIANT:.0%}).",
         "",
-        "| seed | tint model: verdict | its candidates (reliance) | flips | p(8) of its CEs "
-        "toward 8, greyed | tint-blind model: verdict | its candidates (reliance) | flips | "
-        "p(8) of its CEs toward 8, greyed | told apart |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-        *(f"| {r['seed']} | {_reliant(r['tint_reliant_flagged'])} | {r['tint_reliant_listed']} "
-          f"| {_num(r['tint_reliant_flips'])} | {_pair(r, 'reliant')} | "
-          f"{_reliant(r['tint_blind_flagged'])} | {r['tint_blind_listed']} | "
-          f"{_num(r['tint_blind_flips'])} | {_pair(r, 'blind')} | "
-          f"{'yes' if r['tint_told_apart'] else 'no'} |" for r in rows),
+        *(markdown_table(tints, lead=("told apart",)) if tints else []),
         "",
         "Flips: share of clean decorrelated test images whose prediction changes when the tint "
         "is added (ground truth). p(8) of its CEs toward 8, greyed: the model's mean "

@@ -44,6 +44,7 @@ from leapfactual.pipeline import (
     predict_probs,
 )
 from paper.pages import write_page
+from paper.tables import markdown_table
 
 TRUSTED_FLOOR = 0.7
 """No run marked trusted may have a judge validity below this."""
@@ -415,6 +416,10 @@ def _cell(value: float) -> str:
     return "–" if value != value else f"{value:.2f}"
 
 
+RUNS_HEADLINE = ("verdict", "judge validity", "validity", "robust validity")
+"""The columns of the runs table right after the run's name: the verdict and what judges it."""
+
+
 def write_trust_page(result: TrustResult, stem: str | Path, command: str) -> Path:
     """``STEM.md``: the targets, then one row per run."""
     page = Path(stem).with_suffix(".md")
@@ -432,21 +437,27 @@ def write_trust_page(result: TrustResult, stem: str | Path, command: str) -> Pat
         f"**{_met(alarms_met)}**.",
         f"- The demo run: {met['demo']} (target: trusted): **{_met(met['demo'] == 'trusted')}**.",
     ]
-    table = [
-        "| run | what is weakened | stopped by | verdict | failed / caution checks | validity "
-        "| robust validity | judge validity | fit (s) | classifier copied from |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    runs = []
     for r in result.rows:
         reasons = ", ".join(f"{c.name} {c.status}" for c in r.verdict.reasons) if r.verdict else "–"
         stop = (
             "–" if r.stopped is None else ("probe" if "collapsed" in r.stopped else "chance check")
         )
-        table.append(
-            f"| {r.case.name} | {r.case.what} | {stop} | {_level(r)} | {reasons or '–'} | "
-            f"{_cell(r.validity)} | {_cell(r.robust_validity)} | {_cell(r.judge_validity)} | "
-            f"{r.fit_seconds:.0f} | {r.shared or '–'} |"
+        runs.append(
+            {
+                "run": r.case.name,
+                "what is weakened": r.case.what,
+                "stopped by": stop,
+                "verdict": _level(r),
+                "failed / caution checks": reasons or "–",
+                "validity": _cell(r.validity),
+                "robust validity": _cell(r.robust_validity),
+                "judge validity": _cell(r.judge_validity),
+                "fit (s)": f"{r.fit_seconds:.0f}",
+                "classifier copied from": r.shared or "–",
+            }
         )
+    table = markdown_table(runs, lead=RUNS_HEADLINE)
     keys = [
         "kept_after_round_trip",
         "kept_after_blur",

@@ -3,7 +3,9 @@ API reference (so CI does)."""
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +60,25 @@ def test_the_site_builds_strictly(tmp_path) -> None:
     assert "explain_the_demo" in notebook  # docs/notebooks rendered by mkdocs-jupyter
     changelog = (tmp_path / "site" / "changelog" / "index.html").read_text()
     assert "Unreleased" in changelog or "0.1.0" in changelog  # CHANGELOG.md, included
+    regression = (tmp_path / "site" / "results" / "regression" / "index.html").read_text()
+    assert 'href="../../stylesheets/tables.css"' in regression  # wide tables scroll sideways
+    css = (tmp_path / "site" / "stylesheets" / "tables.css").read_text()
+    assert "td:first-child" in css and "position: sticky" in css  # first column in view
+    rows = table_rows(regression)
+    assert rows[1][:2] == ["validity (|f(x') − t| ≤ tol)", "0.984"]  # a "|" stays in its cell
+    assert rows[1][-1] == "0.548" and rows[2][:2] == ["|f(x') − t|", "0.143"]  # nothing shifted
+
+
+def table_rows(page: str) -> list[list[str]]:
+    """The cells' text of each row of the first table of a built page."""
+    table = page.split("<table>", 1)[1].split("</table>", 1)[0]
+    return [
+        [
+            html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+            for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        ]
+        for row in table.split("<tr>")[1:]
+    ]
 
 
 @pytest.mark.parametrize(

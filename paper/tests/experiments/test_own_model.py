@@ -39,6 +39,10 @@ def test_measures_each_size_and_the_paper_flow_next_to_it(tmp_path) -> None:
     assert table["flow samples in class"] == row.summary["flow_sample_accuracy"]
     page = write_own_model_page(result, tmp_path / "page", "leapfactual own-model").read_text()
     assert "## The flow matters" in page
+    assert (  # the size, then whether the CEs work and what they cost, the codec's scores after
+        "| images | validity | validity, reliable CE | oracle validity | oracle validity, "
+        "reliable CE | seconds per CE | VAE works at |"
+    ) in page
     assert "| 16x16 RGB | paper's MNIST flow |" in page and "| 16x16 RGB | above |" in page
     assert (tmp_path / "page.png").is_file()
 

@@ -110,7 +110,8 @@ def test_the_page_leads_with_its_limits_and_states_each_target(tmp_path) -> None
     assert (
         "| 0.900 -> 0.100 |" in text and "| 0.800 -> - |" in text
     )  # a message's bar does not break the table
-    assert "| 0 | repaired | cell r0c0 toward 8 | 40% | 5% | 10% |" in text
+    assert "| 0 | repaired | yes | cell r0c0 toward 8 | 40% | 5% | 10% |" in text  # verdicts first
+    assert "| seed | told apart | tint model: verdict | tint model: candidates (reliance) |" in text
     assert json.loads((tmp_path / "sc.json").read_text())["rows"][1]["flips_after"] == 0.18
 
 

@@ -74,3 +74,16 @@ def test_a_pair_says_whether_its_distances_lie_within_one_standard_error() -> No
     near, far = speed.pair_lines([pair(0.101), pair(0.110)])
     assert "0.60 (0.55-0.70) the CPU time" in near and "(within one standard error)" in near
     assert "(NOT within one standard error)" in far
+
+
+def test_the_table_leads_with_the_method_then_validity_and_time() -> None:
+    speed = _speed()
+    cpu = {"per_ce": 0.016, "bound_per_ce": 0.0137, "ratio": (1.14, 1.12, 1.25)}
+    cpu |= {"field_per_ce": 0.0013, "ratio_with_field": 1.05}
+    result = {"n": 250, "cpu": cpu, "wall": {"ratio": (1.19, 1.03, 1.3)}, "validity": 0.952}
+    result |= {"evaluations": dict.fromkeys(speed.COUNTERS, 1), "peak_mb": 492, "device": "cpu"}
+    head, _, row = speed.speed_table({"cgm": result})
+    assert head.startswith(
+        "| method | validity | CPU ms / CE | time / bound, CPU (median, range) | n |"
+    )
+    assert row.startswith("| CGM-based, one CVAE pass | 0.952 | 16.000 | 1.14 (1.12-1.25) | 250 |")

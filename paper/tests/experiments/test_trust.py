@@ -58,6 +58,9 @@ def test_a_reduced_grid_writes_verdicts_judge_validity_and_targets(
     page = write_trust_page(result, tmp_path / "trust", "python -m paper trust --cases ...")
     text = page.read_text()
     assert "| shapes-32-conv |" in text and "| shapes-32 |" in text
+    assert (
+        "| run | verdict | judge validity | validity | robust validity | what is weakened |" in text
+    )
     assert "- Limits: 2 runs" in text and "Judges' held-out accuracy: shapes 32 px" in text
     assert "The demo run: None (target: trusted): **not met**" in text
     assert "target: none): **met**" in text
