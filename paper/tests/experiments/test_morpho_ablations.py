@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from leapfactual.pipeline import load_run
+from leapfactual.pipeline import STAGES, load_run
 from paper.bench import Table
 from paper.bench.seeds import SeedTables
 from paper.experiments.morpho_ablations import (
@@ -15,6 +15,7 @@ from paper.experiments.morpho_ablations import (
     ablation_verdicts,
     pick_ablations,
     run_ablations,
+    share_stages,
 )
 from paper.experiments.morphomnist import (
     CGM,
@@ -32,25 +33,18 @@ def test_ablations_share_what_they_do_not_change(morpho_bench, tiny_config, tmp_
     shutil.copytree(morpho_bench[0] / "seed-0", run_dir / "seed-0")  # with its oracle and CVAE
     tiny_run = load_run(run_dir / "seed-0")
     ablations = (
-        Ablation("codec", "?", (BENCH, Variant("VAE, 2 epochs", (("vae.epochs", "2"),)))),
         Ablation("targets", "?", (BENCH, Variant("uniform", targets="uniform"))),
         Ablation("flow", "?", (BENCH, Variant("flow, 1 epoch", (("flow.epochs", "1"),)))),
     )
     config = MorphoBenchConfig(limit=6, opt_steps=3, attack_steps=3, seeds=(0,))
     result = run_ablations(run_dir, tiny_config, config, ablations, limit=6, device="cpu")
-    codec = run_dir / "ablations" / "codec-1" / "seed-0"
-    flow = run_dir / "ablations" / "flow-1" / "seed-0"
-    for stage in ("classifier", "oracle", "cvae"):  # copied, not trained again
-        same = (run_dir / "seed-0" / f"{stage}.safetensors").read_bytes()
-        assert (codec / f"{stage}.safetensors").read_bytes() == same
-    assert (codec / "vae.safetensors").read_bytes() != (
-        run_dir / "seed-0" / "vae.safetensors"
-    ).read_bytes()
-    assert (flow / "vae.safetensors").read_bytes() == (
-        run_dir / "seed-0" / "vae.safetensors"
-    ).read_bytes()
+    main, flow = run_dir / "seed-0", run_dir / "ablations" / "flow-1" / "seed-0"
+    for stage in ("vae", "classifier", "oracle", "cvae"):  # copied, not trained again
+        same = (main / f"{stage}.safetensors").read_bytes()
+        assert (flow / f"{stage}.safetensors").read_bytes() == same
+    assert (flow / "flow.safetensors").read_bytes() != (main / "flow.safetensors").read_bytes()
     assert not (run_dir / "ablations" / "targets-1").exists()  # the bench's run, other targets
-    bench = result.tables["codec"]["the bench's"].tables[0]
+    bench = result.tables["targets"]["the bench's"].tables[0]
     assert result.tables["flow"]["the bench's"].tables[0] is bench  # computed once per seed
     assert bench.columns == [OPT, CGM, LEAP, LEAP_RELIABLE, FLOOR]
     assert bench.mean(PSNR, FLOOR) == pytest.approx(tiny_run.summary["vae_test_psnr"])
@@ -65,8 +59,20 @@ def test_ablations_share_what_they_do_not_change(morpho_bench, tiny_config, tmp_
     lines = ablation_sections(result)
     assert "first 6 held-out digits" in lines[0]
     assert any(line.startswith("| the bench's | ") and line.endswith("| – |") for line in lines)
-    assert any("`vae.epochs=2`" in line for line in lines)
+    assert any("`flow.epochs=1`" in line for line in lines)
     assert any("`--targets uniform`" in line for line in lines)
+
+
+def test_a_codec_variant_keeps_every_stage_but_the_vae_and_flow(tiny_run, tmp_path) -> None:
+    (codec,) = ABLATIONS["codec"].variants[2:]
+    keep = [s for s in STAGES if s not in codec.refits]
+    share_stages(tiny_run.directory, tmp_path / "codec", keep)
+    copied = sorted(p.name for p in (tmp_path / "codec").iterdir())
+    stems = ("split", "classifier")  # the tiny run has no oracle or CVAE to copy
+    assert copied == sorted(f"{s}{x}" for s in stems for x in (".json", ".safetensors"))
+    (tmp_path / "codec" / "classifier.json").write_text("kept")
+    share_stages(tiny_run.directory, tmp_path / "codec", keep)  # an existing run resumes
+    assert (tmp_path / "codec" / "classifier.json").read_text() == "kept"
 
 
 def constructed(least_thickness: bool) -> SeedTables:
