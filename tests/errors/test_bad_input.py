@@ -50,6 +50,7 @@ from leapfactual.pipeline import (
     FitConfig,
     FlowSettings,
     VAESettings,
+    encode_decode,
     fit_run,
     load_run,
     override,
@@ -1376,6 +1377,15 @@ PARAMETERS_ONCE = [
                 lambda r, b: _Forgetful(r.classifier).explain(_x(r), 1),
                 r"_Forgetful keeps no attribute 'alpha' for its constructor argument alpha: .*"
                 r"set self\.alpha in _Forgetful\.__init__, or add 'alpha' to _Forgetful",
+            )
+        ],
+    ),
+    Row(
+        "codec_methods",
+        [
+            (
+                lambda r, b: encode_decode({}, _x(r)),
+                r"the codec must have encode\(x\) -> z and decode\(z\) -> x methods, got dict",
             )
         ],
     ),

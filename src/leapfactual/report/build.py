@@ -10,7 +10,7 @@ from torch import Tensor
 
 from leapfactual.explain import AttributeProbes, Explanation, attribute_attributions
 from leapfactual.metrics import collapsed
-from leapfactual.models import as_tensor_outputs
+from leapfactual.models import Codec, as_tensor_outputs
 from leapfactual.pipeline import (
     Run,
     Verdict,
@@ -238,13 +238,13 @@ def _verdict_line(exp: Explanation, run: Run | None) -> str:
 
 
 def _decoder(run: Run | None) -> Decode | None:
-    if run is None or run.vae is None:
+    codec = None if run is None else run.vae
+    if not isinstance(codec, Codec):  # no codec fitted yet
         return None
-    codec = run.vae
     device = model_device(codec)
 
     def decode(z: Tensor) -> Tensor:
-        return as_tensor_outputs(codec.decode(z.to(device)), "codec.decode").cpu()  # type: ignore[operator]
+        return as_tensor_outputs(codec.decode(z.to(device)), "codec.decode").cpu()
 
     return decode
 
