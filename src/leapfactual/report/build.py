@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
 from leapfactual.explain import AttributeProbes, Explanation, attribute_attributions
 from leapfactual.metrics import collapsed
-from leapfactual.models import Codec, as_tensor_outputs
+from leapfactual.models import as_tensor_outputs
 from leapfactual.pipeline import (
     Run,
     Verdict,
@@ -237,9 +237,16 @@ def _verdict_line(exp: Explanation, run: Run | None) -> str:
     return verdict_headline(run.verdict) if isinstance(run, Run) else ""
 
 
+@runtime_checkable
+class Decoder(Protocol):
+    """What a run's latent trajectories are drawn with: a codec's ``decode``."""
+
+    def decode(self, z: Tensor) -> Tensor: ...
+
+
 def _decoder(run: Run | None) -> Decode | None:
     codec = None if run is None else run.vae
-    if not isinstance(codec, Codec):  # no codec fitted yet
+    if not isinstance(codec, Decoder):  # no codec fitted yet
         return None
     device = model_device(codec)
 
