@@ -8,7 +8,15 @@ from typing import Any, Literal
 
 from torch import Tensor
 
-from leapfactual.explain import Cost, Explainer, Explanation, Models, build_explainer, method_info
+from leapfactual.explain import (
+    Cost,
+    Explainer,
+    Explanation,
+    Models,
+    Outputs,
+    build_explainer,
+    method_info,
+)
 from leapfactual.models import Classifier
 from paper.bench.table import Cell, Table
 
@@ -89,7 +97,7 @@ class BenchContext:
     real: Tensor | None = None
     classifier: Classifier | None = None
     codec: Any = None
-    outputs: str = "logits"
+    outputs: Outputs = "logits"
 
 
 Rows = Callable[[Column, BenchContext], dict[str, Cell]]

@@ -35,12 +35,12 @@ from leapfactual.data import load_dataset, load_image_files
 from leapfactual.data.folder import load_image_inputs
 from leapfactual.data.idx import read_idx
 from leapfactual.distributed import resolve_device
-from leapfactual.explain import Blend, Explanation, LeapFactual, OptBased, PixelAttack
+from leapfactual.explain import Blend, Explainer, Explanation, LeapFactual, OptBased, PixelAttack
 from leapfactual.explain.base import as_probs
 from leapfactual.explain.registry import build_explainer
 from leapfactual.explain.targets import value_targets
 from leapfactual.flow import ConditionSpec, MLPField, Solver, leap, load_field
-from leapfactual.io import load_module, load_tensors, save_tensors
+from leapfactual.io import load_module, load_tensors, register, save_tensors
 from leapfactual.models import Preprocess, load_codec, probe_classifier
 from leapfactual.models.external import load_classifier
 from leapfactual.models.resvae import ResVAE
@@ -50,6 +50,7 @@ from leapfactual.pipeline import (
     FitConfig,
     FlowSettings,
     VAESettings,
+    encode_decode,
     fit_run,
     load_run,
     override,
@@ -1348,6 +1349,48 @@ WHERE_USERS_WORK = [
     ),
 ]
 ROWS += WHERE_USERS_WORK
+
+
+# -- parameters stated once (issue 30, step 6) ----------------------------------------------
+class _Loose(nn.Module):
+    def __init__(self, width: int, **options: Any) -> None:
+        super().__init__()
+
+
+class _Forgetful(Explainer):
+    def __init__(self, classifier: Any, alpha: float = 1.0) -> None:
+        super().__init__(classifier)
+
+    def explain_batch(self, x: Any, target: Any, probs: Any, cost: Any) -> Any:
+        raise AssertionError("refused before any work")
+
+
+PARAMETERS_ONCE = [
+    Row(
+        "register_loose",
+        [(lambda r, b: register(_Loose), r"_Loose\.__init__ takes \*\*options: a registered")],
+    ),
+    Row(
+        "explainer_attribute",
+        [
+            (
+                lambda r, b: _Forgetful(r.classifier).explain(_x(r), 1),
+                r"_Forgetful keeps no attribute 'alpha' for its constructor argument alpha: .*"
+                r"set self\.alpha in _Forgetful\.__init__, or add 'alpha' to _Forgetful",
+            )
+        ],
+    ),
+    Row(
+        "codec_methods",
+        [
+            (
+                lambda r, b: encode_decode({}, _x(r)),
+                r"the codec must have encode\(x\) -> z and decode\(z\) -> x methods, got dict",
+            )
+        ],
+    ),
+]
+ROWS += PARAMETERS_ONCE
 
 CLI_CASES = [(row.id, i) for row in ROWS for i in range(len(row.cli))]
 """Every command line of every row (taken after the last rows are added)."""

@@ -113,6 +113,19 @@ def test_optional_stage_is_named_when_missing(tiny_run) -> None:
         tiny_run.require("oracle")
 
 
+def test_fitted_accessors_return_the_models_or_name_the_missing_stage(tiny_run) -> None:
+    assert tiny_run.fitted_classifier() is tiny_run.classifier
+    assert tiny_run.fitted_vae() is tiny_run.vae and tiny_run.fitted_flow() is tiny_run.flow
+    bare = replace(tiny_run, classifier=None, vae=None, flow=None)
+    for accessor, stage in [
+        (bare.fitted_classifier, "classifier"),
+        (bare.fitted_vae, "vae"),
+        (bare.fitted_flow, "flow"),
+    ]:
+        with pytest.raises(ValueError, match=rf"has no {stage} yet; fit it with `leapfactual fit"):
+            accessor()
+
+
 def test_run_from_another_format_is_refused(tiny_run, tmp_path) -> None:
     copy = tmp_path / "old"
     shutil.copytree(tiny_run.directory, copy)

@@ -41,6 +41,7 @@ from leapfactual.data import Dataset
 from leapfactual.explain import (
     Explainer,
     Models,
+    Outputs,
     all_other_targets,
     build_explainer,
     random_other_targets,
@@ -126,7 +127,7 @@ def refitting_factory(
     flow: FlowSettings,
     seed: int,
     *,
-    outputs: str = "logits",
+    outputs: Outputs = "logits",
     device: str | torch.device | None = None,
     **options: Any,
 ) -> ExplainerFactory:
@@ -142,7 +143,7 @@ def refitting_factory(
         key = _weights_digest(classifier)
         if key not in fitted:
             shown = condition_images(flow, images, recon)
-            probs = predict_probs(classifier, shown, outputs)  # type: ignore[arg-type]
+            probs = predict_probs(classifier, shown, outputs)
             fitted[key] = fit_flow(latents, probs, flow, seed, device=device)
         return leapfactual_factory(codec, fitted[key], outputs=outputs, **options)(classifier)
 

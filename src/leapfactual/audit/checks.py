@@ -45,7 +45,7 @@ from leapfactual.audit.transplant import (
     reliance,
     transplant,
 )
-from leapfactual.explain import Explanation
+from leapfactual.explain import Explanation, Outputs
 from leapfactual.io import load_tensors, save_tensors
 from leapfactual.pipeline import predict_probs
 
@@ -56,9 +56,9 @@ LIMIT = 200
 VERDICTS = ("repaired", "partly", "not repaired", "not measured")
 
 
-def model_labeller(model: Callable[[Tensor], Any], outputs: str = "logits") -> Labeller:
+def model_labeller(model: Callable[[Tensor], Any], outputs: Outputs = "logits") -> Labeller:
     """A model's argmax of the images it is shown."""
-    return lambda x, shown: predict_probs(model, shown, outputs).argmax(1)  # type: ignore[arg-type]
+    return lambda x, shown: predict_probs(model, shown, outputs).argmax(1)
 
 
 def teacher_labeller(teacher: Teacher, class_names: Sequence[str]) -> Labeller:

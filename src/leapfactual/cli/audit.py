@@ -5,11 +5,13 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from leapfactual.cli.common import Device, ExtraPaths, Limit, Seed, refuse_extra_paths
+
+REGIONS: tuple[Literal["components", "grid"], ...] = ("components", "grid")
 
 
 def audit(
@@ -52,7 +54,8 @@ def audit(
     """Explain a sample toward every other class and audit which changes the classifier
     needs (necessity); write global summaries and an audit page (docs/method.md §10)."""
     refuse_extra_paths(extra)  # before any work
-    if regions not in ("components", "grid"):
+    mode = next((known for known in REGIONS if known == regions), None)
+    if mode is None:
         raise ValueError(f"unknown regions {regions!r}; choose 'components' or 'grid'")
     from leapfactual.audit import CONCENTRATED, audit_run, verdict_lines
 
@@ -64,7 +67,7 @@ def audit(
         limit=limit,
         per_class=per_class,
         seed=seed,
-        regions=regions,  # type: ignore[arg-type]
+        regions=mode,
         grid=grid,
         force=force,
         device=device,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
 
@@ -71,9 +69,6 @@ class LatentAttack(Explainer):
         self.lr = lr
         self.tau = tau
         self.max_steps = max_steps
-
-    def config(self) -> dict[str, Any]:
-        return {**super().config(), "lr": self.lr, "tau": self.tau, "max_steps": self.max_steps}
 
     def explain_batch(
         self, x: Tensor, target: Tensor, probs: Tensor, cost: Cost

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from leapfactual._memory import Size, out_of_memory, sized_by
 from leapfactual._progress import tqdm
+from leapfactual.explain.config import parameter_names, settings_of
 from leapfactual.explain.explanation import Cost, Explanation, Timer, reaches
 from leapfactual.explain.options import NonFinite, check_nonfinite
 from leapfactual.models import Classifier, Codec, as_tensor_outputs
@@ -188,7 +189,7 @@ def seeded(seed: int | None, device: torch.device) -> Iterator[None]:
 INT64 = torch.iinfo(torch.int64)
 
 
-def as_target(target: int | Tensor, batch: int) -> Tensor:
+def as_target(target: float | Tensor, batch: int) -> Tensor:
     """A target given as one class or one per sample, as a long tensor ``[batch]`` on CPU."""
     if isinstance(target, int):
         if not INT64.min <= target <= INT64.max:
@@ -338,6 +339,10 @@ class Explainer(ABC):
     name: str = "explainer"
     regression: bool = False
     """Whether the method explains regressors (``outputs="value"``)."""
+    unrecorded: tuple[str, ...] = ("classifier", "codec", "progress")
+    """Constructor arguments left out of :meth:`config` (the models, the progress bar)."""
+    unrecorded_when_none: tuple[str, ...] = ("tolerance",)
+    """Constructor arguments left out of :meth:`config` when None."""
 
     def __init__(
         self,
@@ -391,12 +396,11 @@ class Explainer(ABC):
         (:class:`~leapfactual.training.ExplainBatch`).
         """
         listeners = active_callbacks(callbacks)
+        config = self.config()  # before any work: a setting it cannot read is refused now
         check_inputs(x)
         check_range(x, {"classifier": self.classifier, "codec": self.codec})
         value = self.outputs == "value"
-        targets = (
-            as_value_target(target, x.shape[0]) if value else as_target(target, x.shape[0])  # type: ignore[arg-type]
-        )
+        targets = as_value_target(target, x.shape[0]) if value else as_target(target, x.shape[0])
         self._check_diverse(diverse)
         device = self.device or x.device
         dtype = module_dtype(self.classifier, self.codec) or x.dtype
@@ -445,7 +449,7 @@ class Explainer(ABC):
             method=self.name,
             x=inputs,
             cost=cost,
-            config=self.config(),
+            config=config,
             tolerance=self.tolerance,
             **merged,
         )
@@ -498,14 +502,18 @@ class Explainer(ABC):
             )
 
     def config(self) -> dict[str, Any]:
-        """The settings that produced an explanation, JSON-serialisable."""
+        """The settings that produced an explanation, JSON-serialisable: ``method``, the
+        constructor's arguments (:mod:`leapfactual.explain.config`; this class's first,
+        ``tolerance`` only when set), ``nonfinite`` when not ``"error"``, then the
+        subclass's own arguments in their order."""
+        base = parameter_names(Explainer)
+        own = [n for n in parameter_names(type(self)) if n not in base]
+        skip = (self.unrecorded, self.unrecorded_when_none)
         return {
             "method": self.name,
-            "outputs": self.outputs,
-            "batch_size": self.batch_size,
-            "seed": self.seed,
-            **({"tolerance": self.tolerance} if self.tolerance is not None else {}),
+            **settings_of(self, base, *skip),
             **({"nonfinite": self.nonfinite} if self.nonfinite != "error" else {}),
+            **settings_of(self, own, *skip),
         }
 
     def set_nonfinite(self, mode: str) -> Explainer:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -62,9 +62,6 @@ class CGMBased(Explainer):
             raise ValueError(f"condition must be 'softmax' or 'onehot', got {condition!r}")
         self.cvae = cvae
         self.condition = condition
-
-    def config(self) -> dict[str, Any]:
-        return {**super().config(), "condition": self.condition}
 
     @torch.no_grad()
     def explain_batch(

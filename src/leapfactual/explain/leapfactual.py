@@ -4,7 +4,7 @@ several diverse CEs per input on request (:class:`Diversity`)."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -43,6 +43,7 @@ class LeapFactual(Explainer):
 
     name = "leapfactual"
     regression = True
+    unrecorded = (*Explainer.unrecorded, "trajectory")
 
     def __init__(
         self,
@@ -86,12 +87,9 @@ class LeapFactual(Explainer):
         self.diversity = diversity
 
     def config(self) -> dict[str, Any]:
+        """:meth:`Explainer.config` plus the flow's condition encoding and architecture."""
         return {
             **super().config(),
-            "blend": asdict(self.blend),
-            "inject": asdict(self.inject) if self.inject else None,
-            "solver": asdict(self.solver),
-            "diversity": asdict(self.diversity),
             "condition": self.field.condition.to_dict(),
             "field": {"type": type(self.field).__name__, **self.field.config},
         }

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
 
@@ -78,16 +76,6 @@ class OptBased(Explainer):
         self.l1 = l1
         self.weight_decay = weight_decay
         self.tau = tau
-
-    def config(self) -> dict[str, Any]:
-        return {
-            **super().config(),
-            "lr": self.lr,
-            "steps": self.steps,
-            "l1": self.l1,
-            "weight_decay": self.weight_decay,
-            "tau": self.tau,
-        }
 
     def explain_batch(
         self, x: Tensor, target: Tensor, probs: Tensor, cost: Cost

@@ -93,16 +93,17 @@ class Diversity:
 
 
 NonFinite = Literal["error", "invalid"]
-NONFINITE = ("error", "invalid")
+NONFINITE: tuple[NonFinite, ...] = ("error", "invalid")
 """What a non-finite model output does: stop with an error naming the model and the step, or
 mark the sample invalid (see :meth:`Explainer.set_nonfinite`)."""
 
 
 def check_nonfinite(mode: str) -> NonFinite:
     """``mode`` if it is one of :data:`NONFINITE`, else a ``ValueError`` listing them."""
-    if mode not in NONFINITE:
-        raise ValueError(
-            f"nonfinite must be one of {', '.join(NONFINITE)} (what a NaN or infinite model "
-            f"output does), got {mode!r}"
-        )
-    return mode  # type: ignore[return-value]
+    for known in NONFINITE:
+        if mode == known:
+            return known
+    raise ValueError(
+        f"nonfinite must be one of {', '.join(NONFINITE)} (what a NaN or infinite model "
+        f"output does), got {mode!r}"
+    )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
 
@@ -61,16 +59,6 @@ class PixelAttack(Explainer):
         self.max_steps = max_steps
         self.l1 = l1
         self.bounds = None if bounds is None else (float(bounds[0]), float(bounds[1]))
-
-    def config(self) -> dict[str, Any]:
-        return {
-            **super().config(),
-            "lr": self.lr,
-            "tau": self.tau,
-            "max_steps": self.max_steps,
-            "l1": self.l1,
-            "bounds": None if self.bounds is None else list(self.bounds),
-        }
 
     def explain_batch(
         self, x: Tensor, target: Tensor, probs: Tensor, cost: Cost

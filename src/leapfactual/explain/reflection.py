@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -73,9 +72,6 @@ class LatentReflection(Explainer):
         self.weight_: Tensor | None = None
         self.bias_: Tensor | None = None
         self.class_counts_: Tensor | None = None
-
-    def config(self) -> dict[str, Any]:
-        return {**super().config(), "scale": self.scale, "l2": self.l2, "max_iter": self.max_iter}
 
     @property
     def fitted(self) -> bool:

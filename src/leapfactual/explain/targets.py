@@ -79,15 +79,15 @@ def value_targets(
 ) -> Tensor:
     """A regressor's targets: ``value`` for every input, or each prediction plus ``shift``
     (exactly one of the two; finite)."""
-    if (value is None) == (shift is None):
+    amount = value if value is not None else shift
+    if amount is None or (value is not None and shift is not None):
         raise ValueError(
             "a regressor's CEs need a target value or a shift of its prediction: give "
             "exactly one of --target-value / --target-shift (target_value / target_shift)"
         )
-    amount = value if value is not None else shift
-    if not math.isfinite(float(amount)):  # type: ignore[arg-type]
+    if not math.isfinite(float(amount)):
         raise ValueError(f"the target value or shift must be finite, got {amount!r}")
     base = predictions.detach().double().reshape(-1).cpu()
     if value is not None:
-        return torch.full_like(base, float(value))
-    return base + float(shift)  # type: ignore[arg-type]
+        return torch.full_like(base, float(amount))
+    return base + float(amount)

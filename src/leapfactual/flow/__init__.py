@@ -6,6 +6,7 @@ from leapfactual._lazy import lazy_face
 
 if TYPE_CHECKING:
     from leapfactual.flow.cfm import (
+        Coupling,
         GaussianSource,
         Source,
         UniformSource,
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
         ot_pair,
         train_flow,
     )
-    from leapfactual.flow.conditions import ConditionSpec
+    from leapfactual.flow.conditions import ConditionKind, ConditionSpec
     from leapfactual.flow.fields import MLPField, VectorField, load_field, save_field
     from leapfactual.flow.leap import leap
     from leapfactual.flow.options import ADAPTIVE, FIXED_STEP_METHODS, KINDS, Solver
@@ -26,7 +27,9 @@ __all__ = [
     "FIXED_STEP",
     "FIXED_STEP_METHODS",
     "KINDS",
+    "ConditionKind",
     "ConditionSpec",
+    "Coupling",
     "GaussianSource",
     "MLPField",
     "Solver",

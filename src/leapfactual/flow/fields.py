@@ -18,13 +18,15 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {"selu": nn.SELU, "silu": nn.SiLU, "re
 class VectorField(nn.Module):
     """Base of all fields: a module ``forward(t, z, cond) -> velocity`` that knows its condition.
 
-    Subclasses store their constructor arguments in ``self.config`` so a checkpoint can rebuild
-    them; they are registered with :func:`leapfactual.io.register` automatically.
+    Subclasses are registered with :func:`leapfactual.io.register` automatically, so each
+    records its constructor arguments in ``self.config`` and a checkpoint can rebuild it.
     """
 
     latent_dim: int
     condition: ConditionSpec
     config: dict[str, Any]
+    unrecorded_when_none: tuple[str, ...] = ("scale",)
+    """``scale`` is left out of the config when None, as in checkpoints written before it."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -75,15 +77,6 @@ class MLPField(VectorField):
             raise ValueError("latent_dim, width and depth must be positive")
         self.latent_dim = latent_dim
         self.condition = ConditionSpec(condition, cond_dim, *(scale or (0.0, 1.0)))
-        self.config = {
-            "latent_dim": latent_dim,
-            "cond_dim": cond_dim,
-            "width": width,
-            "depth": depth,
-            "activation": activation,
-            "condition": condition,
-            **({"scale": [float(v) for v in scale]} if scale is not None else {}),
-        }
         act = ACTIVATIONS[activation]
         layers: list[nn.Module] = [
             nn.Linear(latent_dim + self.condition.feature_dim + 1, width),

@@ -73,14 +73,6 @@ class UNet1DField(VectorField):
             raise ValueError("latent_dim and dim must be positive and downsamples >= 0")
         self.latent_dim = latent_dim
         self.condition = ConditionSpec(condition, cond_dim, *(scale or (0.0, 1.0)))
-        self.config = {
-            "latent_dim": latent_dim,
-            "cond_dim": cond_dim,
-            "dim": dim,
-            "downsamples": downsamples,
-            "condition": condition,
-            **({"scale": [float(v) for v in scale]} if scale is not None else {}),
-        }
         emb = 4 * dim
         self.time_mlp = nn.Sequential(nn.Linear(dim, emb), nn.SiLU(), nn.Linear(emb, emb))
         self.cond_mlp = nn.Sequential(

@@ -79,14 +79,6 @@ class UNet2DField(VectorField):
         self.latent_shape = shape
         self.latent_dim = math.prod(shape)
         self.condition = ConditionSpec(condition, cond_dim, *(scale or (0.0, 1.0)))
-        self.config = {
-            "latent_shape": list(shape),
-            "cond_dim": cond_dim,
-            "dim": dim,
-            "downsamples": downsamples,
-            "condition": condition,
-            **({"scale": [float(v) for v in scale]} if scale is not None else {}),
-        }
         emb = 4 * dim
         self.time_mlp = nn.Sequential(nn.Linear(dim, emb), nn.SiLU(), nn.Linear(emb, emb))
         self.cond_mlp = nn.Sequential(

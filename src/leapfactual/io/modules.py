@@ -1,16 +1,21 @@
 """Checkpoints of ``nn.Module`` s rebuilt from JSON: no code in the file is ever executed.
 
-A module class opts in with :func:`register`; it must keep its constructor arguments in
-``self.config`` (a JSON-serialisable dict). :func:`save_module` writes the weights and
+A module class opts in with :func:`register`, which also records the arguments each instance
+is built with in ``self.config`` (its signature's parameters, defaults filled in, as JSON
+values: the constructor states them once). :func:`save_module` writes the weights and
 ``{"type": class name, "config": ...}``; :func:`load_module` looks the class up in the
 registry and rebuilds it from the config.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import numbers
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import torch
 from torch import nn
@@ -23,9 +28,63 @@ M = TypeVar("M", bound=type[nn.Module])
 
 
 def register(cls: M) -> M:
-    """Class decorator: make ``cls`` loadable by :func:`load_module`."""
+    """Class decorator: make ``cls`` loadable by :func:`load_module`, and have each instance
+    record its constructor arguments in ``self.config`` (see :func:`recorded_arguments`).
+
+    Arguments listed in the class attribute ``unrecorded_when_none`` are left out of the
+    config when they are None (arguments added after checkpoints without them were written).
+    A constructor with ``*args`` or ``**kwargs`` cannot be recorded and is refused.
+    """
+    init = cls.__init__
+    signature = inspect.signature(init)
+    loose = [
+        ("*" if p.kind is p.VAR_POSITIONAL else "**") + p.name
+        for p in signature.parameters.values()
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if loose:
+        raise ValueError(
+            f"{cls.__name__}.__init__ takes {loose[0]}: a registered module's constructor "
+            "arguments are its checkpoint's config, so name each one (no *args or **kwargs)"
+        )
+
+    @functools.wraps(init)
+    def recording_init(self: Any, *args: Any, **kwargs: Any) -> None:  # an nn.Module
+        init(self, *args, **kwargs)
+        bound = signature.bind(self, *args, **kwargs)
+        self.config = recorded_arguments(bound, getattr(cls, "unrecorded_when_none", ()))
+
+    cast(Any, cls).__init__ = recording_init  # the class is patched on purpose
     MODULE_TYPES[cls.__name__] = cls
     return cls
+
+
+def recorded_arguments(
+    bound: inspect.BoundArguments, unrecorded_when_none: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The bound constructor arguments (after ``self``), defaults filled in, as JSON values:
+    integers as ``int``, other real numbers as ``float``, tuples as lists."""
+    bound.apply_defaults()
+    names = list(bound.signature.parameters)[1:]
+    return {
+        name: _as_json(bound.arguments[name])
+        for name in names
+        if not (name in unrecorded_when_none and bound.arguments[name] is None)
+    }
+
+
+def _as_json(value: Any) -> Any:
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, list | tuple):
+        return [_as_json(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _as_json(v) for k, v in value.items()}
+    return value  # not JSON: save_module refuses it by name
 
 
 def save_module(module: nn.Module, path: str | os.PathLike[str], **extra: Any) -> Path:

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from leapfactual.explain import as_probs
+from leapfactual.explain import Outputs, as_probs
 from leapfactual.metrics._checks import device_of
 from leapfactual.metrics.proximity import gaussian_kernel
 from leapfactual.models import as_tensor_outputs
@@ -100,7 +100,7 @@ def robustness(
     target: Tensor,
     *,
     codec: Any = None,
-    outputs: str = "logits",
+    outputs: Outputs = "logits",
     tolerance: float | None = None,
     seed: int = 0,
     batch: int = 256,
@@ -142,11 +142,11 @@ def _reaches(
     classifier: Callable[[Tensor], Any],
     images: Tensor,
     target: Tensor,
-    outputs: str,
+    outputs: Outputs,
     tolerance: float | None,
 ) -> Tensor:
     where = device_of(classifier) or images.device
-    answer = as_probs(as_tensor_outputs(classifier(images.to(where))), outputs)  # type: ignore[arg-type]
+    answer = as_probs(as_tensor_outputs(classifier(images.to(where))), outputs)
     answer, target = answer.float().cpu(), target.cpu()
     if tolerance is not None:
         return (answer[:, 0] - target.float()).abs() <= tolerance

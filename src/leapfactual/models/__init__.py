@@ -49,11 +49,12 @@ if TYPE_CHECKING:
         train_regressor,
         train_vae,
     )
-    from leapfactual.models.vae import ConditionalVAE, ConvVAE
+    from leapfactual.models.vae import VAE, ConditionalVAE, ConvVAE
 
 __all__ = [
     "EXPORT_LINE",
     "MIN_SIDE",
+    "VAE",
     "CNNClassifier",
     "Classifier",
     "Codec",

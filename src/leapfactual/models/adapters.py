@@ -6,6 +6,7 @@ of a Tensor (Hugging Face ``ImageClassifierOutput``) and codecs with spatial lat
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -165,8 +166,7 @@ def adapt_classifier(model: Callable[[Tensor], Any]) -> Callable[[Tensor], Tenso
     def classifier(x: Tensor) -> Tensor:
         return as_tensor_outputs(model(x))
 
-    classifier.__wrapped__ = model  # type: ignore[attr-defined]
-    return classifier
+    return functools.update_wrapper(classifier, model, assigned=(), updated=())  # __wrapped__
 
 
 class FlatLatents(nn.Module):

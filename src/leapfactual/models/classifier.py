@@ -39,13 +39,6 @@ class CNNClassifier(nn.Module):
         super().__init__()
         if in_channels < 1 or num_classes < 1 or hidden < 1:
             raise ValueError("in_channels, num_classes and hidden must be positive")
-        self.config = {
-            "in_channels": in_channels,
-            "image_size": image_size,
-            "num_classes": num_classes,
-            "width": width,
-            "hidden": hidden,
-        }
         self.in_channels, self.image_size, self.num_classes = in_channels, image_size, num_classes
         sides = stage_sides(image_size)
         chans = [in_channels, *stage_channels(width, len(sides) - 1)]

@@ -149,10 +149,11 @@ def load_codec(
         )
     if isinstance(codec, nn.Module):
         codec.eval().to(device)
-    bounds = tuple(value_range) if value_range is not None else (0.0, 1.0)
-    model = FlatLatents(RangedCodec(codec, bounds), latent_shape)
+    ranged = RangedCodec(codec, value_range if value_range is not None else (0.0, 1.0))
+    model = FlatLatents(ranged, latent_shape)
     files = {Path(source).name: sha256}
-    return ExternalCodec(spec, "entry_point", sha256, model, files, bounds)  # type: ignore[arg-type]
+    bounds = (ranged.low, ranged.high)
+    return ExternalCodec(spec, "entry_point", sha256, model, files, bounds)
 
 
 def _load_diffusers(

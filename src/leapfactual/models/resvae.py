@@ -177,18 +177,9 @@ class ResVAE(VAE):
             raise ValueError(
                 f"ResVAE reference_var must be a finite number > 0 or None, got {reference_var!r}"
             )
-        self.config = {
-            "in_channels": int(in_channels),
-            "image_size": int(image_size),
-            "latent_dim": int(latent_dim),
-            "width": int(width),
-            "beta": float(beta),
-            "reference_var": None if reference_var is None else float(reference_var),
-            "work_size": None if work_size is None else int(work_size),
-        }
         self.in_channels, self.image_size = int(in_channels), int(image_size)
         self.latent_dim, self.beta = int(latent_dim), float(beta)
-        self.reference_var = self.config["reference_var"]
+        self.reference_var = None if reference_var is None else float(reference_var)
         self.work_size = self.image_size if work_size is None else int(work_size)
         shape = (self.in_channels, self.image_size, self.latent_dim, int(width), self.work_size)
         self.encoder = ResEncoder(*shape)

@@ -171,13 +171,6 @@ class ConvVAE(VAE):
         super().__init__()
         if in_channels < 1 or latent_dim < 1 or beta < 0:
             raise ValueError("in_channels and latent_dim must be positive and beta >= 0")
-        self.config = {
-            "in_channels": in_channels,
-            "image_size": image_size,
-            "latent_dim": latent_dim,
-            "width": width,
-            "beta": beta,
-        }
         self.in_channels, self.image_size = in_channels, image_size
         self.latent_dim, self.beta = latent_dim, beta
         self.encoder = ConvEncoder(in_channels, image_size, latent_dim, width)
@@ -223,14 +216,6 @@ class ConditionalVAE(nn.Module):
             raise ValueError(
                 "in_channels, latent_dim and num_classes must be positive and beta >= 0"
             )
-        self.config = {
-            "in_channels": in_channels,
-            "image_size": image_size,
-            "latent_dim": latent_dim,
-            "num_classes": num_classes,
-            "width": width,
-            "beta": beta,
-        }
         self.in_channels, self.image_size = in_channels, image_size
         self.latent_dim, self.num_classes, self.beta = latent_dim, num_classes, beta
         self.encoder = ConvEncoder(in_channels, image_size, latent_dim, width, num_classes)

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -20,7 +20,9 @@ from torch.nn import functional as F
 
 from leapfactual.explain import Outputs, as_probs, check_rows
 from leapfactual.flow import (
+    ConditionKind,
     ConditionSpec,
+    Coupling,
     GaussianSource,
     MLPField,
     Source,
@@ -32,7 +34,9 @@ from leapfactual.flow import (
     train_flow,
 )
 from leapfactual.models import (
+    VAE,
     CNNClassifier,
+    Codec,
     ConditionalVAE,
     ConvVAE,
     as_float_images,
@@ -51,7 +55,7 @@ PROB_FLOOR = 1e-12
 """A probs classifier's probabilities are clamped to this before the log (it may return 0)."""
 
 
-def build_vae(settings: VAESettings, channels: int, size: int) -> nn.Module:
+def build_vae(settings: VAESettings, channels: int, size: int) -> VAE:
     """An untrained VAE of ``settings.kind`` (``auto``: chosen from the images) for
     ``channels`` x ``size`` x ``size`` images."""
     settings = settings.for_images(channels, size)
@@ -104,7 +108,7 @@ def fit_vae(
 
     def vae_loss(batch: Sequence[Tensor]) -> Tensor:
         x = as_float_images(batch[0])
-        return vae.loss(x, torch.Generator(x.device).manual_seed(seed))[0]  # type: ignore[operator]
+        return vae.loss(x, torch.Generator(x.device).manual_seed(seed))[0]
 
     plateau = (
         None
@@ -249,11 +253,16 @@ def layout(model: nn.Module, channels_last: bool) -> Iterator[None]:
     if not channels_last:
         yield
         return
-    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    to_memory_format(model, torch.channels_last)
     try:
         yield
     finally:
-        model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
+        to_memory_format(model, torch.contiguous_format)
+
+
+def to_memory_format(model: nn.Module, memory_format: torch.memory_format) -> None:
+    """``model.to(memory_format=...)``, which torch has and its type stubs lack."""
+    model.to(memory_format=memory_format)  # type: ignore[call-overload]
 
 
 def _held_out(
@@ -329,7 +338,8 @@ def build_field(
     """An untrained vector field for ``latent_dim`` latents under ``cond_dim`` conditions
     (``spec``: a regressor's ``value`` condition instead of ``settings.condition``;
     ``latent_shape``: the latents' spatial ``(C, h, w)``, which ``unet2d`` needs)."""
-    kind = spec.kind if spec is not None else settings.condition
+    # FlowSettings checked its condition is one of the kinds when it was made
+    kind = spec.kind if spec is not None else cast(ConditionKind, settings.condition)
     scale = (spec.mean, spec.std) if spec is not None else None
     if settings.field == "unet2d":
         if latent_shape is None or len(latent_shape) != 3:
@@ -342,7 +352,7 @@ def build_field(
             cond_dim,
             settings.width,
             settings.depth,
-            kind,  # type: ignore[arg-type]
+            kind,
             scale,
         )
     if settings.field == "unet":
@@ -351,7 +361,7 @@ def build_field(
             cond_dim,
             settings.width,
             settings.depth,
-            kind,  # type: ignore[arg-type]
+            kind,
             scale,
         )
     return MLPField(
@@ -360,7 +370,7 @@ def build_field(
         settings.width,
         settings.depth,
         settings.activation,
-        kind,  # type: ignore[arg-type]
+        kind,
         scale,
     )
 
@@ -413,7 +423,7 @@ def fit_flow(
         lr_milestones=settings.lr_milestones,
         source=source,
         sigma=settings.sigma,
-        coupling=settings.coupling,  # type: ignore[arg-type]
+        coupling=cast(Coupling, settings.coupling),  # FlowSettings checked it
         seed=seed,
         progress=progress,
         checkpoint=checkpoint,
@@ -526,12 +536,17 @@ def encode_decode(
     codec: object, images: Tensor, batch: int = 512, device: str | torch.device | None = None
 ) -> tuple[Tensor, Tensor]:
     """Latents of ``images`` and their decodings (batched, on the CPU)."""
+    if not isinstance(codec, Codec):
+        raise ValueError(
+            f"the codec must have encode(x) -> z and decode(z) -> x methods, got "
+            f"{type(codec).__name__}"
+        )
     device = device if device is not None else model_device(codec)
     latents, recon = [], []
     for i in range(0, len(images), batch):
-        z = codec.encode(as_float_images(images[i : i + batch]).to(device))  # type: ignore[attr-defined]
+        z = codec.encode(as_float_images(images[i : i + batch]).to(device))
         latents.append(z.cpu())
-        recon.append(codec.decode(z).cpu())  # type: ignore[attr-defined]
+        recon.append(codec.decode(z).cpu())
     return torch.cat(latents), torch.cat(recon)
 
 

@@ -148,13 +148,13 @@ def explain_run(
         fitted = run if isinstance(run, Run) else load_run(Path(run), device=where)
         if device is not None:
             fitted.to(device)
-        fitted.require("classifier")
+        classifier = fitted.fitted_classifier()
         x, names = resolve_inputs(fitted, images, settings.limit)
         n = len(x) if settings.limit == 0 else min(settings.limit, len(x))
         if n == 0:
             raise ValueError("no inputs to explain (the image list or split is empty)")
         x = x[:n]
-        probs = predict_probs(fitted.classifier, x, fitted.outputs)  # type: ignore[arg-type]
+        probs = predict_probs(classifier, x, fitted.outputs)
         rows, targets = job_targets(settings, probs, fitted.outputs == "value", repeat)
         if sharded and settings.diverse > 1:
             raise ValueError(
@@ -195,7 +195,7 @@ def explain_run(
             )
         exp = explainer.explain(x[rows % n], targets, settings.diverse)
         exp.robust = robustness(
-            fitted.classifier,  # type: ignore[arg-type]
+            classifier,
             exp.x_cf,
             exp.target,
             codec=fitted.vae,

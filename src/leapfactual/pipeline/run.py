@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -59,7 +59,7 @@ from leapfactual.io import (
     write_json,
 )
 from leapfactual.metrics import codec_quality, conditional_sample_accuracy
-from leapfactual.models import CNNClassifier, ConvVAE, accuracy, adapt_classifier
+from leapfactual.models import Classifier, CNNClassifier, ConvVAE, accuracy, adapt_classifier
 from leapfactual.pipeline import build
 from leapfactual.pipeline.data import data_fingerprint, load_run_data, resolve_data_spec
 from leapfactual.pipeline.probe import codec_fix
@@ -81,6 +81,7 @@ from leapfactual.pipeline.verdict import Verdict, accuracy_check, assess, is_ver
 from leapfactual.training import Callback, attached
 
 STAGES = STAGE_NAMES
+M = TypeVar("M")
 RUN_FORMAT = 2
 GO_ON = ("vae.probe", "classifier.accept_chance")
 """Settings that only let a stopped fit go on: changing them refits nothing."""
@@ -169,10 +170,8 @@ class Run:
     def models(self) -> Models:
         """The run's models for :func:`~leapfactual.explain.registry.build_explainer`; the
         reflection probe fits on the training images (loaded only if it is built)."""
-        self.require("classifier")
-        assert self.classifier is not None
         return Models(
-            self.classifier,
+            self.fitted_classifier(),
             self.vae,
             self.flow,
             self.cvae,
@@ -219,10 +218,30 @@ class Run:
         """Raise a clear error unless ``stages`` are fitted."""
         missing = [s for s in stages if getattr(self, s) is None]
         if missing:
-            raise ValueError(
-                f"run {self.directory} has no {', '.join(missing)} yet; fit it with "
-                f"`leapfactual fit --out {self.directory} --stages {','.join(missing)}`"
-            )
+            raise self._not_fitted(missing)
+
+    def fitted_classifier(self) -> Classifier:
+        """The classifier; :meth:`require`'s error when the run has none yet."""
+        return self._fitted("classifier", self.classifier)
+
+    def fitted_vae(self) -> nn.Module:
+        """The codec (the ``vae`` stage); :meth:`require`'s error when the run has none yet."""
+        return self._fitted("vae", self.vae)
+
+    def fitted_flow(self) -> VectorField:
+        """The flow; :meth:`require`'s error when the run has none yet."""
+        return self._fitted("flow", self.flow)
+
+    def _fitted(self, stage: str, model: M | None) -> M:
+        if model is None:
+            raise self._not_fitted([stage])
+        return model
+
+    def _not_fitted(self, missing: list[str]) -> ValueError:
+        return ValueError(
+            f"run {self.directory} has no {', '.join(missing)} yet; fit it with "
+            f"`leapfactual fit --out {self.directory} --stages {','.join(missing)}`"
+        )
 
 
 def fit_run(
@@ -366,7 +385,7 @@ def fast_layout(model: nn.Module) -> nn.Module:
     :data:`CHANNELS_LAST` on the CPU); any other model as it is."""
     on_cpu = all(p.device.type == "cpu" for p in model.parameters())
     if isinstance(model, CHANNELS_LAST) and on_cpu:
-        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # in torch, not its stubs
+        build.to_memory_format(model, torch.channels_last)
     return model
 
 
@@ -742,12 +761,12 @@ def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.
             "from --stages for a regressor"
         )
     elif stage == "cvae":
-        probs = build.predict_probs(run.classifier, train.images, run.outputs)  # type: ignore[arg-type]
+        probs = build.predict_probs(run.fitted_classifier(), train.images, run.outputs)
         model = build.fit_cvae(train.images, probs, cfg.cvae, seed, **options)
     else:
         model = build.fit_flow_for(
-            run.classifier,  # type: ignore[arg-type]
-            run.vae,
+            run.fitted_classifier(),
+            run.fitted_vae(),
             train.images,
             cfg.flow,
             seed,
@@ -834,7 +853,7 @@ def _measure(run: Run, stage: str) -> dict[str, float]:
 def _measure_regressor(run: Run, stage: str, test: Dataset) -> dict[str, float]:
     """Held-out mean absolute error of the regressor (``classifier``) and its mean absolute
     change between images and their VAE reconstructions (``flow``)."""
-    values = build.predict_probs(run.classifier, test.images, "value")[:, 0]  # type: ignore[arg-type]
+    values = build.predict_probs(run.fitted_classifier(), test.images, "value")[:, 0]
     if stage == "classifier":
         if test.values is None:
             return {}
@@ -844,7 +863,7 @@ def _measure_regressor(run: Run, stage: str, test: Dataset) -> dict[str, float]:
             "regressor_baseline_mae": float((test.values - mean).abs().mean()),
         }
     _, recon = build.encode_decode(run.vae, test.images)
-    after = build.predict_probs(run.classifier, recon, "value")[:, 0]  # type: ignore[arg-type]
+    after = build.predict_probs(run.fitted_classifier(), recon, "value")[:, 0]
     return {
         "regressor_change_on_reconstructions": float((after - values).abs().mean()),
         "regressor_output_std": float(values.std()) if len(values) > 1 else math.nan,

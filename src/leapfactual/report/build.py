@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -237,14 +237,21 @@ def _verdict_line(exp: Explanation, run: Run | None) -> str:
     return verdict_headline(run.verdict) if isinstance(run, Run) else ""
 
 
+@runtime_checkable
+class Decoder(Protocol):
+    """What a run's latent trajectories are drawn with: a codec's ``decode``."""
+
+    def decode(self, z: Tensor) -> Tensor: ...
+
+
 def _decoder(run: Run | None) -> Decode | None:
-    if run is None or run.vae is None:
+    codec = None if run is None else run.vae
+    if not isinstance(codec, Decoder):  # no codec fitted yet
         return None
-    codec = run.vae
     device = model_device(codec)
 
     def decode(z: Tensor) -> Tensor:
-        return as_tensor_outputs(codec.decode(z.to(device)), "codec.decode").cpu()  # type: ignore[operator]
+        return as_tensor_outputs(codec.decode(z.to(device)), "codec.decode").cpu()
 
     return decode
 
