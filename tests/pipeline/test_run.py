@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from leapfactual.io import CheckpointError
-from leapfactual.pipeline import FitConfig, FlowSettings, fit_run, load_run, override
+from leapfactual.pipeline import FitSettings, FlowSettings, fit_run, load_run, override
 
 
 def test_fit_writes_every_stage_and_measures(tiny_run) -> None:
@@ -100,11 +100,11 @@ def test_not_a_run_is_named(tmp_path) -> None:
 
 def test_unknown_stage_and_setting_are_named(tmp_path) -> None:
     with pytest.raises(ValueError, match="unknown stages"):
-        fit_run(tmp_path, FitConfig(), stages=("gan",))
+        fit_run(tmp_path, FitSettings(), stages=("gan",))
     with pytest.raises(ValueError, match="unknown settings"):
-        FitConfig.from_dict({"vae_epoch": 3})
+        FitSettings.from_dict({"vae_epoch": 3})
     with pytest.raises(ValueError, match=r"unknown settings \['vae.epoch'\]"):
-        FitConfig.from_dict({"vae": {"epoch": 3}})
+        FitSettings.from_dict({"vae": {"epoch": 3}})
 
 
 def test_device_arguments_place_the_models(tiny_run) -> None:
@@ -132,7 +132,7 @@ def test_bad_settings_are_refused_before_training() -> None:
     with pytest.raises(ValueError, match=r"unknown flow\.condition 'soft'"):
         FlowSettings(condition="soft")
     with pytest.raises(ValueError, match="test_fraction"):
-        FitConfig(test_fraction=1.5)
+        FitSettings(test_fraction=1.5)
 
 
 def test_a_swapped_classifier_is_refused(tiny_run, tmp_path, make_tiny_config) -> None:
@@ -161,7 +161,7 @@ def test_data_that_changed_or_moved_is_named_with_the_run_file(tmp_path, monkeyp
             pixels = (torch.rand(12, 12, generator=rng) * 255 * (k + 1) / 2).byte().numpy()
             Image.fromarray(pixels).save(tmp_path / "data" / f"c{k}" / f"{i}.png")
     monkeypatch.chdir(tmp_path)  # a relative path, resolved when the run is fitted
-    config = FitConfig(
+    config = FitSettings(
         data="image-folder:data",
         vae=VAESettings(latent_dim=4, width=4, epochs=1, min_steps=0),
         classifier=ClassifierSettings(width=4, epochs=1, min_steps=0, accept_chance=True),

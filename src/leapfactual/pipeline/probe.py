@@ -38,7 +38,7 @@ def probe_epoch(settings: VAESettings, n: int) -> int | None:
     optimiser steps, and after :data:`PROBE_STEPS` at least. None when training ends by then
     (the run's verdict judges the finished codec; a codec looked at after a handful of steps
     is always near the mean image)."""
-    per_epoch = max(1, math.ceil(n / settings.batch))
+    per_epoch = max(1, math.ceil(n / settings.batch_size))
     steps = max(PROBE_STEPS, settings.epochs * per_epoch // 3)
     when = math.ceil(steps / per_epoch)
     return when if when < settings.epochs else None
