@@ -93,6 +93,25 @@ def test_run_from_another_format_is_refused(tiny_run, tmp_path) -> None:
         load_run(copy)
 
 
+def test_a_run_file_written_before_batch_size_is_read_and_refits_nothing(
+    tiny_run, tiny_config, tmp_path, caplog
+) -> None:
+    copy = tmp_path / "before-rename"
+    shutil.copytree(tiny_run.directory, copy)
+    meta = json.loads((copy / "run.json").read_text())
+    for stage in ("vae", "classifier", "flow", "oracle", "cvae"):  # the old format's key
+        meta["config"][stage]["batch"] = meta["config"][stage].pop("batch_size")
+    (copy / "run.json").write_text(json.dumps(meta))
+    caplog.set_level("INFO", logger="leapfactual")
+    run = load_run(copy, dataset=tiny_run.dataset)
+    assert run.config == tiny_run.config
+    assert "setting flow.batch is now called flow.batch_size" in caplog.text
+    stamps = {p.name: p.stat().st_mtime_ns for p in copy.glob("*.safetensors")}
+    fit_run(copy, tiny_config, dataset=tiny_run.dataset)  # the same settings: nothing refitted
+    assert {p.name: p.stat().st_mtime_ns for p in copy.glob("*.safetensors")} == stamps
+    assert "batch_size" in json.loads((copy / "run.json").read_text())["config"]["vae"]
+
+
 def test_not_a_run_is_named(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="not a leapfactual run"):
         load_run(tmp_path)

@@ -1,9 +1,12 @@
 """The one way to build and train each model from its settings.
 
-Runs (:func:`leapfactual.pipeline.fit_run`) and every experiment fit their models here, so
-a setting means the same everywhere. Each ``fit_*`` seeds the model's initialisation and its
-training with the one ``seed`` it is given, and returns the model in eval mode. Class counts
-come from the data (``num_classes``) or from the conditions' width.
+To *fit* is to build a model from its settings and train it (``fit_*`` here, the door users
+and runs take); to *train* is to run the training loop on a model already built, with every
+number given (``train_*``, which the ``fit_*`` call). Runs
+(:func:`leapfactual.pipeline.fit_run`) and every experiment fit their models here, so a
+setting means the same everywhere. Each ``fit_*`` takes its data, its settings and the one
+``seed`` that seeds the model's initialisation and its training, and returns the model in
+eval mode. Class counts come from the data (``num_classes``) or from the conditions' width.
 """
 
 from __future__ import annotations
