@@ -3,8 +3,12 @@
 Each model has its own settings object (:class:`VAESettings`, :class:`ClassifierSettings`,
 :class:`FlowSettings`); :class:`FitSettings` gathers them for a run and :class:`ExplainSettings`
 for an explain job. Defaults live only on these dataclasses (and on the explainers' own
-:class:`~leapfactual.explain.Blend` / :class:`~leapfactual.explain.Inject`); the command line
-reads them from here. A settings file is TOML with one table per nested object::
+:class:`~leapfactual.explain.Blend` / :class:`~leapfactual.explain.Inject` and the flow's
+:class:`~leapfactual.flow.Solver`); the command line and the ``fit_*`` builders read them
+from here. Fields are named as the constructor or trainer argument they feed (``batch_size``;
+``flow.width`` / ``flow.depth`` are the MLP field's names, which the U-Net fields call ``dim``
+/ ``downsamples``); an old name (:data:`RENAMED`) is still read. A settings file is TOML
+with one table per nested object::
 
     data = "image-folder:photos"
     image_size = 64
