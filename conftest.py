@@ -27,9 +27,9 @@ torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 def tiny_fit_config(**top: object):
     """Run settings with tiny models and one to three epochs, however small the data
     (``top``: top-level settings)."""
-    from leapfactual.pipeline import ClassifierSettings, FitConfig, FlowSettings, VAESettings
+    from leapfactual.pipeline import ClassifierSettings, FitSettings, FlowSettings, VAESettings
 
-    return FitConfig(
+    return FitSettings(
         vae=VAESettings(latent_dim=8, width=8, epochs=1, min_steps=0),
         classifier=ClassifierSettings(width=8, epochs=2, min_steps=0),
         flow=FlowSettings(epochs=3, min_steps=0),

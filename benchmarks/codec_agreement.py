@@ -9,7 +9,7 @@ Data and classifier as in ``leapfactual own-model``: ``colour_shapes(IMAGES, siz
 (``train_user_classifier``) and the page's oracle (a wider CNN trained on 2,000 more).
 ``--grey`` makes every image one grey channel (the mean of its three) and the classes the two
 shapes (colour is lost in grey), for both classifiers too. Every VAE is
-``VAESettings(kind="resnet", latent_dim=64, batch=32, beta=BETA, epochs=EPOCHS,
+``VAESettings(kind="resnet", latent_dim=64, batch_size=32, beta=BETA, epochs=EPOCHS,
 agreement=WEIGHT, work_size=WORK)`` trained by ``pipeline.build.fit_vae`` (the path ``fit``
 takes: the kind's learning rate, decays and gradient clip; WEIGHT > 0 adds the user
 classifier's agreement term; WORK, the side the VAE works at, defaults to the size up to 64),
@@ -112,7 +112,7 @@ def main() -> None:
         settings = VAESettings(
             kind="resnet",
             latent_dim=64,
-            batch=32,
+            batch_size=32,
             beta=beta,
             epochs=epochs,
             agreement=weight,
@@ -126,7 +126,7 @@ def main() -> None:
             recon = codec.decode(codec.encode(test))
             edges = edge_energy(recon) / edge_energy(test)
             same = (oracle(recon).argmax(1) == oracle(test).argmax(1)).float().mean()
-        steps = epochs * math.ceil(cut / settings.batch)
+        steps = epochs * math.ceil(cut / settings.batch_size)
         print(
             f"{beta:8.2g} {weight:7.2g} {settings.work_side(args.size):4d} {epochs:6d} "
             f"{steps:6d} {q['psnr']:6.2f} "

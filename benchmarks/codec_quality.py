@@ -45,7 +45,7 @@ def main() -> None:
             torch.manual_seed(0)
             codec = build(size)
             start = time.perf_counter()
-            train_vae(codec, train, epochs=args.epochs, batch_size=32, seed=0)
+            train_vae(codec, train, epochs=args.epochs, batch_size=32, lr=2e-3, seed=0)
             seconds = (time.perf_counter() - start) / args.epochs
             quality = codec_quality(codec, test)
             with torch.no_grad():

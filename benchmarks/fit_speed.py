@@ -6,7 +6,7 @@ quality each run reaches; writes ``docs/results/fit-speed.md``.
                                    [--out docs/results/fit-speed.md]
 
 Two data sets, each fitted twice by ``fit_run`` (stages vae, classifier, flow) in this process,
-one after the other, seed 0: the demo's (``mnist5k``, ``FitConfig()`` as ``make demo`` fits
+one after the other, seed 0: the demo's (``mnist5k``, ``FitSettings()`` as ``make demo`` fits
 it) and colour shapes (``colour_shapes(N, SIZE)``, 4 classes, the residual VAE). *Before*: the
 settings as they are. *After*: ``patience`` on all three stages and ``channels_last`` on the VAE
 and the classifier. Times are CPU process time of the fit (this process, one torch thread)
@@ -42,7 +42,7 @@ from leapfactual.metrics import psnr, ssim
 from leapfactual.models import CNNClassifier, ConvVAE, ResVAE
 from leapfactual.pipeline import (
     ClassifierSettings,
-    FitConfig,
+    FitSettings,
     FlowSettings,
     Run,
     VAESettings,
@@ -145,7 +145,7 @@ def quality(run: Run, judge: nn.Module, explain: int) -> Quality:
 
 
 def fitted(
-    config: FitConfig, data: Dataset, where: Path
+    config: FitSettings, data: Dataset, where: Path
 ) -> tuple[Run, float, float, dict[str, object]]:
     """A run of ``config`` fitted in ``where``, its CPU and wall seconds, its stopping records."""
     cpu, wall = time.process_time(), time.perf_counter()
@@ -154,7 +154,7 @@ def fitted(
     return run, cpu, wall, run.meta.get("stopping", {})
 
 
-def after_of(config: FitConfig, patience: int) -> FitConfig:
+def after_of(config: FitSettings, patience: int) -> FitSettings:
     return replace(
         config,
         vae=replace(config.vae, patience=patience, channels_last=True),
@@ -164,7 +164,7 @@ def after_of(config: FitConfig, patience: int) -> FitConfig:
 
 
 def compare(
-    name: str, config: FitConfig, data: Dataset, args: argparse.Namespace, tmp: Path
+    name: str, config: FitSettings, data: Dataset, args: argparse.Namespace, tmp: Path
 ) -> list[str]:
     """Fit before and after, judge both; the section's lines."""
     before, cpu_b, wall_b, stop_b = fitted(config, data, tmp / f"{name}-before")
@@ -239,10 +239,10 @@ def main() -> None:
     steps = step_table(args.repeats)
     with TemporaryDirectory() as tmp:
         digits = load_dataset("mnist5k")  # loaded before the clocks start, as the shapes are
-        demo = compare("mnist5k", FitConfig(), digits, args, Path(tmp))
+        demo = compare("mnist5k", FitSettings(), digits, args, Path(tmp))
         shapes_data = colour_shapes(args.shapes, args.size, seed=0)
         vae, classifier, flow = args.shapes_steps
-        small = FitConfig(
+        small = FitSettings(
             data="shapes",
             vae=VAESettings(min_steps=vae),
             classifier=ClassifierSettings(min_steps=classifier),

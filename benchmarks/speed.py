@@ -422,7 +422,7 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure(args.one, args.run, args.limit, device, args.repeats)))
         return
-    from leapfactual.pipeline import FitConfig, fit_run
+    from leapfactual.pipeline import FitSettings, fit_run
     from paper.experiments.schedules import run_schedules, schedule_lines
     from paper.pages import write_page
 
@@ -430,7 +430,7 @@ def main() -> None:
     command = "python " + shlex.join(sys.argv)
     print(f"reusing or fitting {args.run} ...", flush=True)
     stages = ("vae", "classifier", "flow", "cvae", *(("oracle",) if args.limit_schedules else ()))
-    fit_run(args.run, FitConfig(), stages, device=device)
+    fit_run(args.run, FitSettings(), stages, device=device)
     where = (
         f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
         f"torch {torch.__version__}, device {describe(device)}"

@@ -23,7 +23,7 @@ from leapfactual.testing import QUICK  # tiny settings: the code path in seconds
 
 def score_counterfactuals(out: Path, quick: bool = False) -> None:
     """Fit a run on MNIST digits, then score its CEs with a Captum and a Quantus metric."""
-    config = lf.FitConfig(data="mnist5k")
+    config = lf.FitSettings(data="mnist5k")
     run = lf.fit_run(out / "run", override(config, QUICK) if quick else config)
     x = run.test.images[:8]
     with torch.no_grad():

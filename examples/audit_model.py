@@ -18,7 +18,7 @@ from leapfactual.testing import QUICK  # tiny settings: the code path in seconds
 
 def audit_a_model(out: Path, quick: bool = False) -> None:
     """Fit a run on MNIST digits, audit its classifier on held-out digits, print the findings."""
-    config = lf.FitConfig(data="mnist5k")
+    config = lf.FitSettings(data="mnist5k")
     if quick:
         config = override(config, QUICK)
     run = lf.fit_run(out / "run", config, progress=True)

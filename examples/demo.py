@@ -22,7 +22,7 @@ from leapfactual.testing import QUICK  # tiny settings: the code path in seconds
 
 def explain_the_demo(out: Path, quick: bool = False) -> lf.Explanation:
     """Fit (or reuse) the run in ``out/run``, explain held-out digits, write the report."""
-    config = lf.FitConfig(data="mnist5k", seed=0)  # 4,000 training / 1,000 held-out digits
+    config = lf.FitSettings(data="mnist5k", seed=0)  # 4,000 training / 1,000 held-out digits
     if quick:
         config = override(config, QUICK)
     run = lf.fit_run(out / "run", config, progress=True)  # VAE, classifier, flow

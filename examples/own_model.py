@@ -31,11 +31,11 @@ def make_user_files(out: Path, size: int = 32, quick: bool = False) -> tuple[Pat
 
 def explain_own_model(out: Path, images: Path, classifier: Path, quick: bool = False) -> None:
     """Steps 2-3: fit the VAE and the flow on your model's outputs, then explain."""
-    config = lf.FitConfig(
+    config = lf.FitSettings(
         data=f"image-folder:{images}",
         classifier=lf.ClassifierSettings(spec=str(classifier)),  # yours: never trained here
         vae=lf.VAESettings(kind="resnet", epochs=100, agreement=0.01),
-        flow=lf.FlowSettings(width=256, depth=4, epochs=2000, lr=1e-3, batch=64),
+        flow=lf.FlowSettings(width=256, depth=4, epochs=2000, lr=1e-3, batch_size=64),
     )
     if quick:
         # the quick classifier (1 epoch) is near chance: fit stops on it unless accepted

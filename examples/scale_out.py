@@ -19,7 +19,7 @@ from leapfactual.testing import QUICK  # tiny settings: the code path in seconds
 
 def explain_in_shards(out: Path, quick: bool = False) -> None:
     """Explain every training digit in shards, then run the same job again: it resumes."""
-    config = lf.FitConfig(data="mnist5k")
+    config = lf.FitSettings(data="mnist5k")
     if quick:
         config = override(config, QUICK)
     run = lf.fit_run(out / "run", config, progress=True)

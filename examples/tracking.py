@@ -20,7 +20,7 @@ from leapfactual.training import Callback, ExplainBatch, TensorBoardLogger, Trai
 
 def fit_and_explain(out: Path, quick: bool = False) -> dict[str, list[float]]:
     """Fit a run and explain 64 held-out digits, reporting to a recorder and TensorBoard."""
-    config = lf.FitConfig(data="mnist5k")
+    config = lf.FitSettings(data="mnist5k")
     if quick:
         config = override(config, QUICK)
     logging.basicConfig(format="%(name)s: %(message)s")

@@ -92,7 +92,7 @@ def test_every_public_name_of_the_library_resolves() -> None:
 def test_importing_the_library_and_its_settings_loads_no_torch() -> None:
     code = (
         "import sys, leapfactual as lf\n"
-        "lf.FitConfig(); lf.ExplainSettings(); lf.Blend(); lf.Solver('midpoint', 4)\n"
+        "lf.FitSettings(); lf.ExplainSettings(); lf.Blend(); lf.Solver('midpoint', 4)\n"
         "print('torch' in sys.modules, end=' ')\n"
         "import leapfactual.flow.solvers\n"  # the broken case: the solvers need torch
         "print('torch' in sys.modules)\n"

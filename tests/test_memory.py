@@ -7,7 +7,7 @@ import torch
 
 from leapfactual._memory import OutOfMemory, Size, sized_by
 from leapfactual.explain import LeapFactual
-from leapfactual.pipeline import FitConfig, VAESettings
+from leapfactual.pipeline import FitSettings, VAESettings
 from leapfactual.pipeline.run import stage_sizes
 from leapfactual.testing import images, stand_ins
 
@@ -19,10 +19,10 @@ def _fail(error: BaseException) -> None:
 
 
 def test_the_setting_furthest_above_its_default_is_named() -> None:
-    wide = FitConfig(vae=VAESettings(width=10**9))
+    wide = FitSettings(vae=VAESettings(width=10**9))
     sizes = stage_sizes(wide, "vae")
-    assert sizes[0].name == "vae.batch"  # the batch first
-    resnet = stage_sizes(FitConfig(vae=VAESettings(kind="resnet")), "vae")
+    assert sizes[0].name == "vae.batch_size"  # the batch first
+    resnet = stage_sizes(FitSettings(vae=VAESettings(kind="resnet")), "vae")
     assert all(s.value == s.default for s in resnet)  # its width's default is the kind's
     with pytest.raises(OutOfMemory) as raised, sized_by("fitting the vae", sizes):
         _fail(RuntimeError(ALLOCATOR))
@@ -32,9 +32,9 @@ def test_the_setting_furthest_above_its_default_is_named() -> None:
     assert "lower it (--set vae.width=N) (tried to allocate 4000000000000 bytes)" in str(
         raised.value
     )
-    plain = sized_by("fitting the vae", stage_sizes(FitConfig(), "vae"))
+    plain = sized_by("fitting the vae", stage_sizes(FitSettings(), "vae"))
     with (
-        pytest.raises(OutOfMemory, match=r"with no size above its default; lower vae\.batch "),
+        pytest.raises(OutOfMemory, match=r"with no size above its default; lower vae\.batch_size "),
         plain,
     ):
         _fail(MemoryError())

@@ -13,7 +13,7 @@ import typer
 
 from leapfactual.cli import Device, Limit, Set
 from leapfactual.explain import registered_methods
-from leapfactual.pipeline import FitConfig, override, parse_assignments
+from leapfactual.pipeline import FitSettings, override, parse_assignments
 from paper.cli.common import command_line, names, parse_seeds
 
 TASKS = ("morphomnist", "thickness")
@@ -130,7 +130,7 @@ def bench(
         from paper.experiments.morpho_ablations import ablation_sections, run_ablations
         from paper.experiments.morphomnist import run_morpho_bench, write_morphomnist_page
 
-        fit = override(FitConfig(data=data), assignments)
+        fit = override(FitSettings(data=data), assignments)
         morpho = run_morpho_bench(run_dir, fit, config, progress=True, device=device)
         lines: list[str] = []
         if chosen:

@@ -24,7 +24,7 @@ from leapfactual.distributed import resolve_device
 from leapfactual.flow import VectorField
 from leapfactual.pipeline import (
     ClassifierSettings,
-    FitConfig,
+    FitSettings,
     VAESettings,
     fit_classifier,
     fit_cvae,
@@ -34,19 +34,19 @@ from leapfactual.pipeline import (
     to_dict,
 )
 
-LEAN = FitConfig(
+LEAN = FitSettings(
     vae=VAESettings(latent_dim=16, width=16, epochs=8),
     classifier=ClassifierSettings(width=16, epochs=8),
     cvae=VAESettings(latent_dim=16, width=16, epochs=8),
 )
 """Model sizes and epochs of the reliability experiments, lean enough for a busy 2-core CPU.
-They read only the model settings of a :class:`FitConfig` (``vae``, ``classifier``,
+They read only the model settings of a :class:`FitSettings` (``vae``, ``classifier``,
 ``flow``, ``cvae``); data, split and seeds are the experiment's own."""
 
 MODEL_SETTINGS = ("vae", "classifier", "flow", "cvae")
 
 
-def model_settings(cfg: FitConfig) -> dict[str, Any]:
+def model_settings(cfg: FitSettings) -> dict[str, Any]:
     """The settings of ``cfg`` these experiments use, for results pages."""
     return {k: to_dict(getattr(cfg, k)) for k in MODEL_SETTINGS}
 
@@ -66,7 +66,7 @@ class WeakStrong:
 
 def fit_weak_strong(
     train: Dataset,
-    cfg: FitConfig,
+    cfg: FitSettings,
     seed: int,
     weak_fraction: float = 0.2,
     vae: nn.Module | None = None,

@@ -26,7 +26,7 @@ from leapfactual.distributed import resolve_device
 from leapfactual.explain import Models, method_info, random_other_targets
 from leapfactual.io import write_json
 from leapfactual.metrics import validity
-from leapfactual.pipeline import FitConfig, predict_probs
+from leapfactual.pipeline import FitSettings, predict_probs
 from paper.bench import BenchContext, Benchmark, Method, registry_methods
 from paper.experiments._shared import (
     LEAN,
@@ -59,7 +59,7 @@ class DivergenceConfig:
     opt_steps: int = 200
     attack_steps: int = 200
     reliable_tau: float = 0.99
-    models: FitConfig = LEAN
+    models: FitSettings = LEAN
 
     def __post_init__(self) -> None:
         for name in self.methods:

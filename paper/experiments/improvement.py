@@ -34,7 +34,7 @@ from leapfactual.io import write_json
 from leapfactual.metrics import auroc
 from leapfactual.pipeline import (
     ClassifierSettings,
-    FitConfig,
+    FitSettings,
     FlowSettings,
     VAESettings,
     fit_classifier,
@@ -77,7 +77,7 @@ class ImproveConfig:
     oracle_filter: bool = False
     blend: Blend = Blend()
     inject: Inject = Inject()
-    models: FitConfig = LEAN
+    models: FitSettings = LEAN
 
     def __post_init__(self) -> None:
         if not self.seeds:
@@ -94,7 +94,7 @@ class ImproveConfig:
         flow = FlowSettings(
             width=256, depth=5, epochs=500, lr=5e-4, lr_milestones=(400,), condition="onehot"
         )
-        models = FitConfig(
+        models = FitSettings(
             vae=VAESettings(latent_dim=64, width=64, epochs=100),
             classifier=ClassifierSettings(width=64, epochs=30),
             flow=flow,

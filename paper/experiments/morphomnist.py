@@ -23,7 +23,7 @@ from torch import Tensor
 
 from leapfactual.explain import build_explainer, method_info, random_other_targets
 from leapfactual.metrics import morphometric_change
-from leapfactual.pipeline import STAGES, FitConfig, Run, encode_decode, fit_run
+from leapfactual.pipeline import STAGES, FitSettings, Run, encode_decode, fit_run
 from paper.bench import (
     BenchContext,
     Benchmark,
@@ -106,7 +106,7 @@ PAPER: dict[str, dict[str, float]] = {
 
 @dataclass(frozen=True)
 class MorphoBenchConfig:
-    """What to explain and with which methods; model sizes live in :class:`FitConfig`.
+    """What to explain and with which methods; model sizes live in :class:`FitSettings`.
 
     ``limit``: held-out digits explained (0: all); ``seeds``: one full repeat per seed (models
     fitted with it, targets drawn with it); ``methods``: registry names; ``reliable``: methods
@@ -217,7 +217,7 @@ def other_flow_methods(run: Run, reliable: bool = True) -> list[Method]:
 
 def run_morpho_bench(
     run_dir: str | Path,
-    fit: FitConfig = FitConfig(),
+    fit: FitSettings = FitSettings(),
     config: MorphoBenchConfig = MorphoBenchConfig(),
     progress: bool = False,
     device: str | torch.device | None = None,
@@ -239,7 +239,7 @@ def run_morpho_bench(
 
 def morpho_table(
     run_dir: Path,
-    fit: FitConfig,
+    fit: FitSettings,
     config: MorphoBenchConfig,
     progress: bool,
     device: str | torch.device | None,
@@ -438,7 +438,7 @@ def write_morphomnist_page(
     result: MorphoBenchResult,
     path: str | Path,
     command: str,
-    fit: FitConfig,
+    fit: FitSettings,
     config: MorphoBenchConfig,
     ablations: Sequence[str] = (),
 ) -> Path:

@@ -28,7 +28,7 @@ from leapfactual.pipeline import (
     STAGES,
     ClassifierSettings,
     ExplainSettings,
-    FitConfig,
+    FitSettings,
     FlowSettings,
     Run,
     VAESettings,
@@ -41,7 +41,7 @@ from leapfactual.testing import export_classifier, train_user_classifier, write_
 from paper.tables import markdown_table
 
 OWN_MODEL_FLOW = FlowSettings(
-    width=256, depth=4, epochs=2000, lr=1e-3, batch=64, lr_milestones=(1500,)
+    width=256, depth=4, epochs=2000, lr=1e-3, batch_size=64, lr_milestones=(1500,)
 )
 """The flow for these latents: wider and trained longer than the paper's MNIST field (width
 64, 30 epochs), which the page's "The flow matters" table measures next to it."""
@@ -109,7 +109,7 @@ def run_size(
         colour_shapes(cfg.n_user, size, cfg.seed + 2), 24, cfg.user_epochs, cfg.seed + 1
     )
     spec = export_classifier(user, data.images[:2], folder / "classifier.pt2")
-    config = FitConfig(
+    config = FitSettings(
         data=f"image-folder:{images}",
         seed=cfg.seed,
         image_size=size,
@@ -120,7 +120,7 @@ def run_size(
             width=cfg.vae_width,
             epochs=cfg.vae_epochs,
             min_steps=cfg.vae_min_steps,
-            batch=cfg.vae_batch,
+            batch_size=cfg.vae_batch,
             agreement=cfg.vae_agreement,
         ),
         classifier=ClassifierSettings(spec=str(spec), accept_chance=cfg.accept_chance),
@@ -346,7 +346,7 @@ def write_own_model_page(result: OwnModelResult, stem: Path, command: str) -> Pa
                 f"term with weight {cfg.vae_agreement:g}: `vae.agreement`) and the flow (an MLP "
                 "of width "
                 f"{cfg.flow.width} and depth {cfg.flow.depth}, {cfg.flow.epochs} epochs of "
-                f"minibatches of {cfg.flow.batch}, lr {cfg.flow.lr:g} x0.1 after epoch "
+                f"minibatches of {cfg.flow.batch_size}, lr {cfg.flow.lr:g} x0.1 after epoch "
                 f"{cfg.flow.lr_milestones[0] if cfg.flow.lr_milestones else '-'}) on its outputs.",
                 "- The oracle: a wider CNN trained the same way on yet other images; oracle "
                 "validity = the oracle puts the CE in the target class.",

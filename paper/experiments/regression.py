@@ -28,7 +28,7 @@ from leapfactual.data import StrokeTask, load_dataset, stroke_task
 from leapfactual.explain import Diversity, Explanation, build_explainer
 from leapfactual.metrics import KEPT, diversity, ground_truth_scores, proximity, value_validity
 from leapfactual.morpho import measure
-from leapfactual.pipeline import ClassifierSettings, FitConfig, Run, fit_run, predict_probs
+from leapfactual.pipeline import ClassifierSettings, FitSettings, Run, fit_run, predict_probs
 from leapfactual.report import save_grid_figure
 from paper.bench import BenchContext, Benchmark, Table, cost_rows, registry_methods
 from paper.bench.table import Cell
@@ -88,13 +88,13 @@ class RegressionBenchResult:
     seconds: float
 
 
-def regression_fit_config(base: str = "mnist5k", **settings: object) -> FitConfig:
+def regression_fit_config(base: str = "mnist5k", **settings: object) -> FitSettings:
     """Run settings of the task on ``base``: a regressor on ``stroke-thickness[:BASE]``, so
     ``load_run`` and ``leapfactual explain`` rebuild the data."""
     data = "stroke-thickness" if base == "mnist5k" else f"stroke-thickness:{base}"
     classifier = settings.pop("classifier", ClassifierSettings())
     assert isinstance(classifier, ClassifierSettings)
-    return FitConfig(data=data, classifier=replace(classifier, kind="regressor"), **settings)  # type: ignore[arg-type]
+    return FitSettings(data=data, classifier=replace(classifier, kind="regressor"), **settings)  # type: ignore[arg-type]
 
 
 def targets_of(thickness: Tensor, shift: float, span: tuple[float, float]) -> Tensor:
@@ -105,7 +105,7 @@ def targets_of(thickness: Tensor, shift: float, span: tuple[float, float]) -> Te
 
 def run_regression_bench(
     run_dir: str | Path,
-    fit: FitConfig | None = None,
+    fit: FitSettings | None = None,
     config: RegressionBenchConfig | None = None,
     progress: bool = False,
     task: StrokeTask | None = None,

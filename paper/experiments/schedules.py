@@ -25,7 +25,7 @@ from torch import Tensor
 
 from leapfactual.data import load_dataset, load_thickness_task
 from leapfactual.explain import Blend, Explanation, random_other_targets
-from leapfactual.pipeline import FitConfig, Run, fit_run, predict_probs
+from leapfactual.pipeline import FitSettings, Run, fit_run, predict_probs
 from paper.experiments.thickness import thickness_fit_config
 
 PAPER = "paper schedule (15 leaps)"
@@ -107,7 +107,7 @@ def run_schedules(
     if PAPER not in schedules:
         raise ValueError(f"schedules must include {PAPER!r}, the reference of the comparison")
     stages = ("vae", "classifier", "flow", "oracle")
-    run = fit_run(mnist_run, FitConfig(), stages, device=device)
+    run = fit_run(mnist_run, FitSettings(), stages, device=device)
     test = run.test
     count = min(n, len(test))
     x, labels = test.images[:count], test.labels[:count]

@@ -30,7 +30,7 @@ from leapfactual.data import ThicknessTask, load_dataset, load_thickness_task
 from leapfactual.explain import LeapFactual
 from leapfactual.metrics import KEPT, auroc, ground_truth_scores, robustness, validity
 from leapfactual.morpho import measure
-from leapfactual.pipeline import FitConfig, Run, encode_decode, fit_run, predict_probs
+from leapfactual.pipeline import FitSettings, Run, encode_decode, fit_run, predict_probs
 from leapfactual.report import save_grid_figure
 from paper.bench import BenchContext, Benchmark, Method, Table, cost_rows
 from paper.bench.seeds import (
@@ -69,16 +69,16 @@ class ThicknessBenchResult:
     seconds: float
 
 
-def thickness_fit_config(base: str = "mnist5k", **settings: object) -> FitConfig:
+def thickness_fit_config(base: str = "mnist5k", **settings: object) -> FitSettings:
     """The run settings of the task on ``base``: ``data`` names the registered dataset, so
     ``load_run`` and ``leapfactual explain`` rebuild it."""
     data = "thickness" if base == "mnist5k" else f"thickness:{base}"
-    return FitConfig(data=data, **settings)  # type: ignore[arg-type]
+    return FitSettings(data=data, **settings)  # type: ignore[arg-type]
 
 
 def run_thickness_bench(
     run_dir: str | Path,
-    fit: FitConfig | None = None,
+    fit: FitSettings | None = None,
     config: MorphoBenchConfig | None = None,
     progress: bool = False,
     task: ThicknessTask | None = None,
@@ -120,7 +120,7 @@ def run_thickness_bench(
 
 def thickness_table(
     run_dir: Path,
-    fit: FitConfig,
+    fit: FitSettings,
     config: MorphoBenchConfig,
     task: ThicknessTask,
     progress: bool,

@@ -58,7 +58,7 @@ def train_toy_flow(
         activation="silu",
         epochs=config.epochs,
         lr=config.lr,
-        batch=config.batch_size,
+        batch_size=config.batch_size,
         condition="scalar",
         lr_milestones=(int(config.epochs * 0.8),),
         source="uniform",

@@ -1,8 +1,8 @@
 """leapfactual: visual counterfactual explanations with conditional flow matching.
 
 >>> import leapfactual as lf
->>> field = lf.MLPField(latent_dim=32, cond_dim=10)
->>> # lf.train_flow(field, latents, field.condition.from_probs(probs))
+>>> settings = lf.FlowSettings(epochs=30)
+>>> # field = lf.fit_flow_for(classifier, codec, images, settings, seed=0)
 >>> # explainer = lf.LeapFactual(classifier, codec, field)
 >>> # exp = explainer.explain(x, target=3)
 """
@@ -79,6 +79,7 @@ if TYPE_CHECKING:
         ClassifierSettings,
         ExplainSettings,
         FitConfig,
+        FitSettings,
         FlowSettings,
         Run,
         VAESettings,
@@ -88,6 +89,7 @@ if TYPE_CHECKING:
         fit_cvae,
         fit_flow,
         fit_flow_for,
+        fit_regressor,
         fit_run,
         fit_vae,
         load_run,
@@ -111,6 +113,7 @@ __all__ = [
     "Explainer",
     "Explanation",
     "FitConfig",
+    "FitSettings",
     "FlatLatents",
     "FlowSettings",
     "GANCodec",
@@ -145,6 +148,7 @@ __all__ = [
     "fit_cvae",
     "fit_flow",
     "fit_flow_for",
+    "fit_regressor",
     "fit_run",
     "fit_vae",
     "integrate",

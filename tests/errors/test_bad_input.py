@@ -47,7 +47,7 @@ from leapfactual.models.resvae import ResVAE
 from leapfactual.pipeline import (
     ClassifierSettings,
     ExplainSettings,
-    FitConfig,
+    FitSettings,
     FlowSettings,
     VAESettings,
     encode_decode,
@@ -554,7 +554,7 @@ ROWS = [
             (lambda r, b: ConditionSpec("soft", 10), r"unknown condition encoding 'soft'"),
             (_unknown_method, r"unknown method 'foo'; choose one of \['leapfactual'"),
             (
-                lambda r, b: FitConfig.from_dict({"vae": {"epoch": 3}}),
+                lambda r, b: FitSettings.from_dict({"vae": {"epoch": 3}}),
                 r"unknown settings \['vae.epoch'\]; known in vae: \[",
             ),
         ],
@@ -715,9 +715,9 @@ ROWS = [
     Row(
         "settings",
         [
-            (lambda r, b: FitConfig.from_dict({"vae": {"epoch": 3}}), r"unknown settings"),
+            (lambda r, b: FitSettings.from_dict({"vae": {"epoch": 3}}), r"unknown settings"),
             (
-                lambda r, b: override(FitConfig(), {"vae.epochs": "many"}),
+                lambda r, b: override(FitSettings(), {"vae.epochs": "many"}),
                 r"setting vae.epochs must be an integer, got 'many'",
             ),
         ],
@@ -1092,7 +1092,7 @@ ROWS += [
             (lambda r, b: load_codec("vae.ckpt"), r"unknown codec SPEC 'vae\.ckpt'; give"),
             (lambda r, b: load_codec(str(b.root)), r"has no config\.json; a codec directory is"),
             (
-                lambda r, b: FitConfig(flow=FlowSettings(field="unet2d")),
+                lambda r, b: FitSettings(flow=FlowSettings(field="unet2d")),
                 r"flow\.field = 'unet2d' works on spatial latents .*--codec",
             ),
         ],
@@ -1110,7 +1110,7 @@ ROWS += [
     Row(
         "aspect",
         [
-            (lambda r, b: FitConfig(aspect="fit"), r"unknown aspect 'fit'; choose one of"),
+            (lambda r, b: FitSettings(aspect="fit"), r"unknown aspect 'fit'; choose one of"),
             (lambda r, b: parse_size("24x"), r"--image-size takes a side \(64\) or HEIGHTxWIDTH"),
         ],
         [
@@ -1149,7 +1149,7 @@ def _damaged_verdict(run: Any, broken: Any) -> object:
 
 def _chance_fit(run: Any, broken: Any) -> object:
     chance = ClassifierSettings(width=4, epochs=1, lr=1e-12, min_steps=0)  # answers one class
-    config = FitConfig(data="digits", classifier=chance)
+    config = FitSettings(data="digits", classifier=chance)
     return fit_run(broken.root / "fit_chance_api", config, stages=("classifier",))
 
 
@@ -1204,7 +1204,7 @@ TRUST = [
             (
                 lambda r, b: fit_vae(
                     torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(0)),
-                    VAESettings(kind="conv", latent_dim=2, width=4, min_steps=300, batch=16),
+                    VAESettings(kind="conv", latent_dim=2, width=4, min_steps=300, batch_size=16),
                     0,
                 ),
                 r"the VAE collapsed: after \d+ of \d+ epochs its reconstructions keep",
@@ -1390,7 +1390,32 @@ PARAMETERS_ONCE = [
         ],
     ),
 ]
+
+
+# -- one training door, one name per setting (issue 30, steps 5 and 7) ---------------------
+ONE_DOOR = [
+    Row(
+        "renamed_setting_twice",
+        [
+            (
+                lambda r, b: FitSettings.from_dict({"flow": {"batch": 64, "batch_size": 32}}),
+                r"settings flow\.batch and flow\.batch_size are one setting \(batch is its old "
+                r"name\); give flow\.batch_size only",
+            )
+        ],
+        [
+            (
+                lambda r, b: [
+                    *(*FIT, str(b.root / "fit_renamed"), "--set", "vae.batch=16"),
+                    *("--set", "vae.batch_size=8"),
+                ],
+                r"settings vae\.batch and vae\.batch_size are one setting",
+            )
+        ],
+    ),
+]
 ROWS += PARAMETERS_ONCE
+ROWS += ONE_DOOR
 
 CLI_CASES = [(row.id, i) for row in ROWS for i in range(len(row.cli))]
 """Every command line of every row (taken after the last rows are added)."""

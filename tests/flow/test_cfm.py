@@ -1,3 +1,5 @@
+import inspect
+
 import pytest
 import torch
 
@@ -15,7 +17,9 @@ def test_loss_falls_during_training() -> None:
     z, labels = two_blobs()
     torch.manual_seed(0)
     field = MLPField(4, 2, width=32, depth=2, condition="onehot")
-    history = train_flow(field, z, field.condition.from_labels(labels), epochs=15, lr=5e-3)
+    history = train_flow(
+        field, z, field.condition.from_labels(labels), epochs=15, batch_size=256, lr=5e-3, seed=0
+    )
     assert len(history) == 15
     assert history[-1] < 0.6 * history[0]
 
@@ -26,7 +30,9 @@ def test_training_is_deterministic_with_a_seed() -> None:
     def run() -> dict[str, torch.Tensor]:
         torch.manual_seed(3)
         field = MLPField(4, 2, width=16, depth=2, condition="class")
-        train_flow(field, z, labels, epochs=3, seed=7, coupling="ot", sigma=1e-4)
+        train_flow(
+            field, z, labels, epochs=3, batch_size=256, lr=5e-3, seed=7, coupling="ot", sigma=1e-4
+        )
         return field.state_dict()
 
     a, b = run(), run()
@@ -75,3 +81,17 @@ def test_unknown_coupling_is_refused() -> None:
             torch.Generator(),
             coupling="sinkhorn",
         )  # type: ignore[arg-type]
+
+
+def test_train_flow_takes_the_field_and_data_positionally_and_the_rest_by_keyword() -> None:
+    params = inspect.signature(train_flow).parameters.values()
+    assert [p.name for p in params if p.kind is not p.KEYWORD_ONLY] == [
+        "field",
+        "latents",
+        "conditions",
+    ]
+    required = {p.name for p in params if p.default is p.empty and p.kind is p.KEYWORD_ONLY}
+    assert required == {"epochs", "batch_size", "lr", "seed"}  # the settings hold them
+    field = MLPField(4, 2, width=8, depth=1, condition="class")
+    with pytest.raises(TypeError, match="positional"):
+        train_flow(field, torch.randn(8, 4), torch.arange(8) % 2, 1, 8, 1e-3)  # type: ignore[misc]

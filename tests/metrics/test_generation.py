@@ -49,8 +49,8 @@ def test_a_flow_that_ignores_its_condition_scores_about_chance() -> None:
 
 def test_seeded_batch_independent_and_modes_restored() -> None:
     field = ConstantField(0.0).train()
-    a = conditional_sample_accuracy(field, Identity(), classify, K, seed=3, batch=7)
-    b = conditional_sample_accuracy(field, Identity(), classify, K, seed=3, batch=256)
+    a = conditional_sample_accuracy(field, Identity(), classify, K, seed=3, batch_size=7)
+    b = conditional_sample_accuracy(field, Identity(), classify, K, seed=3, batch_size=256)
     c = conditional_sample_accuracy(field, Identity(), classify, K, seed=4)
     assert a == b and a != c
     assert field.training
@@ -73,7 +73,7 @@ def test_samples_start_from_the_given_source() -> None:
     [
         ({"num_classes": 0}, "num_classes"),
         ({"per_class": True}, "per_class"),
-        ({"batch": 0}, "batch"),
+        ({"batch_size": 0}, "batch_size"),
     ],
 )
 def test_bad_arguments(kw: dict, match: str) -> None:

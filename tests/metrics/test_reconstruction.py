@@ -37,7 +37,7 @@ def images() -> Tensor:
 def test_psnr_ssim_and_agreement_match_their_definitions(images: Tensor) -> None:
     codec = Darken().train()
     labels = torch.tensor([1] * 5 + [0] * 5)
-    out = codec_quality(codec, images, bright, labels, batch=3)
+    out = codec_quality(codec, images, bright, labels, batch_size=3)
     half = images * 0.5
     assert out["psnr"] == pytest.approx(float(psnr(half, images).mean()), rel=1e-6)
     assert out["ssim"] == pytest.approx(float(ssim(half, images).mean()), rel=1e-6)
@@ -45,7 +45,7 @@ def test_psnr_ssim_and_agreement_match_their_definitions(images: Tensor) -> None
     assert out["accuracy"] == 0.5
     assert codec.training  # modes put back
     assert out["chance_agreement"] == 0.0  # always class 1 on images, always 0 on the darker
-    alone = codec_quality(codec, images, batch=256)
+    alone = codec_quality(codec, images, batch_size=256)
     assert alone == {k: out[k] for k in ("psnr", "ssim", "variance_kept")}
 
 
@@ -60,7 +60,9 @@ def test_variance_kept_is_one_for_a_perfect_codec_and_zero_for_the_mean_image(
             return images.mean(0, keepdim=True).expand_as(z)
 
     assert codec_quality(IdentityCodec(), images)["variance_kept"] == pytest.approx(1.0)
-    assert codec_quality(Mean(), images, batch=3)["variance_kept"] == pytest.approx(0, abs=1e-6)
+    assert codec_quality(Mean(), images, batch_size=3)["variance_kept"] == pytest.approx(
+        0, abs=1e-6
+    )
     spread = float((images - images.mean(0)).pow(2).sum())
     expected = 1 - float((images * 0.5).pow(2).sum()) / spread
     assert codec_quality(Darken(), images)["variance_kept"] == pytest.approx(expected, rel=1e-5)
@@ -84,7 +86,7 @@ def test_small_images_have_no_ssim() -> None:
         ({"images": torch.rand(3, 12, 12)}, r"\[N, C, H, W\]"),
         ({"labels": torch.zeros(4, dtype=torch.long)}, "without a classifier"),
         ({"classifier": bright, "labels": torch.zeros(3)}, "integer class indices"),
-        ({"batch": 0}, "batch must be a positive integer"),
+        ({"batch_size": 0}, "batch_size must be a positive integer"),
         ({"outputs": "scores"}, "unknown classifier output kind 'scores'"),
     ],
 )

@@ -13,6 +13,7 @@ from leapfactual.models import (
     random_shift,
     train_classifier,
     train_cvae,
+    train_regressor,
     train_vae,
 )
 
@@ -55,24 +56,35 @@ def test_vae_accepts_uint8_images() -> None:
     x, _ = bars(64)
     as_uint8 = (x.clamp(0, 1) * 255).round().to(torch.uint8)
     a, b = make_vae(), make_vae()
-    train_vae(a, as_uint8, epochs=1, batch_size=32)
-    train_vae(b, as_uint8.float() / 255, epochs=1, batch_size=32)
+    train_vae(a, as_uint8, epochs=1, batch_size=32, lr=2e-3, seed=0)
+    train_vae(b, as_uint8.float() / 255, epochs=1, batch_size=32, lr=2e-3, seed=0)
     assert same_weights(a, b)
 
 
 def test_vae_training_resumes_bit_identically(tmp_path: Path) -> None:
     x, _ = bars(128)
     straight = make_vae()
-    history = train_vae(straight, x, epochs=3, batch_size=32)
-    train_vae(make_vae(), x, epochs=1, batch_size=32, checkpoint=tmp_path)
+    history = train_vae(straight, x, epochs=3, batch_size=32, lr=2e-3, seed=0)
+    train_vae(make_vae(), x, epochs=1, batch_size=32, lr=2e-3, seed=0, checkpoint=tmp_path)
     resumed = make_vae()
-    assert train_vae(resumed, x, epochs=3, batch_size=32, checkpoint=tmp_path) == history
+    assert (
+        train_vae(resumed, x, epochs=3, batch_size=32, lr=2e-3, seed=0, checkpoint=tmp_path)
+        == history
+    )
     assert same_weights(straight, resumed)
     with pytest.raises(CheckpointError, match="batch_size"):
-        train_vae(make_vae(), x, epochs=4, batch_size=16, checkpoint=tmp_path)
+        train_vae(make_vae(), x, epochs=4, batch_size=16, lr=2e-3, seed=0, checkpoint=tmp_path)
     torch.manual_seed(0)
     with pytest.raises(CheckpointError, match="beta"):
-        train_vae(ConvVAE(1, 12, 8, 8, beta=0.1), x, epochs=4, batch_size=32, checkpoint=tmp_path)
+        train_vae(
+            ConvVAE(1, 12, 8, 8, beta=0.1),
+            x,
+            epochs=4,
+            batch_size=32,
+            lr=2e-3,
+            seed=0,
+            checkpoint=tmp_path,
+        )
 
 
 def test_cvae_trains_on_soft_conditions() -> None:
@@ -80,10 +92,10 @@ def test_cvae_trains_on_soft_conditions() -> None:
     cond = torch.softmax(3 * torch.eye(2)[labels], dim=1)
     torch.manual_seed(0)
     cvae = ConditionalVAE(1, 12, latent_dim=4, num_classes=2, width=8)
-    history = train_cvae(cvae, x, cond, epochs=2, batch_size=32, lr=3e-3)
+    history = train_cvae(cvae, x, cond, epochs=2, batch_size=32, lr=3e-3, seed=0)
     assert len(history) == 2 and history[-1] < history[0]
     with pytest.raises(ValueError, match=r"\[N, 2\]"):
-        train_cvae(cvae, x, labels, epochs=1)
+        train_cvae(cvae, x, labels, epochs=1, batch_size=64, lr=2e-3, seed=0)
 
 
 def test_classifier_learns_a_separable_task() -> None:
@@ -91,7 +103,9 @@ def test_classifier_learns_a_separable_task() -> None:
     test_x, test_labels = bars(128, seed=1)
     torch.manual_seed(0)
     model = CNNClassifier(1, 12, num_classes=2, width=8, hidden=32)
-    history = train_classifier(model, x, labels, epochs=4, batch_size=32, lr=5e-3, augment=2)
+    history = train_classifier(
+        model, x, labels, epochs=4, batch_size=32, lr=5e-3, augment=2, seed=0
+    )
     assert history[-1] < history[0]
     assert accuracy(model, test_x, test_labels) >= 0.95
 
@@ -102,7 +116,7 @@ def test_classifier_training_is_deterministic_with_augmentation() -> None:
     def run(seed: int) -> CNNClassifier:
         torch.manual_seed(0)
         model = CNNClassifier(1, 12, num_classes=2, width=4, hidden=8)
-        train_classifier(model, x, labels, epochs=1, batch_size=16, augment=2, seed=seed)
+        train_classifier(model, x, labels, epochs=1, batch_size=16, augment=2, seed=seed, lr=2e-3)
         return model
 
     assert same_weights(run(0), run(0))
@@ -113,9 +127,11 @@ def test_classifier_arguments_are_checked() -> None:
     model = CNNClassifier(1, 12, num_classes=2, width=4)
     x, labels = bars(8)
     with pytest.raises(ValueError, match="integer class indices"):
-        train_classifier(model, x, labels.float(), epochs=1)
+        train_classifier(
+            model, x, labels.float(), epochs=1, batch_size=64, lr=2e-3, seed=0, augment=2
+        )
     with pytest.raises(ValueError, match="augment"):
-        train_classifier(model, x, labels, epochs=1, augment=-1)
+        train_classifier(model, x, labels, epochs=1, augment=-1, batch_size=64, lr=2e-3, seed=0)
 
 
 def test_random_shift_moves_each_image_by_at_most_the_maximum() -> None:
@@ -148,16 +164,20 @@ def test_accuracy_works_on_any_callable_and_restores_the_mode() -> None:
         accuracy(rule, x, labels[:3])
 
 
-def test_trainer_signatures_keep_their_positional_order() -> None:
-    """Callers pass these positionally; new options must come after, keyword-only."""
-    common = ["epochs", "batch_size", "lr", "seed"]
-    tail = ["progress", "checkpoint"]
+def test_trainers_take_the_model_and_data_positionally_and_the_rest_by_keyword() -> None:
+    """``train_*(model, data, *, ...)``: the training numbers have no defaults of their own
+    (the settings hold them), so none can differ from the settings'."""
+    required = {"epochs", "batch_size", "lr", "seed"}
     expected = {
-        train_vae: ["model", "images", *common, *tail],
-        train_cvae: ["model", "images", "conditions", *common, *tail],
-        train_classifier: ["model", "images", "labels", *common, "augment", *tail],
+        train_vae: (["model", "images"], required),
+        train_cvae: (["model", "images", "conditions"], required),
+        train_classifier: (["model", "images", "labels"], required | {"augment"}),
+        train_regressor: (["model", "images", "values"], required | {"augment"}),
     }
-    for fn, names in expected.items():
+    for fn, (data, needed) in expected.items():
         params = inspect.signature(fn).parameters.values()
-        positional = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
-        assert positional == names, fn.__name__
+        assert [p.name for p in params if p.kind is not p.KEYWORD_ONLY] == data, fn.__name__
+        without = {p.name for p in params if p.default is p.empty and p.kind is p.KEYWORD_ONLY}
+        assert without == needed, fn.__name__
+    with pytest.raises(TypeError, match="positional"):
+        train_vae(ConvVAE(1, 8, 2, 4), torch.rand(4, 1, 8, 8), 1, 4, 1e-3, 0)  # type: ignore[misc]

@@ -33,14 +33,11 @@ absent = [m for m in sys.argv[1:] if importlib.util.find_spec(m) is not None]
 assert absent == [], f"not a core-only environment: {absent}"
 data = lf.load_dataset("mnist5k")  # packaged in the wheel
 images, labels = data.images[::20], data.labels[::20]
-codec = lf.ConvVAE(1, 28, latent_dim=4, width=8)
-lf.train_vae(codec, images, epochs=1)
-classifier = lf.CNNClassifier(1, 28, 10, width=8)
-lf.train_classifier(classifier, images, labels, epochs=1)
-latents, recon = lf.encode_decode(codec.eval(), images)
-field = lf.MLPField(latent_dim=4, cond_dim=10)
-probs = lf.predict_probs(classifier.eval(), recon)
-lf.train_flow(field, latents, field.condition.from_probs(probs), epochs=1)
+quick = {"epochs": 1, "min_steps": 0}
+vae = lf.VAESettings(latent_dim=4, width=8, probe=False, **quick)
+codec = lf.fit_vae(images, vae, seed=0)
+classifier = lf.fit_classifier(images, labels, 10, lf.ClassifierSettings(width=8, **quick), seed=0)
+field = lf.fit_flow_for(classifier, codec, images, lf.FlowSettings(**quick), seed=0)
 blend, inject = lf.Blend(steps=2), lf.Inject(steps=1)
 explainer = lf.LeapFactual(classifier, codec, field.eval(), blend=blend, inject=inject)
 exp = explainer.explain(images[:8], target=3)

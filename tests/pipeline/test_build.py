@@ -13,7 +13,7 @@ from leapfactual.pipeline.settings import VAESettings
 
 def test_predict_probs_batches() -> None:
     x, _ = toys.toy_points(10)
-    probs = predict_probs(toys.quadrant, x, batch=3)
+    probs = predict_probs(toys.quadrant, x, batch_size=3)
     assert torch.equal(probs.argmax(1), toys.quadrant(x).argmax(1))
     assert torch.allclose(probs.sum(1), torch.ones(10))
 
@@ -137,7 +137,7 @@ def test_agreement_makes_the_codec_keep_what_the_classifier_reads() -> None:
             latent_dim=2,
             width=4,
             epochs=60,
-            batch=32,
+            batch_size=32,
             lr=3e-3,
             agreement=weight,
             min_steps=0,

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from leapfactual.io import CheckpointError
-from leapfactual.pipeline import FitConfig, FlowSettings, fit_run, load_run, override
+from leapfactual.pipeline import FitSettings, FlowSettings, fit_run, load_run, override
 
 
 def test_fit_writes_every_stage_and_measures(tiny_run) -> None:
@@ -136,6 +136,25 @@ def test_run_from_another_format_is_refused(tiny_run, tmp_path) -> None:
         load_run(copy)
 
 
+def test_a_run_file_written_before_batch_size_is_read_and_refits_nothing(
+    tiny_run, tiny_config, tmp_path, caplog
+) -> None:
+    copy = tmp_path / "before-rename"
+    shutil.copytree(tiny_run.directory, copy)
+    meta = json.loads((copy / "run.json").read_text())
+    for stage in ("vae", "classifier", "flow", "oracle", "cvae"):  # the old format's key
+        meta["config"][stage]["batch"] = meta["config"][stage].pop("batch_size")
+    (copy / "run.json").write_text(json.dumps(meta))
+    caplog.set_level("INFO", logger="leapfactual")
+    run = load_run(copy, dataset=tiny_run.dataset)
+    assert run.config == tiny_run.config
+    assert "setting flow.batch is now called flow.batch_size" in caplog.text
+    stamps = {p.name: p.stat().st_mtime_ns for p in copy.glob("*.safetensors")}
+    fit_run(copy, tiny_config, dataset=tiny_run.dataset)  # the same settings: nothing refitted
+    assert {p.name: p.stat().st_mtime_ns for p in copy.glob("*.safetensors")} == stamps
+    assert "batch_size" in json.loads((copy / "run.json").read_text())["config"]["vae"]
+
+
 def test_not_a_run_is_named(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="not a leapfactual run"):
         load_run(tmp_path)
@@ -143,11 +162,11 @@ def test_not_a_run_is_named(tmp_path) -> None:
 
 def test_unknown_stage_and_setting_are_named(tmp_path) -> None:
     with pytest.raises(ValueError, match="unknown stages"):
-        fit_run(tmp_path, FitConfig(), stages=("gan",))
+        fit_run(tmp_path, FitSettings(), stages=("gan",))
     with pytest.raises(ValueError, match="unknown settings"):
-        FitConfig.from_dict({"vae_epoch": 3})
+        FitSettings.from_dict({"vae_epoch": 3})
     with pytest.raises(ValueError, match=r"unknown settings \['vae.epoch'\]"):
-        FitConfig.from_dict({"vae": {"epoch": 3}})
+        FitSettings.from_dict({"vae": {"epoch": 3}})
 
 
 def test_device_arguments_place_the_models(tiny_run) -> None:
@@ -175,7 +194,7 @@ def test_bad_settings_are_refused_before_training() -> None:
     with pytest.raises(ValueError, match=r"unknown flow\.condition 'soft'"):
         FlowSettings(condition="soft")
     with pytest.raises(ValueError, match="test_fraction"):
-        FitConfig(test_fraction=1.5)
+        FitSettings(test_fraction=1.5)
 
 
 def test_a_swapped_classifier_is_refused(tiny_run, tmp_path, make_tiny_config) -> None:
@@ -204,7 +223,7 @@ def test_data_that_changed_or_moved_is_named_with_the_run_file(tmp_path, monkeyp
             pixels = (torch.rand(12, 12, generator=rng) * 255 * (k + 1) / 2).byte().numpy()
             Image.fromarray(pixels).save(tmp_path / "data" / f"c{k}" / f"{i}.png")
     monkeypatch.chdir(tmp_path)  # a relative path, resolved when the run is fitted
-    config = FitConfig(
+    config = FitSettings(
         data="image-folder:data",
         vae=VAESettings(latent_dim=4, width=4, epochs=1, min_steps=0),
         classifier=ClassifierSettings(width=4, epochs=1, min_steps=0, accept_chance=True),

@@ -23,7 +23,9 @@ def test_the_held_out_tenth_is_seeded_and_disjoint() -> None:
 def test_a_stage_that_cannot_improve_stops_after_its_patience() -> None:
     x, y = digits()
     record: dict = {}
-    frozen = ClassifierSettings(width=4, epochs=30, lr=1e-12, batch=32, min_steps=0, patience=2)
+    frozen = ClassifierSettings(
+        width=4, epochs=30, lr=1e-12, batch_size=32, min_steps=0, patience=2
+    )
     fit_classifier(x, y, 3, frozen, 0, record=record)
     assert record["epochs"] == 3 and record["best_epoch"] == 1  # epoch 1, then 2 without gain
     assert "plateaued" in record["reason"] and record["max_epochs"] == 30
@@ -33,7 +35,9 @@ def test_a_stage_that_cannot_improve_stops_after_its_patience() -> None:
 def test_never_before_min_steps() -> None:
     x, y = digits()
     record: dict = {}
-    frozen = ClassifierSettings(width=4, epochs=30, lr=1e-12, batch=32, min_steps=40, patience=1)
+    frozen = ClassifierSettings(
+        width=4, epochs=30, lr=1e-12, batch_size=32, min_steps=40, patience=1
+    )
     fit_classifier(x, y, 3, frozen, 0, record=record)
     assert record["steps"] >= 40 and record["epochs"] == math.ceil(40 / 4)
     assert "plateaued" in record["reason"]
@@ -75,7 +79,7 @@ def test_the_run_records_where_each_stage_stopped(tiny_run) -> None:
 
 def test_channels_last_trains_the_same_model_within_float_rounding() -> None:
     x, y = digits(64)
-    plain = ClassifierSettings(width=4, epochs=2, batch=16, min_steps=0)
+    plain = ClassifierSettings(width=4, epochs=2, batch_size=16, min_steps=0)
     a = fit_classifier(x, y, 3, plain, 0)
     b = fit_classifier(x, y, 3, replace(plain, channels_last=True), 0)
     assert all(p.is_contiguous() for p in b.parameters())  # put back after training

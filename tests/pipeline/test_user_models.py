@@ -21,7 +21,7 @@ from leapfactual.models import Preprocess, latent_statistics, load_codec
 from leapfactual.pipeline import (
     ClassifierSettings,
     CodecSettings,
-    FitConfig,
+    FitSettings,
     FlowSettings,
     fit_run,
     load_run,
@@ -168,7 +168,7 @@ def test_the_2d_field_needs_spatial_latents() -> None:
     with pytest.raises(
         ValueError, match=r"flow\.field = 'unet2d' works on spatial latents .*--codec"
     ):
-        FitConfig(flow=FlowSettings(field="unet2d"))
+        FitSettings(flow=FlowSettings(field="unet2d"))
 
 
 def test_a_run_file_that_pins_no_hash_imports_nothing(tiny_run, tmp_path) -> None:

@@ -13,7 +13,7 @@ from leapfactual.metrics import collapsed
 from leapfactual.pipeline import (
     ClassifierSettings,
     ExplainSettings,
-    FitConfig,
+    FitSettings,
     FlowSettings,
     VAESettings,
     explain_run,
@@ -48,15 +48,15 @@ def blobs(n: int = 192, seed: int = 0, misread: bool = False) -> Dataset:
     return Dataset(images[:, None].clamp(0, 1), labels, ["a", "b"], "blobs")
 
 
-def config(vae_steps: int = 500, augment: int = 2, lr: float = 2e-3, **vae: object) -> FitConfig:
+def config(vae_steps: int = 500, augment: int = 2, lr: float = 2e-3, **vae: object) -> FitSettings:
     """Tiny models with enough steps for the blobs (about ten seconds a run)."""
-    tiny = {"kind": "conv", "latent_dim": 8, "width": 8, "epochs": 1, "batch": 32, **vae}
-    return FitConfig(
+    tiny = {"kind": "conv", "latent_dim": 8, "width": 8, "epochs": 1, "batch_size": 32, **vae}
+    return FitSettings(
         vae=VAESettings(min_steps=vae_steps, **tiny),  # type: ignore[arg-type]
         classifier=ClassifierSettings(
-            width=8, epochs=1, min_steps=150, batch=32, augment=augment, lr=lr
+            width=8, epochs=1, min_steps=150, batch_size=32, augment=augment, lr=lr
         ),
-        flow=FlowSettings(epochs=1, min_steps=200, batch=64),
+        flow=FlowSettings(epochs=1, min_steps=200, batch_size=64),
     )
 
 

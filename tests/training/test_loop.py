@@ -285,7 +285,9 @@ def test_train_flow_resumes_bit_identically(tmp_path: Path) -> None:
         torch.manual_seed(0)
         field = MLPField(4, 3, width=16, depth=2, condition="class")
         options = dict(lr_milestones=(2,), coupling="ot", sigma=1e-4, seed=2, batch_size=64)
-        history = train_flow(field, z, labels, epochs, checkpoint=checkpoint, **options)
+        history = train_flow(
+            field, z, labels, epochs=epochs, lr=5e-3, checkpoint=checkpoint, **options
+        )
         return field, history
 
     straight, history = run(3, None)
@@ -296,7 +298,7 @@ def test_train_flow_resumes_bit_identically(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="coupling"):
         torch.manual_seed(0)
         field = MLPField(4, 3, width=16, depth=2, condition="class")
-        train_flow(field, z, labels, 4, seed=2, batch_size=64, lr_milestones=(2,),
+        train_flow(field, z, labels, epochs=4, lr=5e-3, seed=2, batch_size=64, lr_milestones=(2,),
                    checkpoint=tmp_path)  # fmt: skip
 
 

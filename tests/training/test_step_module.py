@@ -47,32 +47,47 @@ def images(n: int = 8) -> Tensor:
 
 def vae() -> nn.Module:
     model = ConvVAE(latent_dim=4, width=4)
-    train_vae(model, images(), epochs=1, batch_size=8)
+    train_vae(model, images(), epochs=1, batch_size=8, lr=2e-3, seed=0)
     return model
 
 
 def cvae() -> nn.Module:
     model = ConditionalVAE(latent_dim=4, num_classes=3, width=4)
-    train_cvae(model, images(), torch.eye(3)[torch.arange(8) % 3], epochs=1, batch_size=8)
+    train_cvae(
+        model, images(), torch.eye(3)[torch.arange(8) % 3], epochs=1, batch_size=8, lr=2e-3, seed=0
+    )
     return model
 
 
 def classifier() -> nn.Module:
     model = CNNClassifier(num_classes=3, width=4, hidden=8)
-    train_classifier(model, images(), torch.arange(8) % 3, epochs=1, batch_size=8)
+    train_classifier(
+        model, images(), torch.arange(8) % 3, epochs=1, batch_size=8, lr=2e-3, seed=0, augment=2
+    )
     return model
 
 
 def mlp_field() -> nn.Module:
     model = MLPField(4, 3, width=8, depth=2, condition="class")
-    train_flow(model, torch.randn(8, 4), torch.arange(8) % 3, epochs=1, batch_size=8)
+    train_flow(
+        model, torch.randn(8, 4), torch.arange(8) % 3, epochs=1, batch_size=8, lr=5e-3, seed=0
+    )
     return model
 
 
 def unet_field() -> nn.Module:
     model = UNet1DField(16, 3, dim=8, downsamples=2, condition="softmax")
     conditions = torch.softmax(torch.randn(8, 3), 1)
-    train_flow(model, torch.randn(8, 16), conditions, epochs=1, batch_size=8, coupling="ot")
+    train_flow(
+        model,
+        torch.randn(8, 16),
+        conditions,
+        epochs=1,
+        batch_size=8,
+        coupling="ot",
+        lr=5e-3,
+        seed=0,
+    )
     return model
 
 

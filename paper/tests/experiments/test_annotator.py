@@ -6,7 +6,7 @@ from leapfactual.flow import MLPField, UNet1DField
 from leapfactual.morpho import measure
 from leapfactual.pipeline import (
     ClassifierSettings,
-    FitConfig,
+    FitSettings,
     FlowSettings,
     VAESettings,
     predict_probs,
@@ -66,7 +66,7 @@ def test_weak_strong_models_take_their_class_count_from_the_data() -> None:
     keep = (digits.labels < 3).nonzero().flatten()[:240]
     three = Dataset(digits.images[keep], digits.labels[keep], ["0", "1", "2"], "three digits")
     tiny = VAESettings(latent_dim=8, width=8, epochs=1, min_steps=0)
-    cfg = FitConfig(
+    cfg = FitSettings(
         vae=tiny,
         classifier=ClassifierSettings(width=8, epochs=1, min_steps=0),
         flow=UNET,

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from leapfactual.explain import LeapFactual
-from leapfactual.pipeline import ClassifierSettings, FitConfig, FlowSettings, VAESettings
+from leapfactual.pipeline import ClassifierSettings, FitSettings, FlowSettings, VAESettings
 from leapfactual.report import NOTE
 from paper.experiments.divergence import (
     DivergenceConfig,
@@ -12,7 +12,7 @@ from paper.experiments.divergence import (
     write_divergence_page,
 )
 
-TINY = FitConfig(
+TINY = FitSettings(
     vae=VAESettings(latent_dim=8, width=8, epochs=1, min_steps=0),
     classifier=ClassifierSettings(width=8, epochs=3, min_steps=0),
     flow=FlowSettings(epochs=2, min_steps=0),

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from leapfactual.pipeline import ClassifierSettings, FitConfig, FlowSettings, VAESettings
+from leapfactual.pipeline import ClassifierSettings, FitSettings, FlowSettings, VAESettings
 from leapfactual.report import NOTE
 from paper.experiments.improvement import (
     STRONG,
@@ -14,7 +14,7 @@ from paper.experiments.improvement import (
     write_improvement_page,
 )
 
-TINY = FitConfig(
+TINY = FitSettings(
     vae=VAESettings(latent_dim=8, width=8, epochs=1, min_steps=0),
     classifier=ClassifierSettings(width=8, epochs=2, min_steps=0),
     flow=FlowSettings(epochs=2, min_steps=0),

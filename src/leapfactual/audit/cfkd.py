@@ -240,11 +240,11 @@ def cfkd(
             model,  # type: ignore[arg-type]
             images,
             labels,
-            settings.epochs,
-            settings.batch,
-            settings.lr,
-            seed,
-            settings.augment,
+            epochs=settings.epochs,
+            batch_size=settings.batch,
+            lr=settings.lr,
+            seed=seed,
+            augment=settings.augment,
             device=on,
         )
         model.eval()

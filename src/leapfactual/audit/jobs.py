@@ -79,7 +79,7 @@ from leapfactual.io import (
 from leapfactual.models import load_classifier
 from leapfactual.pipeline import (
     ExplainSettings,
-    FitConfig,
+    FitSettings,
     Run,
     explain_run,
     load_run,
@@ -591,7 +591,7 @@ def refit_command(run: Run, stages: str) -> str:
     """The ``leapfactual fit`` line that adds ``stages`` to ``run`` and works as printed: the
     run's data and every setting that differs from the defaults (``fit`` refuses a run
     directory with other settings)."""
-    ours, base = _leaves(to_dict(run.config)), _leaves(to_dict(FitConfig()))
+    ours, base = _leaves(to_dict(run.config)), _leaves(to_dict(FitSettings()))
     sets = [f"{k}={_toml(v)}" for k, v in ours.items() if k != "data" and base.get(k) != v]
     words = ["leapfactual", "fit", "--out", str(run.directory), "--data", run.config.data,
              "--stages", stages, *(w for s in sets for w in ("--set", s))]  # fmt: skip

@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 
 from leapfactual.cli.common import Device, Limit, Seed, settings
-from leapfactual.pipeline import FitConfig
+from leapfactual.pipeline import FitSettings
 
-_D = FitConfig()
+_D = FitSettings()
 
 
 def demo(
@@ -42,7 +42,7 @@ def demo(
         "classifier.epochs": classifier_epochs,
         "flow.epochs": flow_epochs,
     }
-    fit = settings(FitConfig, None, flags, None)
+    fit = settings(FitSettings, None, flags, None)
     from leapfactual.report import DemoConfig, run_demo, write_demo_report
 
     demo = DemoConfig(limit=limit, seed=seed)

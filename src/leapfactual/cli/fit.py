@@ -10,9 +10,9 @@ import typer
 
 from leapfactual.cli.common import Config, Device, Set, settings
 from leapfactual.flow import KINDS
-from leapfactual.pipeline import FIELDS, STAGE_NAMES, FitConfig, check_stages
+from leapfactual.pipeline import FIELDS, STAGE_NAMES, FitSettings, check_stages
 
-_D = FitConfig()
+_D = FitSettings()
 
 
 def fit(
@@ -130,7 +130,7 @@ def fit(
     stage trains data-parallel on N processes (same global batch) and rank 0 writes the run.
     """
     cfg = settings(
-        FitConfig,
+        FitSettings,
         config,
         {
             "data": data,

@@ -52,7 +52,7 @@ class LeapFactual(Explainer):
         field: VectorField,
         blend: Blend = Blend(),
         inject: Inject | None = Inject(),
-        solver: Solver = Solver("rk4", 4),
+        solver: Solver = Solver(),
         trajectory: Trajectory = "none",
         diversity: Diversity = Diversity(),
         outputs: Outputs = "logits",

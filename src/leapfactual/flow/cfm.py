@@ -3,14 +3,17 @@
 The objective. Data latents ``z1`` come with conditions ``c`` made from *the explained
 classifier's output* on them (not the labels; encoded by the field's ``ConditionSpec``), so
 the flow learns the model's partition of latent space. With noise ``z0 ~ p0`` (the source),
-``t ~ U(0, 1)`` and ``eps ~ N(0, I)``, straight paths give::
+``t ~ U(0, 1)`` and ``eps ~ N(0, I)``, a field ``v`` is trained on straight paths::
 
+    c    = enc(f(D(z1)))                                  (f: the classifier, D: the decoder)
     z_t  = t z1 + (1 - t) z0 + sigma eps
     u    = z1 - z0                                        (the target velocity)
     L(v) = E_{t, (z0, z1), eps} || v(t, z_t, c) - u ||^2
 
 ``(z0, z1)`` are drawn independently, or paired within each minibatch by an exact
-optimal-transport assignment (``coupling="ot"``). t = 0 is noise, t = 1 is data.
+optimal-transport assignment (``coupling="ot"``). t = 0 is noise, t = 1 is data. With
+``flow.condition_on = "input"`` the classifier reads the image ``z1`` was encoded from
+instead of its reconstruction ``D(z1)`` (docs/method.md §3).
 """
 
 from __future__ import annotations
@@ -92,16 +95,17 @@ def train_flow(
     field: VectorField,
     latents: Tensor,
     conditions: Tensor,
-    epochs: int = 30,
-    batch_size: int = 256,
-    lr: float = 5e-3,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
     weight_decay: float = 0.0,
     lr_milestones: tuple[int, ...] = (),
     lr_decay: float = 0.1,
     source: Source = GaussianSource(),
     sigma: float = 0.0,
     coupling: Coupling = "independent",
-    seed: int = 0,
     progress: bool = False,
     checkpoint: str | os.PathLike[str] | None = None,
     stop: Callable[[int], bool] | None = None,

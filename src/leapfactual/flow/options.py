@@ -18,7 +18,10 @@ EVALS_PER_STEP: dict[str, int] = {"euler": 1, "midpoint": 2, "rk4": 4}
 class Solver:
     """How to integrate: ``method`` plus ``steps`` (fixed-step) or ``atol``/``rtol`` (adaptive).
 
-    ``Solver("rk4", 8)`` takes 8 RK4 steps over the interval (32 evaluations).
+    ``Solver()`` takes 4 RK4 steps over the interval (16 evaluations); it is the one default
+    of :func:`~leapfactual.flow.leap`, :func:`~leapfactual.flow.integrate`,
+    :class:`~leapfactual.explain.LeapFactual` and the explain settings. ``Solver("rk4", 8)``
+    takes 8 (32 evaluations).
     ``Solver("dopri5")`` is adaptive Dormand-Prince with atol = rtol = 1e-4, end to end.
     ``checkpoints`` (adaptive only): also end a step on each of this many evenly spaced times,
     both ends included; ``Solver("dopri5", checkpoints=5)`` is the paper's integration (a
@@ -26,7 +29,7 @@ class Solver:
     """
 
     method: str = "rk4"
-    steps: int = 8
+    steps: int = 4
     atol: float = 1e-4
     rtol: float = 1e-4
     checkpoints: int | None = None

@@ -34,7 +34,7 @@ def conditional_sample_accuracy(
     *,
     source: Source = GaussianSource(),
     solver: Solver = SAMPLE_SOLVER,
-    batch: int = 256,
+    batch_size: int = 256,
 ) -> float:
     """Fraction of flow samples the classifier puts in the class they were generated for.
 
@@ -45,7 +45,11 @@ def conditional_sample_accuracy(
     """
     if field.condition.kind == "value":
         raise ValueError("a regressor's flow has no classes to sample; this needs a classifier")
-    for name, value in (("num_classes", num_classes), ("per_class", per_class), ("batch", batch)):
+    for name, value in (
+        ("num_classes", num_classes),
+        ("per_class", per_class),
+        ("batch_size", batch_size),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     models = [m for m in (field, codec, classifier) if isinstance(m, nn.Module)]
@@ -60,14 +64,14 @@ def conditional_sample_accuracy(
     noise = source.sample(len(classes), field.latent_dim, generator, like)
     hits = 0
     try:
-        for start in range(0, len(classes), batch):
-            wanted = classes[start : start + batch].to(field_device)
+        for start in range(0, len(classes), batch_size):
+            wanted = classes[start : start + batch_size].to(field_device)
             cond = field.condition.from_targets(wanted)
 
             def velocity(t: Tensor, z: Tensor, c: Tensor = cond) -> Tensor:
                 return field(t, z, c)
 
-            z = integrate(velocity, noise[start : start + batch], 0.0, 1.0, solver)
+            z = integrate(velocity, noise[start : start + batch_size], 0.0, 1.0, solver)
             images = codec.decode(z.to(device_of(codec) or z.device))
             if not torch.isfinite(images).all():
                 raise ValueError("the codec decoded the flow's samples to NaN or inf values")

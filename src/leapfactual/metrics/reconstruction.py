@@ -22,12 +22,12 @@ def codec_quality(
     images: Tensor,
     classifier: Callable[[Tensor], Any] | None = None,
     labels: Tensor | None = None,
-    batch: int = 256,
+    batch_size: int = 256,
     *,
     outputs: str = "logits",
 ) -> dict[str, float]:
     """Mean reconstruction quality of ``decode(encode(x))`` over ``images`` (float in [0, 1]
-    or uint8 ``[N, C, H, W]``), in batches of ``batch``, without gradients.
+    or uint8 ``[N, C, H, W]``), in batches of ``batch_size``, without gradients.
 
     Keys: ``psnr`` (dB, +inf for a perfect codec), ``ssim`` (NaN for images smaller than
     the 11-pixel SSIM window) and ``variance_kept``: ``1 - sum ||x' - x||^2 / sum ||x -
@@ -45,8 +45,8 @@ def codec_quality(
     if not isinstance(images, Tensor) or images.dim() != 4 or images.shape[0] == 0:
         shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
         raise ValueError(f"images must be a non-empty tensor [N, C, H, W], got {shape}")
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if outputs not in ("logits", "probs"):
         raise ValueError(f"unknown classifier output kind {outputs!r}; choose 'logits' or 'probs'")
     if labels is not None:
@@ -69,8 +69,8 @@ def codec_quality(
     second = torch.zeros(images.shape[1:], dtype=torch.float64)
     answers: list[Tensor] = []
     try:
-        for start in range(0, images.shape[0], batch):
-            x = images[start : start + batch].to(codec_device)
+        for start in range(0, images.shape[0], batch_size):
+            x = images[start : start + batch_size].to(codec_device)
             x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
             recon = codec.decode(codec.encode(x))
             if not torch.isfinite(recon).all():
@@ -90,7 +90,7 @@ def codec_quality(
             totals["agreement"] += float((before == after).sum())
             answers.append(torch.stack([before.cpu(), after.cpu()]))
             if labels is not None:
-                truth = labels[start : start + batch].to(after.device)
+                truth = labels[start : start + batch_size].to(after.device)
                 totals["accuracy"] += float((after == truth).sum())
     finally:
         for model, mode in zip(models, modes, strict=True):

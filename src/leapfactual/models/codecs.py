@@ -12,8 +12,7 @@ SPEC is one of:
 
 Latents are flattened for the flow (:class:`~leapfactual.models.adapters.FlatLatents`) and
 standardised by a scale measured on the run's images (:func:`latent_statistics`), never
-taken from a config: a fresh config's Stable Diffusion ``scaling_factor`` 0.18215 on a small
-VAE of one's own gave latents of std 0.17.
+taken from a config (why: docs/design-notes.md, "Measured reasons behind short docstrings").
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Trainers of the reference models on the shared loop, and a batched accuracy.
 
-Images are float ``[N, C, H, W]`` in [0, 1], or uint8 (divided by 255 one batch at a time, so a
-large uint8 set never exists as floats). Defaults are sized for the project's CPU demo. Measured on
-4,000 MNIST digits with 2 CPU cores: the VAE (40 epochs) takes about 31 s and reconstructs
-held-out digits with MSE 0.0072; the classifier (12 epochs, 2-pixel shifts) takes about 10.5 s
-and reaches 96.5-97.7 % held-out accuracy (3 seeds; ``lr_milestones=(9,)`` gives 97.1-97.6 %).
+Each ``train_*`` takes the model and its data positionally and everything else by keyword;
+the training length, batch size, rate, seed (and a classifier's shifts) have no defaults here:
+the settings (:mod:`leapfactual.pipeline.settings`) hold them, and the ``fit_*`` builders of
+:mod:`leapfactual.pipeline` pass them. Images are float ``[N, C, H, W]`` in [0, 1], or uint8
+(divided by 255 one batch at a time, so a large uint8 set never exists as floats).
 ``lr_milestones`` are fixed epoch numbers, so a run can be extended from its checkpoint.
 ``device`` moves the model there before training (default: train where the model is).
 """
@@ -49,13 +49,13 @@ def random_shift(x: Tensor, max_shift: int, generator: torch.Generator) -> Tenso
 def train_vae(
     model: ConvVAE,
     images: Tensor,
-    epochs: int = 40,
-    batch_size: int = 64,
-    lr: float = 2e-3,
-    seed: int = 0,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
     progress: bool = False,
     checkpoint: PathLike | None = None,
-    *,
     lr_milestones: tuple[int, ...] = (),
     device: str | torch.device | None = None,
     max_grad_norm: float | None = None,
@@ -94,13 +94,13 @@ def train_cvae(
     model: ConditionalVAE,
     images: Tensor,
     conditions: Tensor,
-    epochs: int = 40,
-    batch_size: int = 64,
-    lr: float = 2e-3,
-    seed: int = 0,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
     progress: bool = False,
     checkpoint: PathLike | None = None,
-    *,
     lr_milestones: tuple[int, ...] = (),
     device: str | torch.device | None = None,
     stop: Callable[[int], bool] | None = None,
@@ -138,14 +138,14 @@ def train_classifier(
     model: CNNClassifier,
     images: Tensor,
     labels: Tensor,
-    epochs: int = 12,
-    batch_size: int = 64,
-    lr: float = 2e-3,
-    seed: int = 0,
-    augment: int = 2,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    augment: int,
     progress: bool = False,
     checkpoint: PathLike | None = None,
-    *,
     lr_milestones: tuple[int, ...] = (),
     device: str | torch.device | None = None,
     stop: Callable[[int], bool] | None = None,
@@ -153,8 +153,8 @@ def train_classifier(
     """Train a classifier with cross-entropy; return the mean loss of every epoch.
 
     ``augment`` > 0 shifts every training image by a random whole-pixel offset of at most
-    ``augment`` pixels per axis, drawn from the seeded generator (default 2: light, it raised
-    held-out MNIST accuracy by about 1 point at no cost); 0 trains on the images as given.
+    ``augment`` pixels per axis, drawn from the seeded generator; 0 trains on the images as
+    given.
     ``stop``: see :func:`leapfactual.training.fit`.
     """
     if labels.dim() != 1 or labels.dtype not in (torch.int64, torch.int32, torch.uint8):
@@ -191,14 +191,14 @@ def train_regressor(
     model: CNNClassifier,
     images: Tensor,
     values: Tensor,
-    epochs: int = 12,
-    batch_size: int = 64,
-    lr: float = 2e-3,
-    seed: int = 0,
-    augment: int = 2,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    augment: int,
     progress: bool = False,
     checkpoint: PathLike | None = None,
-    *,
     device: str | torch.device | None = None,
     stop: Callable[[int], bool] | None = None,
 ) -> list[float]:

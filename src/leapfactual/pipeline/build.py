@@ -1,9 +1,12 @@
 """The one way to build and train each model from its settings.
 
-Runs (:func:`leapfactual.pipeline.fit_run`) and every experiment fit their models here, so
-a setting means the same everywhere. Each ``fit_*`` seeds the model's initialisation and its
-training with the one ``seed`` it is given, and returns the model in eval mode. Class counts
-come from the data (``num_classes``) or from the conditions' width.
+To *fit* is to build a model from its settings and train it (``fit_*`` here, the door users
+and runs take); to *train* is to run the training loop on a model already built, with every
+number given (``train_*``, which the ``fit_*`` call). Runs
+(:func:`leapfactual.pipeline.fit_run`) and every experiment fit their models here, so a
+setting means the same everywhere. Each ``fit_*`` takes its data, its settings and the one
+``seed`` that seeds the model's initialisation and its training, and returns the model in
+eval mode. Class counts come from the data (``num_classes``) or from the conditions' width.
 """
 
 from __future__ import annotations
@@ -130,12 +133,12 @@ def fit_vae(
         train_vae(
             model,  # type: ignore[arg-type]
             images,
-            settings.epochs,
-            settings.batch,
-            settings.learning_rate,
-            seed,
-            progress,
-            checkpoint,
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            lr=settings.learning_rate,
+            seed=seed,
+            progress=progress,
+            checkpoint=checkpoint,
             lr_milestones=settings.milestones,
             device=device,
             max_grad_norm=settings.max_grad_norm,
@@ -232,13 +235,13 @@ def fit_classifier(
             model,
             images,
             labels,
-            settings.epochs_for(len(images)),
-            settings.batch,
-            settings.lr,
-            seed,
-            settings.augment,
-            progress,
-            checkpoint,
+            epochs=settings.epochs_for(len(images)),
+            batch_size=settings.batch_size,
+            lr=settings.lr,
+            seed=seed,
+            augment=settings.augment,
+            progress=progress,
+            checkpoint=checkpoint,
             device=device,
             stop=plateau,
         )
@@ -314,13 +317,13 @@ def fit_regressor(
         model,
         images,
         values,
-        settings.epochs_for(len(images)),
-        settings.batch,
-        settings.lr,
-        seed,
-        settings.augment,
-        progress,
-        checkpoint,
+        epochs=settings.epochs_for(len(images)),
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        seed=seed,
+        augment=settings.augment,
+        progress=progress,
+        checkpoint=checkpoint,
         device=device,
         stop=plateau,
     )
@@ -417,9 +420,9 @@ def fit_flow(
         field,
         latents,
         conditions,
-        settings.epochs_for(len(latents)),
-        settings.batch,
-        settings.lr,
+        epochs=settings.epochs_for(len(latents)),
+        batch_size=settings.batch_size,
+        lr=settings.lr,
         lr_milestones=settings.lr_milestones,
         source=source,
         sigma=settings.sigma,
@@ -500,12 +503,12 @@ def fit_cvae(
         model,
         images,
         probs,
-        settings.epochs_for(len(images)),
-        settings.batch,
-        settings.learning_rate,
-        seed,
-        progress,
-        checkpoint,
+        epochs=settings.epochs_for(len(images)),
+        batch_size=settings.batch_size,
+        lr=settings.learning_rate,
+        seed=seed,
+        progress=progress,
+        checkpoint=checkpoint,
         device=device,
         stop=plateau,
     )
@@ -518,14 +521,14 @@ def predict_probs(
     classifier: Callable[[Tensor], object],
     images: Tensor,
     outputs: Outputs = "logits",
-    batch: int = 512,
+    batch_size: int = 512,
     device: str | torch.device | None = None,
 ) -> Tensor:
     """The classifier's probabilities ``[N, K]`` on ``images`` (batched, on the CPU)."""
     device = device if device is not None else model_device(classifier)
     parts = []
-    for i in range(0, len(images), batch):
-        x = as_float_images(images[i : i + batch]).to(device)
+    for i in range(0, len(images), batch_size):
+        x = as_float_images(images[i : i + batch_size]).to(device)
         out = check_rows(as_tensor_outputs(classifier(x)), len(x), "classifier", classifier)
         parts.append(as_probs(out, outputs).float().cpu())
     return torch.cat(parts)
@@ -533,7 +536,10 @@ def predict_probs(
 
 @torch.no_grad()
 def encode_decode(
-    codec: object, images: Tensor, batch: int = 512, device: str | torch.device | None = None
+    codec: object,
+    images: Tensor,
+    batch_size: int = 512,
+    device: str | torch.device | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Latents of ``images`` and their decodings (batched, on the CPU)."""
     if not isinstance(codec, Codec):
@@ -543,8 +549,8 @@ def encode_decode(
         )
     device = device if device is not None else model_device(codec)
     latents, recon = [], []
-    for i in range(0, len(images), batch):
-        z = codec.encode(as_float_images(images[i : i + batch]).to(device))
+    for i in range(0, len(images), batch_size):
+        z = codec.encode(as_float_images(images[i : i + batch_size]).to(device))
         latents.append(z.cpu())
         recon.append(codec.decode(z).cpu())
     return torch.cat(latents), torch.cat(recon)

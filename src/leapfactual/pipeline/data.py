@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from leapfactual.data import Dataset, load_dataset
-from leapfactual.pipeline.settings import FitConfig
+from leapfactual.pipeline.settings import FitSettings
 from leapfactual.training import tensor_digest
 
 RESIZABLE = ("image-folder",)
@@ -43,7 +43,7 @@ def data_fingerprint(data: Dataset) -> str:
 
 
 def load_run_data(
-    directory: Path, spec: str, recorded: dict[str, Any], config: FitConfig | None = None
+    directory: Path, spec: str, recorded: dict[str, Any], config: FitSettings | None = None
 ) -> Dataset:
     """Load the dataset ``spec`` of the run in ``directory`` at the run's image shape.
 

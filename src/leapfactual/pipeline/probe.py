@@ -1,13 +1,11 @@
 """An early look at a VAE in training: stop a fit whose reconstructions have collapsed.
 
 A codec that returns (nearly) the same image whatever it is given makes every CE the same
-smear, and it usually shows long before training ends: the conv VAE on 32 px colour images
-was returning black images from its first epochs, then trained on for the whole fit.
-:func:`collapse_probe` is called by the training loop after each epoch and looks once, at the
-first epoch that ends after a third of the training (:data:`PROBE_STEPS` optimiser steps at
-least), at the reconstructions of a fixed sample of the training images. Looking earlier
-stopped fits that would have finished well: a width-4 VAE on 8 px digits kept none of the
-images' variation after 150 steps and 46 % of it after 1,000.
+smear, and it usually shows long before training ends. :func:`collapse_probe` is called by
+the training loop after each epoch and looks once, at the first epoch that ends after a third
+of the training (:data:`PROBE_STEPS` optimiser steps at least), at the reconstructions of a
+fixed sample of the training images. Why a third, with the measurements: docs/design-notes.md,
+"Measured reasons behind short docstrings".
 """
 
 from __future__ import annotations
@@ -38,7 +36,7 @@ def probe_epoch(settings: VAESettings, n: int) -> int | None:
     optimiser steps, and after :data:`PROBE_STEPS` at least. None when training ends by then
     (the run's verdict judges the finished codec; a codec looked at after a handful of steps
     is always near the mean image)."""
-    per_epoch = max(1, math.ceil(n / settings.batch))
+    per_epoch = max(1, math.ceil(n / settings.batch_size))
     steps = max(PROBE_STEPS, settings.epochs * per_epoch // 3)
     when = math.ceil(steps / per_epoch)
     return when if when < settings.epochs else None

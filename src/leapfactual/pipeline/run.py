@@ -65,7 +65,7 @@ from leapfactual.pipeline.data import data_fingerprint, load_run_data, resolve_d
 from leapfactual.pipeline.probe import codec_fix
 from leapfactual.pipeline.settings import (
     STAGE_NAMES,
-    FitConfig,
+    FitSettings,
     VAESettings,
     check_stages,
     to_dict,
@@ -96,7 +96,7 @@ class Run:
     """
 
     directory: Path
-    config: FitConfig
+    config: FitSettings
     train_idx: Tensor
     test_idx: Tensor
     meta: dict[str, Any] = field(default_factory=dict)
@@ -246,7 +246,7 @@ class Run:
 
 def fit_run(
     directory: str | Path,
-    config: FitConfig = FitConfig(),
+    config: FitSettings = FitSettings(),
     stages: tuple[str, ...] = ("vae", "classifier", "flow"),
     progress: bool = False,
     dataset: Dataset | None = None,
@@ -303,7 +303,7 @@ def _remove_unfitted(out: Path, new: list[str]) -> None:
 
 def _fit(
     out: Path,
-    config: FitConfig,
+    config: FitSettings,
     stages: tuple[str, ...],
     progress: bool,
     dataset: Dataset | None,
@@ -318,7 +318,7 @@ def _fit(
     channels, size, _ = data.shape
     config = replace(config, vae=config.vae.for_images(channels, size))  # vae.kind = auto
     if meta:
-        old = to_dict(FitConfig.from_dict(meta["config"]))
+        old = to_dict(FitSettings.from_dict(meta["config"]))
         diff = [k for k in _differences(old, to_dict(config)) if k not in GO_ON]
         if diff:
             raise ValueError(
@@ -406,7 +406,7 @@ def load_run(
     """
     out = Path(directory)
     meta = read_meta(out)
-    config = FitConfig.from_dict(meta["config"])
+    config = FitSettings.from_dict(meta["config"])
     run = _assemble(out, config, meta, torch.device(device), dataset)
     for stage in ("classifier", "vae", "oracle"):
         model = getattr(run, stage)
@@ -519,7 +519,7 @@ def _closure(stages: tuple[str, ...], external: bool, guided: bool) -> set[str]:
     return out
 
 
-def _data_info(data: Dataset, config: FitConfig) -> dict[str, Any]:
+def _data_info(data: Dataset, config: FitSettings) -> dict[str, Any]:
     return {
         "spec": config.data,
         "shape": list(data.shape),
@@ -649,7 +649,7 @@ def _write_meta(out: Path, meta: dict[str, Any]) -> None:
 
 def _assemble(
     out: Path,
-    config: FitConfig,
+    config: FitSettings,
     meta: dict[str, Any],
     device: torch.device,
     data: Dataset | None,
@@ -700,11 +700,11 @@ def _check_split(run: Run, data: Dataset) -> None:
         )
 
 
-def stage_sizes(config: FitConfig, stage: str) -> list[Size]:
+def stage_sizes(config: FitSettings, stage: str) -> list[Size]:
     """The settings that size the fitting of ``stage`` (its batch first), with defaults."""
-    settings, defaults = getattr(config, stage), getattr(FitConfig(), stage)
+    settings, defaults = getattr(config, stage), getattr(FitSettings(), stage)
     sizes = []
-    for name in ("batch", "width", "latent_dim", "depth"):
+    for name in ("batch_size", "width", "latent_dim", "depth"):
         if not hasattr(settings, name):
             continue
         value, default = getattr(settings, name), getattr(defaults, name)
@@ -878,7 +878,7 @@ def probs_width(run: Run, model: Callable[[Tensor], Tensor]) -> int:
 
 __all__ = [
     "STAGES",
-    "FitConfig",
+    "FitSettings",
     "Run",
     "fit_run",
     "fit_summary",

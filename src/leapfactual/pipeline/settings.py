@@ -1,10 +1,14 @@
 """Settings of every model and job, in one place: frozen dataclasses, TOML files, overrides.
 
 Each model has its own settings object (:class:`VAESettings`, :class:`ClassifierSettings`,
-:class:`FlowSettings`); :class:`FitConfig` gathers them for a run and :class:`ExplainSettings`
+:class:`FlowSettings`); :class:`FitSettings` gathers them for a run and :class:`ExplainSettings`
 for an explain job. Defaults live only on these dataclasses (and on the explainers' own
-:class:`~leapfactual.explain.Blend` / :class:`~leapfactual.explain.Inject`); the command line
-reads them from here. A settings file is TOML with one table per nested object::
+:class:`~leapfactual.explain.Blend` / :class:`~leapfactual.explain.Inject` and the flow's
+:class:`~leapfactual.flow.Solver`); the command line and the ``fit_*`` builders read them
+from here. Fields are named as the constructor or trainer argument they feed (``batch_size``;
+``flow.width`` / ``flow.depth`` are the MLP field's names, which the U-Net fields call ``dim``
+/ ``downsamples``); an old name (:data:`RENAMED`) is still read. A settings file is TOML
+with one table per nested object::
 
     data = "image-folder:photos"
     image_size = 64
@@ -22,6 +26,7 @@ the known ones listed); :func:`override` applies ``key.path=value`` strings on t
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import sys
 import types
@@ -42,6 +47,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 STAGE_NAMES = ("vae", "classifier", "flow", "oracle", "cvae")
 
@@ -96,10 +102,10 @@ def codec_for(channels: int, size: int) -> str:
     return "conv"
 
 
-def epochs_for(epochs: int, batch: int, min_steps: int, n: int) -> int:
-    """``epochs``, raised so that training on ``n`` samples in minibatches of ``batch`` takes at
-    least ``min_steps`` optimiser steps."""
-    per_epoch = max(1, math.ceil(n / batch))
+def epochs_for(epochs: int, batch_size: int, min_steps: int, n: int) -> int:
+    """``epochs``, raised so that training on ``n`` samples in minibatches of ``batch_size``
+    takes at least ``min_steps`` optimiser steps."""
+    per_epoch = max(1, math.ceil(n / batch_size))
     return max(epochs, math.ceil(min_steps / per_epoch))
 
 
@@ -178,7 +184,7 @@ class VAESettings:
     width: int | None = None
     epochs: int = 20
     lr: float | None = None
-    batch: int = 64
+    batch_size: int = 64
     beta: float | None = None
     grad_clip: float | None = None
     lr_milestones: tuple[int, ...] | None = None
@@ -196,7 +202,7 @@ class VAESettings:
         check_patience("vae", self.patience, self.min_improvement)
         if not (math.isfinite(self.agreement) and self.agreement >= 0):
             raise ValueError(f"vae.agreement must be a finite number >= 0, got {self.agreement}")
-        _positive(self, "latent_dim", "epochs", "batch")
+        _positive(self, "latent_dim", "epochs", "batch_size")
         work = self.work_size
         whole = isinstance(work, int) and not isinstance(work, bool)
         if work is not None and not (whole and work >= MIN_SIDE):
@@ -232,7 +238,7 @@ class VAESettings:
 
     def epochs_for(self, n: int) -> int:
         """``epochs``, raised to reach ``min_steps`` on ``n`` images."""
-        return epochs_for(self.epochs, self.batch, self.min_steps, n)
+        return epochs_for(self.epochs, self.batch_size, self.min_steps, n)
 
     @property
     def defaults(self) -> CodecDefaults:
@@ -312,7 +318,7 @@ class ClassifierSettings:
     width: int = 32
     epochs: int = 8
     lr: float = 2e-3
-    batch: int = 64
+    batch_size: int = 64
     augment: int = 2
     kind: str = "classifier"
     min_steps: int = 500
@@ -326,13 +332,13 @@ class ClassifierSettings:
         _steps("classifier", self.min_steps)
         check_patience("classifier", self.patience, self.min_improvement)
         _choice("classifier.outputs", self.outputs, ("logits", "probs"))
-        _positive(self, "width", "epochs", "lr", "batch")
+        _positive(self, "width", "epochs", "lr", "batch_size")
         if self.augment < 0:
             raise ValueError(f"classifier.augment must be >= 0 pixels, got {self.augment}")
 
     def epochs_for(self, n: int) -> int:
         """``epochs``, raised to reach ``min_steps`` on ``n`` images."""
-        return epochs_for(self.epochs, self.batch, self.min_steps, n)
+        return epochs_for(self.epochs, self.batch_size, self.min_steps, n)
 
 
 @dataclass(frozen=True)
@@ -360,7 +366,7 @@ class FlowSettings:
     activation: str = "selu"
     epochs: int = 30
     lr: float = 5e-3
-    batch: int = 256
+    batch_size: int = 256
     condition: str = "softmax"
     lr_milestones: tuple[int, ...] = ()
     sigma: float = 0.0
@@ -386,11 +392,11 @@ class FlowSettings:
             raise ValueError(f"flow.source_bounds must be finite with low < high, got {low, high}")
         if not (self.sigma >= 0 and math.isfinite(self.sigma)):
             raise ValueError(f"flow.sigma must be a finite number >= 0, got {self.sigma!r}")
-        _positive(self, "width", "depth", "epochs", "lr", "batch")
+        _positive(self, "width", "depth", "epochs", "lr", "batch_size")
 
     def epochs_for(self, n: int) -> int:
         """``epochs``, raised to reach ``min_steps`` on ``n`` latents."""
-        return epochs_for(self.epochs, self.batch, self.min_steps, n)
+        return epochs_for(self.epochs, self.batch_size, self.min_steps, n)
 
 
 @dataclass(frozen=True)
@@ -418,7 +424,7 @@ class CodecSettings:
 
 
 @dataclass(frozen=True)
-class FitConfig:
+class FitSettings:
     """Every setting of a run; defaults are sized for 4,000 MNIST digits on a 2-core CPU.
 
     ``image_size`` / ``channels``: what images become when read from files (None: taken from
@@ -473,8 +479,12 @@ class FitConfig:
         return (size, size) if isinstance(size, int) else (size[0], size[-1])
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FitConfig:
+    def from_dict(cls, data: Mapping[str, Any]) -> FitSettings:
         return from_dict(cls, data)
+
+
+FitConfig = FitSettings
+"""The old name of :class:`FitSettings`, kept so that code written for it still runs."""
 
 
 @dataclass(frozen=True)
@@ -495,7 +505,7 @@ class ExplainSettings:
     method: str = "leapfactual"
     blend: Blend = Blend()
     inject: Inject | None = Inject()
-    solver: Solver = Solver("rk4", 4)
+    solver: Solver = Solver()
     target: str = "random"
     limit: int = 64
     batch_size: int = 256
@@ -534,12 +544,43 @@ def _plain(value: Any) -> Any:
     return value
 
 
+RENAMED: dict[str, str] = {"batch": "batch_size"}
+"""Old names of settings fields and their names now. Run files, settings files and ``--set``
+written with an old name are still read (with a logged note); giving both names is refused."""
+
+
+def renamed(key: str, known: set[str] | dict[str, Any], where: str = "") -> str:
+    """``key``, or the name it now has when it is an old name (:data:`RENAMED`) that ``known``
+    holds under its new name; logs a note when it maps one."""
+    new = RENAMED.get(key)
+    if key in known or new is None or new not in known:
+        return key
+    log.info("note: setting %s%s is now called %s%s; read as that", where, key, where, new)
+    return new
+
+
+def _new_names(data: Mapping[str, Any], known: set[str], where: str) -> dict[str, Any]:
+    """``data`` with old names of fields (:data:`RENAMED`) put under their new names."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = renamed(key, known, where)
+        if name != key and name in data:
+            raise ValueError(
+                f"settings {where}{key} and {where}{name} are one setting ({key} is its old "
+                f"name); give {where}{name} only"
+            )
+        out[name] = value
+    return out
+
+
 def from_dict(cls: type[T], data: Mapping[str, Any], where: str = "") -> T:
-    """Build settings class ``cls`` from a (nested) mapping; missing keys keep the defaults."""
+    """Build settings class ``cls`` from a (nested) mapping; missing keys keep the defaults.
+    Old names of fields (:data:`RENAMED`) are read as their new names."""
     if not isinstance(data, Mapping):
         raise ValueError(f"settings {where or cls.__name__} must be a table, got {data!r}")
     hints = typing.get_type_hints(cls)
     known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    data = _new_names(data, known, where)
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(
@@ -577,6 +618,14 @@ def override(settings: T, assignments: Mapping[str, Any], parse: bool = True) ->
             if not isinstance(child, dict) or table is None:
                 raise ValueError(f"unknown setting {key!r}: {part!r} is not a table of settings")
             node, cls = child, table
+        where = key[: len(key) - len(leaf)]
+        name = renamed(leaf, node, where)
+        if name != leaf and where + name in assignments:
+            raise ValueError(
+                f"settings {key} and {where}{name} are one setting ({leaf} is its old name); "
+                f"give {where}{name} only"
+            )
+        leaf = name
         if leaf not in node:
             raise ValueError(f"unknown setting {key!r}; known here: {sorted(node)}")
         node[leaf] = parse_value(raw) if parse and isinstance(raw, str) else raw
@@ -663,6 +712,7 @@ __all__ = [
     "CodecSettings",
     "ExplainSettings",
     "FitConfig",
+    "FitSettings",
     "FlowSettings",
     "VAESettings",
     "codec_for",

@@ -77,7 +77,7 @@ def plateau_for(
         evaluate,
         settings.patience,
         settings.min_improvement,
-        min_epochs=epochs_for(1, settings.batch, settings.min_steps, n_train),
+        min_epochs=epochs_for(1, settings.batch_size, settings.min_steps, n_train),
         max_epochs=settings.epochs_for(n_train),
         checkpoint=checkpoint,
     )
@@ -97,4 +97,4 @@ def stop_record(
         )
     else:
         record.update(plateau.record)
-    record["steps"] = record["epochs"] * math.ceil(n_train / settings.batch)
+    record["steps"] = record["epochs"] * math.ceil(n_train / settings.batch_size)

@@ -31,7 +31,7 @@ from leapfactual.models import (
     probe_classifier,
     scale_note,
 )
-from leapfactual.pipeline.settings import FitConfig
+from leapfactual.pipeline.settings import FitSettings
 
 STATISTICS_IMAGES = 512
 """At most this many of the data's images (evenly spaced) measure a codec's latent scale."""
@@ -48,7 +48,7 @@ class UserModels:
 
 
 def load_user_models(
-    config: FitConfig, data: Dataset, device: torch.device, stages: tuple[str, ...]
+    config: FitSettings, data: Dataset, device: torch.device, stages: tuple[str, ...]
 ) -> UserModels:
     """Load and check the user's classifier and codec on ``data`` (the run's images), and
     refuse square-only models for non-square images, before anything is written."""
@@ -81,7 +81,7 @@ def _spread(n: int, count: int) -> Tensor:
     return torch.linspace(0, n - 1, count).round().long()
 
 
-def _check_square(config: FitConfig, data: Dataset, stages: tuple[str, ...]) -> None:
+def _check_square(config: FitSettings, data: Dataset, stages: tuple[str, ...]) -> None:
     _, height, width = data.shape
     if height == width:
         return
@@ -107,7 +107,7 @@ def _check_square(config: FitConfig, data: Dataset, stages: tuple[str, ...]) -> 
         )
 
 
-def _aspect_note(config: FitConfig, data: Dataset) -> str | None:
+def _aspect_note(config: FitSettings, data: Dataset) -> str | None:
     name, _, path = config.data.partition(":")
     if name.strip().lower() != "image-folder" or not path:
         return None
@@ -115,7 +115,7 @@ def _aspect_note(config: FitConfig, data: Dataset) -> str | None:
 
 
 def _load_codec(
-    config: FitConfig, images: Tensor, device: torch.device
+    config: FitSettings, images: Tensor, device: torch.device
 ) -> tuple[nn.Module, dict[str, Any], str | None]:
     spec = config.codec.spec
     assert spec is not None
@@ -138,7 +138,7 @@ def _load_codec(
 
 
 def _load_classifier(
-    config: FitConfig, data: Dataset, images: Tensor, labels: Tensor, device: torch.device
+    config: FitSettings, data: Dataset, images: Tensor, labels: Tensor, device: torch.device
 ) -> tuple[Callable[[Tensor], Tensor], dict[str, Any], str | None]:
     settings = config.classifier
     spec = settings.spec
@@ -209,7 +209,7 @@ def check_recorded(out: Path, meta: dict[str, Any], user: UserModels) -> None:
 
 def reload_user_classifier(
     source: dict[str, Any],
-    config: FitConfig,
+    config: FitSettings,
     out: Path,
     device: torch.device,
     shape: tuple[int, int, int],
@@ -231,7 +231,7 @@ def reload_user_classifier(
 
 
 def reload_user_codec(
-    source: dict[str, Any], config: FitConfig, out: Path, device: torch.device
+    source: dict[str, Any], config: FitSettings, out: Path, device: torch.device
 ) -> nn.Module:
     """The user codec a run recorded, checked against its recorded hashes, with the latent
     shift and scale measured when it was fitted."""

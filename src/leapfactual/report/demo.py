@@ -17,7 +17,7 @@ from torch import Tensor
 
 from leapfactual.explain import Explanation, all_other_targets, random_other_targets
 from leapfactual.io import write_json
-from leapfactual.pipeline import FitConfig, Run, fit_run
+from leapfactual.pipeline import FitSettings, Run, fit_run
 from leapfactual.report.build import build_report, headline
 from leapfactual.report.grid import save_grid_figure, source_target_grid
 from leapfactual.report.html import write_report
@@ -27,7 +27,7 @@ from leapfactual.report.pages import machine
 @dataclass(frozen=True)
 class DemoConfig:
     """How much to explain (``limit``: held-out digits, 0: all; ``n_report``: shown in the
-    report); model sizes live in :class:`FitConfig`."""
+    report); model sizes live in :class:`FitSettings`."""
 
     limit: int = 500
     n_report: int = 12
@@ -60,7 +60,7 @@ def one_per_class(labels: Tensor, num_classes: int) -> Tensor:
 
 def run_demo(
     run_dir: str | Path = "runs/demo/run",
-    fit: FitConfig = FitConfig(),
+    fit: FitSettings = FitSettings(),
     demo: DemoConfig = DemoConfig(),
     progress: bool = False,
     device: str | torch.device | None = None,

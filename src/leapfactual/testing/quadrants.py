@@ -45,6 +45,7 @@ def quadrant_flow(points: int = 4096, epochs: int = 40, seed: int = 0) -> MLPFie
         x,
         conditions,
         epochs=epochs,
+        batch_size=256,
         lr=2e-3,
         lr_milestones=(int(epochs * 0.8),),
         source=UniformSource(-0.5, 0.5),
