@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from leapfactual.pipeline import STAGES, FitConfig, override
+from leapfactual.pipeline import STAGES, FitSettings, override
 from paper.bench import Table
 from paper.bench.seeds import SeedTables, joined, seed_directory
 from paper.experiments.morphomnist import (
@@ -176,7 +176,7 @@ def share_stages(source: Path, out: Path, keep: Sequence[str]) -> None:
 
 def run_ablations(
     run_dir: str | Path,
-    fit: FitConfig,
+    fit: FitSettings,
     config: MorphoBenchConfig,
     ablations: Sequence[Ablation],
     limit: int,
@@ -226,7 +226,7 @@ def run_ablations(
 def variant_table(
     variant: Variant,
     directory: Path,
-    fit: FitConfig,
+    fit: FitSettings,
     config: MorphoBenchConfig,
     bench: Table | None,
     say: str | None,
