@@ -39,7 +39,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from leapfactual.audit import RELIANT, CFKDSettings, audit_run, make_teacher, repair_run
+from leapfactual.audit import (
+    NEEDED,
+    RELIANT,
+    SPECIFIC,
+    CFKDSettings,
+    audit_run,
+    make_teacher,
+    repair_run,
+)
 from leapfactual.data import ConfoundedTask, Dataset, confounded_digits, load_dataset
 from leapfactual.explain import Explanation
 from leapfactual.io import write_json
@@ -383,9 +391,11 @@ def write_shortcuts_page(result: ShortcutsResult, stem: str | Path, command: str
         "is added (ground truth). p(8) of its CEs toward 8, greyed: the model's mean "
         "probability of class 8 on the valid CEs toward 8 of its audit, then on the same CEs "
         "with every pixel's channels set to their mean (the colour taken out): where it "
-        "falls, the CEs need the colour. The audit names one place per CE, the part whose "
-        "reversal lowers the target probability most; a colour change the CEs need beside "
-        "their stroke changes is listed only where it is that part.",
+        "falls, the CEs need the colour. A global edit is a candidate toward a class where "
+        f"taking it out of the CEs undoes at least {NEEDED:.0%} of those toward the class and "
+        f"{SPECIFIC:.0%} more than of those toward the other classes, even where it is not "
+        "each CE's most-needed part (a tint holds a small share of a change that redraws the "
+        "strokes); the edits that pass for a class are transplanted together.",
     ]  # fmt: skip
     return write_page(
         page,

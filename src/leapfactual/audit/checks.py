@@ -36,6 +36,7 @@ from torch import Tensor
 from leapfactual.audit.necessity import Necessity
 from leapfactual.audit.teachers import Teacher, TeacherQueue
 from leapfactual.audit.transplant import (
+    MOST_NEEDED,
     RELIANT,
     Donors,
     Finding,
@@ -135,6 +136,11 @@ def measure_reliance(
     return measure_candidates(labellers, pairs, images, labels, bounds, limit=limit)
 
 
+def relied_on(rows: Sequence[CandidateReliance], name: str = "model") -> list[Finding]:
+    """The candidates of ``rows`` that ``name`` relies on (reliance at least :data:`RELIANT`)."""
+    return [r.finding for r in rows if r.values.get(name, float("nan")) >= RELIANT]
+
+
 def save_candidates(stem: Path, pairs: Sequence[Candidate]) -> Path:
     """Write ``pairs`` to ``STEM.safetensors`` (each candidate's donor changes or edit
     coefficients) with their findings in the sidecar."""
@@ -155,7 +161,7 @@ def load_candidates(stem: Path) -> list[Candidate]:
     for i, item in enumerate(meta.get("candidates", [])):
         finding = Finding(int(item["class"]), str(item["name"]), str(item["direction"]),
                           str(item["place"]), float(item["share"]), int(item["ces"]),
-                          bool(item["outside"]))  # fmt: skip
+                          bool(item["outside"]), str(item.get("rule", MOST_NEEDED)))  # fmt: skip
         held, edit = tensors[f"donors-{i}"], item.get("edit")
         if edit is None:
             out.append((finding, Donors(finding.klass, None, changes=held)))
@@ -259,6 +265,7 @@ __all__ = [
     "measure_candidates",
     "measure_reliance",
     "model_labeller",
+    "relied_on",
     "repair_verdict",
     "save_candidates",
     "teacher_labeller",

@@ -42,6 +42,7 @@ from leapfactual.audit.checks import (
     measure_candidates,
     measure_reliance,
     model_labeller,
+    relied_on,
     repair_verdict,
     teacher_labeller,
 )
@@ -58,9 +59,13 @@ from leapfactual.audit.transplant import (
     CONCENTRATED,
     GLOBAL,
     GLOBAL_AREA,
+    NEEDED,
+    NEEDED_RULE,
     RELIANT,
+    SPECIFIC,
     Finding,
     class_findings,
+    edit_findings,
     places,
 )
 from leapfactual.data import Dataset, load_dataset, load_image_inputs
@@ -231,6 +236,7 @@ def audit_run(
             nec.save(folder)
         summaries = summarise(exp, nec, grid=grid)
         findings = class_findings(exp, nec, fitted.class_names, grid)
+        findings += edit_findings(exp, nec, fitted.class_names)
         assert fitted.classifier is not None
         test = fitted.test
         label = {"model": model_labeller(fitted.classifier, fitted.outputs)}
@@ -373,8 +379,10 @@ def write_audit_page(run: Run, result: AuditResult, command: str, grid: int = 4)
         head += [
             "**Shortcut candidates**: the classifier needs one change off the objects (a "
             "global edit, or a cell where the inputs are mostly empty) in most CEs toward "
-            "these classes. Check what the CEs put there (maps below) and whether the true "
-            "rule needs it:",
+            "these classes, as their most-needed part or, for global edits, as a part whose "
+            f"removal undoes at least {NEEDED:.0%} of them (and {SPECIFIC:.0%} more than of the "
+            "CEs toward other classes). Check what the CEs put there (maps below) and whether "
+            "the true rule needs it:",
             "",
             *(f"- {_finding(f)}" for f in suspects),
             "",
@@ -461,6 +469,8 @@ def _place(place: str) -> str:
 
 
 def _finding(f: Finding) -> str:
+    if f.rule == NEEDED_RULE:
+        return f"{f.direction} {f.name}: {f.label} taken out undoes {f.share:.0%} of {f.ces} CEs"
     return f"{f.direction} {f.name}: {f.label} in {f.share:.0%} of {f.ces} CEs"
 
 
@@ -672,7 +682,7 @@ def repair_run(
         )  # fmt: skip
         exp, nec, bounds = audited.explanation, audited.necessity, data_bounds(fitted)
         if not isinstance(teacher, Teacher):  # --ignore-region candidate
-            teacher = teacher(exp, nec, audited.findings)
+            teacher = teacher(exp, nec, relied_on(audited.reliance))
         name = type(teacher).__name__
         checked = {} if isinstance(teacher, HumanTeacher) else {
             "teacher": teacher_labeller(teacher, fitted.class_names)
