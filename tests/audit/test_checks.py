@@ -13,6 +13,7 @@ from leapfactual.audit.checks import (
     measure_candidates,
     measure_reliance,
     model_labeller,
+    reliance_measure,
     relied_on,
     repair_verdict,
     save_candidates,
@@ -117,6 +118,15 @@ def test_only_candidates_a_model_relies_on_are_relied_on() -> None:
             CandidateReliance(edit, {"model": math.nan})]  # fmt: skip
     assert relied_on(rows) == [cell]
     assert relied_on(rows, "teacher") == []
+
+
+def test_the_rounds_auto_measure_is_the_largest_reliance_on_relied_candidates() -> None:
+    exp, nec, findings = audit_of_patch_model()
+    pairs = candidates(exp, nec, findings)
+    rows = measure_reliance({"model": model_labeller(patch_rule)}, exp, nec, findings,
+                            objects(8), torch.zeros(8, dtype=torch.long), (0.0, 1.0))  # fmt: skip
+    measure = reliance_measure(rows, pairs, objects(8), torch.zeros(8, dtype=torch.long), (0, 1))
+    assert measure(patch_rule) == 1.0 and measure(centre_rule) == 0.0  # type: ignore[arg-type]
 
 
 def test_candidates_are_saved_and_loaded_with_their_donors(tmp_path) -> None:

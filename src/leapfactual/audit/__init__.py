@@ -40,7 +40,7 @@ if TYPE_CHECKING:
         verdict_lines,
     )
     from leapfactual.audit.necessity import Necessity, necessity, necessity_map
-    from leapfactual.audit.options import CFKDSettings
+    from leapfactual.audit.options import AUTO_ROUNDS, STABLE, CFKDSettings, parse_rounds
     from leapfactual.audit.regions import change_regions, grid_cells, pixel_change
     from leapfactual.audit.summary import Cell, PairSummary, summarise, summary_table
     from leapfactual.audit.teacher_server import HumanTeacher, ServerHandle, read_labels, serve
@@ -63,11 +63,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ANSWERS",
+    "AUTO_ROUNDS",
     "CONCENTRATED",
     "GLOBAL_AREA",
     "NEEDED",
     "RELIANT",
     "SPECIFIC",
+    "STABLE",
     "VERDICTS",
     "CFKDSettings",
     "Cell",
@@ -94,6 +96,7 @@ __all__ = [
     "necessity",
     "necessity_map",
     "no_nan",
+    "parse_rounds",
     "pixel_change",
     "read_labels",
     "refitting_factory",

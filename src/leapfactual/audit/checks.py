@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from leapfactual.audit.necessity import Necessity
 from leapfactual.audit.teachers import Teacher, TeacherQueue
@@ -139,6 +139,33 @@ def measure_reliance(
 def relied_on(rows: Sequence[CandidateReliance], name: str = "model") -> list[Finding]:
     """The candidates of ``rows`` that ``name`` relies on (reliance at least :data:`RELIANT`)."""
     return [r.finding for r in rows if r.values.get(name, float("nan")) >= RELIANT]
+
+
+def reliance_measure(
+    rows: Sequence[CandidateReliance],
+    pairs: Sequence[Candidate],
+    images: Tensor,
+    labels: Tensor,
+    bounds: tuple[float, float],
+) -> Callable[[nn.Module], float]:
+    """A model's largest reliance on the candidates of ``pairs`` that the audited model relied
+    on (``rows``), transplanted into ``images`` of other classes (``--rounds auto``'s
+    measure); refused where it relied on none."""
+    relied = relied_on(rows)
+    chosen = [(f, d) for f, d in pairs if f in relied]
+    if not chosen:
+        raise ValueError(
+            "--rounds auto repeats rounds until reliance on the audit's shortcut candidates "
+            "stops falling, but the model relies on none of them (no reliance of "
+            f"{RELIANT:.0%} or more); give a number of rounds (--rounds N)"
+        )
+
+    def largest(model: nn.Module) -> float:
+        label = {"model": model_labeller(model)}
+        found = measure_candidates(label, chosen, images, labels, bounds)
+        return max(r.values["model"] if r.counted["model"] else 0.0 for r in found)
+
+    return largest
 
 
 def save_candidates(stem: Path, pairs: Sequence[Candidate]) -> Path:
@@ -265,6 +292,7 @@ __all__ = [
     "measure_candidates",
     "measure_reliance",
     "model_labeller",
+    "reliance_measure",
     "relied_on",
     "repair_verdict",
     "save_candidates",

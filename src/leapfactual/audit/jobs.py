@@ -42,6 +42,7 @@ from leapfactual.audit.checks import (
     measure_candidates,
     measure_reliance,
     model_labeller,
+    reliance_measure,
     relied_on,
     repair_verdict,
     teacher_labeller,
@@ -696,13 +697,16 @@ def repair_run(
                 log(f"teacher check: {f.label} toward {f.name}: {share} of {n} images move")
         if not allow_shortcut_teacher:
             check_teacher(pre, name)
+        measure = None
+        if settings.until_stable:  # refused here, before any training, where nothing relied
+            measure = reliance_measure(audited.reliance, pairs, held.images, held.labels, bounds)
         factory = refitting_factory(
             fitted.vae, fitted.train.images, fitted.config.flow, fitted.config.seed + 2,
             outputs=fitted.outputs, device=fitted.device, inject=None, batch_size=512,
         )  # fmt: skip
         result = cfkd(
             fitted.classifier, factory, fitted.train, teacher, settings, directory=folder,
-            device=device, log=log,
+            device=device, reliance=measure, log=log,
         )  # fmt: skip
         before = _scores(fitted.classifier, data)
         after = _scores(result.classifier, data)
