@@ -9,6 +9,7 @@ from leapfactual.audit.transplant import (
     class_findings,
     donors,
     edit_findings,
+    merge_findings,
     places,
     recipients,
     reliance,
@@ -90,6 +91,11 @@ def test_a_tint_is_named_global_brightness_and_tells_tint_models_apart() -> None
     moved = transplant(donors(exp, nec, top), objects(4), (0.0, 1.0))
     assert math.isclose(reliance(argmax(brightness_rule), objects(4), moved, 1)[0], 1.0)
     assert reliance(argmax(centre_rule), objects(4), moved, 1)[0] < 0.5
+    # the rule "needed" finds the same place: it is listed once
+    needed = edit_findings(exp, nec, ["0", "1"])
+    assert [(f.klass, f.place) for f in needed] == [(1, "global: brightness")]
+    merged = merge_findings(class_findings(exp, nec, ["0", "1"]), needed)
+    assert [f.place for f in merged if f.candidate] == ["global: brightness"]
 
 
 def test_a_region_over_most_of_the_image_is_global_not_its_top_left_cell() -> None:

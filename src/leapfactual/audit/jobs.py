@@ -67,6 +67,7 @@ from leapfactual.audit.transplant import (
     Finding,
     class_findings,
     edit_findings,
+    merge_findings,
     places,
 )
 from leapfactual.data import Dataset, load_dataset, load_image_inputs
@@ -236,8 +237,10 @@ def audit_run(
             )  # fmt: skip
             nec.save(folder)
         summaries = summarise(exp, nec, grid=grid)
-        findings = class_findings(exp, nec, fitted.class_names, grid)
-        findings += edit_findings(exp, nec, fitted.class_names)
+        findings = merge_findings(
+            class_findings(exp, nec, fitted.class_names, grid),
+            edit_findings(exp, nec, fitted.class_names),
+        )
         assert fitted.classifier is not None
         test = fitted.test
         label = {"model": model_labeller(fitted.classifier, fitted.outputs)}

@@ -189,6 +189,13 @@ def edit_findings(exp: Explanation, nec: Necessity, class_names: Sequence[str]) 
     return sorted(out, key=lambda f: (-f.share, f.klass))
 
 
+def merge_findings(most: Sequence[Finding], needed: Sequence[Finding]) -> list[Finding]:
+    """``most`` (:func:`class_findings`) and the ``needed`` (:func:`edit_findings`) whose
+    class and place are not already a candidate of ``most``: one candidate per place."""
+    taken = {(f.klass, f.place) for f in most if f.candidate}
+    return [*most, *(f for f in needed if (f.klass, f.place) not in taken)]
+
+
 @dataclass
 class Donors:
     """What a transplant copies for one candidate, per donor CE: the change inside its region
@@ -283,6 +290,7 @@ __all__ = [
     "donors",
     "edit_findings",
     "empty_cells",
+    "merge_findings",
     "places",
     "recipients",
     "reliance",
