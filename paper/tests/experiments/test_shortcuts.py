@@ -102,6 +102,17 @@ def test_the_page_leads_with_its_limits_and_states_each_target(tmp_path) -> None
     assert text.startswith(f"{title}\n\n{NOTE}\n\n- Command: `python -m paper shortcuts --out x`")
     sections = [line for line in text.splitlines() if line.startswith("## ")]
     assert sections[:2] == ["## What limits these results", "## Targets"]
+    limits = text.split("## What limits these results\n\n")[1]
+    assert limits.startswith(
+        "- **Not met**: flips below 10% after a default repair with a clean teacher in at "
+        "least 2 of 2 seeds: 1 of 2 (0.050, 0.180).\n"
+        "- **Not met**: the tint model told apart from a tint-blind one in every seed: 1 of 2 "
+        "(seed 1: the tint model's audit listed global: colour toward 8: 70%; a model relies on "
+        "a candidate from 20%).\n- 2 seeds,"
+    )  # what is not met leads the page
+    met = [row(s, 0.05, True, True, True) for s in (0, 1, 2)]
+    quiet = write_shortcuts_page(ShortcutsResult(ShortcutsConfig(), met, 1.0), tmp_path / "ok", "c")
+    assert "Not met" not in quiet.read_text()
     assert "| the confounded oracle refused in every seed | 2 of 2 | met |" in text
     assert (
         "| the tint model told apart from a tint-blind one in every seed | 1 of 2 | not met |"
