@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ from leapfactual.audit.cfkd import (
     refitting_factory,
 )
 from leapfactual.audit.necessity import necessity
-from leapfactual.audit.options import CFKDSettings
+from leapfactual.audit.options import AUTO_ROUNDS, CFKDSettings, parse_rounds
 from leapfactual.audit.teacher_server import HumanTeacher
 from leapfactual.audit.teachers import TeacherQueue
 from leapfactual.data import load_dataset, stratified_split
@@ -121,6 +122,43 @@ def test_an_interrupted_job_resumes_to_the_same_weights(task, confounded, tmp_pa
     assert record["identity"]["teacher"] == "Truth"
     with pytest.raises(ValueError, match="another settings"):
         cfkd(confounded, make(task), task.train, truth, CFKDSettings(rounds=3), directory=tmp_path)
+
+
+def scripted(*values: float):
+    """A reliance measure that answers ``values`` in turn (the first: before round 1)."""
+    answers = iter(values)
+    return lambda model: next(answers)
+
+
+def test_until_stable_stops_when_reliance_stops_falling(task, confounded, tmp_path) -> None:
+    settings = CFKDSettings(rounds=5, per_round=6, epochs=1, targets="all-others",
+                            until_stable=True)  # fmt: skip
+    logs: list[str] = []
+    measure = scripted(0.6, 0.3, 0.29, 0.1)
+    result = cfkd(confounded, make(task), task.train, Truth(task.train.labels), settings,
+                  directory=tmp_path, reliance=measure, log=logs.append)  # fmt: skip
+    assert [r["reliance"] for r in result.history] == [0.3, 0.29]  # round 2 fell 1 point
+    assert "reliance 60.0% -> 29.0% fell 1.0% in the last round, less than 2%" in logs[-1]
+    assert f"stopped after 2 rounds ({result.labels_used} CEs labelled" in logs[-1]
+    truth = Truth(task.train.labels)  # a second call finds the job done
+    again = cfkd(confounded, make(task), task.train, truth, settings, directory=tmp_path,
+                 reliance=scripted(0.6))  # fmt: skip
+    assert len(again.history) == 2 and not truth.queues
+    zero = cfkd(confounded, make(task), task.train, Truth(task.train.labels), settings,
+                reliance=scripted(0.5, 0.0))  # fmt: skip
+    assert len(zero.history) == 1  # nothing left to fall
+    falling = cfkd(confounded, make(task), task.train, Truth(task.train.labels),
+                   replace(settings, rounds=2), reliance=scripted(0.9, 0.6, 0.3))  # fmt: skip
+    assert [r["reliance"] for r in falling.history] == [0.6, 0.3]  # capped by rounds
+    with pytest.raises(ValueError, match="until_stable stops when reliance on the shortcut"):
+        cfkd(confounded, make(task), task.train, truth, settings)
+
+
+def test_rounds_are_a_number_or_auto() -> None:
+    assert parse_rounds("4") == (4, False) and parse_rounds(" Auto ") == (AUTO_ROUNDS, True)
+    for bad in ("0", "-1", "three", "2.5", ""):
+        with pytest.raises(ValueError, match="--rounds must be a positive whole number or"):
+            parse_rounds(bad)
 
 
 def test_the_human_teacher_reads_the_answers_given(task, confounded, tmp_path) -> None:

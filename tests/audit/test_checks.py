@@ -13,6 +13,8 @@ from leapfactual.audit.checks import (
     measure_candidates,
     measure_reliance,
     model_labeller,
+    reliance_measure,
+    relied_on,
     repair_verdict,
     save_candidates,
     teacher_labeller,
@@ -109,11 +111,31 @@ def test_a_new_candidate_after_the_repair_keeps_the_verdict_from_repaired() -> N
     assert repair_verdict(after_repair(before, same, harmless))[0] == "repaired"
 
 
+def test_only_candidates_a_model_relies_on_are_relied_on() -> None:
+    cell = Finding(1, "1", "toward", "r3c3", 0.9, 10, True)
+    edit = Finding(0, "0", "toward", "global: contrast", 0.6, 10, True, "needed")
+    rows = [CandidateReliance(cell, {"model": 0.5}), CandidateReliance(edit, {"model": 0.03}),
+            CandidateReliance(edit, {"model": math.nan})]  # fmt: skip
+    assert relied_on(rows) == [cell]
+    assert relied_on(rows, "teacher") == []
+
+
+def test_the_rounds_auto_measure_is_the_largest_reliance_on_relied_candidates() -> None:
+    exp, nec, findings = audit_of_patch_model()
+    pairs = candidates(exp, nec, findings)
+    rows = measure_reliance({"model": model_labeller(patch_rule)}, exp, nec, findings,
+                            objects(8), torch.zeros(8, dtype=torch.long), (0.0, 1.0))  # fmt: skip
+    measure = reliance_measure(rows, pairs, objects(8), torch.zeros(8, dtype=torch.long), (0, 1))
+    assert measure(patch_rule) == 1.0 and measure(centre_rule) == 0.0  # type: ignore[arg-type]
+
+
 def test_candidates_are_saved_and_loaded_with_their_donors(tmp_path) -> None:
     exp, nec, findings = audit_of_patch_model()
     pairs = candidates(exp, nec, findings)
     tinted = Finding(0, "0", "toward", "global: brightness", 0.5, 4, True)
     pairs.append((tinted, Donors(0, "brightness", params=torch.rand(4, 1))))
+    needed = Finding(0, "0", "toward", "global: contrast + colour", 0.6, 5, True, "needed")
+    pairs.append((needed, Donors(0, "contrast + colour", params=torch.rand(3, 7))))
     save_candidates(tmp_path / "candidates", pairs)
     loaded = load_candidates(tmp_path / "candidates")
     assert [f for f, _ in loaded] == [f for f, _ in pairs]

@@ -55,7 +55,7 @@ def test_known_truth_needed_patch_and_nuisance(mode: str) -> None:
     assert (n.curve[:, 0] < 1e-4).all() and (n.curve_source[:, 0] > 0.99).all()
     # inserting the needed pixels first flips early; inserting the nuisance first does not
     assert n.cout[0] > 0.5 and n.cout[1] < n.cout[0] - 0.3
-    assert n.cost.n == 2 and n.cost.classifier == 2 * 21 + 4 + 4
+    assert n.cost.n == 2 and n.cost.classifier == 2 * 21 + 4 + 4 + 2 * 3  # 3 grey edits each
     heat = necessity_map(n)
     assert heat.shape == (2, 1, 16, 16)
     assert (heat[:, 0, :4, :4] > 0.99).all() and heat[:, 0, 4:, :].abs().max() < 1e-6
@@ -70,7 +70,7 @@ def test_a_rule_that_ignores_every_change() -> None:
     x[:, :, :4, 12:] = x_cf[:, :, :4, 12:] = 0.9  # already class 1: the empty change suffices
     n = necessity(patch_rule(0, 12), x, x_cf, target=1)
     assert n.minimal_valid.all() and not n.minimal.any()
-    assert n.cost.classifier == 2 * 21 + 4  # no greedy search was needed
+    assert n.cost.classifier == 2 * 21 + 4 + 2 * 3  # no greedy search was needed
 
 
 def test_deterministic_and_batch_independent() -> None:

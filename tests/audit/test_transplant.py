@@ -1,12 +1,15 @@
 import math
+from dataclasses import replace
 
 import torch
 from torch import Tensor
 
-from leapfactual.audit import necessity
+from leapfactual.audit import Necessity, necessity
 from leapfactual.audit.transplant import (
     class_findings,
     donors,
+    edit_findings,
+    merge_findings,
     places,
     recipients,
     reliance,
@@ -88,6 +91,11 @@ def test_a_tint_is_named_global_brightness_and_tells_tint_models_apart() -> None
     moved = transplant(donors(exp, nec, top), objects(4), (0.0, 1.0))
     assert math.isclose(reliance(argmax(brightness_rule), objects(4), moved, 1)[0], 1.0)
     assert reliance(argmax(centre_rule), objects(4), moved, 1)[0] < 0.5
+    # the rule "needed" finds the same place: it is listed once
+    needed = edit_findings(exp, nec, ["0", "1"])
+    assert [(f.klass, f.place) for f in needed] == [(1, "global: brightness")]
+    merged = merge_findings(class_findings(exp, nec, ["0", "1"]), needed)
+    assert [f.place for f in merged if f.candidate] == ["global: brightness"]
 
 
 def test_a_region_over_most_of_the_image_is_global_not_its_top_left_cell() -> None:
@@ -105,3 +113,77 @@ def test_reliance_counts_only_images_not_already_in_the_class() -> None:
     always = lambda x, shown: torch.ones(len(shown), dtype=torch.long)  # noqa: E731
     share, n = reliance(always, images, images, 1)
     assert math.isnan(share) and n == 0
+
+
+# -- a tint the CEs need beside a larger change (rule "needed") -----------------------------
+def bar(x: Tensor) -> Tensor:
+    """Mean red value of the bar area under the object (the object's own cue)."""
+    return x[:, 0, 12:14, 4:12].mean(dim=(1, 2))
+
+
+def redness(x: Tensor) -> Tensor:
+    """Red deviation of the bright pixels, relative to their red: 0 grey, 0.4 a tint."""
+    bright = (x.amax(1) > 0.2).float()
+    red, rest = x[:, 0], x[:, 1:].mean(1)
+    return ((red - rest) * bright).sum((1, 2)) / (red * bright).sum((1, 2)).clamp_min(1e-6)
+
+
+def tint_reliant(x: Tensor) -> Tensor:
+    """Class 1 from the bar and a red tint together; the tint weighs more."""
+    logit = 10 * (2 * redness(x) + 0.5 * bar(x) - 1.1)
+    return torch.stack([torch.zeros_like(logit), logit], dim=1)
+
+
+def tint_blind(x: Tensor) -> Tensor:
+    """Class 1 from the bar alone."""
+    logit = 10 * (bar(x) - 0.7)
+    return torch.stack([torch.zeros_like(logit), logit], dim=1)
+
+
+def rgb_objects(n: int, bar_value: float = 0.01) -> Tensor:
+    x = objects(n).expand(-1, 3, -1, -1).clone()
+    x[:, :, 12:14, 4:12] = bar_value
+    return x
+
+
+def bar_and_tint(x: Tensor) -> Tensor:
+    """The CE: a bright bar drawn (most of the change) and the bright pixels tinted red."""
+    out = x.clone()
+    out[:, :, 12:14, 4:12] = 0.9
+    out[:, 1:] = out[:, 1:] * torch.where(out[:, 1:] > 0.2, 0.6, 1.0)
+    return out
+
+
+def tint_audit(rule) -> tuple[Explanation, Necessity]:
+    x = rgb_objects(6)
+    exp = explained(rule, x, bar_and_tint(x))
+    assert exp.valid.all()
+    return exp, necessity(rule, exp.x, exp.x_cf, exp.target, exp.source)
+
+
+def test_a_tint_needed_beside_a_larger_change_is_a_candidate_only_for_a_tint_model() -> None:
+    exp, nec = tint_audit(tint_reliant)
+    # the bar is each CE's most-needed part: the old rule sees no global edit
+    assert not any(f.edits for f in class_findings(exp, nec, ["0", "1"]))
+    found = edit_findings(exp, nec, ["0", "1"])
+    assert len(found) == 1 and found[0].klass == 1 and found[0].candidate
+    assert found[0].rule == "needed" and "colour" in found[0].edits and found[0].share == 1.0
+    given = donors(exp, nec, found[0])
+    assert len(given) == 6 and given.edit == " + ".join(found[0].edits)
+    barred = rgb_objects(4, bar_value=0.9)  # class 0 for the tint model until tinted
+    moved = transplant(given, barred, (0.0, 1.0))
+    assert reliance(argmax(tint_reliant), barred, moved, 1) == (1.0, 4)
+    plain = rgb_objects(4)  # without the bar, the tint alone is not enough for class 1
+    alone = transplant(given, plain, (0.0, 1.0))
+    assert reliance(argmax(tint_reliant), plain, alone, 1) == (0.0, 4)
+    exp, nec = tint_audit(tint_blind)
+    assert not nec.edit_needed.any() and edit_findings(exp, nec, ["0", "1"]) == []
+
+
+def test_an_edit_every_class_needs_is_how_ces_change_images_not_a_candidate() -> None:
+    exp, nec = tint_audit(tint_reliant)
+    target = torch.tensor([1, 0, 1, 0, 1, 0])  # the same need toward 0 as toward 1
+    both = replace(exp, target=target, probs_cf=torch.eye(2)[target])
+    assert edit_findings(both, nec, ["0", "1"]) == []
+    half = replace(nec, edit_needed=nec.edit_needed & (torch.arange(6) < 2)[:, None])
+    assert edit_findings(exp, half, ["0", "1"]) == []  # 2 of 6 CEs: below NEEDED

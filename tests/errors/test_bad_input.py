@@ -27,9 +27,11 @@ import torch
 from torch import nn
 
 from leapfactual.audit import Finding, IgnoreTeacher, audit_run, make_teacher, necessity
-from leapfactual.audit.checks import CandidateReliance, check_teacher
+from leapfactual.audit.cfkd import TargetTeacher, cfkd
+from leapfactual.audit.checks import CandidateReliance, check_teacher, reliance_measure
 from leapfactual.audit.ignore import candidate_parts, parse_region
 from leapfactual.audit.jobs import audit_inputs
+from leapfactual.audit.options import CFKDSettings, parse_rounds
 from leapfactual.cli.fit import parse_size
 from leapfactual.data import load_dataset, load_image_files
 from leapfactual.data.folder import load_image_inputs
@@ -1416,6 +1418,57 @@ ONE_DOOR = [
 ]
 ROWS += PARAMETERS_ONCE
 ROWS += ONE_DOOR
+
+
+# -- a repair you can verify, round two: rounds until reliance stops falling (issue 29) ------
+def _not_relied() -> list[CandidateReliance]:
+    return [CandidateReliance(Finding(1, "1", "toward", "r3c3", 0.9, 10, True), {"model": 0.05})]
+
+
+UNTIL_STABLE = [
+    Row(
+        "rounds_value",
+        [
+            (
+                lambda r, b: parse_rounds("three"),
+                r"--rounds must be a positive whole number or 'auto' \(rounds until reliance on "
+                r"the audit's candidates stops falling, at most 8\), got 'three'",
+            )
+        ],
+        [
+            (
+                _repair_cli("--teacher", "rule", "--ignore-region", "0,0,2,2", "--rounds", "0"),
+                r"--rounds must be a positive whole number or 'auto'",
+            )
+        ],
+    ),
+    Row(
+        "rounds_auto_nothing_relied",
+        [
+            (
+                lambda r, b: reliance_measure(_not_relied(), [], _x(r), torch.zeros(2), (0, 1)),
+                r"--rounds auto repeats rounds until reliance on the audit's shortcut candidates "
+                r"stops falling, but the model relies on none of them",
+            )
+        ],
+    ),
+    Row(
+        "until_stable_measure",
+        [
+            (
+                lambda r, b: cfkd(
+                    r.classifier,
+                    r.explainer,
+                    r.train,
+                    TargetTeacher(),
+                    CFKDSettings(until_stable=True),
+                ),
+                r"until_stable stops when reliance on the shortcut stops falling: give reliance=",
+            )
+        ],
+    ),
+]
+ROWS += UNTIL_STABLE
 
 CLI_CASES = [(row.id, i) for row in ROWS for i in range(len(row.cli))]
 """Every command line of every row (taken after the last rows are added)."""

@@ -8,8 +8,9 @@
 - summary: :func:`summarise` averages all of it per (source, target) pair, with attribute
   attributions where probes exist; :func:`summary_table` gives report rows.
 - edits: global edits (brightness, contrast, colour, blur) split off each change first.
-- transplant: shortcut candidates (a cell off the objects, a global edit) and any model's
-  reliance on one, by copying its change into images of other classes.
+- transplant: shortcut candidates (a cell off the objects, a global edit that is the CEs'
+  most-needed part or whose removal undoes most of them) and any model's reliance on one, by
+  copying its change into images of other classes.
 - checks: reliance before and after a repair, the teacher check, the repair verdict;
   repaired: a repaired classifier written as a run of its own.
 - teachers: judges of CEs for counterfactual knowledge distillation: a rule
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
         verdict_lines,
     )
     from leapfactual.audit.necessity import Necessity, necessity, necessity_map
-    from leapfactual.audit.options import CFKDSettings
+    from leapfactual.audit.options import AUTO_ROUNDS, STABLE, CFKDSettings, parse_rounds
     from leapfactual.audit.regions import change_regions, grid_cells, pixel_change
     from leapfactual.audit.summary import Cell, PairSummary, summarise, summary_table
     from leapfactual.audit.teacher_server import HumanTeacher, ServerHandle, read_labels, serve
@@ -50,13 +51,25 @@ if TYPE_CHECKING:
         Teacher,
         TeacherQueue,
     )
-    from leapfactual.audit.transplant import CONCENTRATED, GLOBAL_AREA, RELIANT, Finding
+    from leapfactual.audit.transplant import (
+        CONCENTRATED,
+        GLOBAL_AREA,
+        NEEDED,
+        RELIANT,
+        SPECIFIC,
+        Finding,
+        edit_findings,
+    )
 
 __all__ = [
     "ANSWERS",
+    "AUTO_ROUNDS",
     "CONCENTRATED",
     "GLOBAL_AREA",
+    "NEEDED",
     "RELIANT",
+    "SPECIFIC",
+    "STABLE",
     "VERDICTS",
     "CFKDSettings",
     "Cell",
@@ -77,11 +90,13 @@ __all__ = [
     "change_regions",
     "check_teacher",
     "class_accuracies",
+    "edit_findings",
     "grid_cells",
     "make_teacher",
     "necessity",
     "necessity_map",
     "no_nan",
+    "parse_rounds",
     "pixel_change",
     "read_labels",
     "refitting_factory",

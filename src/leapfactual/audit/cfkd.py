@@ -14,6 +14,11 @@ distillation*, 2023). Every round:
 4. add the labelled CEs to the training data and fine-tune the current weights on all of it
    (:func:`leapfactual.models.trainers.train_classifier`: the project's one training loop).
 
+With ``settings.until_stable``, ``rounds`` is the most rounds: the model's reliance on the
+candidates it relied on (``reliance``, measured by the caller) is taken before the first round
+and after each, and CFKD stops after a round that lowered it by less than
+:data:`~leapfactual.audit.options.STABLE` or brought it to 0 (each record keeps it).
+
 With ``directory`` every finished round is written (weights, the labelled CEs, the history in
 ``cfkd.json``) and a call with the same arguments continues after the last finished round; a
 directory of another job is refused. :class:`TargetTeacher` labels every CE with its target,
@@ -35,7 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from leapfactual.audit.necessity import NECESSITY_TENSORS, Necessity, necessity, necessity_map
-from leapfactual.audit.options import CFKDSettings
+from leapfactual.audit.options import STABLE, CFKDSettings
 from leapfactual.audit.teachers import Teacher, TeacherQueue
 from leapfactual.data import Dataset
 from leapfactual.explain import (
@@ -159,11 +164,14 @@ def cfkd(
     *,
     directory: str | Path | None = None,
     device: str | torch.device | None = None,
+    reliance: Callable[[nn.Module], float] | None = None,
     log: Callable[[str], None] = logger.info,
 ) -> CFKDResult:
     """Fine-tune a copy of ``classifier`` (an ``nn.Module`` returning logits) on CEs of
-    ``train`` labelled by ``teacher``, ``settings.rounds`` times (see the module docstring);
-    ``directory``: write every round and resume from it. ``classifier`` is not changed."""
+    ``train`` labelled by ``teacher``, ``settings.rounds`` times or, with
+    ``settings.until_stable``, until ``reliance`` (a model's reliance on the shortcut) stops
+    falling (see the module docstring); ``directory``: write every round and resume from it.
+    ``classifier`` is not changed."""
     if not isinstance(classifier, nn.Module):
         raise ValueError(
             "CFKD fine-tunes the classifier's weights: give an nn.Module (a user classifier "
@@ -171,6 +179,11 @@ def cfkd(
         )
     if not isinstance(teacher, Teacher):
         raise ValueError(f"teacher must have label(queue) -> labels, got {type(teacher).__name__}")
+    if settings.until_stable and reliance is None:
+        raise ValueError(
+            "until_stable stops when reliance on the shortcut stops falling: give reliance= "
+            "(a model -> its reliance on the candidates), or a number of rounds"
+        )
     on = torch.device(device) if device is not None else model_device(classifier)
     model = copy.deepcopy(classifier).to(on).eval()
     k, names = train.num_classes, list(train.class_names)
@@ -190,7 +203,10 @@ def cfkd(
         history = _resume(out, identity, model, added, on)
         if history:
             log(f"cfkd: {len(history)} of {settings.rounds} rounds already done in {out}")
+    before = None if reliance is None or not settings.until_stable else reliance(model)
     for r in range(len(history), settings.rounds):
+        if before is not None and _stable(before, history, log):
+            break
         start = time.perf_counter()
         seed = _round_seed(settings.seed, r)
         gen = torch.Generator().manual_seed(seed)
@@ -258,12 +274,15 @@ def cfkd(
             "other_class": int(((given != source) & (given != target)).sum()),
             "added_total": int(sum(len(t) for t in added["labels"])),
             "losses": losses,
+            "reliance": None if before is None or reliance is None else reliance(model),
             "seconds": time.perf_counter() - start,
         }
         history.append(record)
+        most = f"at most {settings.rounds}" if settings.until_stable else str(settings.rounds)
         log(
-            f"cfkd round {r + 1}/{settings.rounds}: {record['asked']} CEs labelled "
+            f"cfkd round {r + 1}/{most}: {record['asked']} CEs labelled "
             f"({record['kept_source']} kept their source, {record['kept_target']} the target)"
+            + ("" if record["reliance"] is None else f"; reliance {record['reliance']:.1%}")
         )
         if out is not None:
             _save_round(out, r, model, added, history, identity)
@@ -277,6 +296,25 @@ def cfkd(
     if out is not None:
         save_module(result.classifier, out / "classifier", cfkd=identity)
     return result
+
+
+def _stable(before: float, history: Sequence[dict[str, Any]], log: Callable[[str], None]) -> bool:
+    """Whether the last round lowered reliance by less than ``STABLE`` or brought it to 0
+    (``before``: reliance before the first round); logs the stop and what CFKD cost."""
+    if not history:
+        return False
+    values = [before, *(float(r["reliance"]) for r in history)]
+    fell, now = values[-2] - values[-1], values[-1]
+    if fell >= STABLE and now > 0:
+        return False
+    labels = sum(int(r["asked"]) for r in history)
+    seconds = sum(float(r["seconds"]) for r in history)
+    why = "reached 0" if now <= 0 else f"fell {fell:.1%} in the last round, less than {STABLE:.0%}"
+    log(
+        f"cfkd: reliance {before:.1%} -> {now:.1%} {why}: stopped after {len(history)} rounds "
+        f"({labels} CEs labelled, {seconds:.0f} s of CFKD)"
+    )
+    return True
 
 
 def minimal_change(x: Tensor, x_cf: Tensor, nec: Necessity) -> Tensor:

@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from leapfactual.audit.necessity import Necessity
 from leapfactual.audit.teachers import Teacher, TeacherQueue
 from leapfactual.audit.transplant import (
+    MOST_NEEDED,
     RELIANT,
     Donors,
     Finding,
@@ -135,6 +136,38 @@ def measure_reliance(
     return measure_candidates(labellers, pairs, images, labels, bounds, limit=limit)
 
 
+def relied_on(rows: Sequence[CandidateReliance], name: str = "model") -> list[Finding]:
+    """The candidates of ``rows`` that ``name`` relies on (reliance at least :data:`RELIANT`)."""
+    return [r.finding for r in rows if r.values.get(name, float("nan")) >= RELIANT]
+
+
+def reliance_measure(
+    rows: Sequence[CandidateReliance],
+    pairs: Sequence[Candidate],
+    images: Tensor,
+    labels: Tensor,
+    bounds: tuple[float, float],
+) -> Callable[[nn.Module], float]:
+    """A model's largest reliance on the candidates of ``pairs`` that the audited model relied
+    on (``rows``), transplanted into ``images`` of other classes (``--rounds auto``'s
+    measure); refused where it relied on none."""
+    relied = relied_on(rows)
+    chosen = [(f, d) for f, d in pairs if f in relied]
+    if not chosen:
+        raise ValueError(
+            "--rounds auto repeats rounds until reliance on the audit's shortcut candidates "
+            "stops falling, but the model relies on none of them (no reliance of "
+            f"{RELIANT:.0%} or more); give a number of rounds (--rounds N)"
+        )
+
+    def largest(model: nn.Module) -> float:
+        label = {"model": model_labeller(model)}
+        found = measure_candidates(label, chosen, images, labels, bounds)
+        return max(r.values["model"] if r.counted["model"] else 0.0 for r in found)
+
+    return largest
+
+
 def save_candidates(stem: Path, pairs: Sequence[Candidate]) -> Path:
     """Write ``pairs`` to ``STEM.safetensors`` (each candidate's donor changes or edit
     coefficients) with their findings in the sidecar."""
@@ -155,7 +188,7 @@ def load_candidates(stem: Path) -> list[Candidate]:
     for i, item in enumerate(meta.get("candidates", [])):
         finding = Finding(int(item["class"]), str(item["name"]), str(item["direction"]),
                           str(item["place"]), float(item["share"]), int(item["ces"]),
-                          bool(item["outside"]))  # fmt: skip
+                          bool(item["outside"]), str(item.get("rule", MOST_NEEDED)))  # fmt: skip
         held, edit = tensors[f"donors-{i}"], item.get("edit")
         if edit is None:
             out.append((finding, Donors(finding.klass, None, changes=held)))
@@ -259,6 +292,8 @@ __all__ = [
     "measure_candidates",
     "measure_reliance",
     "model_labeller",
+    "reliance_measure",
+    "relied_on",
     "repair_verdict",
     "save_candidates",
     "teacher_labeller",

@@ -2,9 +2,12 @@
 
 A region is given as a mask image (a PNG of the run's image size; pixels brighter than half
 are ignored), a box ``x0,y0,x1,y1`` (pixel columns ``x0 <= x < x1``, rows ``y0 <= y < y1``,
-``0,0`` top left) or ``candidate``: every shortcut candidate of the repair's audit, i.e. the
-pixels that at least :data:`SHARE` of a cell candidate's donor CEs needed (its most-needed
-region), and the global edits that are candidates.
+``0,0`` top left) or ``candidate``: every shortcut candidate of the repair's audit that the model
+relies on (transplant reliance at least ``RELIANT``), i.e. the pixels that at least
+:data:`SHARE` of a cell candidate's donor CEs needed (its most-needed region), and the global
+edits of the candidates that are global edits. A candidate the model does not act on is no
+shortcut to unteach: reverting it in the teacher's view would only take away a change the CEs
+need.
 """
 
 from __future__ import annotations
@@ -72,14 +75,15 @@ def candidate_parts(
     exp: Explanation, nec: Necessity, findings: list[Finding], grid: int = 4
 ) -> tuple[Tensor | None, tuple[str, ...]]:
     """The region (None: none) and global edits of every shortcut candidate in ``findings``
-    (see the module docstring); a ``ValueError`` when there is none."""
+    (the repair passes those the model relies on; see the module docstring); a
+    ``ValueError`` when there is none."""
     chosen = [f for f in findings if f.candidate]
     if not chosen:
         raise ValueError(
-            "--ignore-region candidate: the audit found no shortcut candidate to ignore; give "
-            "a mask or a box, or another teacher"
+            "--ignore-region candidate: the audit found no shortcut candidate to ignore (none "
+            "that the model relies on); give a mask or a box, or another teacher"
         )
-    edits = tuple(sorted({f.place.split(": ", 1)[1] for f in chosen if ":" in f.place}))
+    edits = tuple(sorted({e for f in chosen for e in f.edits}))
     named = places(nec, grid)
     top = nec.most_needed() - len(nec.edits) + 1
     mask = torch.zeros(nec.regions.shape[1:], dtype=torch.bool)

@@ -42,6 +42,8 @@ from leapfactual.audit.checks import (
     measure_candidates,
     measure_reliance,
     model_labeller,
+    reliance_measure,
+    relied_on,
     repair_verdict,
     teacher_labeller,
 )
@@ -58,9 +60,14 @@ from leapfactual.audit.transplant import (
     CONCENTRATED,
     GLOBAL,
     GLOBAL_AREA,
+    NEEDED,
+    NEEDED_RULE,
     RELIANT,
+    SPECIFIC,
     Finding,
     class_findings,
+    edit_findings,
+    merge_findings,
     places,
 )
 from leapfactual.data import Dataset, load_dataset, load_image_inputs
@@ -230,7 +237,10 @@ def audit_run(
             )  # fmt: skip
             nec.save(folder)
         summaries = summarise(exp, nec, grid=grid)
-        findings = class_findings(exp, nec, fitted.class_names, grid)
+        findings = merge_findings(
+            class_findings(exp, nec, fitted.class_names, grid),
+            edit_findings(exp, nec, fitted.class_names),
+        )
         assert fitted.classifier is not None
         test = fitted.test
         label = {"model": model_labeller(fitted.classifier, fitted.outputs)}
@@ -373,8 +383,10 @@ def write_audit_page(run: Run, result: AuditResult, command: str, grid: int = 4)
         head += [
             "**Shortcut candidates**: the classifier needs one change off the objects (a "
             "global edit, or a cell where the inputs are mostly empty) in most CEs toward "
-            "these classes. Check what the CEs put there (maps below) and whether the true "
-            "rule needs it:",
+            "these classes, as their most-needed part or, for global edits, as a part whose "
+            f"removal undoes at least {NEEDED:.0%} of them (and {SPECIFIC:.0%} more than of the "
+            "CEs toward other classes). Check what the CEs put there (maps below) and whether "
+            "the true rule needs it:",
             "",
             *(f"- {_finding(f)}" for f in suspects),
             "",
@@ -461,6 +473,8 @@ def _place(place: str) -> str:
 
 
 def _finding(f: Finding) -> str:
+    if f.rule == NEEDED_RULE:
+        return f"{f.direction} {f.name}: {f.label} taken out undoes {f.share:.0%} of {f.ces} CEs"
     return f"{f.direction} {f.name}: {f.label} in {f.share:.0%} of {f.ces} CEs"
 
 
@@ -672,7 +686,7 @@ def repair_run(
         )  # fmt: skip
         exp, nec, bounds = audited.explanation, audited.necessity, data_bounds(fitted)
         if not isinstance(teacher, Teacher):  # --ignore-region candidate
-            teacher = teacher(exp, nec, audited.findings)
+            teacher = teacher(exp, nec, relied_on(audited.reliance))
         name = type(teacher).__name__
         checked = {} if isinstance(teacher, HumanTeacher) else {
             "teacher": teacher_labeller(teacher, fitted.class_names)
@@ -686,13 +700,16 @@ def repair_run(
                 log(f"teacher check: {f.label} toward {f.name}: {share} of {n} images move")
         if not allow_shortcut_teacher:
             check_teacher(pre, name)
+        measure = None
+        if settings.until_stable:  # refused here, before any training, where nothing relied
+            measure = reliance_measure(audited.reliance, pairs, held.images, held.labels, bounds)
         factory = refitting_factory(
             fitted.vae, fitted.train.images, fitted.config.flow, fitted.config.seed + 2,
             outputs=fitted.outputs, device=fitted.device, inject=None, batch_size=512,
         )  # fmt: skip
         result = cfkd(
             fitted.classifier, factory, fitted.train, teacher, settings, directory=folder,
-            device=device, log=log,
+            device=device, reliance=measure, log=log,
         )  # fmt: skip
         before = _scores(fitted.classifier, data)
         after = _scores(result.classifier, data)

@@ -9,6 +9,11 @@ real share of the change, and regions of the rest
   target probability: how much the classifier needs that part of the change. A region is
   reverted by putting its pixels back to ``x`` plus the global edits; an edit by subtracting
   its part from ``x'``.
+- *needed edits*: for every global edit, whether ``x'`` with that edit's fitted part taken
+  out (whatever its share of the change, counted or not; kept per pixel between ``x`` and
+  ``x'``) leaves the target: the classifier's argmax is no longer the target. A cue such as
+  a tint can hold a small share of a change that redraws the strokes and still be one the
+  classifier cannot do without.
 - *minimal sufficient change* (greedy): start from ``x`` and add whole parts in order of
   decreasing drop (ties: edits first, then lower region id) until the classifier's argmax is
   the target; those parts are the minimal change. If ``x`` is already classified as the
@@ -77,6 +82,7 @@ NECESSITY_TENSORS = (
     "edit_counts",
     "edit_drop",
     "minimal_edits",
+    "edit_needed",
 )
 
 
@@ -96,6 +102,8 @@ class Necessity:
         edit_counts: whether each global edit of ``config["edits"]`` counts in it ``[B, G]``.
         edit_drop: ``p_t(x') - p_t(x' without edit g)`` ``[B, G]``; NaN where it does not count.
         minimal_edits: the edits of the greedy minimal sufficient change ``[B, G]``.
+        edit_needed: whether taking edit ``g``'s fitted part out of ``x'`` (counted or not)
+            moves the argmax off the target ``[B, G]``.
         curve, curve_source: ``p_t`` and ``p_s`` along the insertion path ``[B, steps + 1]``.
         cout: normalised area under ``curve - curve_source`` ``[B]``, in ``[-1, 1]``.
         p_cf: ``p_t(x')`` ``[B]``.
@@ -119,6 +127,7 @@ class Necessity:
     edit_counts: Tensor
     edit_drop: Tensor
     minimal_edits: Tensor
+    edit_needed: Tensor
     cost: Cost = field(default_factory=Cost)
     config: dict[str, Any] = field(default_factory=dict)
 
@@ -310,6 +319,23 @@ def _drops(
     return drop, edit_drop
 
 
+def _edit_needed(run: _Run, parts: Tensor, target: Tensor) -> Tensor:
+    """Whether ``x'`` without each edit's part ``parts [B, G, C, H, W]`` (every fitted edit,
+    counted or not) leaves the target ``[B, G]``."""
+    batch, g = parts.shape[:2]
+    if not g:
+        return torch.zeros(batch, 0, dtype=torch.bool)
+    ce, k = _jobs(torch.full((batch,), g))
+    without = torch.ones(len(ce), g, dtype=torch.bool)
+    without[torch.arange(len(ce)), k - 1] = False
+    every = torch.ones(1, *run.x.shape[2:], dtype=torch.bool)
+    full = _Run(run.classifier, run.outputs, run.x, run.x_cf, parts, run.batch_size, run.cost)
+    _, pred = full.pick(
+        ce, lambda s: every.expand(len(ce[s]), -1, -1), target[ce, None], lambda s: without[s]
+    )
+    return (pred != target[ce]).view(batch, g)
+
+
 def _minimal(
     run: _Run,
     regions: Tensor,
@@ -370,8 +396,8 @@ def necessity(
     per CE. ``edits``: the global edits to take out of each change first (``()``: none;
     ``colour`` is skipped for grey images); ``regions``, ``threshold``, ``grid`` and
     ``max_regions`` split the rest (:func:`~leapfactual.audit.regions.change_regions`);
-    ``steps`` sets the transition curve. Costs ``B * (steps + 1)`` evaluations plus one per
-    part, and up to one per part for the greedy search. Definitions: the module docstring.
+    ``steps`` sets the transition curve. Costs ``B * (steps + 1 + G)`` evaluations plus one
+    per part, and up to one per part for the greedy search. Definitions: the module docstring.
     """
     if not callable(classifier):
         raise ValueError("classifier must be callable: images [B, C, H, W] -> outputs [B, K]")
@@ -407,6 +433,7 @@ def necessity(
         minimal, minimal_edits, minimal_valid = _minimal(
             run, region_map, count, drop, edit_drop, targets, label == targets
         )
+        needed = _edit_needed(run, edit_parts(x.detach().cpu(), params, names), targets)
     config = {
         "edits": list(names),
         "regions": regions,
@@ -432,6 +459,7 @@ def necessity(
         edit_counts=counts,
         edit_drop=edit_drop,
         minimal_edits=minimal_edits,
+        edit_needed=needed,
         cost=cost,
         config=config,
     )

@@ -5,6 +5,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+STABLE = 0.02
+"""With ``until_stable``, CFKD stops after a round that lowered reliance by less than this."""
+AUTO_ROUNDS = 8
+"""The most rounds of ``--rounds auto`` (rounds until reliance stops falling)."""
+
+
+def parse_rounds(value: str) -> tuple[int, bool]:
+    """``--rounds``: a positive number of rounds, or ``auto`` (at most :data:`AUTO_ROUNDS`,
+    until reliance stops falling); ``(rounds, until_stable)``."""
+    if value.strip().lower() == "auto":
+        return AUTO_ROUNDS, True
+    try:
+        rounds = int(value)
+    except ValueError:
+        rounds = 0
+    if rounds < 1:
+        raise ValueError(
+            f"--rounds must be a positive whole number or 'auto' (rounds until reliance on the "
+            f"audit's candidates stops falling, at most {AUTO_ROUNDS}), got {value!r}"
+        )
+    return rounds, False
+
 
 @dataclass(frozen=True)
 class CFKDSettings:
@@ -22,7 +44,9 @@ class CFKDSettings:
     target: a shortcut then shows as the shortcut alone; ``needed``: pass the necessity maps
     to the teacher (the human teacher's page shows them); ``seed``: every draw and the
     fine-tuning. The defaults, 3 rounds of 300 images, are the shortcuts benchmark's; 2 of 200
-    left a patch shortcut's reliance above 10 % with a clean teacher.
+    left a patch shortcut's reliance above 10 % with a clean teacher. ``until_stable``:
+    ``rounds`` is the most rounds, and CFKD stops after a round in which the model's reliance
+    on the candidates it relied on fell by less than :data:`STABLE` (or reached 0).
     """
 
     rounds: int = 3
@@ -38,6 +62,7 @@ class CFKDSettings:
     minimal: bool = True
     needed: bool = False
     seed: int = 0
+    until_stable: bool = False
 
     def __post_init__(self) -> None:
         for name in ("rounds", "per_round", "epochs", "batch"):
@@ -52,3 +77,8 @@ class CFKDSettings:
             raise ValueError(f"CFKD targets must be 'random' or 'all-others', got {self.targets!r}")
         if self.replay is not None and self.replay < 0:
             raise ValueError(f"CFKD replay must be >= 0 or None, got {self.replay}")
+        if not isinstance(self.until_stable, bool):
+            raise ValueError(f"CFKD until_stable must be True or False, got {self.until_stable!r}")
+
+
+__all__ = ["AUTO_ROUNDS", "STABLE", "CFKDSettings", "parse_rounds"]

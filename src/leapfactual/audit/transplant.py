@@ -8,10 +8,18 @@ gets a place: ``global: EDIT`` for a global edit, ``global`` for a region coveri
 
 A *candidate* is a place that CEs toward class ``k`` need in at least :data:`CONCENTRATED` of
 them and that is not the object itself: a cell where the inputs are mostly empty, or a global
-edit. *Transplant reliance* asks whether a model (the audited one, a repaired one, a teacher)
-acts on it: the candidate's change is copied from the CEs that needed it (the donors) into
+edit. A global edit is also a candidate where it is needed without being the most-needed part
+(:func:`edit_findings`): taking it out of ``x'`` undoes at least :data:`NEEDED` of the valid
+CEs toward ``k`` (``Necessity.edit_needed``), and :data:`SPECIFIC` more of them than of the
+CEs toward the other classes (an edit every CE needs, such as the blur of strokes they
+redraw, is how CEs change an image, not a cue of one class); the edits that pass for ``k``
+form one candidate, ``global: contrast + colour`` (a tint splits into a mean gain and each
+channel's deviation from it; neither alone is the tint).
+
+*Transplant reliance* asks whether a model (the audited one, a repaired one, a teacher) acts
+on a candidate: its change is copied from the CEs that needed it (the donors) into
 images of other classes, recipient ``i`` taking donor ``i mod D``: a region's pixels of the
-change added, or a global edit's coefficients applied to the recipient
+change added, or a global edit's (or edits') coefficients applied to the recipient
 (:func:`~leapfactual.audit.edits.edit_parts`), kept within the data's range. Reliance is the
 share of the recipients a model does not put in ``k`` that it puts in ``k`` once the change is
 in: "paint the patch on other digits", for any candidate and any model, without knowing the
@@ -43,7 +51,16 @@ GLOBAL_AREA = 0.5
 RELIANT = 0.2
 """A candidate whose transplant moves at least this share of other images to its class is one
 the model relies on."""
+NEEDED = 0.5
+"""A global edit whose removal undoes at least this share of the valid CEs toward a class is
+needed toward it (with :data:`SPECIFIC`, a shortcut candidate)."""
+SPECIFIC = 0.25
+"""... and that share must exceed its share among the CEs toward the other classes by this."""
 GLOBAL = "global"
+MOST_NEEDED = "most-needed"
+"""A finding's rule: the place named most often as the CEs' most-needed part."""
+NEEDED_RULE = "needed"
+"""A finding's rule: global edits whose removal undoes most of the CEs (:func:`edit_findings`)."""
 
 
 def places(nec: Necessity, grid: int = 4) -> list[str]:
@@ -85,7 +102,9 @@ class Finding:
     """Where the most-needed change of the valid CEs toward (or from) one class sits most
     often: ``place`` (a cell ``rRcC``, ``global`` or ``global: EDIT``), its ``share`` of the
     ``ces`` counted, and whether it is off the objects (``outside``: an empty cell or a
-    global edit)."""
+    global edit). With ``rule`` :data:`NEEDED_RULE`: the global edits ``global: A + B``
+    needed toward the class, ``share``: the CEs that any of them undoes
+    (:func:`edit_findings`)."""
 
     klass: int
     name: str
@@ -94,11 +113,21 @@ class Finding:
     share: float
     ces: int
     outside: bool
+    rule: str = MOST_NEEDED
 
     @property
     def candidate(self) -> bool:
-        """A shortcut candidate: toward the class, concentrated and off the objects."""
-        return self.direction == "toward" and self.share >= CONCENTRATED and self.outside
+        """A shortcut candidate: toward the class, concentrated (or needed) and off the
+        objects."""
+        least = CONCENTRATED if self.rule == MOST_NEEDED else NEEDED
+        return self.direction == "toward" and self.share >= least and self.outside
+
+    @property
+    def edits(self) -> tuple[str, ...]:
+        """The global edits of the place (``global: contrast + colour``), none for a region."""
+        if not self.place.startswith(f"{GLOBAL}:"):
+            return ()
+        return tuple(self.place.split(": ", 1)[1].split(" + "))
 
     @property
     def label(self) -> str:
@@ -137,10 +166,41 @@ def class_findings(
     return sorted(out, key=lambda f: (-f.share, f.klass, f.direction))
 
 
+def edit_findings(exp: Explanation, nec: Necessity, class_names: Sequence[str]) -> list[Finding]:
+    """Per class with valid CEs toward it: the global edits needed toward it (see the module
+    docstring) as one finding ``global: A + B`` (rule :data:`NEEDED_RULE`), none where no edit
+    is; sorted by share."""
+    valid = exp.valid.cpu()
+    needed = nec.edit_needed.float()
+    target = exp.target.cpu()
+    out = []
+    for k, name in enumerate(class_names):
+        mine, others = valid & (target == k), valid & (target != k)
+        if not bool(mine.any()) or not needed.shape[1]:
+            continue
+        share = needed[mine].mean(0)
+        rest = needed[others].mean(0) if bool(others.any()) else torch.zeros_like(share)
+        chosen = ((share >= NEEDED) & (share - rest >= SPECIFIC)).nonzero().flatten().tolist()
+        if not chosen:
+            continue
+        place = f"{GLOBAL}: " + " + ".join(nec.edits[g] for g in chosen)
+        undone = float(nec.edit_needed[mine][:, chosen].any(1).float().mean())
+        out.append(Finding(k, name, "toward", place, undone, int(mine.sum()), True, NEEDED_RULE))
+    return sorted(out, key=lambda f: (-f.share, f.klass))
+
+
+def merge_findings(most: Sequence[Finding], needed: Sequence[Finding]) -> list[Finding]:
+    """``most`` (:func:`class_findings`) and the ``needed`` (:func:`edit_findings`) whose
+    class and place are not already a candidate of ``most``: one candidate per place."""
+    taken = {(f.klass, f.place) for f in most if f.candidate}
+    return [*most, *(f for f in needed if (f.klass, f.place) not in taken)]
+
+
 @dataclass
 class Donors:
     """What a transplant copies for one candidate, per donor CE: the change inside its region
-    (``changes [D, C, H, W]``) or, for a global edit, its coefficients (``params [D, P]``)."""
+    (``changes [D, C, H, W]``) or, for global edits (``edit``: ``"colour"``, ``"contrast +
+    colour"``), their coefficients (``params [D, P]``)."""
 
     target: int
     edit: str | None
@@ -154,16 +214,20 @@ class Donors:
 
 
 def donors(exp: Explanation, nec: Necessity, finding: Finding, grid: int = 4) -> Donors:
-    """The valid CEs toward ``finding``'s class whose most-needed part is its place."""
-    named = places(nec, grid)
-    rows = [i for i, p in enumerate(named) if p == finding.place and bool(exp.valid[i])
-            and int(exp.target[i]) == finding.klass]  # fmt: skip
+    """The valid CEs toward ``finding``'s class whose most-needed part is its place (rule
+    :data:`NEEDED_RULE`: that any of its edits undoes)."""
+    toward = exp.valid.cpu() & (exp.target.cpu() == finding.klass)
+    if finding.rule == NEEDED_RULE:
+        columns = [nec.edits.index(e) for e in finding.edits]
+        rows = (toward & nec.edit_needed[:, columns].any(1)).nonzero().flatten().tolist()
+    else:
+        named = places(nec, grid)
+        rows = [i for i, p in enumerate(named) if p == finding.place and bool(toward[i])]
     if not rows:
         raise ValueError(f"no valid CE toward class {finding.klass} needs {finding.label}")
     idx = torch.tensor(rows)
     if finding.place.startswith(f"{GLOBAL}:"):
-        edit = finding.place.split(": ", 1)[1]
-        return Donors(finding.klass, edit, params=nec.edit_params[idx])
+        return Donors(finding.klass, " + ".join(finding.edits), params=nec.edit_params[idx])
     top = nec.most_needed()[idx] - len(nec.edits) + 1
     mask = (nec.regions[idx] == top[:, None, None]).unsqueeze(1)
     x, x_cf = exp.x.detach().cpu()[idx], exp.x_cf.detach().cpu()[idx]
@@ -181,7 +245,7 @@ def transplant(d: Donors, images: Tensor, bounds: tuple[float, float]) -> Tensor
         moved = x + d.changes[pick].to(x.dtype)
     else:
         assert d.params is not None
-        moved = x + edit_parts(x, d.params[pick], (d.edit,))[:, 0]
+        moved = x + edit_parts(x, d.params[pick], d.edit.split(" + ")).sum(dim=1)
     return moved.clamp(*bounds)
 
 
@@ -214,13 +278,19 @@ __all__ = [
     "EMPTY",
     "GLOBAL",
     "GLOBAL_AREA",
+    "MOST_NEEDED",
+    "NEEDED",
+    "NEEDED_RULE",
     "RELIANT",
+    "SPECIFIC",
     "Donors",
     "Finding",
     "Labeller",
     "class_findings",
     "donors",
+    "edit_findings",
     "empty_cells",
+    "merge_findings",
     "places",
     "recipients",
     "reliance",

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from leapfactual.audit import CFKDSettings
+from leapfactual.audit import AUTO_ROUNDS, STABLE, CFKDSettings, parse_rounds
 from leapfactual.cli.common import Device, Seed
 
 _D = CFKDSettings()
@@ -56,7 +56,14 @@ def repair(
     ] = None,
     port: Annotated[int, typer.Option(min=0, help="human: port of the page (0: any).")] = 0,
     open_browser: Annotated[bool, typer.Option(help="human: open the page.")] = False,
-    rounds: Annotated[int, typer.Option(min=1, help="CFKD rounds.")] = _D.rounds,
+    rounds: Annotated[
+        str,
+        typer.Option(
+            help=f"CFKD rounds, or 'auto': rounds until the model's reliance on the audit's "
+            f"shortcut candidates falls by less than {STABLE:.0%} in a round (at most "
+            f"{AUTO_ROUNDS}; the cost is printed)."
+        ),
+    ] = str(_D.rounds),
     per_round: Annotated[
         int, typer.Option(min=1, help="Training images explained per round.")
     ] = _D.per_round,
@@ -90,8 +97,10 @@ def repair(
     class), and compare before and after: accuracy, reliance on each candidate and a verdict;
     the repaired classifier is written as a run (OUT/run) and audited (OUT/audit-after: the
     verdict's reliance figures)."""
+    count, until_stable = parse_rounds(rounds)
     settings = CFKDSettings(
-        rounds=rounds,
+        rounds=count,
+        until_stable=until_stable,
         per_round=per_round,
         epochs=epochs,
         lr=lr,
@@ -140,7 +149,8 @@ def repair(
     labelled = sum(r["asked"] for r in history)
     typer.echo(
         f"cost: {result.seconds:.0f} s in all; {len(history)} round(s) of {settings.per_round} "
-        f"images, {labelled} CEs labelled, {sum(r['seconds'] for r in history):.0f} s in CFKD"
+        f"images{' (until reliance stopped falling)' if until_stable else ''}, {labelled} CEs "
+        f"labelled, {sum(r['seconds'] for r in history):.0f} s in CFKD"
     )
     typer.echo(
         f"repaired run: {result.run}; its audit, which the verdict reads: "
