@@ -57,8 +57,9 @@ FALSE_ALARMS = 0.1
 class Case:
     """One run of the grid: its data (``digits``: mnist5k; ``shapes``: colour shapes of
     ``size`` px), how many images (None: all), settings on top of the defaults (``--set``
-    strings), and ``labels = "shuffled"`` for a classifier trained on shuffled labels (at
-    chance)."""
+    strings), ``labels = "shuffled"`` for a classifier trained on shuffled labels (at
+    chance), and ``full_width`` for the library's default widths instead of the grid's half
+    widths (a well-trained run)."""
 
     name: str
     what: str
@@ -67,10 +68,16 @@ class Case:
     images: int | None = None
     sets: tuple[tuple[str, str], ...] = ()
     labels: str = "true"
+    full_width: bool = False
 
 
 CASES: tuple[Case, ...] = (
-    Case("demo", "the demo's data and budgets (the grid's base models)"),
+    Case("demo", "the demo's data and budgets at half widths (the grid's base models)"),
+    Case(
+        "demo-defaults",
+        "none: the demo exactly (its data, the default widths and budgets)",
+        full_width=True,
+    ),
     Case("vae-1-epoch", "VAE trained 1 epoch", sets=(("vae.epochs", "1"), ("vae.min_steps", "0"))),
     Case(
         "flow-2-epochs",
@@ -88,6 +95,14 @@ CASES: tuple[Case, ...] = (
     Case("blurry", "VAE KL weight 0.05 (blurry codec)", sets=(("vae.beta", "0.05"),)),
     Case("chance", "classifier trained on shuffled labels", labels="shuffled"),
     Case("shapes-32", "colour shapes, defaults", data="shapes", size=32),
+    Case(
+        "shapes-32-trained",
+        "none: colour shapes at the default widths, classifier trained 1,500 steps",
+        data="shapes",
+        size=32,
+        sets=(("classifier.min_steps", "1500"),),
+        full_width=True,
+    ),
     Case(
         "shapes-32-conv",
         "colour shapes, conv VAE",
@@ -112,10 +127,41 @@ CASES: tuple[Case, ...] = (
 )
 """The grid (``python -m paper trust --cases`` picks some)."""
 THRESHOLDS = (
-    "every threshold of the verdict (leapfactual.pipeline.verdict) was set before this grid "
-    "was run."
+    "every threshold of the verdict (leapfactual.pipeline.verdict) but one was set before any "
+    "grid was run. The classifier-accuracy check's pass line was raised from 0.25 to 0.8 after "
+    "the grid at seed 0 marked trusted two colour-shape runs whose classifier was right on "
+    "only 0.69 of held-out shapes (judge validity 0.28): below 0.8, Cohen's kappa's "
+    "conventional line of almost perfect agreement, a classifier is cautioned (its CEs show "
+    "its mistakes as much as the classes, though they do explain it). The line comes from that "
+    "convention, not from those runs: any line from 0.59 to 0.97 separated them. The "
+    "codec's variation-kept line (caution below 0.8, fail below 0.6) stays as set: it is there "
+    "to catch a codec drifting to one image (the grid's drifted codecs keep -0.003 to 0.13), "
+    "and the seed-0 grid put the half-width demo at 0.801 and its agreement twin at 0.788 "
+    "with the same judge validity (0.89): that says the line sits at the typical value of "
+    "this grid's half-width MNIST codec, so such runs fall on either side of it by chance "
+    "and get at worst a caution; moving it after seeing those two runs would fit it to them."
 )
 """Which thresholds were set before the grid was run and which after (with the reason)."""
+SEEDS_SEEN = (0, 1)
+"""Seeds whose grid runs were looked at while the verdict's thresholds and the grid were set
+(0: the first page; 1: the well-trained cases, checked while they were added)."""
+
+
+def seed_line(seed: int) -> str:
+    """What the page's seed is and whether the verdict's thresholds were set on it."""
+    if seed in SEEDS_SEEN:
+        return (
+            f"Seed: {seed} for every run, split and judge. Runs of this seed were looked at "
+            "while the verdict's thresholds and the grid were set, so this page is not a test "
+            f"on unseen runs (use a seed other than {', '.join(map(str, SEEDS_SEEN))})."
+        )
+    return (
+        f"Seed: {seed} for every run, split and judge; the verdict's thresholds and the grid "
+        f"were set on runs of seeds {' and '.join(map(str, SEEDS_SEEN))} only, never on "
+        "this one."
+    )
+
+
 STOP_OVERRIDES = (("vae.probe", "false"), ("classifier.accept_chance", "true"))
 """What a user would set to go on after a fail-fast stop."""
 
@@ -221,7 +267,8 @@ def case_data(case: Case, config: TrustConfig) -> Dataset:
 
 def case_fit(case: Case, config: TrustConfig, data: Dataset) -> FitConfig:
     """The settings a case is fitted with: the grid's base, the case's own on top."""
-    fit = override(replace(config.base, seed=config.seed, data=data.name), dict(case.sets))
+    base = FitConfig() if case.full_width else config.base
+    fit = override(replace(base, seed=config.seed, data=data.name), dict(case.sets))
     vae = fit.vae
     if case.data == "shapes" and case.size == 32 and vae.kind != "conv" and not vae.work_size:
         fit = replace(fit, vae=replace(vae, work_size=SHAPES_WORK_SIZE))
@@ -380,6 +427,11 @@ def run_trust(
     return result
 
 
+DEMO = "demo-defaults"
+"""The run the target "the demo run trusted" is measured on (the grid's half-width ``demo``
+when it is not in the grid)."""
+
+
 def targets(result: TrustResult) -> dict[str, Any]:
     """The issue's targets, measured: trusted runs the judge rejects, good runs marked
     untrusted, and the demo's level."""
@@ -395,8 +447,30 @@ def targets(result: TrustResult) -> dict[str, Any]:
         "trusted_below_floor": bad_trusted,
         "good": len(good),
         "good_untrusted": alarms,
-        "demo": levels.get("demo"),
+        "demo": levels.get(DEMO, levels.get("demo")),
     }
+
+
+def unmet_line(floor: bool, alarms: bool | None, demo: bool) -> str:
+    """The page's first line: which of the issue's targets this grid does not meet (None:
+    not tested), or that it meets them all."""
+    missed = [
+        text
+        for text, ok in (
+            (f"a run marked trusted has a judge validity below {TRUSTED_FLOOR}", floor),
+            (f"too many runs of judge validity >= {GOOD} are marked untrusted", alarms),
+            ("the demo run is not trusted", demo),
+        )
+        if ok is False
+    ]
+    untested = (
+        [f"the false-alarm target is not tested (no run reached judge validity {GOOD})"]
+        if alarms is None
+        else []
+    )
+    if not missed and not untested:
+        return "Every target below is met at this seed (one seed: see the limits)."
+    return "Targets not met: " + "; ".join([*missed, *untested]) + "."
 
 
 def _level(row: TrustRow) -> str:
@@ -419,18 +493,21 @@ def write_trust_page(result: TrustResult, stem: str | Path, command: str) -> Pat
     """``STEM.md``: the targets, then one row per run."""
     page = Path(stem).with_suffix(".md")
     met = targets(result)
+    names = {r.case.name for r in result.rows}
+    full = ", ".join(r.case.name for r in result.rows if r.case.full_width)
     good = met["good"]
     alarms = met["good_untrusted"]
     floor_met = not met["trusted_below_floor"]
-    alarms_met = not good or len(alarms) <= FALSE_ALARMS * good
+    alarms_met = bool(good) and len(alarms) <= FALSE_ALARMS * good
     summary = [
         f"- Runs marked trusted whose judge validity is below {TRUSTED_FLOOR}: "
         f"{len(met['trusted_below_floor'])} ({', '.join(met['trusted_below_floor']) or 'none'}; "
         f"target: none): **{_met(floor_met)}**.",
         f"- Runs with judge validity of at least {GOOD} marked untrusted: {len(alarms)} of "
         f"{good} ({', '.join(alarms) or 'none'}; target: at most {FALSE_ALARMS:.0%}): "
-        f"**{_met(alarms_met)}**.",
-        f"- The demo run: {met['demo']} (target: trusted): **{_met(met['demo'] == 'trusted')}**.",
+        + (f"**{_met(alarms_met)}**." if good else "**not tested** (no run that good)."),
+        f"- The demo run ({DEMO if DEMO in names else 'demo'}): {met['demo']} (target: "
+        f"trusted): **{_met(met['demo'] == 'trusted')}**.",
     ]
     table = [
         "| run | what is weakened | stopped by | verdict | failed / caution checks | validity "
@@ -493,14 +570,17 @@ def write_trust_page(result: TrustResult, stem: str | Path, command: str) -> Pat
         "other class",
         result.seconds,
         [
-            f"Limits: {len(result.rows)} runs, one seed each, {config.limit} CEs per run (a "
-            "share is known to about +-0.05); the models at half the default widths; the 32 px "
+            unmet_line(floor_met, alarms_met if good else None, met["demo"] == "trusted"),
+            f"Limits: {len(result.rows)} runs at one seed, {config.limit} CEs per run (a "
+            "share is known to about +-0.05); the models at half the default widths but in "
+            f"the cases that say default widths ({full or 'none here'}); the 32 px "
             f"shapes' residual VAE works at {SHAPES_WORK_SIZE} px (default: 32); a run whose "
             "classifier an earlier run of the grid trained with the same data, seed and settings "
-            "copies it (the same weights). Aimed at 35 minutes on a 2-core machine shared with "
+            "copies it (the same weights). Aimed at 40 minutes on a 2-core machine shared with "
             f"other jobs (it took {result.seconds / 60:.0f}; the issue allows an hour on an "
             "idle one): fewer runs, CEs and pixels than that allows; the cases left out are "
             "listed by `python -m paper trust --help`.",
+            seed_line(config.seed),
             f"Judge: a CNN of width {config.judge_width}, another seed, "
             f"{config.judge_epochs} epoch(s) or {config.judge_min_steps} optimiser steps if "
             "more, trained on the MNIST training split or on "
