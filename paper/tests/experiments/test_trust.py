@@ -62,6 +62,7 @@ def test_a_reduced_grid_writes_verdicts_judge_validity_and_targets(
     page = write_trust_page(result, tmp_path / "trust", "python -m paper trust --cases ...")
     text = page.read_text()
     assert "| shapes-32-conv |" in text and "| shapes-32 |" in text
+    assert "about +-0.18); the models at half the default widths but in no case" in text
     assert "- Limits: 2 runs" in text and "Judges' held-out accuracy: shapes 32 px" in text
     assert "The demo run (demo): None (target: trusted): **not met**" in text
     assert "target: none): **met**" in text and "**not tested** (no run that good)" in text
