@@ -26,8 +26,8 @@ def trust(
         str,
         typer.Option(
             help="Comma-separated cases (empty: the grid: demo, demo-defaults, vae-1-epoch, "
-            "small, agreement, chance, shapes-32, shapes-32-trained, shapes-32-conv, "
-            "shapes-48-small-work; also: flow-2-epochs, shapes-32-agreement, small-defaults, "
+            "small, chance, shapes-32, shapes-32-trained, shapes-32-conv; also: agreement, "
+            "shapes-48-small-work, flow-2-epochs, shapes-32-agreement, small-defaults, "
             "blurry)."
         ),
     ] = "",

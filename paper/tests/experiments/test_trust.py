@@ -17,6 +17,7 @@ from paper.experiments.trust import (
     case_by_name,
     case_data,
     case_fit,
+    resumed_note,
     run_case,
     run_trust,
     same_classifier,
@@ -64,6 +65,7 @@ def test_a_reduced_grid_writes_verdicts_judge_validity_and_targets(
     assert "| shapes-32-conv |" in text and "| shapes-32 |" in text
     assert "about +-0.18); the models at half the default widths but in no case" in text
     assert "- Limits: 2 runs" in text and "Judges' held-out accuracy: shapes 32 px" in text
+    assert "The agreement term" not in text  # no pair with and without it
     assert "The demo run (demo): None (target: trusted): **not met**" in text
     assert "target: none): **met**" in text and "**not tested** (no run that good)" in text
     first = text.split("\n- ")[3]  # after the command and data lines: the unmet targets first
@@ -135,6 +137,9 @@ def test_the_demo_target_is_measured_on_the_demo_exactly_when_the_grid_has_it() 
 
     result = TrustResult(TrustConfig(), rows=[row("demo", "caution"), row(DEMO, "trusted")])
     assert targets(result)["demo"] == "trusted" and targets(result)["good"] == 2
+    assert resumed_note(result) == ""
+    result.rows[0].resumed = True
+    assert resumed_note(result).endswith("nor the total): demo.")
     assert (
         case_fit(
             case_by_name(DEMO), TrustConfig(), case_data(case_by_name("demo"), TrustConfig())
