@@ -58,8 +58,9 @@ FALSE_ALARMS = 0.1
 class Case:
     """One run of the grid: its data (``digits``: mnist5k; ``shapes``: colour shapes of
     ``size`` px), how many images (None: all), settings on top of the defaults (``--set``
-    strings), and ``labels = "shuffled"`` for a classifier trained on shuffled labels (at
-    chance)."""
+    strings), ``labels = "shuffled"`` for a classifier trained on shuffled labels (at
+    chance), and ``full_width`` for the library's default widths instead of the grid's half
+    widths (a well-trained run)."""
 
     name: str
     what: str
@@ -68,10 +69,16 @@ class Case:
     images: int | None = None
     sets: tuple[tuple[str, str], ...] = ()
     labels: str = "true"
+    full_width: bool = False
 
 
 CASES: tuple[Case, ...] = (
-    Case("demo", "the demo's data and budgets (the grid's base models)"),
+    Case("demo", "the demo's data and budgets at half widths (the grid's base models)"),
+    Case(
+        "demo-defaults",
+        "none: the demo exactly (its data, the default widths and budgets)",
+        full_width=True,
+    ),
     Case("vae-1-epoch", "VAE trained 1 epoch", sets=(("vae.epochs", "1"), ("vae.min_steps", "0"))),
     Case(
         "flow-2-epochs",
@@ -89,6 +96,14 @@ CASES: tuple[Case, ...] = (
     Case("blurry", "VAE KL weight 0.05 (blurry codec)", sets=(("vae.beta", "0.05"),)),
     Case("chance", "classifier trained on shuffled labels", labels="shuffled"),
     Case("shapes-32", "colour shapes, defaults", data="shapes", size=32),
+    Case(
+        "shapes-32-trained",
+        "none: colour shapes at the default widths, classifier trained 1,500 steps",
+        data="shapes",
+        size=32,
+        sets=(("classifier.min_steps", "1500"),),
+        full_width=True,
+    ),
     Case(
         "shapes-32-conv",
         "colour shapes, conv VAE",
@@ -113,10 +128,41 @@ CASES: tuple[Case, ...] = (
 )
 """The grid (``python -m paper trust --cases`` picks some)."""
 THRESHOLDS = (
-    "every threshold of the verdict (leapfactual.pipeline.verdict) was set before this grid "
-    "was run."
+    "every threshold of the verdict (leapfactual.pipeline.verdict) but one was set before any "
+    "grid was run. The classifier-accuracy check's pass line was raised from 0.25 to 0.8 after "
+    "the grid at seed 0 marked trusted two colour-shape runs whose classifier was right on "
+    "only 0.69 of held-out shapes (judge validity 0.28): below 0.8, Cohen's kappa's "
+    "conventional line of almost perfect agreement, a classifier is cautioned (its CEs show "
+    "its mistakes as much as the classes, though they do explain it). The line comes from that "
+    "convention, not from those runs: any line from 0.59 to 0.97 separated them. The "
+    "codec's variation-kept line (caution below 0.8, fail below 0.6) stays as set: it is there "
+    "to catch a codec drifting to one image (the grid's drifted codecs keep -0.003 to 0.13), "
+    "and the seed-0 grid put the half-width demo at 0.801 and its agreement twin at 0.788 "
+    "with the same judge validity (0.89): that says the line sits at the typical value of "
+    "this grid's half-width MNIST codec, so such runs fall on either side of it by chance "
+    "and get at worst a caution; moving it after seeing those two runs would fit it to them."
 )
 """Which thresholds were set before the grid was run and which after (with the reason)."""
+SEEDS_SEEN = (0, 1)
+"""Seeds whose grid runs were looked at while the verdict's thresholds and the grid were set
+(0: the first page; 1: the well-trained cases, checked while they were added)."""
+
+
+def seed_line(seed: int) -> str:
+    """What the page's seed is and whether the verdict's thresholds were set on it."""
+    if seed in SEEDS_SEEN:
+        return (
+            f"Seed: {seed} for every run, split and judge. Runs of this seed were looked at "
+            "while the verdict's thresholds and the grid were set, so this page is not a test "
+            f"on unseen runs (use a seed other than {', '.join(map(str, SEEDS_SEEN))})."
+        )
+    return (
+        f"Seed: {seed} for every run, split and judge; the verdict's thresholds and the grid "
+        f"were set on runs of seeds {' and '.join(map(str, SEEDS_SEEN))} only, never on "
+        "this one."
+    )
+
+
 STOP_OVERRIDES = (("vae.probe", "false"), ("classifier.accept_chance", "true"))
 """What a user would set to go on after a fail-fast stop."""
 
@@ -134,18 +180,19 @@ step there cost about 0.7 s on the loaded 2-core machine, four times one at 16 p
 default minimum of 1,000 steps made each 32 px codec a 12-minute fit."""
 GRID = (
     "demo",
+    "demo-defaults",
     "vae-1-epoch",
-    "flow-2-epochs",
     "small",
-    "agreement",
     "chance",
     "shapes-32",
+    "shapes-32-trained",
     "shapes-32-conv",
-    "shapes-32-agreement",
-    "shapes-48-small-work",
 )
-"""The cases a plain ``python -m paper trust`` runs: one per weakening the issue names (sized
-for about 35 minutes on a loaded 2-core machine; ``--cases`` adds the others)."""
+"""The cases a plain ``python -m paper trust`` runs: the weakenings of epochs, data size,
+codec kind and labels, the weak colour-shape classifier, and two well-trained runs (so that
+the false-alarm target is tested), sized for about 40 minutes with ``--limit 50`` on a 2-core
+machine under a load of about 9; ``--cases`` adds the others (the agreement term, the image
+size and the flow's epochs were weakened in the first grid, at seed 0)."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +233,7 @@ class TrustRow:
     summary: dict[str, float]
     fit_seconds: float
     shared: str | None = None
+    resumed: bool = False
 
 
 @dataclass
@@ -222,7 +270,8 @@ def case_data(case: Case, config: TrustConfig) -> Dataset:
 
 def case_fit(case: Case, config: TrustConfig, data: Dataset) -> FitConfig:
     """The settings a case is fitted with: the grid's base, the case's own on top."""
-    fit = override(replace(config.base, seed=config.seed, data=data.name), dict(case.sets))
+    base = FitConfig() if case.full_width else config.base
+    fit = override(replace(base, seed=config.seed, data=data.name), dict(case.sets))
     vae = fit.vae
     if case.data == "shapes" and case.size == 32 and vae.kind != "conv" and not vae.work_size:
         fit = replace(fit, vae=replace(vae, work_size=SHAPES_WORK_SIZE))
@@ -284,15 +333,18 @@ def fit_case(
     progress: bool,
     device: Any,
     donors: dict[str, tuple[Case, FitConfig]] | None = None,
-) -> tuple[Run, str | None, float, str | None]:
+) -> tuple[Run, str | None, float, str | None, bool]:
     """Fit a case as a user would; after a fail-fast stop, go on in the same run with the stop
     turned off (what was trained before the stop is kept). A new run whose classifier one of
     ``donors`` (fitted runs of the grid, by name) trained already copies it (same seed, data
-    and settings: the same weights) instead of training it again; the donor's name is returned."""
+    and settings: the same weights) instead of training it again; the donor's name is returned,
+    and whether the run was begun by an earlier invocation (its seconds then count only what
+    was left)."""
     data = case_data(case, config)
     fit = case_fit(case, config, data)
     out = work / case.name
     shared = None
+    resumed = out.exists()
     if not out.exists():
         for name, (donor, donor_fit) in (donors or {}).items():
             if same_classifier(case, fit, donor, donor_fit):
@@ -304,14 +356,14 @@ def fit_case(
     start = time.perf_counter()
     try:
         run = fit_run(out, fit, progress=progress, dataset=data, device=device)
-        return run, None, time.perf_counter() - start, shared
+        return run, None, time.perf_counter() - start, shared, resumed
     except ValueError as stop:
         if "collapsed" not in str(stop) and "chance" not in str(stop):
             raise
         message = str(stop)
     fit = override(fit, dict(STOP_OVERRIDES))
     run = fit_run(out, fit, progress=progress, dataset=data, device=device)
-    return run, message, time.perf_counter() - start, shared
+    return run, message, time.perf_counter() - start, shared, resumed
 
 
 def run_case(
@@ -324,7 +376,7 @@ def run_case(
     donors: dict[str, tuple[Case, FitConfig]] | None = None,
 ) -> TrustRow:
     """Fit, explain and judge one case."""
-    run, stopped, seconds, shared = fit_case(case, work, config, progress, device, donors)
+    run, stopped, seconds, shared, resumed = fit_case(case, work, config, progress, device, donors)
     key = (case.data, case.size)
     if key not in judges:
         judges[key] = judge_for(case, config)
@@ -356,6 +408,7 @@ def run_case(
         run.summary,
         seconds,
         shared,
+        resumed,
     )
 
 
@@ -381,6 +434,11 @@ def run_trust(
     return result
 
 
+DEMO = "demo-defaults"
+"""The run the target "the demo run trusted" is measured on (the grid's half-width ``demo``
+when it is not in the grid)."""
+
+
 def targets(result: TrustResult) -> dict[str, Any]:
     """The issue's targets, measured: trusted runs the judge rejects, good runs marked
     untrusted, and the demo's level."""
@@ -396,8 +454,43 @@ def targets(result: TrustResult) -> dict[str, Any]:
         "trusted_below_floor": bad_trusted,
         "good": len(good),
         "good_untrusted": alarms,
-        "demo": levels.get("demo"),
+        "demo": levels.get(DEMO, levels.get("demo")),
     }
+
+
+def resumed_note(result: TrustResult) -> str:
+    """Which runs an earlier, interrupted invocation began (their time before is not in the
+    page's total nor in their fit seconds); empty when none."""
+    names = [r.case.name for r in result.rows if r.resumed]
+    if not names:
+        return ""
+    return (
+        f" Runs begun by an earlier, interrupted invocation of this command and resumed here "
+        f"(their time before it is in neither their fit seconds nor the total): "
+        f"{', '.join(names)}."
+    )
+
+
+def unmet_line(floor: bool, alarms: bool | None, demo: bool) -> str:
+    """The page's first line: which of the issue's targets this grid does not meet (None:
+    not tested), or that it meets them all."""
+    missed = [
+        text
+        for text, ok in (
+            (f"a run marked trusted has a judge validity below {TRUSTED_FLOOR}", floor),
+            (f"too many runs of judge validity >= {GOOD} are marked untrusted", alarms),
+            ("the demo run is not trusted", demo),
+        )
+        if ok is False
+    ]
+    untested = (
+        [f"the false-alarm target is not tested (no run reached judge validity {GOOD})"]
+        if alarms is None
+        else []
+    )
+    if not missed and not untested:
+        return "Every target below is met at this seed (one seed: see the limits)."
+    return "Targets not met: " + "; ".join([*missed, *untested]) + "."
 
 
 def _level(row: TrustRow) -> str:
@@ -424,18 +517,22 @@ def write_trust_page(result: TrustResult, stem: str | Path, command: str) -> Pat
     """``STEM.md``: the targets, then one row per run."""
     page = Path(stem).with_suffix(".md")
     met = targets(result)
+    names = {r.case.name for r in result.rows}
+    pairs = agreement_table(result)
+    full = ", ".join(r.case.name for r in result.rows if r.case.full_width)
     good = met["good"]
     alarms = met["good_untrusted"]
     floor_met = not met["trusted_below_floor"]
-    alarms_met = not good or len(alarms) <= FALSE_ALARMS * good
+    alarms_met = bool(good) and len(alarms) <= FALSE_ALARMS * good
     summary = [
         f"- Runs marked trusted whose judge validity is below {TRUSTED_FLOOR}: "
         f"{len(met['trusted_below_floor'])} ({', '.join(met['trusted_below_floor']) or 'none'}; "
         f"target: none): **{_met(floor_met)}**.",
         f"- Runs with judge validity of at least {GOOD} marked untrusted: {len(alarms)} of "
         f"{good} ({', '.join(alarms) or 'none'}; target: at most {FALSE_ALARMS:.0%}): "
-        f"**{_met(alarms_met)}**.",
-        f"- The demo run: {met['demo']} (target: trusted): **{_met(met['demo'] == 'trusted')}**.",
+        + (f"**{_met(alarms_met)}**." if good else "**not tested** (no run that good)."),
+        f"- The demo run ({DEMO if DEMO in names else 'demo'}): {met['demo']} (target: "
+        f"trusted): **{_met(met['demo'] == 'trusted')}**.",
     ]
     runs = []
     for r in result.rows:
@@ -453,7 +550,7 @@ def write_trust_page(result: TrustResult, stem: str | Path, command: str) -> Pat
                 "validity": _cell(r.validity),
                 "robust validity": _cell(r.robust_validity),
                 "judge validity": _cell(r.judge_validity),
-                "fit (s)": f"{r.fit_seconds:.0f}",
+                "fit (s)": f"{r.fit_seconds:.0f}{' (resumed)' if r.resumed else ''}",
                 "classifier copied from": r.shared or "–",
             }
         )
@@ -504,14 +601,18 @@ def write_trust_page(result: TrustResult, stem: str | Path, command: str) -> Pat
         "other class",
         result.seconds,
         [
-            f"Limits: {len(result.rows)} runs, one seed each, {config.limit} CEs per run (a "
-            "share is known to about +-0.05); the models at half the default widths; the 32 px "
+            unmet_line(floor_met, alarms_met if good else None, met["demo"] == "trusted"),
+            f"Limits: {len(result.rows)} runs at one seed, {config.limit} CEs per run (a "
+            f"share is known to about +-{0.5 / math.sqrt(config.limit):.2f}); the models at "
+            f"half the default widths but in {full or 'no case'} (the default widths); the "
+            "32 px "
             f"shapes' residual VAE works at {SHAPES_WORK_SIZE} px (default: 32); a run whose "
             "classifier an earlier run of the grid trained with the same data, seed and settings "
-            "copies it (the same weights). Aimed at 35 minutes on a 2-core machine shared with "
+            "copies it (the same weights). Aimed at 40 minutes on a 2-core machine shared with "
             f"other jobs (it took {result.seconds / 60:.0f}; the issue allows an hour on an "
             "idle one): fewer runs, CEs and pixels than that allows; the cases left out are "
-            "listed by `python -m paper trust --help`.",
+            "listed by `python -m paper trust --help`." + resumed_note(result),
+            seed_line(config.seed),
             f"Judge: a CNN of width {config.judge_width}, another seed, "
             f"{config.judge_epochs} epoch(s) or {config.judge_min_steps} optimiser steps if "
             "more, trained on the MNIST training split or on "
@@ -523,7 +624,7 @@ def write_trust_page(result: TrustResult, stem: str | Path, command: str) -> Pat
         [
             ("Targets", summary),
             ("Runs", table),
-            ("The agreement term, on and off", agreement_table(result)),
+            *([("The agreement term, on and off", pairs)] if len(pairs) > 2 else []),
             ("The checks of each verdict", values),
             ("Evidence per CE", evidence),
         ],
@@ -544,9 +645,9 @@ def agreement_table(result: TrustResult) -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     for pair in AGREEMENT_PAIRS:
+        if not set(pair) <= set(rows):
+            continue
         for name, weight in zip(pair, ("0", "0.01"), strict=True):
-            if name not in rows:
-                continue
             r = rows[name]
             lines.append(
                 f"| {name} | {weight} | {_cell(r.summary.get('vae_test_ssim', math.nan))} | "

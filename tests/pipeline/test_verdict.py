@@ -23,7 +23,15 @@ from leapfactual.pipeline import (
     override,
     verdict_headline,
 )
-from leapfactual.pipeline.verdict import Verdict, assess, judge, worst_of
+from leapfactual.pipeline.verdict import (
+    ABOVE_CHANCE,
+    Verdict,
+    accuracy_check,
+    assess,
+    judge,
+    reads_the_data,
+    worst_of,
+)
 from leapfactual.report import build_report
 
 
@@ -88,6 +96,36 @@ def test_the_demo_like_run_is_trusted_and_says_so_everywhere(good) -> None:
     assert summary["verdict"] == "trusted" and 0 <= summary["robust_validity"] <= 1  # type: ignore[operator]
     assert "verdict trusted" in repr(exp) and "run verdict: trusted" in exp._repr_html_()
     assert fit_summary(good)["run verdict"] == "trusted"
+
+
+def test_a_classifier_far_from_accurate_is_cautioned_not_stopped(runs, good) -> None:
+    data = blobs()
+    wrong = torch.isin(torch.arange(len(data)) % 8, torch.tensor([3, 6]))  # a quarter, both
+    flipped = torch.where(wrong, 1 - data.labels, data.labels)  # classes alike: still balanced
+    noisy = Dataset(data.images, flipped, ["a", "b"], "blobs")
+    run = fit_run(runs / "noisy", config(), dataset=noisy)  # no fail-fast stop: above chance
+    check = next(c for c in run.verdict.checks if c.name == "classifier_accuracy")
+    assert check.status == "caution" and 0.05 <= check.value < ABOVE_CHANCE[0], check.line()
+    assert run.verdict.level != "trusted"
+    assert "far from accurate" in check.message and "check the labels" in check.fix
+    right = next(c for c in good.verdict.checks if c.name == "classifier_accuracy")
+    assert right.status == "pass" and right.value >= ABOVE_CHANCE[0]  # quiet on a good run
+
+
+def test_the_accuracy_check_between_chance_and_a_perfect_classifier() -> None:
+    def check(accuracy: float, chance: float = 0.25):
+        summary = {"classifier_test_accuracy": accuracy, "classifier_chance": chance}
+        return accuracy_check(summary, regression=False)
+
+    assert [check(a).status for a in (0.26, 0.69, 0.84, 0.86, 1.0)] == [
+        "fail", "caution", "caution", "pass", "pass",
+    ]  # fmt: skip
+    assert "close to chance" in check(0.26).message and "far from" in check(0.69).message
+    assert check(0.9, chance=0.5).status == "pass" and check(0.85, chance=0.5).status == "caution"
+    # the collapse probe still watches a classifier clearly better than chance
+    assert reads_the_data({"classifier_test_accuracy": 0.69, "classifier_chance": 0.25}, False)
+    assert not reads_the_data({"classifier_test_accuracy": 0.3, "classifier_chance": 0.25}, False)
+    assert reads_the_data({}, False)  # unmeasured
 
 
 def test_a_one_epoch_codec_is_untrusted_for_its_codec(runs) -> None:

@@ -4,21 +4,26 @@ from dataclasses import replace
 
 import torch
 
-from leapfactual.pipeline import FitConfig
+from leapfactual.pipeline import FitConfig, Verdict
 from paper.experiments.trust import (
     CASES,
+    DEMO,
     GRID,
     Case,
     Judge,
     TrustConfig,
     TrustResult,
+    TrustRow,
     case_by_name,
     case_data,
     case_fit,
+    resumed_note,
     run_case,
     run_trust,
     same_classifier,
+    seed_line,
     targets,
+    unmet_line,
     weak_judges,
     write_trust_page,
 )
@@ -61,9 +66,14 @@ def test_a_reduced_grid_writes_verdicts_judge_validity_and_targets(
     assert (
         "| run | verdict | judge validity | validity | robust validity | what is weakened |" in text
     )
+    assert "about +-0.18); the models at half the default widths but in no case" in text
     assert "- Limits: 2 runs" in text and "Judges' held-out accuracy: shapes 32 px" in text
-    assert "The demo run: None (target: trusted): **not met**" in text
-    assert "target: none): **met**" in text
+    assert "The agreement term" not in text  # no pair with and without it
+    assert "The demo run (demo): None (target: trusted): **not met**" in text
+    assert "target: none): **met**" in text and "**not tested** (no run that good)" in text
+    first = text.split("\n- ")[3]  # after the command and data lines: the unmet targets first
+    assert first.startswith("Targets not met: the demo run is not trusted; the false-alarm")
+    assert "- Seed: 0 for every run" in text and "not a test on unseen runs" in text
 
 
 def test_a_case_copies_a_classifier_only_from_a_run_that_trains_the_same_one(
@@ -107,3 +117,35 @@ def test_a_weak_judge_is_named_on_the_page_and_a_strong_one_is_not() -> None:
     (line,) = weak_judges(result)
     assert line.startswith("Warning: the judge of shapes 32 px is right on only 0.59")
     assert weak_judges(TrustResult(TrustConfig(), judges={("digits", 28): strong})) == []
+
+
+def test_the_seed_line_says_whether_the_thresholds_saw_the_seed() -> None:
+    assert "never on this one" in seed_line(2) and "seeds 0 and 1 only" in seed_line(2)
+    assert "not a test on unseen runs" in seed_line(1)
+
+
+def test_the_first_line_names_each_target_not_met_and_only_those() -> None:
+    assert unmet_line(True, True, True).startswith("Every target below is met")
+    line = unmet_line(False, None, True)
+    assert "judge validity below 0.7" in line and "not tested" in line and "demo" not in line
+    assert unmet_line(True, False, True) == (
+        "Targets not met: too many runs of judge validity >= 0.9 are marked untrusted."
+    )
+
+
+def test_the_demo_target_is_measured_on_the_demo_exactly_when_the_grid_has_it() -> None:
+    def row(name: str, level: str) -> TrustRow:
+        verdict = Verdict(level, ())
+        return TrustRow(case_by_name(name), None, verdict, 1.0, 1.0, 0.95, {}, {}, 0.0)
+
+    result = TrustResult(TrustConfig(), rows=[row("demo", "caution"), row(DEMO, "trusted")])
+    assert targets(result)["demo"] == "trusted" and targets(result)["good"] == 2
+    assert resumed_note(result) == ""
+    result.rows[0].resumed = True
+    assert resumed_note(result).endswith("nor the total): demo.")
+    assert (
+        case_fit(
+            case_by_name(DEMO), TrustConfig(), case_data(case_by_name("demo"), TrustConfig())
+        ).vae.width
+        is None
+    )

@@ -77,7 +77,13 @@ from leapfactual.pipeline.user_models import (
     reload_user_classifier,
     reload_user_codec,
 )
-from leapfactual.pipeline.verdict import Verdict, accuracy_check, assess, is_verdict
+from leapfactual.pipeline.verdict import (
+    Verdict,
+    accuracy_check,
+    assess,
+    is_verdict,
+    reads_the_data,
+)
 from leapfactual.training import Callback, attached
 
 STAGES = STAGE_NAMES
@@ -474,12 +480,6 @@ def check_above_chance(run: Run) -> None:
     )
 
 
-def _reads_the_data(run: Run) -> bool:
-    """Whether the run's classifier is clearly better than chance (or could not be measured):
-    only then can its agreement on reconstructions tell a collapsed codec."""
-    return accuracy_check(run.summary, run.outputs == "value").status in ("pass", "unmeasured")
-
-
 def _agreement_fix(run: Run) -> str:
     """What to change when the classifier disagrees with itself on reconstructions."""
     size, work = getattr(run.vae, "image_size", None), getattr(run.vae, "work_size", None)
@@ -737,7 +737,7 @@ def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.
             seed,
             classifier=guide,
             outputs=run.outputs,
-            watch=run.classifier if _reads_the_data(run) else None,
+            watch=run.classifier if reads_the_data(run.summary, run.outputs == "value") else None,
             **options,
         )
         run.meta["vae_steps"] = record["steps"]
