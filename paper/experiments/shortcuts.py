@@ -53,7 +53,7 @@ from leapfactual.explain import Explanation
 from leapfactual.io import write_json
 from leapfactual.pipeline import (
     ClassifierSettings,
-    FitConfig,
+    FitSettings,
     VAESettings,
     fit_run,
     predict_probs,
@@ -90,7 +90,7 @@ class ShortcutsConfig:
     seeds: tuple[int, ...] = (0, 1, 2)
     audit_limit: int = 20
     cfkd: CFKDSettings = field(default_factory=CFKDSettings)
-    models: FitConfig = MODELS
+    models: FitSettings = MODELS
 
     def __post_init__(self) -> None:
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):

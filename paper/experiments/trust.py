@@ -33,7 +33,7 @@ from leapfactual.metrics import collapsed, robustness
 from leapfactual.pipeline import (
     ClassifierSettings,
     ExplainSettings,
-    FitConfig,
+    FitSettings,
     Run,
     VAESettings,
     Verdict,
@@ -167,7 +167,7 @@ STOP_OVERRIDES = (("vae.probe", "false"), ("classifier.accept_chance", "true"))
 """What a user would set to go on after a fail-fast stop."""
 
 
-GRID_BASE = FitConfig(
+GRID_BASE = FitSettings(
     vae=VAESettings(latent_dim=16, width=16),
     classifier=ClassifierSettings(width=16),
 )
@@ -208,7 +208,7 @@ class TrustConfig:
     judge_min_steps: int = 1500
     judge_width: int = 32
     seed: int = 0
-    base: FitConfig = field(default_factory=lambda: GRID_BASE)
+    base: FitSettings = field(default_factory=lambda: GRID_BASE)
 
 
 @dataclass(frozen=True)
@@ -268,9 +268,9 @@ def case_data(case: Case, config: TrustConfig) -> Dataset:
     return data
 
 
-def case_fit(case: Case, config: TrustConfig, data: Dataset) -> FitConfig:
+def case_fit(case: Case, config: TrustConfig, data: Dataset) -> FitSettings:
     """The settings a case is fitted with: the grid's base, the case's own on top."""
-    base = FitConfig() if case.full_width else config.base
+    base = FitSettings() if case.full_width else config.base
     fit = override(replace(base, seed=config.seed, data=data.name), dict(case.sets))
     vae = fit.vae
     if case.data == "shapes" and case.size == 32 and vae.kind != "conv" and not vae.work_size:
@@ -312,7 +312,7 @@ def weak_judges(result: TrustResult) -> list[str]:
     ]
 
 
-def same_classifier(case: Case, fit: FitConfig, donor: Case, donor_fit: FitConfig) -> bool:
+def same_classifier(case: Case, fit: FitSettings, donor: Case, donor_fit: FitSettings) -> bool:
     """Whether ``case`` would train exactly ``donor``'s classifier: the same images and labels,
     split and classifier settings (the VAE, flow and fail-fast settings aside)."""
     data = (case.data, case.size, case.images, case.labels)
@@ -332,7 +332,7 @@ def fit_case(
     config: TrustConfig,
     progress: bool,
     device: Any,
-    donors: dict[str, tuple[Case, FitConfig]] | None = None,
+    donors: dict[str, tuple[Case, FitSettings]] | None = None,
 ) -> tuple[Run, str | None, float, str | None, bool]:
     """Fit a case as a user would; after a fail-fast stop, go on in the same run with the stop
     turned off (what was trained before the stop is kept). A new run whose classifier one of
@@ -373,7 +373,7 @@ def run_case(
     judges: dict[tuple[str, int], Judge],
     progress: bool = False,
     device: Any = None,
-    donors: dict[str, tuple[Case, FitConfig]] | None = None,
+    donors: dict[str, tuple[Case, FitSettings]] | None = None,
 ) -> TrustRow:
     """Fit, explain and judge one case."""
     run, stopped, seconds, shared, resumed = fit_case(case, work, config, progress, device, donors)
@@ -423,7 +423,7 @@ def run_trust(
     copies the classifier of an earlier case of the grid that trained the same one)."""
     start = time.perf_counter()
     result = TrustResult(config)
-    donors: dict[str, tuple[Case, FitConfig]] = {}
+    donors: dict[str, tuple[Case, FitSettings]] = {}
     for name in config.cases:
         say(f"trust: {name} ({(time.perf_counter() - start) / 60:.1f} min)")
         case = case_by_name(name)

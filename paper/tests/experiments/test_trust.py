@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import torch
 
-from leapfactual.pipeline import FitConfig, Verdict
+from leapfactual.pipeline import FitSettings, Verdict
 from paper.experiments.trust import (
     CASES,
     DEMO,
@@ -81,7 +81,7 @@ def test_a_case_copies_a_classifier_only_from_a_run_that_trains_the_same_one(
 ) -> None:
     config = TrustConfig(base=make_tiny_config(), shapes_images=8)
 
-    def fit(name: str) -> tuple[Case, FitConfig]:
+    def fit(name: str) -> tuple[Case, FitSettings]:
         case = case_by_name(name)
         return case, case_fit(case, config, case_data(case, config))
 
