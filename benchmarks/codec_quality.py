@@ -29,8 +29,8 @@ def main() -> None:
     args = parser.parse_args()
     codecs = {
         "ConvVAE": lambda s: ConvVAE(3, s, 64),
-        "ResVAE": lambda s: ResVAE(3, s, 64),
-        "ResVAE, plain MSE": lambda s: ResVAE(3, s, 64, reference_var=None),
+        "ResVAE": lambda s: ResVAE(3, s, 64, beta=0.00025),
+        "ResVAE, plain MSE": lambda s: ResVAE(3, s, 64, beta=0.00025, reference_var=None),
     }
     print(f"{'codec':<20} {'px':>3} {'PSNR':>6} {'SSIM':>6} {'spread':>7} {'s/epoch':>8}")
     for size in args.sizes:

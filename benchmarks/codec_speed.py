@@ -71,7 +71,7 @@ def main() -> None:
         torch.manual_seed(0)
         x = torch.rand(args.batch, channels, size, size, device=device)
         conv = ConvVAE(channels, size, 64).to(device)
-        res = ResVAE(channels, size, 64).to(device)
+        res = ResVAE(channels, size, 64, beta=0.00025).to(device)
         conv_train, conv_code, res_train, res_code = interleaved_ms(
             tasks(conv, x) + tasks(res, x), args.repeats, x
         )

@@ -160,3 +160,16 @@ def test_one_solver_default_everywhere() -> None:
     assert ExplainSettings().solver == Solver()
     for fn in (leap, integrate, LeapFactual):
         assert inspect.signature(fn).parameters["solver"].default == Solver(), fn
+
+
+def test_the_residual_vae_defaults_are_the_settings_defaults() -> None:
+    import inspect
+
+    from leapfactual.models import ResVAE
+    from leapfactual.pipeline import VAESettings
+    from leapfactual.pipeline.settings import CODEC_DEFAULTS
+
+    own = inspect.signature(ResVAE).parameters
+    assert own["beta"].default == CODEC_DEFAULTS["resnet"].beta
+    assert own["width"].default == CODEC_DEFAULTS["resnet"].width
+    assert own["latent_dim"].default == VAESettings().latent_dim

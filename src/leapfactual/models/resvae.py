@@ -136,7 +136,8 @@ class ResVAE(VAE):
         latent_dim: size of the latent z.
         width: channels of the first stage; they double per stage up to ``8 * width``
             (16; see the module docstring before raising it).
-        beta: weight of the KL term.
+        beta: weight of the KL term; the default is ``fit``'s for this kind (a small weight
+            keeps what a classifier reads, docs/design-notes.md).
         reference_var: pixel variance the MSE is rescaled to (module docstring); ``None``
             keeps the plain MSE.
         work_size: side the convolutions work at, from 8 up to ``image_size`` (``None``:
@@ -149,9 +150,9 @@ class ResVAE(VAE):
         self,
         in_channels: int = 3,
         image_size: int = 32,
-        latent_dim: int = 64,
+        latent_dim: int = 32,
         width: int = 16,
-        beta: float = 0.00025,
+        beta: float = 1e-5,
         reference_var: float | None = MNIST_PIXEL_VAR,
         work_size: int | None = None,
     ) -> None:
