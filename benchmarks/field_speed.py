@@ -31,8 +31,8 @@ def fields(shape: tuple[int, int, int], classes: int) -> dict[str, VectorField]:
     torch.manual_seed(0)
     return {
         "mlp": MLPField(dim, classes, WIDTH, DEPTH),
-        "unet": UNet1DField(dim, classes, dim=WIDTH, downsamples=DEPTH, condition="softmax"),
-        "unet2d": UNet2DField(shape, classes, dim=WIDTH, downsamples=DEPTH, condition="softmax"),
+        "unet": UNet1DField(dim, classes, width=WIDTH, depth=DEPTH, condition="softmax"),
+        "unet2d": UNet2DField(shape, classes, width=WIDTH, depth=DEPTH, condition="softmax"),
     }
 
 

@@ -5,14 +5,14 @@ from leapfactual.flow import Solver, UNet1DField, leap, load_field, save_field, 
 
 def test_shapes_for_odd_and_large_latents() -> None:
     for latent in (7, 64, 512):
-        field = UNet1DField(latent, 3, dim=8, downsamples=3)
+        field = UNet1DField(latent, 3, width=8, depth=3)
         out = field(torch.tensor(0.2), torch.randn(2, latent), torch.tensor([0, 2]))
         assert out.shape == (2, latent)
 
 
 def test_condition_changes_the_velocity() -> None:
     torch.manual_seed(0)
-    field = UNet1DField(16, 4, dim=8, downsamples=2, condition="softmax")
+    field = UNet1DField(16, 4, width=8, depth=2, condition="softmax")
     z = torch.randn(3, 16)
     a = field(torch.tensor(0.5), z, field.condition.from_labels(torch.tensor([0, 0, 0])))
     b = field(torch.tensor(0.5), z, field.condition.from_labels(torch.tensor([1, 1, 1])))
@@ -23,7 +23,7 @@ def test_trains_saves_and_leaps(tmp_path) -> None:
     torch.manual_seed(0)
     labels = torch.arange(128) % 2
     z = torch.randn(128, 24) * 0.2 + labels.float().unsqueeze(1) * 2
-    field = UNet1DField(24, 2, dim=8, downsamples=2)
+    field = UNet1DField(24, 2, width=8, depth=2)
     history = train_flow(field, z, labels, epochs=6, batch_size=32, lr=2e-3, seed=0)
     assert history[-1] < history[0]
     save_field(field, tmp_path / "unet")

@@ -6,7 +6,7 @@ from leapfactual.flow import Solver, UNet2DField, leap, load_field, save_field, 
 
 def test_shapes_for_grids_of_any_size() -> None:
     for shape in ((4, 8, 8), (2, 3, 5), (1, 1, 1)):
-        field = UNet2DField(shape, 3, dim=8, downsamples=2)
+        field = UNet2DField(shape, 3, width=8, depth=2)
         z = torch.randn(2, field.latent_dim)
         assert field(torch.tensor(0.2), z, torch.eye(3)[[0, 2]]).shape == (2, field.latent_dim)
 
@@ -15,7 +15,7 @@ def test_neighbours_on_the_grid_are_neighbours() -> None:
     """A change at one latent position moves the velocity near it on the grid more than far
     from it (a flat field would not know the grid)."""
     torch.manual_seed(0)
-    field = UNet2DField((1, 16, 16), 2, dim=8, downsamples=1)
+    field = UNet2DField((1, 16, 16), 2, width=8, depth=1)
     z = torch.randn(1, 256)
     bumped = z.clone()
     bumped[0, 0] += 5.0  # position (0, 0)
@@ -28,7 +28,7 @@ def test_neighbours_on_the_grid_are_neighbours() -> None:
 
 def test_condition_changes_the_velocity() -> None:
     torch.manual_seed(0)
-    field = UNet2DField((2, 4, 4), 4, dim=8, downsamples=1)
+    field = UNet2DField((2, 4, 4), 4, width=8, depth=1)
     z = torch.randn(3, 32)
     a = field(torch.tensor(0.5), z, field.condition.from_labels(torch.tensor([0, 0, 0])))
     b = field(torch.tensor(0.5), z, field.condition.from_labels(torch.tensor([1, 1, 1])))
@@ -44,7 +44,7 @@ def test_trains_saves_and_leaps(tmp_path) -> None:
     torch.manual_seed(0)
     labels = torch.arange(128) % 2
     z = torch.randn(128, 2 * 4 * 4) * 0.2 + labels.float().unsqueeze(1) * 2
-    field = UNet2DField((2, 4, 4), 2, dim=8, downsamples=1, condition="class")
+    field = UNet2DField((2, 4, 4), 2, width=8, depth=1, condition="class")
     history = train_flow(field, z, labels, epochs=6, batch_size=32, lr=2e-3, seed=0)
     assert history[-1] < history[0]
     save_field(field, tmp_path / "unet2d")

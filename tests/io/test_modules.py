@@ -42,7 +42,7 @@ OLD_CONFIGS: list[tuple[Any, dict[str, Any]]] = [
         {"latent_dim": 8, "cond_dim": 3, "dim": 64, "downsamples": 3, "condition": "class"},
     ),
     (
-        lambda: UNet1DField(8, 1, dim=8, downsamples=1, condition="value", scale=(0.5, 1.5)),
+        lambda: UNet1DField(8, 1, width=8, depth=1, condition="value", scale=(0.5, 1.5)),
         {
             "latent_dim": 8,
             "cond_dim": 1,
@@ -93,7 +93,7 @@ OLD_CONFIGS: list[tuple[Any, dict[str, Any]]] = [
         },
     ),
     (
-        lambda: ResVAE(),
+        lambda: ResVAE(latent_dim=64, beta=0.00025),  # the defaults before they became fit's
         {
             "in_channels": 3,
             "image_size": 32,
@@ -140,9 +140,16 @@ OLD_CONFIGS: list[tuple[Any, dict[str, Any]]] = [
 IDS = [f"{i}" for i in range(len(OLD_CONFIGS))]
 
 
+def renamed(module: nn.Module, old: dict[str, Any]) -> dict[str, Any]:
+    """``old`` with the arguments the module's class renamed since under their new names."""
+    names = getattr(type(module), "renamed_arguments", {})
+    return {names.get(key, key): value for key, value in old.items()}
+
+
 @pytest.mark.parametrize(("make", "old"), OLD_CONFIGS, ids=IDS)
 def test_recorded_config_is_the_old_hand_written_one_key_for_key(make, old) -> None:
-    config = make().config
+    module = make()
+    config, old = module.config, renamed(module, old)  # the U-Nets' dim / downsamples
     assert list(config.items()) == list(old.items())  # same keys, order and values
     assert [type(v) for v in config.values()] == [type(v) for v in old.values()]
 
@@ -158,6 +165,7 @@ def test_a_checkpoint_written_before_loads_and_resumes(make, old, tmp_path) -> N
     meta = {"kind": "module", "type": name, "config": old, "leapfactual_version": "0.1.0"}
     save_tensors(tmp_path / "old", module.state_dict(), meta)  # the format the old code wrote
     loaded = load_module(tmp_path / "old")
+    old = renamed(module, old)  # a renamed argument is read under its new name
     assert type(loaded) is type(module) and loaded.config == old
     assert all(
         torch.equal(a, b)

@@ -114,7 +114,7 @@ def test_bad_weights_are_named(tmp_path: Path) -> None:
 
 def test_leapfactual_runs_on_the_gan_codec_with_a_unet_field() -> None:
     c = codec(generator(), steps=20)
-    field = UNet1DField(W, 2, dim=8, downsamples=1, condition="softmax")
+    field = UNet1DField(W, 2, width=8, depth=1, condition="softmax")
 
     def classifier(x: Tensor) -> Tensor:
         score = x.mean(dim=(1, 2, 3)) - 0.5

@@ -76,7 +76,7 @@ def mlp_field() -> nn.Module:
 
 
 def unet_field() -> nn.Module:
-    model = UNet1DField(16, 3, dim=8, downsamples=2, condition="softmax")
+    model = UNet1DField(16, 3, width=8, depth=2, condition="softmax")
     conditions = torch.softmax(torch.randn(8, 3), 1)
     train_flow(
         model,

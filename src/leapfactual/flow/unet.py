@@ -8,6 +8,7 @@ and every residual block receives that sum.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -51,57 +52,58 @@ class UNet1DField(VectorField):
     """1-D U-Net on the latent read as a sequence.
 
     Args:
-        latent_dim: size of the latent (padded internally to a multiple of ``2 ** downsamples``).
+        latent_dim: size of the latent (padded internally to a multiple of ``2 ** depth``).
         cond_dim: number of classes the condition encodes.
-        dim: base channel width (the paper's face flow: 192).
-        downsamples: number of halvings (the paper: 3).
+        width: base channel width (the paper's face flow: 192).
+        depth: number of halvings (the paper: 3).
         condition: the condition encoding (the paper's faces: ``"class"``).
         scale: ``(mean, std)`` of a regressor's outputs, for the ``value`` condition.
     """
+
+    renamed_arguments: ClassVar[dict[str, str]] = {"dim": "width", "downsamples": "depth"}
+    """Checkpoints written before the arguments took the settings' names still load."""
 
     def __init__(
         self,
         latent_dim: int,
         cond_dim: int,
-        dim: int = 64,
-        downsamples: int = 3,
+        width: int = 64,
+        depth: int = 3,
         condition: ConditionKind = "class",
         scale: tuple[float, float] | None = None,
     ) -> None:
         super().__init__()
-        if latent_dim < 1 or dim < 1 or downsamples < 0:
-            raise ValueError("latent_dim and dim must be positive and downsamples >= 0")
+        if latent_dim < 1 or width < 1 or depth < 0:
+            raise ValueError("latent_dim and width must be positive and depth >= 0")
         self.latent_dim = latent_dim
         self.condition = ConditionSpec(condition, cond_dim, *(scale or (0.0, 1.0)))
-        emb = 4 * dim
-        self.time_mlp = nn.Sequential(nn.Linear(dim, emb), nn.SiLU(), nn.Linear(emb, emb))
+        emb = 4 * width
+        self.time_mlp = nn.Sequential(nn.Linear(width, emb), nn.SiLU(), nn.Linear(emb, emb))
         self.cond_mlp = nn.Sequential(
             nn.Linear(self.condition.feature_dim, emb), nn.SiLU(), nn.Linear(emb, emb)
         )
-        self.stem = nn.Conv1d(1, dim, 3, padding=1)
-        widths = [dim * 2**i for i in range(downsamples + 1)]
-        self.down = nn.ModuleList(ResBlock1d(widths[i], widths[i], emb) for i in range(downsamples))
+        self.stem = nn.Conv1d(1, width, 3, padding=1)
+        widths = [width * 2**i for i in range(depth + 1)]
+        self.down = nn.ModuleList(ResBlock1d(widths[i], widths[i], emb) for i in range(depth))
         self.pool = nn.ModuleList(
-            nn.Conv1d(widths[i], widths[i + 1], 3, stride=2, padding=1) for i in range(downsamples)
+            nn.Conv1d(widths[i], widths[i + 1], 3, stride=2, padding=1) for i in range(depth)
         )
         self.mid = ResBlock1d(widths[-1], widths[-1], emb)
         self.unpool = nn.ModuleList(
-            nn.Conv1d(widths[i + 1], widths[i], 3, padding=1) for i in range(downsamples)
+            nn.Conv1d(widths[i + 1], widths[i], 3, padding=1) for i in range(depth)
         )
-        self.up = nn.ModuleList(
-            ResBlock1d(2 * widths[i], widths[i], emb) for i in range(downsamples)
-        )
+        self.up = nn.ModuleList(ResBlock1d(2 * widths[i], widths[i], emb) for i in range(depth))
         self.head = nn.Sequential(
-            nn.GroupNorm(_groups(dim), dim), nn.SiLU(), nn.Conv1d(dim, 1, 3, padding=1)
+            nn.GroupNorm(_groups(width), width), nn.SiLU(), nn.Conv1d(width, 1, 3, padding=1)
         )
-        self.multiple = 2**downsamples
-        self.dim = dim
+        self.multiple = 2**depth
+        self.width = width
 
     def forward(self, t: Tensor, z: Tensor, cond: Tensor) -> Tensor:
         """Velocity at time ``t`` (a scalar or ``[B]``) for latents ``z`` under ``cond``."""
         batch = z.shape[0]
         t_vec = torch.as_tensor(t, dtype=z.dtype, device=z.device).reshape(-1).expand(batch)
-        emb = self.time_mlp(sinusoidal(t_vec, self.dim).to(z.dtype))
+        emb = self.time_mlp(sinusoidal(t_vec, self.width).to(z.dtype))
         emb = emb + self.cond_mlp(self.condition.features(cond, z.dtype))
         pad = (-z.shape[1]) % self.multiple
         h = self.stem(F.pad(z, (0, pad)).unsqueeze(1))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -51,19 +52,22 @@ class UNet2DField(VectorField):
         latent_shape: one latent's ``(C, h, w)``; the field takes and returns flat
             ``[B, C*h*w]`` latents (``latent_dim = C*h*w``).
         cond_dim: number of classes the condition encodes.
-        dim: base channel width.
-        downsamples: number of halvings (the grid is padded to a multiple of
-            ``2 ** downsamples`` inside and cropped back).
+        width: base channel width.
+        depth: number of halvings (the grid is padded to a multiple of
+            ``2 ** depth`` inside and cropped back).
         condition: the condition encoding, see :class:`~leapfactual.flow.ConditionSpec`.
         scale: ``(mean, std)`` of a regressor's outputs, for the ``value`` condition.
     """
+
+    renamed_arguments: ClassVar[dict[str, str]] = {"dim": "width", "downsamples": "depth"}
+    """Checkpoints written before the arguments took the settings' names still load."""
 
     def __init__(
         self,
         latent_shape: Sequence[int],
         cond_dim: int,
-        dim: int = 32,
-        downsamples: int = 2,
+        width: int = 32,
+        depth: int = 2,
         condition: ConditionKind = "softmax",
         scale: tuple[float, float] | None = None,
     ) -> None:
@@ -74,41 +78,39 @@ class UNet2DField(VectorField):
                 f"UNet2DField needs a spatial latent shape (C, h, w) of positive sizes, got "
                 f"{tuple(latent_shape)}; for flat latents use MLPField or UNet1DField"
             )
-        if dim < 1 or downsamples < 0:
-            raise ValueError("dim must be positive and downsamples >= 0")
+        if width < 1 or depth < 0:
+            raise ValueError("width must be positive and depth >= 0")
         self.latent_shape = shape
         self.latent_dim = math.prod(shape)
         self.condition = ConditionSpec(condition, cond_dim, *(scale or (0.0, 1.0)))
-        emb = 4 * dim
-        self.time_mlp = nn.Sequential(nn.Linear(dim, emb), nn.SiLU(), nn.Linear(emb, emb))
+        emb = 4 * width
+        self.time_mlp = nn.Sequential(nn.Linear(width, emb), nn.SiLU(), nn.Linear(emb, emb))
         self.cond_mlp = nn.Sequential(
             nn.Linear(self.condition.feature_dim, emb), nn.SiLU(), nn.Linear(emb, emb)
         )
-        self.stem = nn.Conv2d(shape[0], dim, 3, padding=1)
-        widths = [dim * 2**i for i in range(downsamples + 1)]
-        self.down = nn.ModuleList(ResBlock2d(widths[i], widths[i], emb) for i in range(downsamples))
+        self.stem = nn.Conv2d(shape[0], width, 3, padding=1)
+        widths = [width * 2**i for i in range(depth + 1)]
+        self.down = nn.ModuleList(ResBlock2d(widths[i], widths[i], emb) for i in range(depth))
         self.pool = nn.ModuleList(
-            nn.Conv2d(widths[i], widths[i + 1], 3, stride=2, padding=1) for i in range(downsamples)
+            nn.Conv2d(widths[i], widths[i + 1], 3, stride=2, padding=1) for i in range(depth)
         )
         self.mid = ResBlock2d(widths[-1], widths[-1], emb)
         self.unpool = nn.ModuleList(
-            nn.Conv2d(widths[i + 1], widths[i], 3, padding=1) for i in range(downsamples)
+            nn.Conv2d(widths[i + 1], widths[i], 3, padding=1) for i in range(depth)
         )
-        self.up = nn.ModuleList(
-            ResBlock2d(2 * widths[i], widths[i], emb) for i in range(downsamples)
-        )
+        self.up = nn.ModuleList(ResBlock2d(2 * widths[i], widths[i], emb) for i in range(depth))
         self.head = nn.Sequential(
-            nn.GroupNorm(_groups(dim), dim), nn.SiLU(), nn.Conv2d(dim, shape[0], 3, padding=1)
+            nn.GroupNorm(_groups(width), width), nn.SiLU(), nn.Conv2d(width, shape[0], 3, padding=1)
         )
-        self.multiple = 2**downsamples
-        self.dim = dim
+        self.multiple = 2**depth
+        self.width = width
 
     def forward(self, t: Tensor, z: Tensor, cond: Tensor) -> Tensor:
         """Velocity at time ``t`` (a scalar or ``[B]``) for flat latents ``z`` under ``cond``."""
         batch = z.shape[0]
         channels, height, width = self.latent_shape
         t_vec = torch.as_tensor(t, dtype=z.dtype, device=z.device).reshape(-1).expand(batch)
-        emb = self.time_mlp(sinusoidal(t_vec, self.dim).to(z.dtype))
+        emb = self.time_mlp(sinusoidal(t_vec, self.width).to(z.dtype))
         emb = emb + self.cond_mlp(self.condition.features(cond, z.dtype))
         grid = z.reshape(batch, channels, height, width)
         pad_h, pad_w = (-height) % self.multiple, (-width) % self.multiple

@@ -32,7 +32,9 @@ def register(cls: M) -> M:
     record its constructor arguments in ``self.config`` (see :func:`recorded_arguments`).
 
     Arguments listed in the class attribute ``unrecorded_when_none`` are left out of the
-    config when they are None (arguments added after checkpoints without them were written).
+    config when they are None (arguments added after checkpoints without them were written);
+    the class attribute ``renamed_arguments`` (old name -> new name) lets checkpoints written
+    before an argument was renamed load.
     A constructor with ``*args`` or ``**kwargs`` cannot be recorded and is refused.
     """
     init = cls.__init__
@@ -129,6 +131,8 @@ def load_module(
     try:
         if not isinstance(config, dict):
             raise TypeError(f"config must be an object, got {type(config).__name__}")
+        renamed: dict[str, str] = getattr(cls, "renamed_arguments", {})
+        config = {renamed.get(key, key): value for key, value in config.items()}
         with torch.device("meta"):  # shapes only, nothing allocated: a sidecar asking for
             probe = cls(**config)  # a huge model is refused before any memory is taken
     except (TypeError, ValueError) as err:

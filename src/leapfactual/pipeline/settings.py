@@ -5,10 +5,9 @@ Each model has its own settings object (:class:`VAESettings`, :class:`Classifier
 for an explain job. Defaults live only on these dataclasses (and on the explainers' own
 :class:`~leapfactual.explain.Blend` / :class:`~leapfactual.explain.Inject` and the flow's
 :class:`~leapfactual.flow.Solver`); the command line and the ``fit_*`` builders read them
-from here. Fields are named as the constructor or trainer argument they feed (``batch_size``;
-``flow.width`` / ``flow.depth`` are the MLP field's names, which the U-Net fields call ``dim``
-/ ``downsamples``); an old name (:data:`RENAMED`) is still read. A settings file is TOML
-with one table per nested object::
+from here. Fields are named as the constructor or trainer argument they feed (``batch_size``,
+``flow.width`` / ``flow.depth``); an old name (:data:`RENAMED`) is still read. A settings
+file is TOML with one table per nested object::
 
     data = "image-folder:photos"
     image_size = 64
@@ -344,7 +343,7 @@ class ClassifierSettings:
 @dataclass(frozen=True)
 class FlowSettings:
     """The CE-CFM vector field: ``mlp`` (:class:`~leapfactual.flow.MLPField`), ``unet``
-    (:class:`~leapfactual.flow.UNet1DField`: width = base channels, depth = downsamples) or
+    (:class:`~leapfactual.flow.UNet1DField`: width = base channels, depth = halvings) or
     ``unet2d`` (:class:`~leapfactual.flow.UNet2DField`, the same over the latent grid of a
     codec of your own with spatial latents ``[C, h, w]``).
 
