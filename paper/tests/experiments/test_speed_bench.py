@@ -1,6 +1,7 @@
 """The speed benchmark's bound replays exactly the passes an explanation counted."""
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +16,7 @@ def _speed():  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location("speed", SPEED)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules["speed"] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -74,3 +76,40 @@ def test_a_pair_says_whether_its_distances_lie_within_one_standard_error() -> No
     near, far = speed.pair_lines([pair(0.101), pair(0.110)])
     assert "0.60 (0.55-0.70) the CPU time" in near and "(within one standard error)" in near
     assert "(NOT within one standard error)" in far
+
+
+def test_the_authors_verdict_needs_the_ratio_and_equal_ces() -> None:
+    speed = _speed()
+
+    def pair(ratio: float, l1_b: float) -> dict:  # type: ignore[type-arg]
+        quality = {"validity": 1.0, "l1_se": 0.002, "field": 560}
+        return {
+            "a": "leapfactual",
+            "b": "leapfactual-authors",
+            "repeats": 3,
+            "batch": 256,
+            "cpu": (ratio, ratio - 0.1, ratio + 0.1),
+            "quality": {
+                "leapfactual": {**quality, "l1": 0.100},
+                "leapfactual-authors": {**quality, "l1": l1_b},
+            },
+        }
+
+    assert "target: >= 1.5x, CEs within one SE: met)" in speed.authors_verdict(pair(1.6, 0.101))[0]
+    assert ": NOT met)" in speed.authors_verdict(pair(1.4, 0.101))[0]
+    assert "NOT within one standard error" in speed.authors_verdict(pair(1.6, 0.110))[0]
+
+
+def test_the_authors_loop_makes_the_ces_of_ours_under_the_same_integrator(tiny_run) -> None:
+    from leapfactual.flow import Solver
+
+    speed = _speed()
+    x = tiny_run.test.images[:6]
+    target = (tiny_run.test.labels[:6] + 1) % tiny_run.test.num_classes
+    theirs = speed.AuthorsLoop(tiny_run, batch_size=4).explain(x, target)
+    ours = tiny_run.explainer("leapfactual", solver=Solver("dopri5", checkpoints=5)).explain(
+        x, target
+    )
+    assert torch.allclose(theirs.x_cf, ours.x_cf, atol=1e-4)
+    assert torch.equal(theirs.valid, ours.valid)
+    assert theirs.cost.per_ce()["field"] >= ours.cost.per_ce()["field"] > 0
