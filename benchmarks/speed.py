@@ -41,8 +41,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -210,19 +209,17 @@ def inputs(run: Any, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x, random_other_targets(labels, test.num_classes, 0)
 
 
-@dataclass
 class AuthorsCost:
     """The field evaluations of :class:`AuthorsLoop` (what :func:`compare` reads of a cost)."""
 
-    n: int
-    field: int = 0
+    def __init__(self, n: int) -> None:
+        self.n, self.field = n, 0
 
     def per_ce(self) -> dict[str, float]:
         return {"field": self.field / self.n}
 
 
-@dataclass
-class AuthorsResult:
+class AuthorsResult(NamedTuple):
     """What :func:`compare` reads of an explanation."""
 
     x: torch.Tensor
