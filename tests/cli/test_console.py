@@ -48,7 +48,10 @@ try:
     main()
 except SystemExit as stop:
     code = stop.code
-print(f"exit={{code}} torch={{'torch' in sys.modules}}", file=sys.stderr)
+print(
+    f"exit={{code}} torch={{'torch' in sys.modules}} pydantic={{'pydantic' in sys.modules}}",
+    file=sys.stderr,
+)
 """
 
 
@@ -56,6 +59,12 @@ def start(tmp_path, *args: str, before: str = "") -> tuple[int, bool, str]:
     """Run the console script with ``args`` in a fresh interpreter (after the code
     ``before``): its exit code, whether torch was imported, and its stderr without the
     probe's line."""
+    exit_code, loaded, err = probe(tmp_path, *args, before=before)
+    return exit_code, loaded["torch"], err
+
+
+def probe(tmp_path, *args: str, before: str = "") -> tuple[int, dict[str, bool], str]:
+    """Like :func:`start`, with whether each of torch and pydantic was imported."""
     done = subprocess.run(
         [sys.executable, "-c", _PROBE.format(args=list(args), before=before)],
         capture_output=True,
@@ -63,9 +72,10 @@ def start(tmp_path, *args: str, before: str = "") -> tuple[int, bool, str]:
         cwd=tmp_path,
         timeout=120,
     )
-    *err, probe = done.stderr.strip().splitlines()
-    fields = dict(part.split("=") for part in probe.split())
-    return int(fields["exit"]), fields["torch"] == "True", "\n".join(err)
+    *err, line = done.stderr.strip().splitlines()
+    fields = dict(part.split("=") for part in line.split())
+    loaded = {name: fields[name] == "True" for name in ("torch", "pydantic")}
+    return int(fields["exit"]), loaded, "\n".join(err)
 
 
 @pytest.mark.parametrize(
@@ -94,3 +104,35 @@ def test_the_start_up_probe_sees_torch_where_it_was_imported(tmp_path) -> None:
     exit_code, torch_loaded, _ = start(tmp_path, "--version", before="import torch")
     assert exit_code == 0
     assert torch_loaded
+
+
+_TYPER_HELP_FLAG = (
+    "import typer.core, leapfactual.cli.app as app\n"
+    "app._Group.get_help_option = typer.core.TyperGroup.get_help_option"
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("--version",), 0),
+        (("--help",), 0),
+        (("fit", "--help"), 0),
+        (("--bogus",), 2),
+        (("fit", "--out", "run", "--bogus"), 2),
+    ],
+)
+def test_help_version_and_a_bad_flag_answer_without_pydantic(tmp_path, args, code) -> None:
+    # typer converts option values with pydantic (half a second of imports); a bad flag is
+    # reported before any value is converted, once the root's --help flag has a plain default
+    exit_code, loaded, err = probe(tmp_path, *args)
+    assert exit_code == code, err
+    assert loaded == {"torch": False, "pydantic": False}
+
+
+def test_typers_own_help_flag_imports_pydantic_before_a_bad_flag(tmp_path) -> None:
+    # the broken case: the root group with typer's help flag (no default) as it comes
+    args = ("fit", "--out", "run", "--bogus")
+    exit_code, loaded, err = probe(tmp_path, *args, before=_TYPER_HELP_FLAG)
+    assert exit_code == 2 and "No such option: --bogus" in err
+    assert loaded == {"torch": False, "pydantic": True}

@@ -100,3 +100,61 @@ def test_invalid_mode_catches_an_overflow_in_the_search(tiny_run) -> None:
     assert torch.equal(exp.x_cf, x) and not bool(exp.valid.any())
     assert torch.isfinite(exp.probs_cf).all() and exp.z_cf is not None
     assert torch.isfinite(exp.z_cf).all()
+
+
+class Healing:
+    """A classifier that turns a non-finite image into finite outputs (``nan_to_num``): a check
+    of the CE alone, at the end, would miss that the search ran on such an image."""
+
+    def __init__(self, classifier) -> None:  # type: ignore[no-untyped-def]
+        self.classifier = classifier
+
+    def __call__(self, images: Tensor) -> Tensor:
+        return self.classifier(images.nan_to_num(0.0, 1.0, 0.0))
+
+
+class Once(Broken):
+    """A decoder whose ``at``-th call alone returns infinity for the rows in ``rows``."""
+
+    def __init__(self, vae: torch.nn.Module, at: int, rows: list[int]) -> None:
+        super().__init__(vae, after=10**9)
+        self.at, self.rows = at, rows
+
+    def decode(self, z: Tensor) -> Tensor:
+        out = super().decode(z)
+        if self.calls == self.at:
+            out[self.rows] = math.inf
+        return out
+
+
+def test_a_passing_overflow_in_the_search_is_caught_with_the_per_call_error(tiny_run) -> None:
+    x = tiny_run.test.images[:4]
+    codec = Once(tiny_run.vae, at=4, rows=[1, 3])  # the third leap; the next decode is finite
+    explainer = LeapFactual(Healing(tiny_run.classifier), codec, tiny_run.flow, inject=None)
+    with pytest.raises(ValueError) as caught:
+        explainer.explain(x, 1)
+    assert str(caught.value) == (
+        "the decoder (Once) returned NaN or infinite values for 2 of 4 samples (batch indices "
+        "[1, 3]) while decoding in leapfactual's search; its weights may be damaged (NaN) or "
+        "it overflows on these inputs. Check the model on them; no counterfactual was made "
+        "from non-finite outputs."
+    )
+    exp = LeapFactual(
+        Healing(tiny_run.classifier), Once(tiny_run.vae, at=0, rows=[]), tiny_run.flow, inject=None
+    ).explain(x, 1)
+    assert torch.isfinite(exp.x_cf).all()  # the good case: nothing raised
+
+
+def test_the_earliest_non_finite_output_is_named(tiny_run) -> None:
+    x = tiny_run.test.images[:3]
+    calls = {"n": 0}
+
+    def nan_on_the_third_call(images: Tensor) -> Tensor:  # the inputs, the start, leap 1
+        calls["n"] += 1
+        out = tiny_run.classifier(images)
+        return out.fill_(math.nan) if calls["n"] == 3 else out
+
+    codec = Once(tiny_run.vae, at=3, rows=[0])  # leap 2's decode, after the classifier's NaN
+    explainer = LeapFactual(nan_on_the_third_call, codec, tiny_run.flow, inject=None)
+    with pytest.raises(ValueError, match=r"the classifier \(function\) returned NaN .* for 3 of 3"):
+        explainer.explain(x, 1)

@@ -50,3 +50,31 @@ def test_load_refuses_unknown_type(tmp_path) -> None:
 def test_unknown_activation_is_named() -> None:
     with pytest.raises(ValueError, match="unknown activation"):
         MLPField(2, 2, activation="gelu")
+
+
+def test_the_split_first_layer_is_the_layer_on_the_concatenation() -> None:
+    torch.manual_seed(0)
+    field = MLPField(latent_dim=4, cond_dim=3, width=8)
+    z, t = torch.randn(5, 4), torch.rand(5)
+    cond = torch.softmax(torch.randn(5, 3), dim=1)
+    whole = field.net(torch.cat([z, cond, t[:, None]], dim=1))  # the paper's MLP as written
+    assert torch.allclose(field(t, z, cond), whole, atol=1e-6)
+    assert torch.allclose(field.conditioned(cond)(t, z), whole, atol=1e-6)
+    other = field.conditioned(torch.softmax(torch.randn(5, 3), dim=1))(t, z)
+    assert not torch.allclose(other, whole, atol=1e-3)  # the term carries the condition
+
+
+def test_conditioned_validates_the_condition_once_with_the_same_error() -> None:
+    field = MLPField(latent_dim=4, cond_dim=3, width=8)
+    bad = torch.zeros(5, 2)
+    with pytest.raises(ValueError, match=r"need \[B, 3\] float; got shape \(5, 2\)") as direct:
+        field(torch.tensor(0.5), torch.zeros(5, 4), bad)
+    with pytest.raises(ValueError) as bound:
+        field.conditioned(bad)
+    assert str(bound.value) == str(direct.value)
+    calls = []
+    field.register_forward_pre_hook(lambda _m, args: calls.append(args[1].shape[0]))
+    velocity = field.conditioned(torch.full((5, 3), 1 / 3))
+    velocity(torch.tensor(0.1), torch.zeros(5, 4))
+    velocity(torch.tensor(0.2), torch.zeros(5, 4))
+    assert calls == [5, 5]  # every evaluation still runs the module (the cost's hook counts it)

@@ -87,3 +87,40 @@ def test_the_table_leads_with_the_method_then_validity_and_time() -> None:
         "| method | validity | CPU ms / CE | time / bound, CPU (median, range) | n |"
     )
     assert row.startswith("| CGM-based, one CVAE pass | 0.952 | 16.000 | 1.14 (1.12-1.25) | 250 |")
+
+
+def test_the_authors_verdict_needs_the_ratio_and_equal_ces() -> None:
+    speed = _speed()
+
+    def pair(ratio: float, l1_b: float) -> dict:  # type: ignore[type-arg]
+        quality = {"validity": 1.0, "l1_se": 0.002, "field": 560}
+        return {
+            "a": "leapfactual",
+            "b": "leapfactual-authors",
+            "repeats": 3,
+            "batch": 256,
+            "cpu": (ratio, ratio - 0.1, ratio + 0.1),
+            "quality": {
+                "leapfactual": {**quality, "l1": 0.100},
+                "leapfactual-authors": {**quality, "l1": l1_b},
+            },
+        }
+
+    assert "target: >= 1.5x, CEs within one SE: met)" in speed.authors_verdict(pair(1.6, 0.101))[0]
+    assert ": NOT met)" in speed.authors_verdict(pair(1.4, 0.101))[0]
+    assert "NOT within one standard error" in speed.authors_verdict(pair(1.6, 0.110))[0]
+
+
+def test_the_authors_loop_makes_the_ces_of_ours_under_the_same_integrator(tiny_run) -> None:
+    from leapfactual.flow import Solver
+
+    speed = _speed()
+    x = tiny_run.test.images[:6]
+    target = (tiny_run.test.labels[:6] + 1) % tiny_run.test.num_classes
+    theirs = speed.AuthorsLoop(tiny_run, batch_size=4).explain(x, target)
+    ours = tiny_run.explainer("leapfactual", solver=Solver("dopri5", checkpoints=5)).explain(
+        x, target
+    )
+    assert torch.allclose(theirs.x_cf, ours.x_cf, atol=1e-4)
+    assert torch.equal(theirs.valid, ours.valid)
+    assert theirs.cost.per_ce()["field"] >= ours.cost.per_ce()["field"] > 0

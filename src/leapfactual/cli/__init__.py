@@ -3,7 +3,11 @@ print. What another typer app built on the library needs is here: the shared opt
 :func:`run_app` (one-line errors, exit code 2).
 
 Importing this package imports nothing else (the console script first checks that typer is
-installed); the names below load on first use.
+installed); the names below load on first use. The command modules (``demo``, ``fit``,
+``explain``, ``report``, ``audit``, ``repair``, ``app``) keep their annotations evaluated at
+import (no ``from __future__ import annotations``): typer reads every command's signature to
+answer any command line, and string annotations would cost it a compile each (a fifth of a bad
+flag's start-up, ``benchmarks/startup.py``).
 """
 
 from __future__ import annotations

@@ -5,12 +5,11 @@ Bad input ends with a one-line message and exit code 2; ``--debug`` shows the tr
 (``python -m paper`` in the source repository), built the same way.
 """
 
-from __future__ import annotations
-
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from leapfactual.cli.audit import audit
 from leapfactual.cli.console import version_line
@@ -22,8 +21,25 @@ from leapfactual.cli.messages import show_library_messages
 from leapfactual.cli.repair import repair
 from leapfactual.cli.report import report
 
+
+class _Group(TyperGroup):
+    """The root command group, whose ``--help`` flag defaults to ``False``.
+
+    typer 0.29 leaves its help flag's default unset, so parsing any command line converts that
+    missing value through a pydantic ``TypeAdapter`` (0.1-0.2 s of CPU importing it) before an
+    unknown flag can be reported; a ``False`` default is a plain bool, which typer passes through.
+    """
+
+    def get_help_option(self, ctx: Any) -> Any:  # a click Context and Option (typer's own copy)
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.default = False
+        return option
+
+
 app = typer.Typer(
     name="leapfactual",
+    cls=_Group,
     help="Visual counterfactual explanations for image classifiers (LeapFactual, CE-CFM).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

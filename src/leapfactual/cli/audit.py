@@ -1,7 +1,5 @@
 """The ``audit`` command: which changes of its counterfactuals a run's classifier needs."""
 
-from __future__ import annotations
-
 import shlex
 import sys
 from pathlib import Path

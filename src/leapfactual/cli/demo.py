@@ -1,7 +1,5 @@
 """The ``demo`` command: real MNIST digits, one report."""
 
-from __future__ import annotations
-
 import shlex
 import sys
 from pathlib import Path

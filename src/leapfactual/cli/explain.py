@@ -1,7 +1,5 @@
 """The ``explain`` command: counterfactuals from a fitted run, saved with a report."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """The ``fit`` command: train a run directory (or wrap the user's own classifier in one)."""
 
-from __future__ import annotations
-
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated

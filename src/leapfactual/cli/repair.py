@@ -1,7 +1,5 @@
 """The ``repair`` command: counterfactual knowledge distillation (CFKD) on a run's classifier."""
 
-from __future__ import annotations
-
 import shlex
 import sys
 from pathlib import Path

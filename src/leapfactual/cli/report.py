@@ -1,7 +1,5 @@
 """The ``report`` command: the HTML page of a saved explanation."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

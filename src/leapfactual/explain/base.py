@@ -129,15 +129,20 @@ def check_finite(out: Tensor, role: str, model: object, step: str) -> Tensor:
     if out.is_floating_point() and out.dim() and out.shape[0]:
         finite = torch.isfinite(out.detach()).reshape(out.shape[0], -1).all(dim=1)
         if not bool(finite.all()):
-            bad = (~finite).nonzero().flatten().tolist()
-            raise ValueError(
-                f"the {role} ({type(model).__name__}) returned NaN or infinite values for "
-                f"{len(bad)} of {out.shape[0]} samples (batch indices {bad[:5]}"
-                f"{' ...' if len(bad) > 5 else ''}) while {step}; its weights may be damaged "
-                "(NaN) or it overflows on these inputs. Check the model on them; no "
-                "counterfactual was made from non-finite outputs."
-            )
+            raise nonfinite_error(role, model, step, ~finite)
     return out
+
+
+def nonfinite_error(role: str, model: object, step: str, bad: Tensor) -> ValueError:
+    """The error of :func:`check_finite` for the samples marked in ``bad`` ``[B]``."""
+    rows = bad.nonzero().flatten().tolist()
+    return ValueError(
+        f"the {role} ({type(model).__name__}) returned NaN or infinite values for "
+        f"{len(rows)} of {bad.shape[0]} samples (batch indices {rows[:5]}"
+        f"{' ...' if len(rows) > 5 else ''}) while {step}; its weights may be damaged "
+        "(NaN) or it overflows on these inputs. Check the model on them; no "
+        "counterfactual was made from non-finite outputs."
+    )
 
 
 def mark_nonfinite(
@@ -542,13 +547,18 @@ class Explainer(ABC):
         """Classifier probabilities ``[B, K]``, counted and checked finite."""
         return as_probs(self.classifier_outputs(images, cost, step), self.outputs)
 
-    def classifier_outputs(self, images: Tensor, cost: Cost, step: str | None = None) -> Tensor:
+    def classifier_outputs(
+        self, images: Tensor, cost: Cost, step: str | None = None, check: bool = True
+    ) -> Tensor:
         """The classifier's raw outputs (logits or probabilities, see ``outputs``), counted;
-        a non-finite output raises a ``ValueError`` naming the model and ``step``."""
+        a non-finite output raises a ``ValueError`` naming the model and ``step`` (with
+        ``check=False`` the caller checks them itself)."""
         cost.classifier += images.shape[0]
         with model_errors("classifier", images):
             out = as_tensor_outputs(self.classifier(images))
         check_rows(out, images.shape[0], "classifier", self.classifier)
+        if not check:
+            return out
         return self._finite(out, "classifier", self.classifier, self._step(step, "classifying"))
 
     def encode(self, x: Tensor, cost: Cost, step: str | None = None) -> Tensor:
@@ -559,12 +569,14 @@ class Explainer(ABC):
         check_rows(z, x.shape[0], "encoder", self.codec)
         return self._finite(z, "encoder", self.codec, self._step(step, "encoding"))
 
-    def decode(self, z: Tensor, cost: Cost, step: str | None = None) -> Tensor:
+    def decode(self, z: Tensor, cost: Cost, step: str | None = None, check: bool = True) -> Tensor:
         assert self.codec is not None
         cost.decoder += z.shape[0]
         with model_errors("decoder", z):
             images = as_tensor_outputs(self.codec.decode(z), "codec.decode")
         check_rows(images, z.shape[0], "decoder", self.codec)
+        if not check:
+            return images
         return self._finite(images, "decoder", self.codec, self._step(step, "decoding"))
 
     def _finite(self, out: Tensor, role: str, model: object, step: str) -> Tensor:

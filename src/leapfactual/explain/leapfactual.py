@@ -10,7 +10,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from leapfactual.explain.base import Explainer, Outputs
+from leapfactual.explain.base import Explainer, Outputs, as_probs, nonfinite_error
 from leapfactual.explain.explanation import Cost
 from leapfactual.explain.options import Blend, Diversity, Inject
 from leapfactual.flow import Solver, VectorField, leap
@@ -146,6 +146,7 @@ class LeapFactual(Explainer):
         hook = self.field.register_forward_pre_hook(
             lambda _m, args: setattr(cost, "field", cost.field + args[1].shape[0])
         )
+        watch = _Watch(len(z), z.device, self) if self.nonfinite == "error" else None
         try:
             self._run(
                 state,
@@ -161,6 +162,7 @@ class LeapFactual(Explainer):
                 settle=self.blend.settle,
                 boost=self.blend.boost,
                 target=target,
+                watch=watch,
             )
             out = {
                 "z": z,
@@ -178,10 +180,17 @@ class LeapFactual(Explainer):
                     None,
                     trail,
                     cost,
+                    watch=watch,
                 )
                 out.update(z_reliable=state.z, x_reliable=state.images, probs_reliable=state.probs)
+        except Exception:
+            if watch is not None:
+                watch.check()  # a non-finite output that led to this error is named first
+            raise
         finally:
             hook.remove()
+        if watch is not None:
+            watch.check()
         out["steps"] = state.steps
         out.update(trail.tensors())
         return out
@@ -201,10 +210,12 @@ class LeapFactual(Explainer):
         settle: float | None = None,
         boost: float = 1.0,
         target: Tensor | None = None,
+        watch: _Watch | None = None,
     ) -> None:
         """``steps`` leaps of the samples still going; with ``tol`` or ``settle`` (and the
         classes ``target``) a sample stops once that rule of :class:`Blend` holds, and with
-        ``boost`` one not yet in its target class leaps that much farther."""
+        ``boost`` one not yet in its target class leaps that much farther. With ``watch`` the
+        decoder's and classifier's outputs are checked finite there, not in each call."""
         spec = self.field.condition
         active = torch.arange(len(state.z), device=state.z.device)
         origin = state.z.clone()
@@ -224,8 +235,11 @@ class LeapFactual(Explainer):
                     z_new = leap(self.field, lifted, goal, goal, 0.0, gamma_land, self.solver)
                     if self.diversity.mechanism == "repel":
                         z_new = self._repel(state.z, origin, active, z_new, copies)
-                images = self.decode(z_new, cost)
-                p_old, probs = state.probs[active], self.classify(images, cost)
+                images = self.decode(z_new, cost, check=watch is None)
+                outputs = self.classifier_outputs(images, cost, check=watch is None)
+                if watch is not None:
+                    watch.see(active, images, outputs)
+                p_old, probs = state.probs[active], as_probs(outputs, self.outputs)
                 state.update(active, z_new, images, probs)
                 going = torch.ones(len(active), dtype=torch.bool, device=active.device)
                 if tol is not None:
@@ -299,6 +313,47 @@ class _State:
         self.z, self.images, self.probs = self.z.clone(), self.images.clone(), self.probs.clone()
         self.z[idx], self.images[idx], self.probs[idx] = z, images, probs
         self.steps[idx] += 1
+
+
+class _Watch:
+    """The finite check of the decoder's and the classifier's outputs in a batch's leaps, with
+    one raise at the batch's end: every leap's outputs are still checked, per sample, but
+    without stopping the loop each time (on a GPU, each stop waits for the device). The error
+    is :func:`~leapfactual.explain.base.check_finite`'s for the earliest leap that had a
+    non-finite output (the decoder's before the classifier's within a leap), naming the
+    samples of the batch it hit."""
+
+    ROLES = ("decoder", "classifier")
+
+    def __init__(self, n: int, device: torch.device, explainer: LeapFactual) -> None:
+        self.leap = 0
+        self.first = {r: torch.full((n,), -1, dtype=torch.long, device=device) for r in self.ROLES}
+        self.models = {"decoder": explainer.codec, "classifier": explainer.classifier}
+        self.steps = {
+            "decoder": explainer._step(None, "decoding"),
+            "classifier": explainer._step(None, "classifying"),
+        }
+
+    def see(self, rows: Tensor, images: Tensor, outputs: Tensor) -> None:
+        """Record which of ``rows`` got a non-finite image or classifier output in this leap."""
+        for role, out in zip(self.ROLES, (images, outputs), strict=True):
+            bad = ~torch.isfinite(out.detach()).reshape(len(out), -1).all(dim=1)
+            now = torch.full_like(self.first[role], -1)
+            now[rows] = torch.where(bad, self.leap, -1)
+            self.first[role] = torch.where(self.first[role] < 0, now, self.first[role])
+        self.leap += 1
+
+    def check(self) -> None:
+        """Raise the finite check's error for the earliest non-finite output seen, if any."""
+        earliest: tuple[int, str] | None = None
+        for role in self.ROLES:
+            seen = self.first[role][self.first[role] >= 0]
+            if len(seen) and (earliest is None or int(seen.min()) < earliest[0]):
+                earliest = (int(seen.min()), role)
+        if earliest is not None:
+            leap, role = earliest
+            bad = self.first[role] == leap
+            raise nonfinite_error(role, self.models[role], self.steps[role], bad)
 
 
 class _Trail:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,12 @@ class VectorField(nn.Module):
 
     def forward(self, t: Tensor, z: Tensor, cond: Tensor) -> Tensor:  # pragma: no cover
         raise NotImplementedError
+
+    def conditioned(self, cond: Tensor) -> Callable[[Tensor, Tensor], Tensor]:
+        """``v(t, z)`` under the fixed condition ``cond``, for one integration: ``cond`` is
+        validated here, once. Every call runs the module, so its hooks see each evaluation."""
+        self.condition.validate(cond)
+        return lambda t, z: self(t, z, cond)
 
     def check_latents(self, z: Tensor) -> None:
         """Raise a specific error unless ``z`` is a ``[B, latent_dim]`` float batch."""
@@ -87,12 +95,37 @@ class MLPField(VectorField):
         layers.append(nn.Linear(width, latent_dim))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, t: Tensor, z: Tensor, cond: Tensor) -> Tensor:
-        """Velocity at time ``t`` (a scalar or ``[B]``) for latents ``z`` under ``cond``."""
+    def forward(self, t: Tensor, z: Tensor, cond: Tensor, term: Tensor | None = None) -> Tensor:
+        """Velocity at time ``t`` (a scalar or ``[B]``) for latents ``z`` under ``cond``.
+
+        The first layer on ``concat(z, c, t)`` is computed as ``W_z z + (W_c c + b) + w_t t``;
+        ``term`` is the condition's part ``W_c c + b`` (:meth:`condition_term`), computed here
+        when not given (:meth:`conditioned` computes it once per integration)."""
+        first = self.net[0]
+        assert isinstance(first, nn.Linear)
+        if term is None:
+            term = self.condition_term(cond, z.dtype)
         t_col = torch.as_tensor(t, dtype=z.dtype, device=z.device).reshape(-1, 1)
-        t_col = t_col.expand(z.shape[0], 1)
-        feats = self.condition.features(cond, z.dtype)
-        return self.net(torch.cat([z, feats, t_col], dim=1))
+        hidden = torch.addmm(term, z, first.weight[:, : self.latent_dim].T)
+        hidden = hidden + t_col * first.weight[:, -1]
+        for layer in islice(self.net, 1, None):
+            hidden = layer(hidden)
+        return hidden
+
+    def condition_term(self, cond: Tensor, dtype: torch.dtype) -> Tensor:
+        """The condition's part of the first layer, ``W_c c + b`` ``[B, width]`` (validated)."""
+        first = self.net[0]
+        assert isinstance(first, nn.Linear)
+        feats = self.condition.features(cond, dtype)
+        start = self.latent_dim
+        weight = first.weight[:, start : start + self.condition.feature_dim]
+        return torch.addmm(first.bias, feats, weight.T)
+
+    def conditioned(self, cond: Tensor) -> Callable[[Tensor, Tensor], Tensor]:
+        """``v(t, z)`` under the fixed condition ``cond``, its part of the first layer computed
+        here, once, not in every evaluation."""
+        term = self.condition_term(cond, next(self.parameters()).dtype)
+        return lambda t, z: self(t, z, cond, term)
 
 
 def save_field(field: VectorField, path: str | os.PathLike[str]) -> Path:

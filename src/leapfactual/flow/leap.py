@@ -13,12 +13,16 @@ With ``gamma = 1`` the lift inverts ``z`` to noise and the land regenerates it u
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
 from leapfactual.flow.fields import VectorField
 from leapfactual.flow.options import Solver
 from leapfactual.flow.solvers import integrate
+
+Field = Callable[[Tensor, Tensor], Tensor]
 
 
 def leap(
@@ -51,8 +55,10 @@ def leap(
         if gamma == 0:
             continue
 
-        def velocity(t: Tensor, x: Tensor, g: float = gamma, c: Tensor = cond_) -> Tensor:
-            return g * field(t, x, c)
+        under = field.conditioned(cond_)  # the condition's share, once per half-leap
+
+        def velocity(t: Tensor, x: Tensor, g: float = gamma, v: Field = under) -> Tensor:
+            return g * v(t, x)
 
         out = integrate(velocity, states[-1][-1], t0, t1, solver, path=path)
         states.append(out[1:] if path else out.unsqueeze(0))
