@@ -9,7 +9,6 @@ import logging
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from leapfactual.cli.audit import audit
 from leapfactual.cli.console import version_line
@@ -22,7 +21,7 @@ from leapfactual.cli.repair import repair
 from leapfactual.cli.report import report
 
 
-class _Group(TyperGroup):
+class _Group(typer.core.TyperGroup):
     """The root command group, whose ``--help`` flag defaults to ``False``.
 
     typer 0.29 leaves its help flag's default unset, so parsing any command line converts that
