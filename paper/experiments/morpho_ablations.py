@@ -30,10 +30,10 @@ from paper.experiments.morphomnist import (
     FLOOR,
     LEAP,
     LEAP_RELIABLE,
-    MEASURES,
     OPT,
     TARGET_DRAWS,
     MorphoBenchConfig,
+    least_counts,
     morpho_table,
 )
 from paper.tables import markdown_table
@@ -259,16 +259,6 @@ def with_columns(table: Table, donor: Table, columns: Sequence[str]) -> Table:
             if cell is not None:
                 merged.set(row, column, cell)
     return merged
-
-
-def least_counts(runs: SeedTables) -> tuple[list[str], list[str]]:
-    """Measurements on which LeapFactual changes the digit least of the three methods beyond
-    the interval, and those where it ties for least."""
-    rivals = (OPT, CGM)
-    least = {m: [runs.diff(m, LEAP, b, higher=False) for b in rivals] for m in MEASURES}
-    wins = [m for m in MEASURES if all(d.better for d in least[m])]
-    ties = [m for m in MEASURES if m not in wins and not any(d.worse for d in least[m])]
-    return wins, ties
 
 
 def ablation_table(ablation: Ablation, runs: Mapping[str, SeedTables]) -> list[str]:
