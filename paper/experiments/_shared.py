@@ -11,9 +11,11 @@ is built by :mod:`leapfactual.pipeline.build`.
 from __future__ import annotations
 
 import math
+import shutil
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -108,3 +110,16 @@ def pm(values: Sequence[float], digits: int = 3) -> str:
     """``mean ± std`` of ``values`` as text."""
     mean, std = mean_std(values)
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def share_stages(source: Path, out: Path, keep: Sequence[str]) -> None:
+    """Start the run ``out`` with ``source``'s split and the ``keep`` stages' files (nothing
+    when ``out`` exists already: a rerun resumes it)."""
+    if out.exists():
+        return
+    out.mkdir(parents=True)
+    for stem in ("split", *keep):
+        for suffix in (".safetensors", ".json"):
+            file = source / f"{stem}{suffix}"
+            if file.exists():
+                shutil.copyfile(file, out / file.name)

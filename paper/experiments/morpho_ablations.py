@@ -14,7 +14,6 @@ takes the other methods' columns from the bench's set-up (their CEs do not use t
 from __future__ import annotations
 
 import math
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -25,6 +24,7 @@ import torch
 from leapfactual.pipeline import STAGES, FitSettings, override
 from paper.bench import Table
 from paper.bench.seeds import SeedTables, joined, seed_directory
+from paper.experiments._shared import share_stages
 from paper.experiments.morphomnist import (
     CGM,
     FLOOR,
@@ -159,19 +159,6 @@ class AblationResult:
     tables: dict[str, dict[str, SeedTables]]
     limit: int
     seconds: float
-
-
-def share_stages(source: Path, out: Path, keep: Sequence[str]) -> None:
-    """Start the run ``out`` with ``source``'s split and the ``keep`` stages' files (nothing
-    when ``out`` exists already: a rerun resumes it)."""
-    if out.exists():
-        return
-    out.mkdir(parents=True)
-    for stem in ("split", *keep):
-        for suffix in (".safetensors", ".json"):
-            file = source / f"{stem}{suffix}"
-            if file.exists():
-                shutil.copyfile(file, out / file.name)
 
 
 def run_ablations(

@@ -18,7 +18,6 @@ the runs with judge validity of at least 0.9 marked untrusted; the demo run trus
 from __future__ import annotations
 
 import math
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -43,6 +42,7 @@ from leapfactual.pipeline import (
     override,
     predict_probs,
 )
+from paper.experiments._shared import share_stages
 from paper.pages import write_page
 from paper.tables import markdown_table
 
@@ -322,10 +322,6 @@ def same_classifier(case: Case, fit: FitSettings, donor: Case, donor_fit: FitSet
     return replace(fit, classifier=chance, vae=donor_fit.vae, flow=donor_fit.flow) == donor_fit
 
 
-CLASSIFIER_FILES = ("split.safetensors", "split.json", "classifier.safetensors", "classifier.json")
-"""What a case copies from a donor run that trained the same classifier."""
-
-
 def fit_case(
     case: Case,
     work: Path,
@@ -348,9 +344,7 @@ def fit_case(
     if not out.exists():
         for name, (donor, donor_fit) in (donors or {}).items():
             if same_classifier(case, fit, donor, donor_fit):
-                out.mkdir(parents=True)
-                for file in CLASSIFIER_FILES:
-                    shutil.copyfile(work / name / file, out / file)
+                share_stages(work / name, out, ["classifier"])  # and the split
                 shared = name
                 break
     start = time.perf_counter()

@@ -5,6 +5,7 @@ import pytest
 from leapfactual.pipeline import STAGES, load_run
 from paper.bench import Table
 from paper.bench.seeds import SeedTables
+from paper.experiments._shared import share_stages
 from paper.experiments.morpho_ablations import (
     ABLATIONS,
     BENCH,
@@ -15,7 +16,6 @@ from paper.experiments.morpho_ablations import (
     ablation_verdicts,
     pick_ablations,
     run_ablations,
-    share_stages,
 )
 from paper.experiments.morphomnist import (
     CGM,
