@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from leapfactual.pipeline import STAGES, FitSettings, override
+from leapfactual.pipeline import STAGES, FitSettings, Run, override
 from paper.bench import Table
 from paper.bench.seeds import SeedTables, joined, seed_directory
 from paper.experiments._shared import share_stages
@@ -35,6 +35,7 @@ from paper.experiments.morphomnist import (
     MorphoBenchConfig,
     least_counts,
     morpho_table,
+    verdict_counts,
 )
 from paper.tables import markdown_table
 
@@ -152,11 +153,13 @@ def pick_ablations(names: Sequence[str]) -> tuple[Ablation, ...]:
 
 @dataclass
 class AblationResult:
-    """Each variant's table over the seeds, by ablation name then variant name; the digits
-    explained per seed; the time taken."""
+    """Each variant's table over the seeds and its runs' verdicts counted over the seeds
+    (:func:`~paper.experiments.morphomnist.verdict_counts`), by ablation name then variant
+    name; the digits explained per seed; the time taken."""
 
     ablations: tuple[Ablation, ...]
     tables: dict[str, dict[str, SeedTables]]
+    verdicts: dict[str, dict[str, str]]
     limit: int
     seconds: float
 
@@ -180,12 +183,13 @@ def run_ablations(
         config, limit=limit, methods=METHODS, reliable=("leapfactual",), other_flow=False
     )
     tables: dict[str, dict[str, list[Table]]] = {a.name: {} for a in ablations}
+    runs: dict[str, dict[str, list[Run]]] = {a.name: {} for a in ablations}
     for seed in config.seeds:
         seed_fit = replace(fit, seed=seed)
         main = seed_directory(root, seed)
         say = f"ablation: seed {seed}, " if progress else None
-        bench = variant_table(BENCH, main, seed_fit, base, None, say, device)
-        done: dict[tuple[Path, str], Table] = {(main, "other"): bench}
+        bench, bench_run = variant_table(BENCH, main, seed_fit, base, None, say, device)
+        done: dict[tuple[Path, str], tuple[Table, Run]] = {(main, "other"): (bench, bench_run)}
         for ablation in ablations:
             for k, variant in enumerate(ablation.variants):
                 settings = override(seed_fit, dict(variant.sets))
@@ -196,14 +200,21 @@ def run_ablations(
                     share_stages(main, directory, keep)
                 key = (directory, variant.targets)
                 if key not in done:
-                    made = variant_table(variant, directory, settings, base, bench, say, device)
-                    done[key] = made
-                tables[ablation.name].setdefault(variant.name, []).append(done[key])
+                    done[key] = variant_table(
+                        variant, directory, settings, base, bench, say, device
+                    )
+                table, run = done[key]
+                tables[ablation.name].setdefault(variant.name, []).append(table)
+                runs[ablation.name].setdefault(variant.name, []).append(run)
     return AblationResult(
         tuple(ablations),
         {
             name: {v: SeedTables(config.seeds, ts) for v, ts in by_variant.items()}
             for name, by_variant in tables.items()
+        },
+        {
+            name: {v: verdict_counts(rs) for v, rs in by_variant.items()}
+            for name, by_variant in runs.items()
         },
         limit,
         time.perf_counter() - start,
@@ -218,8 +229,8 @@ def variant_table(
     bench: Table | None,
     say: str | None,
     device: str | torch.device | None,
-) -> Table:
-    """One variant's table at one seed (its run in ``directory`` fitted or reused); a
+) -> tuple[Table, Run]:
+    """One variant's table at one seed and its run (in ``directory``, fitted or reused); a
     flow-only variant takes Opt-based and CGM-based from ``bench``, the bench set-up's table.
     The codec's held-out PSNR is a row of the floor's column. ``say``: progress prefix."""
     if say is not None:
@@ -232,7 +243,7 @@ def variant_table(
         chosen = replace(config, targets=variant.targets)
         own, run = morpho_table(directory, fit, chosen, say is not None, device)
     own.set(PSNR, FLOOR, float(run.summary.get("vae_test_psnr", math.nan)))
-    return own
+    return own, run
 
 
 def with_columns(table: Table, donor: Table, columns: Sequence[str]) -> Table:
@@ -248,9 +259,12 @@ def with_columns(table: Table, donor: Table, columns: Sequence[str]) -> Table:
     return merged
 
 
-def ablation_table(ablation: Ablation, runs: Mapping[str, SeedTables]) -> list[str]:
+def ablation_table(
+    ablation: Ablation, runs: Mapping[str, SeedTables], verdicts: Mapping[str, str]
+) -> list[str]:
     """A Markdown table, one row per variant: its name, where LeapFactual changes the digit
-    least, then accuracy, oracle validity, thickness change, the codec and what it sets."""
+    least, then accuracy, oracle validity, thickness change, the codec, the runs' verdicts
+    (``verdicts``, by variant) and what it sets."""
     rows = []
     for variant in ablation.variants:
         r = runs[variant.name]
@@ -270,6 +284,7 @@ def ablation_table(ablation: Ablation, runs: Mapping[str, SeedTables]) -> list[s
                 "thickness: CGM-based": r.cell("thickness", CGM),
                 "thickness: floor (reconstruction)": r.cell("thickness", FLOOR),
                 "VAE PSNR (dB)": r.cell(PSNR, FLOOR),
+                "run verdicts": verdicts[variant.name],
                 "what it sets": f"`{variant.setting()}`"
                 if variant is not ablation.variants[0]
                 else "–",
@@ -331,6 +346,6 @@ def ablation_sections(result: AblationResult) -> list[str]:
     for ablation in result.ablations:
         runs = result.tables[ablation.name]
         lines += [f"**{ablation.name}.** {ablation.question}", ""]
-        lines += ablation_table(ablation, runs)
+        lines += ablation_table(ablation, runs, result.verdicts[ablation.name])
         lines += ["", *(f"- {s}" for s in ablation_verdicts(ablation, runs)), ""]
     return lines

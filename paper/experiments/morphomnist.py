@@ -290,6 +290,26 @@ def _ranked(runs: SeedTables, row: str, a: str, rivals: tuple[str, ...], higher:
     return "; ".join(f"vs {b}: {runs.diff(row, a, b, higher).evidence(word)}" for b in rivals)
 
 
+def verdict_counts(runs: Sequence[Run]) -> str:
+    """The runs' verdicts (as ``fit`` stored them) counted over the seeds, each level with
+    the checks that did not pass: "trusted in 4, caution in 1 (flow_samples) of 5 seeds"."""
+    counts: dict[str, int] = {}
+    checks: dict[str, list[str]] = {}
+    for run in runs:
+        verdict = run.meta.get("verdict") or {}
+        level = str(verdict.get("level", "none (fitted before verdicts)"))
+        counts[level] = counts.get(level, 0) + 1
+        names = checks.setdefault(level, [])
+        for check in verdict.get("checks", []):
+            if check.get("status") != "pass" and check.get("name") not in names:
+                names.append(str(check.get("name")))
+    parts = [
+        f"{level} in {n}" + (f" ({', '.join(checks[level])})" if checks[level] else "")
+        for level, n in counts.items()
+    ]
+    return f"{', '.join(parts)} of {len(runs)} seed{'s' if len(runs) != 1 else ''}"
+
+
 def least_counts(runs: SeedTables) -> tuple[list[str], list[str]]:
     """Measurements on which LeapFactual changes the digit least of the paper's three
     methods beyond the interval, and those where it ties for least."""
@@ -521,7 +541,7 @@ def write_morphomnist_page(
             "oracle (independent classifier, other width and seed): "
             f"{get('oracle_test_accuracy')}; VAE held-out reconstruction PSNR "
             f"{get('vae_test_psnr')} dB, SSIM {get('vae_test_ssim')} (over seeds, as the "
-            "table).",
+            f"table); the runs' verdicts: {verdict_counts(runs)}.",
         ],
         [
             ("Our results", ours),

@@ -94,6 +94,30 @@ def test_a_refit_measures_only_what_changed(tiny_run, tiny_config, tmp_path, mon
     }
 
 
+def test_a_stage_copied_from_another_run_brings_its_training_record(
+    tiny_run, tiny_config, tmp_path
+) -> None:
+    steps = tiny_run.meta["vae_steps"]
+    assert json.loads((tiny_run.directory / "vae.json").read_text())["training"]["steps"] == steps
+    for name, strip in (("copied", False), ("stripped", True)):
+        out = tmp_path / name
+        out.mkdir()
+        for stem in ("split", "vae", "classifier", "flow"):
+            for suffix in (".safetensors", ".json"):
+                shutil.copyfile(tiny_run.directory / f"{stem}{suffix}", out / f"{stem}{suffix}")
+        if strip:  # a file written before stages carried their record: the steps stay unknown
+            sidecar = json.loads((out / "vae.json").read_text())
+            del sidecar["training"]
+            (out / "vae.json").write_text(json.dumps(sidecar))
+        run = fit_run(out, tiny_config)
+        (check,) = [c for c in run.meta["verdict"]["checks"] if c["name"] == "training_steps"]
+        if strip:
+            assert "vae_steps" not in run.meta and check["value"] is None
+        else:
+            assert run.meta["vae_steps"] == steps and check["value"] == steps
+            assert run.meta["stopping"]["vae"] == tiny_run.meta["stopping"]["vae"]
+
+
 def test_other_settings_are_refused(tiny_run, tiny_config) -> None:
     with pytest.raises(ValueError, match=r"flow\.epochs differ"):
         fit_run(tiny_run.directory, override(tiny_config, {"flow.epochs": 99}))

@@ -25,6 +25,7 @@ from paper.experiments.morphomnist import (
     MEASURES,
     OPT,
     MorphoBenchConfig,
+    verdict_counts,
 )
 
 
@@ -56,7 +57,12 @@ def test_ablations_share_what_they_do_not_change(morpho_bench, tiny_config, tmp_
     uniform = result.tables["targets"]["uniform"].tables[0]
     assert uniform.mean(PSNR, FLOOR) == bench.mean(PSNR, FLOOR)
     assert uniform.get("thickness", OPT) != bench.get("thickness", OPT)  # other targets
+    variant = load_run(flow)  # its copied VAE brought its optimiser steps: the verdict counts them
+    assert variant.meta["vae_steps"] == tiny_run.meta["vae_steps"]
+    assert result.verdicts["flow"]["flow, 1 epoch"] == verdict_counts([variant])
+    assert result.verdicts["flow"]["the bench's"] == verdict_counts([tiny_run])
     lines = ablation_sections(result)
+    assert any(f"| {verdict_counts([variant])} |" in line for line in lines)
     assert "first 6 held-out digits" in lines[0]
     assert any(line.startswith("| the bench's | ") and line.endswith("| – |") for line in lines)
     assert any("`flow.epochs=1`" in line for line in lines)

@@ -1,3 +1,6 @@
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 import torch
 
@@ -15,6 +18,7 @@ from paper.experiments.morphomnist import (
     MorphoBenchConfig,
     comparisons,
     draw_targets,
+    verdict_counts,
     write_morphomnist_page,
 )
 
@@ -70,9 +74,25 @@ def test_two_seed_bench_fills_every_row_and_writes_the_page(morpho_bench, tiny_c
     assert "| accuracy to target |" in text and "`m.csv` and `m.html`" in text
     assert "`m-seeds.csv`" in text and "2 seeds (0, 1)" in text and "- Code: " in text
     assert "## The paper's numbers" in text and "PSNR" in text
+    assert f"the runs' verdicts: {verdict_counts(result.runs)}." in text
     said = comparisons(tables)
     assert len(said) == 8 and said[6].startswith("Seeds needed: with 2 seeds, ")
     assert all(" of 2 seeds" in s for s in said[:1]) and "flow on inputs" in said[5]
+
+
+def test_verdict_counts_name_each_level_with_the_checks_that_did_not_pass() -> None:
+    def run(level: str, *failing: str) -> Any:
+        checks = [{"name": n, "status": "caution"} for n in failing]
+        checks.append({"name": "codec_ssim", "status": "pass"})
+        return SimpleNamespace(meta={"verdict": {"level": level, "checks": checks}})
+
+    runs = [run("trusted"), run("caution", "flow_samples"), run("trusted")]
+    runs += [run("caution", "flow_samples", "training_steps"), SimpleNamespace(meta={})]
+    assert verdict_counts(runs) == (
+        "trusted in 2, caution in 2 (flow_samples, training_steps), none (fitted before "
+        "verdicts) in 1 of 5 seeds"
+    )
+    assert verdict_counts([run("trusted")]) == "trusted in 1 of 1 seed"
 
 
 def test_method_names_are_the_registry_names() -> None:

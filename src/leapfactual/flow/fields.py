@@ -128,9 +128,10 @@ class MLPField(VectorField):
         return lambda t, z: self(t, z, cond, term)
 
 
-def save_field(field: VectorField, path: str | os.PathLike[str]) -> Path:
-    """Save a field's weights, architecture and condition encoding."""
-    return save_module(field, path)
+def save_field(field: VectorField, path: str | os.PathLike[str], **extra: Any) -> Path:
+    """Save a field's weights, architecture and condition encoding (``extra``: more JSON
+    entries for the sidecar, as :func:`~leapfactual.io.save_module`)."""
+    return save_module(field, path, **extra)
 
 
 def load_field(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> VectorField:

@@ -358,6 +358,8 @@ def _fit(
     # VAE trains, and the VAE's collapse probe (and vae.agreement) can watch it
     order = sorted(wanted, key=lambda s: (s != "classifier", STAGES.index(s)))
     for stage in order:
+        if getattr(run, stage) is not None:
+            _adopt_training(run, stage)
         if getattr(run, stage) is None:
             sizes = stage_sizes(config, stage)
             with sized_by(f"fitting the {stage}", sizes), attached((), stage=stage):
@@ -379,6 +381,21 @@ def _fit(
         _write_meta(out, run.meta)
     barrier()
     return run
+
+
+def _adopt_training(run: Run, stage: str) -> None:
+    """A stage the run did not train itself (its file copied from another run) brings the
+    training record its file carries (epochs, optimiser steps, why it stopped) into the run's
+    meta, so its verdict counts the VAE's steps; nothing when the run has a record already."""
+    path = run.directory / f"{stage}.safetensors"
+    if stage in run.meta.get("stopping", {}) or not path.exists():
+        return
+    record = read_sidecar(path).get("training")
+    if not isinstance(record, dict) or not isinstance(record.get("steps"), int):
+        return
+    run.meta.setdefault("stopping", {})[stage] = record
+    if stage == "vae":
+        run.meta["vae_steps"] = record["steps"]
 
 
 CHANNELS_LAST = (CNNClassifier, ConvVAE)
@@ -777,9 +794,9 @@ def _fit_stage(run: Run, stage: str, progress: bool, write: bool, device: torch.
     run.meta.setdefault("stopping", {})[stage] = record
     if write:
         if isinstance(model, VectorField):
-            save_field(model, out / stage)
+            save_field(model, out / stage, training=record)
         else:
-            save_module(model, out / stage)
+            save_module(model, out / stage, training=record)
         run.meta.setdefault("files", {})[stage] = read_sidecar(out / stage)["sha256"]
         if stage == "classifier":
             run.meta["classifier_source"] = None
