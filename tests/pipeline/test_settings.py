@@ -86,7 +86,8 @@ def test_a_minimum_of_steps_raises_the_epochs_on_small_data() -> None:
     assert settings.epochs_for(4000) == 20  # 63 steps an epoch: 1260 steps already
     assert settings.epochs_for(128) == 500  # 2 steps an epoch
     assert VAESettings(epochs=3, min_steps=0).epochs_for(10) == 3
-    assert FlowSettings(epochs=30, batch_size=256).epochs_for(4000) == 30
+    assert FlowSettings(epochs=30, batch_size=256).epochs_for(4000) == 188  # 16 steps an epoch
+    assert FlowSettings(epochs=30, batch_size=256).epochs_for(60000) == 30  # 7,050 steps
     assert ClassifierSettings(epochs=8, batch_size=64).epochs_for(4000) == 8
     with pytest.raises(ValueError, match=r"flow\.min_steps must be a whole number >= 0"):
         FlowSettings(min_steps=-1)

@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from leapfactual.pipeline import STAGES, load_run
+from leapfactual.pipeline import STAGES, FitSettings, load_run, override
 from paper.bench import Table
 from paper.bench.seeds import SeedTables
 from paper.experiments._shared import share_stages
@@ -132,3 +132,12 @@ def test_ablations_are_checked_before_any_work() -> None:
         Ablation("x", "?", (BENCH,))
     assert ABLATIONS["flow"].variants[1].flow_only and not ABLATIONS["codec"].variants[2].flow_only
     assert ABLATIONS["codec"].variants[2].refits == {"vae", "flow"}
+
+
+def test_every_flow_variant_trains_another_number_of_steps_than_the_bench() -> None:
+    bench = FitSettings(data="mnist5k").flow.epochs_for(4000)  # the bench's training digits
+    steps = [
+        override(FitSettings(), dict(v.sets)).flow.epochs_for(4000)
+        for v in ABLATIONS["flow"].variants
+    ]
+    assert steps[0] == bench and len(set(steps)) == len(steps)

@@ -122,6 +122,7 @@ def test_a_weak_judge_is_named_on_the_page_and_a_strong_one_is_not() -> None:
 def test_the_seed_line_says_whether_the_thresholds_saw_the_seed() -> None:
     assert "never on this one" in seed_line(2) and "seeds 0 and 1 only" in seed_line(2)
     assert "not a test on unseen runs" in seed_line(1)
+    assert "demo-defaults row is not blind" in seed_line(2) and seed_line(3).endswith("this one.")
 
 
 def test_the_first_line_names_each_target_not_met_and_only_those() -> None:
