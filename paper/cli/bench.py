@@ -127,18 +127,25 @@ def bench(
         tables, caption = result.tables, "Ground truth: thin vs thick digits"
         page = write_thickness_page(result, stem.with_suffix(".md"), command, config)
     else:
-        from paper.experiments.morpho_ablations import ablation_sections, run_ablations
+        from paper.experiments.morpho_ablations import (
+            ablation_reasons,
+            ablation_sections,
+            run_ablations,
+        )
         from paper.experiments.morphomnist import run_morpho_bench, write_morphomnist_page
 
         fit = override(FitSettings(data=data), assignments)
         morpho = run_morpho_bench(run_dir, fit, config, progress=True, device=device)
         lines: list[str] = []
+        reasons: list[str] = []
         if chosen:
             done = run_ablations(run_dir, fit, config, chosen, ablation_limit, True, device)
-            lines = ablation_sections(done)
+            lines, reasons = ablation_sections(done), [ablation_reasons(done)]
             morpho.seconds += done.seconds
         tables, caption = morpho.tables, "Morpho-MNIST benchmark"
-        page = write_morphomnist_page(morpho, stem.with_suffix(".md"), command, fit, config, lines)
+        page = write_morphomnist_page(
+            morpho, stem.with_suffix(".md"), command, fit, config, lines, reasons
+        )
     paths = tables.write(stem, caption, f"Produced by `{command}`; see {page.name}.")
     typer.echo(tables.summary().to_markdown())
     typer.echo(f"page: {page}\ntable: {', '.join(str(p) for p in paths)}")

@@ -298,15 +298,19 @@ def ablation_table(
     return markdown_table(rows)
 
 
+def least_by_variant(ablation: Ablation, runs: Mapping[str, SeedTables]) -> dict[str, int]:
+    """Per variant, the number of measurements where LeapFactual changes the digit least
+    beyond the interval (:func:`~paper.experiments.morphomnist.least_counts`)."""
+    return {v.name: len(least_counts(runs[v.name])[0]) for v in ablation.variants}
+
+
 def ablation_verdicts(ablation: Ablation, runs: Mapping[str, SeedTables]) -> list[str]:
     """Sentences generated from the numbers: per variant, the measurements where LeapFactual
     changes the digit least (and the seeds where it is least), and whether the count moves."""
     out = []
-    counts = {}
     for variant in ablation.variants:
         r = runs[variant.name]
         wins, ties = least_counts(r)
-        counts[variant.name] = len(wins)
         seeds = len(r.seeds)
         listed = ", ".join(
             f"{m} ({r.firsts(m, LEAP, (LEAP, OPT, CGM), higher=False)} of {seeds})"
@@ -321,9 +325,15 @@ def ablation_verdicts(ablation: Ablation, runs: Mapping[str, SeedTables]) -> lis
             f"{r.cell('accuracy to target', LEAP)} is above "
             f"{joined(above) if above else 'neither rival'} beyond the interval."
         )
+    out.append(moved_sentence(ablation, least_by_variant(ablation, runs)))
+    return out
+
+
+def moved_sentence(ablation: Ablation, counts: Mapping[str, int]) -> str:
+    """Whether the count of measurements where LeapFactual is least moves with ``ablation``."""
     base = ablation.variants[0].name
     moved = [v for v in counts if v != base and counts[v] != counts[base]]
-    out.append(
+    return (
         f"The count of measurements where LeapFactual is least moves from {counts[base]} "
         + (
             "with " + joined([f"{counts[v]} ({v})" for v in moved])
@@ -333,7 +343,31 @@ def ablation_verdicts(ablation: Ablation, runs: Mapping[str, SeedTables]) -> lis
         + f": {'this part of the set-up moves' if moved else 'by this measure it does not decide'}"
         " the ordering."
     )
-    return out
+
+
+def ablation_reasons(result: AblationResult) -> str:
+    """One sentence for the page's "where we differ": which parts of the set-up move the
+    count of measurements where LeapFactual changes the digit least, and which do not."""
+    moves, still = [], []
+    for ablation in result.ablations:
+        counts = least_by_variant(ablation, result.tables[ablation.name])
+        base = ablation.variants[0].name
+        changed = [
+            f"{counts[v]} with {v}" for v in counts if v != base and counts[v] != counts[base]
+        ]
+        if changed:
+            moves.append(f"the {ablation.name} ({counts[base]} at the bench's, {joined(changed)})")
+        else:
+            still.append(f"the {ablation.name}")
+    seeds = len(result.tables[result.ablations[0].name][BENCH.name].seeds)
+    return (
+        f"What decides the ordering (the ablations above, {seeds} seeds, the first "
+        f"{result.limit} held-out digits): the count of measurements where LeapFactual changes "
+        "the digit least beyond the interval moves with "
+        + (joined(moves) if moves else "none of the parts changed")
+        + (f"; it does not move with {joined(still)}" if still else "")
+        + "."
+    )
 
 
 def ablation_sections(result: AblationResult) -> list[str]:

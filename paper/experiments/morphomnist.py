@@ -468,10 +468,12 @@ def write_morphomnist_page(
     fit: FitSettings,
     config: MorphoBenchConfig,
     ablations: Sequence[str] = (),
+    reasons: Sequence[str] = (),
 ) -> Path:
     """The Markdown page: our table over the seeds, the paper's, the ``ablations`` section's
     lines (:func:`~paper.experiments.morpho_ablations.ablation_sections`, when run), generated
-    comparisons, and the set-up."""
+    comparisons with the ablations' ``reasons``
+    (:func:`~paper.experiments.morpho_ablations.ablation_reasons`), and the set-up."""
     runs = result.runs
     first = runs[0]
     n = config.explained(len(first.test))
@@ -500,6 +502,7 @@ def write_morphomnist_page(
     ]
     differences = [
         *(f"- {s}" for s in comparisons(result.tables)),
+        *(f"- {s}" for s in reasons),
         "",
         "Differences in set-up that explain differences in numbers:",
         "- Data: the paper uses Morpho-MNIST's full test set; here the default is the 5,000 "
