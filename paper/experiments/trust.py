@@ -8,11 +8,13 @@ run's training split of all 5,000 digits; colour shapes: 2,000 images of another
 run is fitted as a user would (the early collapse probe and the chance check on; a case they
 stop is recorded, then fitted again with the stop turned off so that its verdict can be
 measured), then held-out images are explained toward a random other class with LeapFactual's
-defaults. Per run: the verdict, validity, robust validity, the judge's validity of the same CEs,
-and the per-CE evidence (fragile, collapsed).
+defaults. Per run: the verdict, validity, robust validity, the judge's validity of the same CEs
+(the plain CE and the reliable CE, each on its own), and the per-CE evidence (fragile,
+collapsed).
 
-Targets (issue 26): no run marked trusted whose judge validity is below 0.7; at most 10 % of
-the runs with judge validity of at least 0.9 marked untrusted; the demo run trusted.
+Targets (issue 26), each measured on the plain and on the reliable CE: no run marked trusted
+whose judge validity is below 0.7; at most 10 % of the runs with judge validity of at least 0.9
+marked untrusted; the demo run trusted.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ GOOD = 0.9
 """Runs with at least this judge validity are good; at most :data:`FALSE_ALARMS` of them may
 be marked untrusted."""
 FALSE_ALARMS = 0.1
+JUDGED = {"plain CE": "judge_validity", "reliable CE": "reliable_judge_validity"}
+"""The CEs each target is measured on, each with the row's field of its judge validity: the
+plain CE (what the loop returns first) and the reliable CE (after injection)."""
 
 
 @dataclass(frozen=True)
@@ -242,6 +247,7 @@ class TrustRow:
     fit_seconds: float
     shared: str | None = None
     resumed: bool = False
+    reliable_judge_validity: float = math.nan
 
 
 @dataclass
@@ -391,6 +397,11 @@ def run_case(
         run.classifier, exp.x_cf, exp.target, codec=run.vae, outputs=run.outputs, seed=config.seed
     )
     judged = predict_probs(judges[key].model, exp.x_cf).argmax(1) == exp.target
+    reliable = (
+        math.nan
+        if exp.x_reliable is None
+        else _share(predict_probs(judges[key].model, exp.x_reliable).argmax(1) == exp.target)
+    )
     valid = exp.valid
     evidence = {
         **robust.summary(),
@@ -411,6 +422,7 @@ def run_case(
         seconds,
         shared,
         resumed,
+        reliable,
     )
 
 
@@ -442,22 +454,25 @@ when it is not in the grid)."""
 
 
 def targets(result: TrustResult) -> dict[str, Any]:
-    """The issue's targets, measured: trusted runs the judge rejects, good runs marked
-    untrusted, and the demo's level."""
+    """The issue's targets, measured on each CE of :data:`JUDGED`: trusted runs the judge
+    rejects, good runs and those of them marked untrusted (a run without that CE counts in
+    neither); and the demo's level."""
     levels = {r.case.name: _level(r) for r in result.rows}
-    bad_trusted = [
-        r.case.name
-        for r in result.rows
-        if levels[r.case.name] == "trusted" and r.judge_validity < TRUSTED_FLOOR
-    ]
-    good = [r for r in result.rows if r.judge_validity >= GOOD]
-    alarms = [r.case.name for r in good if levels[r.case.name] == "untrusted"]
-    return {
-        "trusted_below_floor": bad_trusted,
-        "good": len(good),
-        "good_untrusted": alarms,
-        "demo": levels.get(DEMO, levels.get("demo")),
-    }
+    out: dict[str, Any] = {}
+    for kind, attr in JUDGED.items():
+        judged = {r.case.name: float(getattr(r, attr)) for r in result.rows}
+        good = [name for name, v in judged.items() if v >= GOOD]
+        out[kind] = {
+            "trusted_below_floor": [
+                name
+                for name, v in judged.items()
+                if levels[name] == "trusted" and v < TRUSTED_FLOOR
+            ],
+            "good": len(good),
+            "good_untrusted": [name for name in good if levels[name] == "untrusted"],
+        }
+    out["demo"] = levels.get(DEMO, levels.get("demo"))
+    return out
 
 
 def resumed_note(result: TrustResult) -> str:
@@ -473,23 +488,26 @@ def resumed_note(result: TrustResult) -> str:
     )
 
 
-def unmet_line(floor: bool, alarms: bool | None, demo: bool) -> str:
-    """The page's first line: which of the issue's targets this grid does not meet (None:
-    not tested), or that it meets them all."""
+def unmet_line(floor: dict[str, bool], alarms: dict[str, bool | None], demo: bool) -> str:
+    """The page's first line: which of the issue's targets this grid does not meet on which
+    CE of :data:`JUDGED` (``alarms`` None: not tested on that CE), or that it meets them all."""
     missed = [
-        text
-        for text, ok in (
-            (f"a run marked trusted has a judge validity below {TRUSTED_FLOOR}", floor),
-            (f"too many runs of judge validity >= {GOOD} are marked untrusted", alarms),
-            ("the demo run is not trusted", demo),
-        )
+        f"a run marked trusted has a judge validity below {TRUSTED_FLOOR} ({kind})"
+        for kind, ok in floor.items()
+        if not ok
+    ]
+    missed += [
+        f"too many runs of judge validity >= {GOOD} are marked untrusted ({kind})"
+        for kind, ok in alarms.items()
         if ok is False
     ]
-    untested = (
-        [f"the false-alarm target is not tested (no run reached judge validity {GOOD})"]
-        if alarms is None
-        else []
-    )
+    missed += [] if demo else ["the demo run is not trusted"]
+    untested = [
+        f"the false-alarm target is not tested on the {kind} (no run reached judge validity "
+        f"{GOOD} with it)"
+        for kind, ok in alarms.items()
+        if ok is None
+    ]
     if not missed and not untested:
         return "Every target below is met at this seed (one seed: see the limits)."
     return "Targets not met: " + "; ".join([*missed, *untested]) + "."
@@ -511,7 +529,13 @@ def _cell(value: float) -> str:
     return "–" if value != value else f"{value:.2f}"
 
 
-RUNS_HEADLINE = ("verdict", "judge validity", "validity", "robust validity")
+RUNS_HEADLINE = (
+    "verdict",
+    "judge validity",
+    "judge validity, reliable CE",
+    "validity",
+    "robust validity",
+)
 """The columns of the runs table right after the run's name: the verdict and what judges it."""
 
 
@@ -522,20 +546,31 @@ def write_trust_page(result: TrustResult, stem: str | Path, command: str) -> Pat
     names = {r.case.name for r in result.rows}
     pairs = agreement_table(result)
     full = ", ".join(r.case.name for r in result.rows if r.case.full_width)
-    good = met["good"]
-    alarms = met["good_untrusted"]
-    floor_met = not met["trusted_below_floor"]
-    alarms_met = bool(good) and len(alarms) <= FALSE_ALARMS * good
-    summary = [
-        f"- Runs marked trusted whose judge validity is below {TRUSTED_FLOOR}: "
-        f"{len(met['trusted_below_floor'])} ({', '.join(met['trusted_below_floor']) or 'none'}; "
-        f"target: none): **{_met(floor_met)}**.",
-        f"- Runs with judge validity of at least {GOOD} marked untrusted: {len(alarms)} of "
-        f"{good} ({', '.join(alarms) or 'none'}; target: at most {FALSE_ALARMS:.0%}): "
-        + (f"**{_met(alarms_met)}**." if good else "**not tested** (no run that good)."),
+    floor_met: dict[str, bool] = {}
+    alarms_met: dict[str, bool | None] = {}
+    summary = []
+    for kind in JUDGED:
+        m = met[kind]
+        good, alarms, below = m["good"], m["good_untrusted"], m["trusted_below_floor"]
+        floor_met[kind] = not below
+        alarms_met[kind] = len(alarms) <= FALSE_ALARMS * good if good else None
+        summary += [
+            f"- Runs marked trusted whose judge validity ({kind}) is below {TRUSTED_FLOOR}: "
+            f"{len(below)} ({', '.join(below) or 'none'}; target: none): "
+            f"**{_met(floor_met[kind])}**.",
+            f"- Runs with judge validity ({kind}) of at least {GOOD} marked untrusted: "
+            f"{len(alarms)} of {good} ({', '.join(alarms) or 'none'}; target: at most "
+            f"{FALSE_ALARMS:.0%}): "
+            + (
+                f"**{_met(bool(alarms_met[kind]))}**."
+                if good
+                else "**not tested** (no run that good)."
+            ),
+        ]
+    summary.append(
         f"- The demo run ({DEMO if DEMO in names else 'demo'}): {met['demo']} (target: "
-        f"trusted): **{_met(met['demo'] == 'trusted')}**.",
-    ]
+        f"trusted): **{_met(met['demo'] == 'trusted')}**."
+    )
     runs = []
     for r in result.rows:
         reasons = ", ".join(f"{c.name} {c.status}" for c in r.verdict.reasons) if r.verdict else "–"
@@ -552,6 +587,7 @@ def write_trust_page(result: TrustResult, stem: str | Path, command: str) -> Pat
                 "validity": _cell(r.validity),
                 "robust validity": _cell(r.robust_validity),
                 "judge validity": _cell(r.judge_validity),
+                "judge validity, reliable CE": _cell(r.reliable_judge_validity),
                 "fit (s)": f"{r.fit_seconds:.0f}{' (resumed)' if r.resumed else ''}",
                 "classifier copied from": r.shared or "–",
             }
@@ -603,7 +639,7 @@ def write_trust_page(result: TrustResult, stem: str | Path, command: str) -> Pat
         "other class",
         result.seconds,
         [
-            unmet_line(floor_met, alarms_met if good else None, met["demo"] == "trusted"),
+            unmet_line(floor_met, alarms_met, met["demo"] == "trusted"),
             f"Limits: {len(result.rows)} runs at one seed, {config.limit} CEs per run (a "
             f"share is known to about +-{0.5 / math.sqrt(config.limit):.2f}); the models at "
             f"half the default widths but in {full or 'no case'} (the default widths); the "
@@ -619,7 +655,10 @@ def write_trust_page(result: TrustResult, stem: str | Path, command: str) -> Pat
             f"{config.judge_epochs} epoch(s) or {config.judge_min_steps} optimiser steps if "
             "more, trained on the MNIST training split or on "
             f"{config.judge_images} colour shapes of another seed; judge validity = the judge "
-            f"puts the CE in its target class. Judges' held-out accuracy: {judges or '–'}.",
+            "puts the CE in its target class, measured on the plain CE (what the loop returns "
+            "first, validity's CE) and on the reliable CE (after injection; the report shows "
+            "both), each target on each: a target met on one CE only is not met. Judges' "
+            f"held-out accuracy: {judges or '–'}.",
             *weak_judges(result),
             f"Thresholds: {THRESHOLDS}",
         ],

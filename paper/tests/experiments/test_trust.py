@@ -50,6 +50,7 @@ def test_a_reduced_grid_writes_verdicts_judge_validity_and_targets(
         assert row.verdict is not None and row.verdict.level == "untrusted"
         assert "training_steps" in {c.name for c in row.verdict.reasons}
         assert 0 <= row.judge_validity <= 1 and 0 <= row.robust_validity <= row.validity
+        assert 0 <= row.reliable_judge_validity <= 1  # the defaults make a reliable CE
     chance = run_case(  # shuffled labels: stopped at the chance check, or not trusted
         Case("chance-shapes", "shuffled", data="shapes", labels="shuffled"),
         tmp_path / "runs",
@@ -59,12 +60,14 @@ def test_a_reduced_grid_writes_verdicts_judge_validity_and_targets(
     assert chance.stopped is not None or chance.verdict.level != "trusted"  # type: ignore[union-attr]
     assert chance.shared is None  # other labels: its own classifier
     met = targets(result)
-    assert met == {"trusted_below_floor": [], "good": 0, "good_untrusted": [], "demo": None}
+    nothing = {"trusted_below_floor": [], "good": 0, "good_untrusted": []}
+    assert met == {"plain CE": nothing, "reliable CE": nothing, "demo": None}
     page = write_trust_page(result, tmp_path / "trust", "python -m paper trust --cases ...")
     text = page.read_text()
     assert "| shapes-32-conv |" in text and "| shapes-32 |" in text
     assert (
-        "| run | verdict | judge validity | validity | robust validity | what is weakened |" in text
+        "| run | verdict | judge validity | judge validity, reliable CE | validity | robust "
+        "validity | what is weakened |" in text
     )
     assert "about +-0.18); the models at half the default widths but in no case" in text
     assert "- Limits: 2 runs" in text and "Judges' held-out accuracy: shapes 32 px" in text
@@ -72,7 +75,12 @@ def test_a_reduced_grid_writes_verdicts_judge_validity_and_targets(
     assert "The demo run (demo): None (target: trusted): **not met**" in text
     assert "target: none): **met**" in text and "**not tested** (no run that good)" in text
     first = text.split("\n- ")[3]  # after the command and data lines: the unmet targets first
-    assert first.startswith("Targets not met: the demo run is not trusted; the false-alarm")
+    assert first.startswith(
+        "Targets not met: the demo run is not trusted; the false-alarm target is not tested on "
+        "the plain CE (no run reached judge validity 0.9 with it); the false-alarm target is "
+        "not tested on the reliable CE"
+    )
+    assert "- Runs marked trusted whose judge validity (reliable CE) is below 0.7: 0" in text
     assert "- Seed: 0 for every run" in text and "not a test on unseen runs" in text
 
 
@@ -126,11 +134,18 @@ def test_the_seed_line_says_whether_the_thresholds_saw_the_seed() -> None:
 
 
 def test_the_first_line_names_each_target_not_met_and_only_those() -> None:
-    assert unmet_line(True, True, True).startswith("Every target below is met")
-    line = unmet_line(False, None, True)
-    assert "judge validity below 0.7" in line and "not tested" in line and "demo" not in line
-    assert unmet_line(True, False, True) == (
-        "Targets not met: too many runs of judge validity >= 0.9 are marked untrusted."
+    both = {"plain CE": True, "reliable CE": True}
+    assert unmet_line(both, dict(both), True).startswith("Every target below is met")
+    line = unmet_line({"plain CE": False, "reliable CE": True}, {"plain CE": None}, True)
+    assert line == (
+        "Targets not met: a run marked trusted has a judge validity below 0.7 (plain CE); the "
+        "false-alarm target is not tested on the plain CE (no run reached judge validity 0.9 "
+        "with it)."
+    )
+    assert unmet_line(both, {"plain CE": None, "reliable CE": False}, False) == (
+        "Targets not met: too many runs of judge validity >= 0.9 are marked untrusted "
+        "(reliable CE); the demo run is not trusted; the false-alarm target is not tested on "
+        "the plain CE (no run reached judge validity 0.9 with it)."
     )
 
 
@@ -140,7 +155,12 @@ def test_the_demo_target_is_measured_on_the_demo_exactly_when_the_grid_has_it() 
         return TrustRow(case_by_name(name), None, verdict, 1.0, 1.0, 0.95, {}, {}, 0.0)
 
     result = TrustResult(TrustConfig(), rows=[row("demo", "caution"), row(DEMO, "trusted")])
-    assert targets(result)["demo"] == "trusted" and targets(result)["good"] == 2
+    met = targets(result)
+    assert met["demo"] == "trusted" and met["plain CE"]["good"] == 2
+    assert met["reliable CE"]["good"] == 0  # rows without a reliable CE count in neither
+    result.rows[0].reliable_judge_validity = 0.5  # a cautioned run: below the floor, no matter
+    result.rows[1].reliable_judge_validity = 0.6  # trusted and below the floor: counted
+    assert targets(result)["reliable CE"]["trusted_below_floor"] == [DEMO]
     assert resumed_note(result) == ""
     result.rows[0].resumed = True
     assert resumed_note(result).endswith("nor the total): demo.")
