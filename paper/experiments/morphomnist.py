@@ -503,6 +503,10 @@ def write_morphomnist_page(
     differences = [
         *(f"- {s}" for s in comparisons(result.tables)),
         *(f"- {s}" for s in reasons),
+        "- Fewer passes: schedules that blend fewer times are compared with the paper's on "
+        "the same digits, by the same `Blend` implementation, in docs/results/speed.md "
+        '("Fewer passes, CEs as close to their inputs"); this page runs the paper\'s '
+        "schedule only.",
         "",
         "Differences in set-up that explain differences in numbers:",
         "- Data: the paper uses Morpho-MNIST's full test set; here the default is the 5,000 "
@@ -540,6 +544,18 @@ def write_morphomnist_page(
         + ", drawn with the seed.",
         result.seconds,
         [
+            f"Limits: sized to regenerate within two hours on a 2-core CPU: {n} of the "
+            f"{len(first.test)} held-out digits per seed (the paper: 9,728), "
+            f"{len(config.seeds)} seed{'s' if len(config.seeds) != 1 else ''}, models trained "
+            "with budgets for a CPU"
+            + (
+                ", and the ablations on fewer digits with the paper's three methods only "
+                "(their section says how many)"
+                if ablations
+                else ""
+            )
+            + "; a difference smaller than the seeds' spread reads as a tie (the \"Seeds "
+            'needed" line below says how many seeds it would need).',
             f"Explained classifier: held-out accuracy {get('classifier_test_accuracy')}; "
             "oracle (independent classifier, other width and seed): "
             f"{get('oracle_test_accuracy')}; VAE held-out reconstruction PSNR "

@@ -75,6 +75,9 @@ def test_two_seed_bench_fills_every_row_and_writes_the_page(morpho_bench, tiny_c
     assert "`m-seeds.csv`" in text and "2 seeds (0, 1)" in text and "- Code: " in text
     assert "## The paper's numbers" in text and "PSNR" in text
     assert f"the runs' verdicts: {verdict_counts(result.runs)}." in text
+    assert "- Limits: sized to regenerate within two hours on a 2-core CPU: 12 of the 1000" in text
+    assert "2 seeds, models trained with budgets for a CPU; a difference" in text  # no ablations
+    assert "- Fewer passes: schedules that blend fewer times" in text
     said = comparisons(tables)
     assert len(said) == 8 and said[6].startswith("Seeds needed: with 2 seeds, ")
     assert all(" of 2 seeds" in s for s in said[:1]) and "flow on inputs" in said[5]
