@@ -46,6 +46,7 @@ def trust(
     ...) next to the defaults: each run's verdict against an independent judge's validity
     of its CEs (--limit: held-out images explained per run)."""
     from paper.experiments.trust import (
+        JUDGED,
         TrustConfig,
         case_by_name,
         run_trust,
@@ -63,11 +64,16 @@ def trust(
         level = row.verdict.level if row.verdict is not None else "unknown"
         typer.echo(
             f"{row.case.name:22s} {level:9s} validity {row.validity:.2f}  robust "
-            f"{row.robust_validity:.2f}  judge {row.judge_validity:.2f}"
+            f"{row.robust_validity:.2f}  judge {row.judge_validity:.2f}  judge (reliable CE) "
+            f"{row.reliable_judge_validity:.2f}"
         )
     met = targets(result)
-    typer.echo(
-        f"trusted below the floor: {met['trusted_below_floor'] or 'none'}; good runs marked "
-        f"untrusted: {met['good_untrusted'] or 'none'} of {met['good']}; demo: {met['demo']}"
-    )
+    for kind in JUDGED:
+        m = met[kind]
+        typer.echo(
+            f"{kind}: trusted below the floor: {', '.join(m['trusted_below_floor']) or 'none'}; "
+            f"good runs marked untrusted: {', '.join(m['good_untrusted']) or 'none'} of "
+            f"{m['good']}"
+        )
+    typer.echo(f"demo: {met['demo']}")
     typer.echo(f"page: {page}  ({result.seconds / 60:.1f} min)")
