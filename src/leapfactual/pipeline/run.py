@@ -358,12 +358,12 @@ def _fit(
     # VAE trains, and the VAE's collapse probe (and vae.agreement) can watch it
     order = sorted(wanted, key=lambda s: (s != "classifier", STAGES.index(s)))
     for stage in order:
-        if getattr(run, stage) is not None:
-            _adopt_training(run, stage)
         if getattr(run, stage) is None:
             sizes = stage_sizes(config, stage)
             with sized_by(f"fitting the {stage}", sizes), attached((), stage=stage):
                 _fit_stage(run, stage, progress and ranks.is_main, ranks.is_main, target)
+        else:
+            _adopt_training(run, stage)
         stamp = _measured_with(run, stage)
         if stamp is None or run.meta.get("measured", {}).get(stage) != stamp:
             measured = {k: v for k, v in _measure(run, stage).items() if math.isfinite(v)}
