@@ -329,19 +329,25 @@ def ablation_verdicts(ablation: Ablation, runs: Mapping[str, SeedTables]) -> lis
     return out
 
 
+def moved(ablation: Ablation, counts: Mapping[str, int]) -> list[str]:
+    """The variants of ``ablation`` whose count in ``counts`` differs from the bench's."""
+    base = ablation.variants[0].name
+    return [v for v in counts if v != base and counts[v] != counts[base]]
+
+
 def moved_sentence(ablation: Ablation, counts: Mapping[str, int]) -> str:
     """Whether the count of measurements where LeapFactual is least moves with ``ablation``."""
     base = ablation.variants[0].name
-    moved = [v for v in counts if v != base and counts[v] != counts[base]]
+    changed = moved(ablation, counts)
     return (
         f"The count of measurements where LeapFactual is least moves from {counts[base]} "
         + (
-            "with " + joined([f"{counts[v]} ({v})" for v in moved])
-            if moved
+            "with " + joined([f"{counts[v]} ({v})" for v in changed])
+            if changed
             else "with none of the changes"
         )
-        + f": {'this part of the set-up moves' if moved else 'by this measure it does not decide'}"
-        " the ordering."
+        + (": this part of the set-up moves" if changed else ": by this measure it does not decide")
+        + " the ordering."
     )
 
 
@@ -352,9 +358,7 @@ def ablation_reasons(result: AblationResult) -> str:
     for ablation in result.ablations:
         counts = least_by_variant(ablation, result.tables[ablation.name])
         base = ablation.variants[0].name
-        changed = [
-            f"{counts[v]} with {v}" for v in counts if v != base and counts[v] != counts[base]
-        ]
+        changed = [f"{counts[v]} with {v}" for v in moved(ablation, counts)]
         if changed:
             moves.append(f"the {ablation.name} ({counts[base]} at the bench's, {joined(changed)})")
         else:

@@ -291,18 +291,16 @@ def _ranked(runs: SeedTables, row: str, a: str, rivals: tuple[str, ...], higher:
 
 
 def verdict_counts(runs: Sequence[Run]) -> str:
-    """The runs' verdicts (as ``fit`` stored them) counted over the seeds, each level with
-    the checks that did not pass: "trusted in 4, caution in 1 (flow_samples) of 5 seeds"."""
+    """The runs' verdicts counted over the seeds, each level with the checks that did not
+    pass: "trusted in 4, caution in 1 (flow_samples) of 5 seeds"."""
     counts: dict[str, int] = {}
     checks: dict[str, list[str]] = {}
     for run in runs:
-        verdict = run.meta.get("verdict") or {}
-        level = str(verdict.get("level", "none (fitted before verdicts)"))
+        verdict = run.verdict
+        level = "none (fitted before verdicts)" if verdict is None else verdict.level
         counts[level] = counts.get(level, 0) + 1
         names = checks.setdefault(level, [])
-        for check in verdict.get("checks", []):
-            if check.get("status") != "pass" and check.get("name") not in names:
-                names.append(str(check.get("name")))
+        names += [c.name for c in (verdict.reasons if verdict else []) if c.name not in names]
     parts = [
         f"{level} in {n}" + (f" ({', '.join(checks[level])})" if checks[level] else "")
         for level, n in counts.items()

@@ -4,6 +4,7 @@ from typing import Any
 import pytest
 import torch
 
+from leapfactual.pipeline.verdict import Check, Verdict
 from leapfactual.report import NOTE
 from paper.bench import Table
 from paper.bench.seeds import SeedTables
@@ -85,12 +86,12 @@ def test_two_seed_bench_fills_every_row_and_writes_the_page(morpho_bench, tiny_c
 
 def test_verdict_counts_name_each_level_with_the_checks_that_did_not_pass() -> None:
     def run(level: str, *failing: str) -> Any:
-        checks = [{"name": n, "status": "caution"} for n in failing]
-        checks.append({"name": "codec_ssim", "status": "pass"})
-        return SimpleNamespace(meta={"verdict": {"level": level, "checks": checks}})
+        checks = [Check(n, n, 0.5, 0.8, 0.8, None, "caution", "", "") for n in failing]
+        checks.append(Check("codec_ssim", "ssim", 0.9, 0.8, 0.8, None, "pass", "", ""))
+        return SimpleNamespace(verdict=Verdict(level, tuple(checks)))
 
     runs = [run("trusted"), run("caution", "flow_samples"), run("trusted")]
-    runs += [run("caution", "flow_samples", "training_steps"), SimpleNamespace(meta={})]
+    runs += [run("caution", "flow_samples", "training_steps"), SimpleNamespace(verdict=None)]
     assert verdict_counts(runs) == (
         "trusted in 2, caution in 2 (flow_samples, training_steps), none (fitted before "
         "verdicts) in 1 of 5 seeds"
