@@ -4,7 +4,7 @@ from typing import Any
 import pytest
 import torch
 
-from leapfactual.pipeline.verdict import Check, Verdict
+from leapfactual.pipeline import Check, Verdict
 from leapfactual.report import NOTE
 from paper.bench import Table
 from paper.bench.seeds import SeedTables
