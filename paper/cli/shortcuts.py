@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from leapfactual.audit import AUDIT_LIMIT
 from leapfactual.cli import Limit
 from paper.cli.common import command_line, parse_seeds
 
@@ -25,7 +26,7 @@ def shortcuts(
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds, one repetition each.")] = (
         "0,1,2"
     ),
-    limit: Limit = 20,
+    limit: Limit = AUDIT_LIMIT,
     rounds: Annotated[
         int | None, typer.Option(min=1, help="CFKD rounds [default: repair's].")
     ] = None,
@@ -37,7 +38,7 @@ def shortcuts(
     """Shortcut benchmark: per seed, a run on digits with a corner patch on one class, the
     repair with the default teacher (refused?) and with a clean rule at default settings, the
     repaired run audited again; and a tint-reliant and a tint-blind run audited (--limit: test
-    images per audit)."""
+    images per audit, the audit's own default)."""
     from dataclasses import replace
 
     from leapfactual.audit import CFKDSettings

@@ -127,6 +127,19 @@ def test_the_page_leads_with_its_limits_and_states_each_target(tmp_path) -> None
     assert json.loads((tmp_path / "sc.json").read_text())["rows"][1]["flips_after"] == 0.18
 
 
+def test_the_page_names_the_seeds_a_setting_was_chosen_after_seeing(tmp_path) -> None:
+    rows = [row(s, 0.05, True, True, True) for s in (0, 3)]
+    page = write_shortcuts_page(ShortcutsResult(ShortcutsConfig(seeds=(0, 3)), rows, 1.0),
+                                tmp_path / "sc", "c")  # fmt: skip
+    line = next(x for x in page.read_text().splitlines() if "not blind" in x)
+    assert line.startswith("- Seed 0 is not blind to the audit's size: seed 0: an audit of 20")
+    assert line.endswith("Seed 3 was never run before it.")
+    fresh = [row(s, 0.05, True, True, True) for s in (3, 4)]
+    blind = write_shortcuts_page(ShortcutsResult(ShortcutsConfig(seeds=(3, 4)), fresh, 1.0),
+                                 tmp_path / "fresh", "c")  # fmt: skip
+    assert "not blind" not in blind.read_text()
+
+
 def test_the_config_refuses_no_seeds_and_no_images() -> None:
     with pytest.raises(ValueError, match="at least one seed"):
         ShortcutsConfig(seeds=())

@@ -40,7 +40,13 @@ if TYPE_CHECKING:
         verdict_lines,
     )
     from leapfactual.audit.necessity import Necessity, necessity, necessity_map
-    from leapfactual.audit.options import AUTO_ROUNDS, STABLE, CFKDSettings, parse_rounds
+    from leapfactual.audit.options import (
+        AUDIT_LIMIT,
+        AUTO_ROUNDS,
+        STABLE,
+        CFKDSettings,
+        parse_rounds,
+    )
     from leapfactual.audit.regions import change_regions, grid_cells, pixel_change
     from leapfactual.audit.summary import Cell, PairSummary, summarise, summary_table
     from leapfactual.audit.teacher_server import HumanTeacher, ServerHandle, read_labels, serve
@@ -63,6 +69,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ANSWERS",
+    "AUDIT_LIMIT",
     "AUTO_ROUNDS",
     "CONCENTRATED",
     "GLOBAL_AREA",

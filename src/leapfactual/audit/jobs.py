@@ -50,7 +50,7 @@ from leapfactual.audit.checks import (
 from leapfactual.audit.html import write_page_html
 from leapfactual.audit.ignore import TeacherFromAudit, ignore_teacher
 from leapfactual.audit.necessity import Necessity, necessity, necessity_map
-from leapfactual.audit.options import CFKDSettings
+from leapfactual.audit.options import AUDIT_LIMIT, CFKDSettings
 from leapfactual.audit.regions import Mode, grid_cells
 from leapfactual.audit.repaired import CANDIDATES, record_verdict, write_repaired_run
 from leapfactual.audit.summary import PairSummary, summarise, summary_table
@@ -173,7 +173,7 @@ def audit_run(
     out: str | Path,
     *,
     images: str | list[str] = "test",
-    limit: int = 50,
+    limit: int = AUDIT_LIMIT,
     per_class: int | None = None,
     seed: int = 0,
     regions: Mode = "components",
@@ -633,7 +633,7 @@ def repair_run(
     settings: CFKDSettings | None = None,
     *,
     test: Dataset | str | None = None,
-    audit_limit: int = 50,
+    audit_limit: int = AUDIT_LIMIT,
     allow_shortcut_teacher: bool = False,
     force: bool = False,
     device: str | torch.device | None = None,

@@ -9,6 +9,9 @@ STABLE = 0.02
 """With ``until_stable``, CFKD stops after a round that lowered reliance by less than this."""
 AUTO_ROUNDS = 8
 """The most rounds of ``--rounds auto`` (rounds until reliance stops falling)."""
+AUDIT_LIMIT = 50
+"""Test images an audit explains toward every other class unless told otherwise (``audit``'s
+``--limit``, ``repair``'s ``--audit-limit``)."""
 
 
 def parse_rounds(value: str) -> tuple[int, bool]:

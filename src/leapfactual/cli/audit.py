@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from leapfactual.audit import AUDIT_LIMIT
 from leapfactual.cli.common import Device, ExtraPaths, Limit, Seed, refuse_extra_paths
 
 REGIONS: tuple[Literal["components", "grid"], ...] = ("components", "grid")
@@ -28,7 +29,7 @@ def audit(
             "glob pattern; repeat for several [default: test]."
         ),
     ] = None,
-    limit: Limit = 50,
+    limit: Limit = AUDIT_LIMIT,
     per_class: Annotated[
         int | None,
         typer.Option(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from leapfactual.audit import AUTO_ROUNDS, STABLE, CFKDSettings, parse_rounds
+from leapfactual.audit import AUDIT_LIMIT, AUTO_ROUNDS, STABLE, CFKDSettings, parse_rounds
 from leapfactual.cli.common import Device, Seed
 
 _D = CFKDSettings()
@@ -79,7 +79,7 @@ def repair(
     ] = None,
     audit_limit: Annotated[
         int, typer.Option(min=1, help="Test images audited for shortcut candidates first.")
-    ] = 50,
+    ] = AUDIT_LIMIT,
     allow_shortcut_teacher: Annotated[
         bool,
         typer.Option(help="Label with a teacher even where it relies on a shortcut candidate."),
