@@ -233,11 +233,10 @@ class AuthorsLoop:
     encode; 15 times decode, classify, condition on the softmax, lift under it and land under
     the target's one-hot, each half by dopri5 (atol = rtol = 1e-4) forced through 5 checkpoints;
     the CE is the decoding. Injection, land-only (gamma 0.1, 5 leaps), follows without
-    decoding or classifying between its leaps (a land-only leap uses no current condition), so
-    this loop makes 17 decodes and 16 classifications per CE against our loop's 21 and 22 (ours
-    classifies after every leap, for the reliable CE's probabilities and trajectories); a loop
-    that recomputes the condition before every leap, injection's included, would make as many
-    as ours. The field is the run's MLP applied as the paper writes it, to ``concat(z, c, t)``
+    decoding or classifying between its leaps (a land-only leap uses no current condition), as
+    ours does without a trajectory: 17 decodes and 16 classifications per CE against our loop's
+    17 and 18 (ours also classifies the input, and the reliable CE for its probabilities). The
+    field is the run's MLP applied as the paper writes it, to ``concat(z, c, t)``
     (a softmax-conditioned MLP field only)."""
 
     def __init__(self, run: Any, batch_size: int) -> None:

@@ -302,10 +302,11 @@ def targets(result: ShortcutsResult) -> list[tuple[str, str, bool]]:
 
 
 SEEN = {
-    0: "an audit of 20 test images missed its tint model (reliance 17 %); the audit's size "
-    "was then raised to the audit's own default (50): a change made after seeing this seed",
-    1: "its results at audits of 20 images were in view when the audit's size was raised",
-    2: "its results at audits of 20 images were in view when the audit's size was raised",
+    0: "its tint model's transplant reliance was 17 % at audits of 20 images and at 50 (the "
+    "audit's own default, which the page now uses); the sufficient dose of a transplanted "
+    "edit was designed on this seed's runs",
+    1: "its results at audits of 20 images (tint told apart) were known when both were chosen",
+    2: "its results at audits of 20 images (tint told apart) were known when both were chosen",
 }
 """Seeds whose results were in view when a setting of this benchmark was chosen, and how."""
 
@@ -317,11 +318,13 @@ def _seen(rows: Sequence[dict[str, Any]]) -> str:
         return ""
     fresh = [r["seed"] for r in rows if r["seed"] not in SEEN]
     return (
-        f"{_seeds(seen)} {'is' if len(seen) == 1 else 'are'} not blind to the audit's size: "
+        f"{_seeds(seen)} {'is' if len(seen) == 1 else 'are'} not blind to the audit's size and "
+        "the transplant's dose: "
         + "; ".join(f"seed {s}: {SEEN[s]}" for s in seen)
         + ". "
-        + (f"{_seeds(fresh)} {'was' if len(fresh) == 1 else 'were'} never run before it."
-           if fresh else "No seed here is blind to that choice.")
+        + (f"{_seeds(fresh)} {'was' if len(fresh) == 1 else 'were'} first run after both were "
+           "fixed."
+           if fresh else "No seed here is blind to those choices.")
     )  # fmt: skip
 
 

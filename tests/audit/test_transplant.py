@@ -13,6 +13,7 @@ from leapfactual.audit.transplant import (
     places,
     recipients,
     reliance,
+    sufficient_doses,
     transplant,
 )
 from leapfactual.explain import Explanation
@@ -78,7 +79,9 @@ def test_a_corner_patch_is_a_cell_candidate_and_a_patch_model_relies_on_it() -> 
     assert places(nec) == ["r3c3"] * 6
     top = next(f for f in class_findings(exp, nec, ["0", "1"]) if f.direction == "toward")
     assert (top.direction, top.place, top.share, top.candidate) == ("toward", "r3c3", 1.0, True)
-    moved = transplant(donors(exp, nec, top), objects(4), (0.0, 1.0))
+    moved = transplant(
+        donors(exp, nec, top, argmax(patch_rule), (0.0, 1.0)), objects(4), (0.0, 1.0)
+    )
     assert math.isclose(reliance(argmax(patch_rule), objects(4), moved, 1)[0], 1.0)
     assert reliance(argmax(centre_rule), objects(4), moved, 1) == (0.0, 4)
 
@@ -88,7 +91,8 @@ def test_a_tint_is_named_global_brightness_and_tells_tint_models_apart() -> None
     assert set(places(nec)) == {"global: brightness"}
     top = next(f for f in class_findings(exp, nec, ["0", "1"]) if f.direction == "toward")
     assert top.label == "global: brightness" and top.candidate
-    moved = transplant(donors(exp, nec, top), objects(4), (0.0, 1.0))
+    given = donors(exp, nec, top, argmax(brightness_rule), (0.0, 1.0))
+    moved = transplant(given, objects(4), (0.0, 1.0))
     assert math.isclose(reliance(argmax(brightness_rule), objects(4), moved, 1)[0], 1.0)
     assert reliance(argmax(centre_rule), objects(4), moved, 1)[0] < 0.5
     # the rule "needed" finds the same place: it is listed once
@@ -168,16 +172,45 @@ def test_a_tint_needed_beside_a_larger_change_is_a_candidate_only_for_a_tint_mod
     found = edit_findings(exp, nec, ["0", "1"])
     assert len(found) == 1 and found[0].klass == 1 and found[0].candidate
     assert found[0].rule == "needed" and "colour" in found[0].edits and found[0].share == 1.0
-    given = donors(exp, nec, found[0])
+    given = donors(exp, nec, found[0], argmax(tint_reliant), (0.0, 1.0))
     assert len(given) == 6 and given.edit == " + ".join(found[0].edits)
     barred = rgb_objects(4, bar_value=0.9)  # class 0 for the tint model until tinted
     moved = transplant(given, barred, (0.0, 1.0))
     assert reliance(argmax(tint_reliant), barred, moved, 1) == (1.0, 4)
-    plain = rgb_objects(4)  # without the bar, the tint alone is not enough for class 1
-    alone = transplant(given, plain, (0.0, 1.0))
-    assert reliance(argmax(tint_reliant), plain, alone, 1) == (0.0, 4)
+    # without the bar, the CEs' own tint is not enough for class 1, a stronger one is: the
+    # donors' tint is copied at the dose that alone moves their own inputs
+    plain = rgb_objects(4)
+    faint = replace(given, params=nec.edit_params)
+    assert reliance(argmax(tint_reliant), plain, transplant(faint, plain, (0.0, 1.0)), 1) == (0, 4)
+    assert reliance(argmax(tint_reliant), plain, transplant(given, plain, (0.0, 1.0)), 1) == (1, 4)
+    assert torch.allclose(given.params, nec.edit_params * 1.25)  # the smallest dose that does
     exp, nec = tint_audit(tint_blind)
     assert not nec.edit_needed.any() and edit_findings(exp, nec, ["0", "1"]) == []
+
+
+def tint_with_bar(x: Tensor) -> Tensor:
+    """Class 1 only from a red tint and the bar together (neither alone, at any strength)."""
+    logit = 10 * torch.minimum(2 * redness(x) - 0.7, bar(x) - 0.3)
+    return torch.stack([torch.zeros_like(logit), logit], dim=1)
+
+
+def test_an_edit_that_never_moves_its_donor_alone_is_copied_at_its_own_strength() -> None:
+    exp, nec = tint_audit(tint_with_bar)
+    found = edit_findings(exp, nec, ["0", "1"])
+    assert len(found) == 1 and found[0].candidate and "colour" in found[0].edits
+    given = donors(exp, nec, found[0], argmax(tint_with_bar), (0.0, 1.0))
+    assert torch.equal(given.params, nec.edit_params)  # no dose up to 4x moves a donor alone
+    plain = rgb_objects(4)
+    moved = transplant(given, plain, (0.0, 1.0))
+    assert reliance(argmax(tint_with_bar), plain, moved, 1) == (0.0, 4)
+
+
+def test_the_dose_is_the_smallest_of_the_grid_that_moves_each_donor_alone() -> None:
+    x = torch.full((3, 1, 4, 4), 0.2)
+    params = torch.tensor([[0.1, 0.0, 0.0], [0.05, 0.0, 0.0], [0.01, 0.0, 0.0]])  # offsets
+    bright = lambda _x, shown: (shown.mean(dim=(1, 2, 3)) > 0.31).long()  # noqa: E731
+    dose = sufficient_doses(bright, x, params, ["brightness"], 1, (0.0, 1.0))
+    assert dose.tolist() == [1.25, 3.0, 1.0]  # 0.325; 0.35 (2x is 0.3); never: kept at 1
 
 
 def test_an_edit_every_class_needs_is_how_ces_change_images_not_a_candidate() -> None:

@@ -28,9 +28,22 @@ def test_black_box_function_classifier(toy_field) -> None:
     with torch.no_grad():
         exp = explainer.explain(STARTS, TARGET)
     assert exp.valid.all() and exp.valid_reliable.all()
-    # 1 on the inputs + 1 on the reconstruction + 1 after each of the 11 leaps
-    assert len(calls) == 13
-    assert exp.cost.classifier == 13 * len(STARTS)
+    # 1 on the inputs + 1 on the reconstruction + 1 after each of the 8 blending leaps + 1
+    # after the 3 injection leaps (a land uses no current condition)
+    assert len(calls) == 11
+    assert exp.cost.classifier == 11 * len(STARTS)
+
+
+def test_injection_decodes_once_and_makes_the_ces_a_per_leap_loop_makes(toy_field) -> None:
+    explainer = toy_explainer(toy_field)  # keeps latents: decodes after every leap
+    slow = explainer.explain(STARTS, TARGET)
+    explainer.trajectory = "none"
+    fast = explainer.explain(STARTS, TARGET)
+    for name in ("z_reliable", "x_reliable", "probs_reliable", "steps", "x_cf"):
+        assert torch.equal(getattr(fast, name), getattr(slow, name)), name
+    assert explainer.inject is not None
+    saved = (explainer.inject.steps - 1) * len(STARTS)
+    assert slow.cost.decoder - fast.cost.decoder == saved > 0
 
 
 def test_explanation_fields_and_cost(toy_field) -> None:

@@ -132,8 +132,9 @@ def test_the_page_names_the_seeds_a_setting_was_chosen_after_seeing(tmp_path) ->
     page = write_shortcuts_page(ShortcutsResult(ShortcutsConfig(seeds=(0, 3)), rows, 1.0),
                                 tmp_path / "sc", "c")  # fmt: skip
     line = next(x for x in page.read_text().splitlines() if "not blind" in x)
-    assert line.startswith("- Seed 0 is not blind to the audit's size: seed 0: an audit of 20")
-    assert line.endswith("Seed 3 was never run before it.")
+    assert line.startswith("- Seed 0 is not blind to the audit's size and the transplant's dose: "
+                           "seed 0: its tint model's")  # fmt: skip
+    assert line.endswith("Seed 3 was first run after both were fixed.")
     fresh = [row(s, 0.05, True, True, True) for s in (3, 4)]
     blind = write_shortcuts_page(ShortcutsResult(ShortcutsConfig(seeds=(3, 4)), fresh, 1.0),
                                  tmp_path / "fresh", "c")  # fmt: skip

@@ -91,10 +91,16 @@ Candidate = tuple[Finding, Donors]
 
 
 def candidates(
-    exp: Explanation, nec: Necessity, findings: Sequence[Finding], grid: int = 4
+    exp: Explanation,
+    nec: Necessity,
+    findings: Sequence[Finding],
+    model: Labeller,
+    bounds: tuple[float, float],
+    grid: int = 4,
 ) -> list[Candidate]:
-    """Every shortcut candidate of ``findings`` with its donors from the audited CEs."""
-    return [(f, donors(exp, nec, f, grid)) for f in findings if f.candidate]
+    """Every shortcut candidate of ``findings`` with its donors from the audited CEs (global
+    edits at their sufficient doses for ``model``, the audited one)."""
+    return [(f, donors(exp, nec, f, model, bounds, grid)) for f in findings if f.candidate]
 
 
 def measure_candidates(
@@ -128,11 +134,13 @@ def measure_reliance(
     labels: Tensor,
     bounds: tuple[float, float],
     *,
+    audited: Labeller,
     limit: int = LIMIT,
     grid: int = 4,
 ) -> list[CandidateReliance]:
-    """:func:`measure_candidates` on the candidates of ``findings`` (donors from ``exp``)."""
-    pairs = candidates(exp, nec, findings, grid)
+    """:func:`measure_candidates` on the candidates of ``findings`` (donors from ``exp``,
+    dosed for ``audited``, the model the CEs explain)."""
+    pairs = candidates(exp, nec, findings, audited, bounds, grid)
     return measure_candidates(labellers, pairs, images, labels, bounds, limit=limit)
 
 

@@ -246,8 +246,9 @@ def audit_run(
         label = {"model": model_labeller(fitted.classifier, fitted.outputs)}
         bounds = data_bounds(fitted)
         relied = measure_reliance(
-            label, exp, nec, findings, test.images, test.labels, bounds, grid=grid
-        )
+            label, exp, nec, findings, test.images, test.labels, bounds, audited=label["model"],
+            grid=grid,
+        )  # fmt: skip
         stem = fitted.directory / CANDIDATES
         inherited = load_candidates(stem) if stem.with_suffix(".safetensors").is_file() else []
         kept = measure_candidates(label, inherited, test.images, test.labels, bounds)
@@ -691,7 +692,9 @@ def repair_run(
         checked = {} if isinstance(teacher, HumanTeacher) else {
             "teacher": teacher_labeller(teacher, fitted.class_names)
         }  # fmt: skip
-        pairs, held = candidates(exp, nec, audited.findings), fitted.test
+        assert fitted.classifier is not None
+        model = model_labeller(fitted.classifier, fitted.outputs)
+        pairs, held = candidates(exp, nec, audited.findings, model, bounds), fitted.test
         pre = measure_candidates(checked, pairs, held.images, held.labels, bounds)
         for row in pre:
             if "teacher" in row.values:

@@ -24,6 +24,16 @@ change added, or a global edit's (or edits') coefficients applied to the recipie
 share of the recipients a model does not put in ``k`` that it puts in ``k`` once the change is
 in: "paint the patch on other digits", for any candidate and any model, without knowing the
 true confound.
+
+A global edit is copied at its *sufficient dose* (:func:`sufficient_doses`): a CE stops just
+past the audited model's boundary and shares that push between the edit and the rest of its
+change, so the edit alone, at the CE's strength, is weaker than the cue it stands for (a tint
+model's CEs carry a fainter tint than its training images). Each donor's coefficients are
+multiplied by the smallest of :data:`DOSES` at which the edit alone puts the donor's own input
+in ``k`` for the audited model, and kept as they are where none does (an edit the model acts on
+only together with the rest of the change). The dose is fixed with the donors, so a repaired
+model and a teacher are measured on the same transplants. A region's change is copied as it
+is: it is the CE's most-needed part, and pixel changes past their own size are another image.
 """
 
 from __future__ import annotations
@@ -56,6 +66,9 @@ NEEDED = 0.5
 needed toward it (with :data:`SPECIFIC`, a shortcut candidate)."""
 SPECIFIC = 0.25
 """... and that share must exceed its share among the CEs toward the other classes by this."""
+DOSES = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0)
+"""Multiples of a donor's global edit tried, for the smallest at which the edit alone moves
+the donor's input to the candidate's class (:func:`sufficient_doses`)."""
 GLOBAL = "global"
 MOST_NEEDED = "most-needed"
 """A finding's rule: the place named most often as the CEs' most-needed part."""
@@ -213,9 +226,41 @@ class Donors:
         return len(held)
 
 
-def donors(exp: Explanation, nec: Necessity, finding: Finding, grid: int = 4) -> Donors:
+Labeller = Callable[[Tensor, Tensor], Tensor]
+"""Class labels ``[N]`` of images ``shown [N, C, H, W]`` made from inputs ``x`` (same shape),
+called ``label(x, shown)``: a model's argmax of ``shown``, a teacher's answer on the pair."""
+
+
+def sufficient_doses(
+    label: Labeller,
+    x: Tensor,
+    params: Tensor,
+    edits: Sequence[str],
+    klass: int,
+    bounds: tuple[float, float],
+) -> Tensor:
+    """Per donor (inputs ``x``, edit coefficients ``params``): the smallest of :data:`DOSES`
+    at which the ``edits`` alone, coefficients times it, make ``label`` put ``x`` in
+    ``klass``; 1 where none does. ``[D]``, ``params``' dtype."""
+    dose = torch.ones(len(x), dtype=params.dtype)
+    for s in reversed(DOSES):  # the smallest dose that works is written last
+        shown = (x + edit_parts(x, params * s, edits).sum(dim=1)).clamp(*bounds)
+        hit = label(x, shown).cpu() == klass
+        dose = torch.where(hit, torch.tensor(s, dtype=dose.dtype), dose)
+    return dose
+
+
+def donors(
+    exp: Explanation,
+    nec: Necessity,
+    finding: Finding,
+    label: Labeller,
+    bounds: tuple[float, float],
+    grid: int = 4,
+) -> Donors:
     """The valid CEs toward ``finding``'s class whose most-needed part is its place (rule
-    :data:`NEEDED_RULE`: that any of its edits undoes)."""
+    :data:`NEEDED_RULE`: that any of its edits undoes); a global edit's coefficients at each
+    donor's sufficient dose for ``label``, the audited model (:func:`sufficient_doses`)."""
     toward = exp.valid.cpu() & (exp.target.cpu() == finding.klass)
     if finding.rule == NEEDED_RULE:
         columns = [nec.edits.index(e) for e in finding.edits]
@@ -226,11 +271,14 @@ def donors(exp: Explanation, nec: Necessity, finding: Finding, grid: int = 4) ->
     if not rows:
         raise ValueError(f"no valid CE toward class {finding.klass} needs {finding.label}")
     idx = torch.tensor(rows)
+    x = exp.x.detach().cpu()[idx]
     if finding.place.startswith(f"{GLOBAL}:"):
-        return Donors(finding.klass, " + ".join(finding.edits), params=nec.edit_params[idx])
+        params = nec.edit_params[idx]
+        dose = sufficient_doses(label, x, params, finding.edits, finding.klass, bounds)
+        return Donors(finding.klass, " + ".join(finding.edits), params=params * dose[:, None])
     top = nec.most_needed()[idx] - len(nec.edits) + 1
     mask = (nec.regions[idx] == top[:, None, None]).unsqueeze(1)
-    x, x_cf = exp.x.detach().cpu()[idx], exp.x_cf.detach().cpu()[idx]
+    x_cf = exp.x_cf.detach().cpu()[idx]
     rest = x_cf - x - nec.parts(x, idx).sum(dim=1)
     return Donors(finding.klass, None, changes=torch.where(mask, rest, torch.zeros_like(rest)))
 
@@ -247,11 +295,6 @@ def transplant(d: Donors, images: Tensor, bounds: tuple[float, float]) -> Tensor
         assert d.params is not None
         moved = x + edit_parts(x, d.params[pick], d.edit.split(" + ")).sum(dim=1)
     return moved.clamp(*bounds)
-
-
-Labeller = Callable[[Tensor, Tensor], Tensor]
-"""Class labels ``[N]`` of images ``shown [N, C, H, W]`` made from inputs ``x`` (same shape),
-called ``label(x, shown)``: a model's argmax of ``shown``, a teacher's answer on the pair."""
 
 
 def reliance(label: Labeller, images: Tensor, moved: Tensor, target: int) -> tuple[float, int]:
@@ -275,6 +318,7 @@ def recipients(images: Tensor, labels: Tensor, target: int, limit: int) -> Tenso
 
 __all__ = [
     "CONCENTRATED",
+    "DOSES",
     "EMPTY",
     "GLOBAL",
     "GLOBAL_AREA",
@@ -294,5 +338,6 @@ __all__ = [
     "places",
     "recipients",
     "reliance",
+    "sufficient_doses",
     "transplant",
 ]

@@ -216,6 +216,10 @@ class LeapFactual(Explainer):
         classes ``target``) a sample stops once that rule of :class:`Blend` holds, and with
         ``boost`` one not yet in its target class leaps that much farther. With ``watch`` the
         decoder's and classifier's outputs are checked finite there, not in each call."""
+        lands_only = gamma_lift == 0 and tol is None and settle is None and noise is None
+        if lands_only and trail.mode == "none":
+            self._lands(state, cond_target, gamma_land, steps, cost, watch)
+            return
         spec = self.field.condition
         active = torch.arange(len(state.z), device=state.z.device)
         origin = state.z.clone()
@@ -251,6 +255,31 @@ class LeapFactual(Explainer):
                     going &= ~(crossed & (rise < settle)).squeeze(1)
                 active = active[going]
             trail.record(state)
+
+    def _lands(
+        self,
+        state: _State,
+        cond_target: Tensor,
+        gamma_land: float,
+        steps: int,
+        cost: Cost,
+        watch: _Watch | None,
+    ) -> None:
+        """``steps`` land-only leaps of every sample, decoded and classified once, after the
+        last: a land uses no current condition, so without a trajectory nothing between the
+        leaps needs the images (the same CEs as decoding after each, 2 (steps - 1) fewer model
+        passes)."""
+        if steps == 0:
+            return
+        z = state.z
+        for _ in range(steps):
+            z = leap(self.field, z, cond_target, cond_target, 0.0, gamma_land, self.solver)
+        images = self.decode(z, cost, check=watch is None)
+        outputs = self.classifier_outputs(images, cost, check=watch is None)
+        rows = torch.arange(len(z), device=z.device)
+        if watch is not None:
+            watch.see(rows, images, outputs)
+        state.update(rows, z, images, as_probs(outputs, self.outputs), leaps=steps)
 
     def _leaps(
         self,
@@ -309,10 +338,10 @@ class _State:
     probs: Tensor
     steps: Tensor
 
-    def update(self, idx: Tensor, z: Tensor, images: Tensor, probs: Tensor) -> None:
+    def update(self, idx: Tensor, z: Tensor, images: Tensor, probs: Tensor, leaps: int = 1) -> None:
         self.z, self.images, self.probs = self.z.clone(), self.images.clone(), self.probs.clone()
         self.z[idx], self.images[idx], self.probs[idx] = z, images, probs
-        self.steps[idx] += 1
+        self.steps[idx] += leaps
 
 
 class _Watch:
