@@ -72,13 +72,17 @@ ROWS: dict[str, tuple[str, str]] = {  # row -> (registry name, what this row run
         "paper schedule, the authors' per-step loop written plainly here (dopri5, atol = rtol "
         "= 1e-4, 5 checkpoints)",
     ),
+    "leapfactual-fewer": (
+        "leapfactual",
+        "boost 2, stop once in the target class (fewer passes, CEs as close to their inputs)",
+    ),
     "opt": ("opt", "AdamW, 1,000 steps"),
     "latent_attack": ("latent_attack", "Adam until p > 0.5, at most 1,000 steps"),
     "cgm": ("cgm", "one CVAE pass"),
 }
 OURS, REFERENCE, MIDPOINT = "leapfactual", "leapfactual-reference", "leapfactual-midpoint"
-CONTIGUOUS, AUTHORS = "leapfactual-contiguous", "leapfactual-authors"
-PAIRS = ((OURS, AUTHORS), (OURS, REFERENCE), (OURS, MIDPOINT), (CONTIGUOUS, OURS))
+CONTIGUOUS, AUTHORS, FEWER = "leapfactual-contiguous", "leapfactual-authors", "leapfactual-fewer"
+PAIRS = ((OURS, AUTHORS), (FEWER, AUTHORS), (OURS, REFERENCE), (OURS, MIDPOINT), (CONTIGUOUS, OURS))
 """Compared in one process, alternately (:func:`compare`)."""
 SLOW = {"opt", "latent_attack"}
 COUNTERS = ("encoder", "decoder", "classifier", "field", "gradient_steps")
@@ -100,6 +104,7 @@ def options(row: str) -> dict[str, Any]:
         "leapfactual-early": {"blend": Blend(0.1, 15, tol=1e-3)},
         "leapfactual-reference": {"solver": Solver("dopri5", checkpoints=5)},
         "leapfactual-midpoint": {"solver": Solver("midpoint", 4)},
+        FEWER: {"blend": Blend(**CANDIDATES["boost 2, stop once in the target class"])},
     }
     return rows.get(row, {})
 
@@ -545,19 +550,30 @@ def fewer_passes(run_dir: str, n: int, device: str) -> list[str]:
     return lines
 
 
-def authors_verdict(c: dict[str, Any]) -> list[str]:
+def authors_verdict(same: dict[str, Any], fewer: dict[str, Any]) -> list[str]:
     """Whether our loop is at least :data:`AUTHORS_TARGET` times faster than the authors' loop
-    with CEs as close to their inputs (within one standard error)."""
-    qa, qb = c["quality"][c["a"]], c["quality"][c["b"]]
-    close = abs(qb["l1"] - qa["l1"]) <= max(qa["l1_se"], qb["l1_se"])
-    ratio, low, high = c["cpu"]
-    met = "met" if ratio >= AUTHORS_TARGET and close else "NOT met"
-    return [
-        f"- The authors' loop takes {ratio:.2f}x our CPU time (median of {c['repeats']} rounds, "
-        f"range {low:.2f}-{high:.2f}), batch {c['batch']} both, CEs "
-        f"{'within' if close else 'NOT within'} one standard error of each other's L1 to the "
-        f"input (target: >= {AUTHORS_TARGET}x, CEs within one SE: {met})."
-    ]
+    with CEs as close to their inputs (within one standard error): at the paper's schedule
+    (``same``), then with the schedule of fewer passes (``fewer``: other CEs, compared by their
+    L1 to the input and validity only)."""
+    out = []
+    for c, what in ((same, "at the paper's schedule"), (fewer, f"with {ROWS[FEWER][1]}")):
+        qa, qb = c["quality"][c["a"]], c["quality"][c["b"]]
+        close = abs(qb["l1"] - qa["l1"]) <= max(qa["l1_se"], qb["l1_se"])
+        ratio, low, high = c["cpu"]
+        met = "met" if ratio >= AUTHORS_TARGET and close else "NOT met"
+        out.append(
+            f"- {what.capitalize()}: the authors' loop takes {ratio:.2f}x our CPU time (median "
+            f"of {c['repeats']} rounds, range {low:.2f}-{high:.2f}), batch {c['batch']} both, "
+            f"CEs {'within' if close else 'NOT within'} one standard error of each other's L1 "
+            f"to the input, validity {qa['validity']:.3f} (ours) vs {qb['validity']:.3f} "
+            f"(target: >= {AUTHORS_TARGET}x, CEs within one SE: {met})."
+        )
+    out.append(
+        "- The second line changes what is computed (fewer leaps per CE), not how fast a leap "
+        "is: its CEs are others than the paper schedule's, judged here by their distance to "
+        "the input and the explained classifier's validity only, not by an independent judge."
+    )
+    return out
 
 
 def main() -> None:
@@ -606,7 +622,7 @@ def main() -> None:
     )
     print(f"machine: {where}")
     results = {}
-    for row in (r for r in ROWS if r not in (CONTIGUOUS, AUTHORS)):  # those only in pairs
+    for row in (r for r in ROWS if r not in (CONTIGUOUS, AUTHORS, FEWER)):  # only in pairs
         n = args.limit_slow if row in SLOW else args.limit
         results[row] = child(row, args.run, n, device, args.repeats, args.threads)
         print(f"  measured {row} on {n} digits", flush=True)
@@ -615,7 +631,7 @@ def main() -> None:
     pairs = [
         child(a, args.run, args.limit, device, args.repeats, args.threads, pair=b) for a, b in PAIRS
     ]
-    paired = pair_lines(pairs) + authors_verdict(pairs[0])
+    paired = pair_lines(pairs) + authors_verdict(pairs[0], pairs[1])
     print("\n" + "\n".join(paired), flush=True)
 
     print("\npeak memory of LeapFactual (ours) as the number of images grows:")

@@ -220,3 +220,16 @@ def test_an_edit_every_class_needs_is_how_ces_change_images_not_a_candidate() ->
     assert edit_findings(both, nec, ["0", "1"]) == []
     half = replace(nec, edit_needed=nec.edit_needed & (torch.arange(6) < 2)[:, None])
     assert edit_findings(exp, half, ["0", "1"]) == []  # 2 of 6 CEs: below NEEDED
+
+
+def test_an_edit_specific_to_the_class_joins_a_needed_one_below_half_but_not_alone() -> None:
+    exp, nec = tint_audit(tint_reliant)
+    contrast, colour = nec.edits.index("contrast"), nec.edits.index("colour")
+    needed = torch.zeros_like(nec.edit_needed)
+    needed[:, contrast] = True  # every CE toward 1 needs the gain
+    needed[:2, colour] = True  # 2 of 6 need the colour (below NEEDED), none toward 0
+    found = edit_findings(exp, replace(nec, edit_needed=needed), ["0", "1"])
+    assert [f.place for f in found] == ["global: contrast + colour"]
+    alone = torch.zeros_like(nec.edit_needed)
+    alone[:2, colour] = True  # specific, but no edit toward 1 is needed by half of its CEs
+    assert edit_findings(exp, replace(nec, edit_needed=alone), ["0", "1"]) == []

@@ -58,6 +58,7 @@ from leapfactual.audit.teacher_server import HumanTeacher
 from leapfactual.audit.teachers import ModelTeacher, RuleTeacher, Teacher
 from leapfactual.audit.transplant import (
     CONCENTRATED,
+    DOSES,
     GLOBAL,
     GLOBAL_AREA,
     NEEDED,
@@ -404,8 +405,10 @@ def write_audit_page(run: Run, result: AuditResult, command: str, grid: int = 4)
         ]
     relied = [
         f"Each candidate's change copied from the CEs that needed it into held-out test images "
-        f"of other classes; reliance: the share the classifier then moves to the candidate's "
-        f"class (at least {RELIANT:.0%}: it relies on it).",
+        f"of other classes (a global edit at the smallest multiple, up to {DOSES[-1]:g}x, that "
+        f"alone moved each CE's own input: its sufficient dose); reliance: the share the "
+        f"classifier then moves to the candidate's class (at least {RELIANT:.0%}: it relies on "
+        "it).",
         "",
         "| candidate | toward | images | reliance |",
         "|---|---|---|---|",

@@ -12,9 +12,11 @@ edit. A global edit is also a candidate where it is needed without being the mos
 (:func:`edit_findings`): taking it out of ``x'`` undoes at least :data:`NEEDED` of the valid
 CEs toward ``k`` (``Necessity.edit_needed``), and :data:`SPECIFIC` more of them than of the
 CEs toward the other classes (an edit every CE needs, such as the blur of strokes they
-redraw, is how CEs change an image, not a cue of one class); the edits that pass for ``k``
-form one candidate, ``global: contrast + colour`` (a tint splits into a mean gain and each
-channel's deviation from it; neither alone is the tint).
+redraw, is how CEs change an image, not a cue of one class). Such an edit makes a candidate
+of every edit specific to ``k`` (``SPECIFIC`` more of its CEs than of the others need it, even
+fewer than ``NEEDED``): ``global: contrast + colour`` (a tint splits into a mean gain and each
+channel's deviation from it; neither alone is the tint, and where removing the gain already
+undoes a CE, removing the colour need not).
 
 *Transplant reliance* asks whether a model (the audited one, a repaired one, a teacher) acts
 on a candidate: its change is copied from the CEs that needed it (the donors) into
@@ -180,9 +182,9 @@ def class_findings(
 
 
 def edit_findings(exp: Explanation, nec: Necessity, class_names: Sequence[str]) -> list[Finding]:
-    """Per class with valid CEs toward it: the global edits needed toward it (see the module
-    docstring) as one finding ``global: A + B`` (rule :data:`NEEDED_RULE`), none where no edit
-    is; sorted by share."""
+    """Per class with valid CEs toward it where a global edit is needed (see the module
+    docstring): the edits specific to it as one finding ``global: A + B`` (rule
+    :data:`NEEDED_RULE`); sorted by share."""
     valid = exp.valid.cpu()
     needed = nec.edit_needed.float()
     target = exp.target.cpu()
@@ -193,9 +195,10 @@ def edit_findings(exp: Explanation, nec: Necessity, class_names: Sequence[str]) 
             continue
         share = needed[mine].mean(0)
         rest = needed[others].mean(0) if bool(others.any()) else torch.zeros_like(share)
-        chosen = ((share >= NEEDED) & (share - rest >= SPECIFIC)).nonzero().flatten().tolist()
-        if not chosen:
+        specific = share - rest >= SPECIFIC
+        if not bool((specific & (share >= NEEDED)).any()):
             continue
+        chosen = specific.nonzero().flatten().tolist()
         place = f"{GLOBAL}: " + " + ".join(nec.edits[g] for g in chosen)
         undone = float(nec.edit_needed[mine][:, chosen].any(1).float().mean())
         out.append(Finding(k, name, "toward", place, undone, int(mine.sum()), True, NEEDED_RULE))
