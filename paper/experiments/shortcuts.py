@@ -248,10 +248,10 @@ def run_shortcuts(
     cfg: ShortcutsConfig, folder: str | Path, log: Callable[[str], None] = lambda _: None
 ) -> ShortcutsResult:
     """Every seed, its runs and audits in ``folder/seedS``; a seed whose row is kept there
-    for the same configuration is reused."""
+    for the same configuration (the other seeds aside) is reused."""
     start = time.perf_counter()
     base = load_dataset(cfg.base)
-    identity = json.loads(json.dumps(asdict(cfg), default=str))
+    identity = json.loads(json.dumps(asdict(replace(cfg, seeds=(0,))), default=str))
     rows = []
     for seed in cfg.seeds:
         where = Path(folder) / f"seed{seed}"

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -194,3 +195,7 @@ def test_the_whole_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path, make_tiny_
         assert got["reaudit_agrees"] is True and got["rounds"] == 1
     again = run_shortcuts(cfg, parts, log=logs.append)
     assert again.rows == result.rows and logs[-1] == f"seed 0: already done in {parts / 'seed0'}"
+    (parts / "seed1").mkdir()  # a seed's row is kept whatever the other seeds: no refit of seed 0
+    (parts / "seed1" / "row.json").write_text((parts / "seed0" / "row.json").read_text())
+    both = run_shortcuts(replace(cfg, seeds=(0, 1)), parts, log=logs.append)
+    assert both.rows == result.rows * 2 and logs[-1] == f"seed 1: already done in {parts / 'seed1'}"
