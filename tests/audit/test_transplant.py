@@ -206,11 +206,15 @@ def test_an_edit_that_never_moves_its_donor_alone_is_copied_at_its_own_strength(
 
 
 def test_the_dose_is_the_smallest_of_the_grid_that_moves_each_donor_alone() -> None:
-    x = torch.full((3, 1, 4, 4), 0.2)
-    params = torch.tensor([[0.1, 0.0, 0.0], [0.05, 0.0, 0.0], [0.01, 0.0, 0.0]])  # offsets
+    x = torch.full((4, 1, 4, 4), 0.2)
+    offsets = torch.tensor([0.1, 0.05, 0.05, 0.01])
+    params = torch.stack([offsets, torch.zeros(4), torch.zeros(4)], dim=1)
+    changed = torch.tensor([0.2, 0.2, 0.1, 0.2]).view(4, 1, 1, 1)  # each CE's whole change
     bright = lambda _x, shown: (shown.mean(dim=(1, 2, 3)) > 0.31).long()  # noqa: E731
-    dose = sufficient_doses(bright, x, params, ["brightness"], 1, (0.0, 1.0))
-    assert dose.tolist() == [1.25, 3.0, 1.0]  # 0.325; 0.35 (2x is 0.3); never: kept at 1
+    dose = sufficient_doses(bright, x, x + changed, params, ["brightness"], 1, (0.0, 1.0))
+    # 0.325 at 1.25x; 0.35 at 3x (2x is 0.3); 3x would be larger than its CE's change of 0.1:
+    # kept at 1; never enough: kept at 1
+    assert dose.tolist() == [1.25, 3.0, 1.0, 1.0]
 
 
 def test_an_edit_every_class_needs_is_how_ces_change_images_not_a_candidate() -> None:

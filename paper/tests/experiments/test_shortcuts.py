@@ -133,8 +133,8 @@ def test_the_page_names_the_seeds_a_setting_was_chosen_after_seeing(tmp_path) ->
     page = write_shortcuts_page(ShortcutsResult(ShortcutsConfig(seeds=(0, 6)), rows, 1.0),
                                 tmp_path / "sc", "c")  # fmt: skip
     line = next(x for x in page.read_text().splitlines() if "not blind" in x)
-    assert line.startswith("- Seed 0 is not blind to three choices made after seeing seeds 0-5: ")
-    assert line.endswith("Seed 6 was first run after all three were fixed.")
+    assert line.startswith("- Seed 0 is not blind to four choices made after seeing seeds 0-5: ")
+    assert line.endswith("Seed 6 was first run after all four were fixed.")
     fresh = [row(s, 0.05, True, True, True) for s in (6, 7)]
     blind = write_shortcuts_page(ShortcutsResult(ShortcutsConfig(seeds=(6, 7)), fresh, 1.0),
                                  tmp_path / "fresh", "c")  # fmt: skip

@@ -32,10 +32,12 @@ past the audited model's boundary and shares that push between the edit and the 
 change, so the edit alone, at the CE's strength, is weaker than the cue it stands for (a tint
 model's CEs carry a fainter tint than its training images). Each donor's coefficients are
 multiplied by the smallest of :data:`DOSES` at which the edit alone puts the donor's own input
-in ``k`` for the audited model, and kept as they are where none does (an edit the model acts on
-only together with the rest of the change). The dose is fixed with the donors, so a repaired
-model and a teacher are measured on the same transplants. A region's change is copied as it
-is: it is the CE's most-needed part, and pixel changes past their own size are another image.
+in ``k`` for the audited model and is still no larger than the donor's whole change (a
+bigger edit asks about images farther from the data than any CE went), and kept as they are
+where none does (an edit the model acts on only together with the rest of the change). The
+dose is fixed with the donors, so a repaired model and a teacher are measured on the same
+transplants. A region's change is copied as it is: it is the CE's most-needed part, and pixel
+changes past their own size are another image.
 """
 
 from __future__ import annotations
@@ -237,18 +239,23 @@ called ``label(x, shown)``: a model's argmax of ``shown``, a teacher's answer on
 def sufficient_doses(
     label: Labeller,
     x: Tensor,
+    x_cf: Tensor,
     params: Tensor,
     edits: Sequence[str],
     klass: int,
     bounds: tuple[float, float],
 ) -> Tensor:
-    """Per donor (inputs ``x``, edit coefficients ``params``): the smallest of :data:`DOSES`
-    at which the ``edits`` alone, coefficients times it, make ``label`` put ``x`` in
-    ``klass``; 1 where none does. ``[D]``, ``params``' dtype."""
+    """Per donor (inputs ``x``, CEs ``x_cf``, edit coefficients ``params``): the smallest of
+    :data:`DOSES` at which the ``edits`` alone, coefficients times it, make ``label`` put ``x``
+    in ``klass``, among the doses whose edit is no larger (L2) than the donor's whole change
+    ``x_cf - x`` (a transplant never changes an image more than its CE did); 1 where none
+    does. ``[D]``, ``params``' dtype."""
     dose = torch.ones(len(x), dtype=params.dtype)
+    change = (x_cf - x).detach().double().flatten(1).norm(dim=1).cpu()
+    size = edit_parts(x, params, edits).sum(dim=1).flatten(1).norm(dim=1).cpu()
     for s in reversed(DOSES):  # the smallest dose that works is written last
         shown = (x + edit_parts(x, params * s, edits).sum(dim=1)).clamp(*bounds)
-        hit = label(x, shown).cpu() == klass
+        hit = (label(x, shown).cpu() == klass) & (s * size <= change)
         dose = torch.where(hit, torch.tensor(s, dtype=dose.dtype), dose)
     return dose
 
@@ -274,14 +281,13 @@ def donors(
     if not rows:
         raise ValueError(f"no valid CE toward class {finding.klass} needs {finding.label}")
     idx = torch.tensor(rows)
-    x = exp.x.detach().cpu()[idx]
+    x, x_cf = exp.x.detach().cpu()[idx], exp.x_cf.detach().cpu()[idx]
     if finding.place.startswith(f"{GLOBAL}:"):
         params = nec.edit_params[idx]
-        dose = sufficient_doses(label, x, params, finding.edits, finding.klass, bounds)
+        dose = sufficient_doses(label, x, x_cf, params, finding.edits, finding.klass, bounds)
         return Donors(finding.klass, " + ".join(finding.edits), params=params * dose[:, None])
     top = nec.most_needed()[idx] - len(nec.edits) + 1
     mask = (nec.regions[idx] == top[:, None, None]).unsqueeze(1)
-    x_cf = exp.x_cf.detach().cpu()[idx]
     rest = x_cf - x - nec.parts(x, idx).sum(dim=1)
     return Donors(finding.klass, None, changes=torch.where(mask, rest, torch.zeros_like(rest)))
 
