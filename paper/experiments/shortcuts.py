@@ -333,6 +333,17 @@ def _seeds(seeds: Sequence[int]) -> str:
     return f"Seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
 
 
+def _in_parts(command: str, seed: int, stem: str | Path) -> str:
+    """``command`` with the seed's folder named under ``STEM.parts`` (where the page keeps it),
+    whatever folder the row was made in."""
+    marker = f"seed{seed}/"
+    words = [
+        f"{stem}.parts/{marker}{w.split(marker, 1)[1]}" if marker in w else w
+        for w in command.split(" ")
+    ]
+    return " ".join(words)
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
@@ -354,6 +365,13 @@ def write_shortcuts_page(result: ShortcutsResult, stem: str | Path, command: str
             f"- **Not met**: {t}: {m}{_misses(rows) if 'tint' in t else ''}."
             for t, m, ok in targets(result)
             if not ok
+        ),
+        *(
+            f"- Seed {r['seed']}: the audit found no shortcut candidate the model relies on, so "
+            "neither the teacher check nor the repair ran, though painting the patch changes "
+            f"{r['flips']:.1%} of its predictions: a shortcut the audit missed."
+            for r in rows
+            if r["verdict"] == "not run"
         ),
         f"- {len(rows)} seeds, lean models on a 2-core CPU (below); every figure is one "
         "seed's, none is an average. Sized for the machine: the models are small and "
@@ -420,7 +438,8 @@ def write_shortcuts_page(result: ShortcutsResult, stem: str | Path, command: str
     repair += markdown_table(repairs, lead=("verdict", "re-audit agrees")) if repairs else []
     repair += ["", *(f"- seed {r['seed']}: {r['reason']}" for r in rows)]
     if rows and rows[0].get("reaudit_command"):
-        repair += ["", f"Re-audit (seed {rows[0]['seed']}): `{rows[0]['reaudit_command']}`."]
+        command0 = _in_parts(rows[0]["reaudit_command"], rows[0]["seed"], stem)
+        repair += ["", f"Re-audit (seed {rows[0]['seed']}): `{command0}`."]
     tints = [
         {
             "seed": str(r["seed"]),
@@ -452,7 +471,8 @@ def write_shortcuts_page(result: ShortcutsResult, stem: str | Path, command: str
         f"taking it out of the CEs undoes at least {NEEDED:.0%} of those toward the class and "
         f"{SPECIFIC:.0%} more than of those toward the other classes, even where it is not "
         "each CE's most-needed part (a tint holds a small share of a change that redraws the "
-        "strokes); the edits that pass for a class are transplanted together.",
+        "strokes); with it, every edit specific to the class, transplanted together at each "
+        "donor's sufficient dose.",
     ]  # fmt: skip
     return write_page(
         page,
@@ -464,9 +484,11 @@ def write_shortcuts_page(result: ShortcutsResult, stem: str | Path, command: str
         "training images tinted red on as many.",
         result.seconds,
         [
-            f"Seeds: {', '.join(str(r['seed']) for r in rows)}; time per seed: "
+            f"Seeds: {', '.join(str(r['seed']) for r in rows)}; time per seed, when its row "
+            "was made: "
             + ", ".join(f"{r['seconds'] / 60:.1f} min" for r in rows)
-            + ".",
+            + f" ({sum(r['seconds'] for r in rows) / 60:.1f} min in all; the total below is "
+            "this call's, which reuses the rows on disk).",
             f"CFKD: {json.dumps(to_dict(c))}.",
             f"Models: {json.dumps(model_settings(cfg.models))}; oracle "
             f"{json.dumps(to_dict(cfg.models.oracle))}.",

@@ -199,3 +199,19 @@ def test_the_whole_benchmark_runs_end_to_end_at_a_tiny_size(tmp_path, make_tiny_
     (parts / "seed1" / "row.json").write_text((parts / "seed0" / "row.json").read_text())
     both = run_shortcuts(replace(cfg, seeds=(0, 1)), parts, log=logs.append)
     assert both.rows == result.rows * 2 and logs[-1] == f"seed 1: already done in {parts / 'seed1'}"
+
+
+def test_the_page_names_a_missed_shortcut_and_the_re_audit_under_its_own_parts(tmp_path) -> None:
+    made = row(0, 0.05, True, True, True)
+    made["reaudit_command"] = "leapfactual audit /elsewhere/x.parts/seed0/repair/run --out DIR"
+    missed = {**row(1, 0.05, False, True, True), "verdict": "not run", "flips": 0.855}
+    result = ShortcutsResult(ShortcutsConfig(seeds=(0, 1)), [made, missed], 1.0)
+    text = write_shortcuts_page(result, tmp_path / "sc", "c").read_text()
+    assert (
+        "- Seed 1: the audit found no shortcut candidate the model relies on, so neither the "
+        "teacher check nor the repair ran, though painting the patch changes 85.5% of its "
+        "predictions: a shortcut the audit missed." in text
+    )
+    assert "Seed 0:" not in text.split("## Targets")[0]  # a seed whose repair ran: no line
+    assert f"`leapfactual audit {tmp_path / 'sc'}.parts/seed0/repair/run --out DIR`" in text
+    assert "time per seed, when its row was made: 1.0 min, 1.0 min (2.0 min in all;" in text
