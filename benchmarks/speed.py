@@ -495,14 +495,15 @@ CANDIDATES: dict[str, dict[str, Any]] = {  # schedule -> Blend arguments (paper:
 
 def fewer_passes(run_dir: str, n: int, device: str) -> list[str]:
     """Each of :data:`CANDIDATES` against the paper schedule on the first ``n`` held-out digits:
-    decode + classify passes per CE (one classification of the input, one decode and
-    classification of its latent, then one of each per leap, injection's included), the CE's
-    mean L1 distance to its input with its standard error, and validity. The target: at most
-    ``PASS_SHARE`` of the paper's passes with CEs no farther from their inputs than the
-    paper's mean plus one standard error."""
+    decode + classify passes per CE (``schedules.passes``: the input classified, its latent
+    decoded and classified, then one of each per blending leap and one after the injection),
+    the CE's mean L1 distance to its input with its standard error, and validity. The target:
+    at most ``PASS_SHARE`` of the paper's passes with CEs no farther from their inputs than
+    the paper's mean plus one standard error."""
     from leapfactual.explain import Blend
     from leapfactual.pipeline import load_run
     from paper.experiments.schedules import PASS_SHARE, mean_se
+    from paper.experiments.schedules import passes as count_passes
 
     run = load_run(run_dir, device=device)
     x, target = inputs(run, n)
@@ -524,7 +525,7 @@ def fewer_passes(run_dir: str, n: int, device: str) -> list[str]:
     for name, blend in {"paper schedule (15 leaps)": {}, **CANDIDATES}.items():
         exp = run.explainer("leapfactual", blend=Blend(**blend)).explain(x, target)
         assert exp.steps is not None
-        passes = float((3 + 2 * exp.steps).double().mean())
+        passes = float(count_passes(exp).mean())
         dist = mean_se((exp.x_cf - exp.x).abs().flatten(1).mean(1).double())
         if not blend:
             paper, paper_passes = dist, passes

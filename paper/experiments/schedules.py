@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from leapfactual.data import load_dataset, load_thickness_task
-from leapfactual.explain import Blend, Explanation, random_other_targets
+from leapfactual.explain import Blend, Explanation, Inject, random_other_targets
 from leapfactual.pipeline import FitSettings, Run, fit_run, predict_probs
 from paper.experiments.thickness import thickness_fit_config
 
@@ -57,16 +57,24 @@ class TaskScores:
     scores: dict[str, dict[str, Tensor]] = field(default_factory=dict)
 
 
+def passes(exp: Explanation, injected: int = Inject().steps) -> Tensor:
+    """Decode + classify passes per CE of a LeapFactual explanation made without a trajectory
+    and ``injected`` land-only injection leaps: one classification of the input, one decode +
+    classification of its latent, one of each per blending leap, and one of each after the
+    injection's leaps (decoded once, after the last)."""
+    assert exp.steps is not None
+    blends = exp.steps - injected
+    return (3 + 2 * blends + (2 if injected else 0)).double()
+
+
 def per_ce(
     exp: Explanation, judge: Callable[[Tensor], Tensor], x_true: Tensor | None
 ) -> dict[str, Tensor]:
-    """Per-CE scores of one explanation (a LeapFactual one with its reliable CE)."""
-    assert exp.steps is not None
+    """Per-CE scores of one explanation (a LeapFactual one with its reliable CE, the default
+    injection, no trajectory)."""
     assert exp.x_reliable is not None and exp.probs_reliable is not None
     target = exp.target
-    # one classification of the input, one decode + classification of its latent, then one
-    # decode + classification per leap
-    out = {PASSES: (3 + 2 * exp.steps).double()}
+    out = {PASSES: passes(exp)}
     for prefix, images, probs in (
         ("", exp.x_cf, exp.probs_cf),
         ("reliable ", exp.x_reliable, exp.probs_reliable),
@@ -202,6 +210,7 @@ __all__ = [
     "TaskScores",
     "holds",
     "mean_se",
+    "passes",
     "per_ce",
     "run_schedules",
     "schedule_lines",

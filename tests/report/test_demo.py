@@ -15,7 +15,7 @@ def test_reduced_demo_writes_report_grid_and_metrics(tiny_run, tiny_config, tmp_
     metrics = json.loads(files.metrics.read_text())
     assert metrics["held_out_explained"] == 16
     assert 0 <= metrics["ce_validity"] <= 1 and "ce_validity_reliable" in metrics
-    assert metrics["ce_decoder_evals_per_ce"] == 17  # reconstruction, 15 blends, the injected CE
+    assert metrics["ce_decoder_evals_per_ce"] == 21  # trajectories kept: every leap decoded
     assert files.grid.read_bytes()[:4] == b"\x89PNG"
     assert "leapfactual demo --limit 16" in files.report.read_text()
     assert result.explanation.trajectory_images is None  # latents kept, shown paths decoded

@@ -26,6 +26,6 @@ def test_shortcuts_passes_options_to_the_benchmark(cli, monkeypatch, tmp_path) -
     assert seen["folder"] == f"{tmp_path / 's'}.parts" and seen["stem"] == tmp_path / "s"
     assert "met      t: 1 of 1" in done.stdout
     defaults = cli("shortcuts", "--out", str(tmp_path / "d"))
-    assert defaults.returncode == 0 and seen["cfg"].cfkd.rounds == 3  # repair's default
+    assert defaults.returncode == 0 and seen["cfg"].cfkd.rounds == 4  # repair's default
     bad = cli("shortcuts", "--seeds", "1,1")
     assert bad.returncode == 2 and "seed" in bad.stderr

@@ -23,8 +23,9 @@ def test_per_ce_counts_passes_from_the_leaps_each_sample_took(tiny_run) -> None:
     exp = tiny_run.explainer("leapfactual", blend=Blend(0.1, 3)).explain(x, target)
     scores = per_ce(exp, tiny_run.classifier, x_true=x)
     # per CE: one classification of the input, one decode + classification of the latent,
-    # then one of each per leap; the cost counts the same passes
-    assert torch.equal(scores[PASSES], (3 + 2 * exp.steps).double())
+    # one of each per blending leap and one of each after the 5 injection leaps; the cost
+    # counts the same passes
+    assert torch.equal(scores[PASSES], (3 + 2 * (exp.steps - 5) + 2).double())
     assert float(scores[PASSES].sum()) == exp.cost.decoder + exp.cost.classifier
     assert torch.equal(scores["validity"], exp.valid.double())
     assert torch.equal(scores["judge validity"], scores["validity"])  # judged by itself

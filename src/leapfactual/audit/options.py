@@ -46,13 +46,13 @@ class CFKDSettings:
     input, :func:`~leapfactual.audit.necessity.necessity`), kept where it alone reaches the
     target: a shortcut then shows as the shortcut alone; ``needed``: pass the necessity maps
     to the teacher (the human teacher's page shows them); ``seed``: every draw and the
-    fine-tuning. The defaults, 3 rounds of 300 images, are the shortcuts benchmark's; 2 of 200
-    left a patch shortcut's reliance above 10 % with a clean teacher. ``until_stable``:
+    fine-tuning. The defaults, 4 rounds of 300 images, are the shortcuts benchmark's
+    (docs/design-notes.md, "CFKD's default rounds"). ``until_stable``:
     ``rounds`` is the most rounds, and CFKD stops after a round in which the model's reliance
     on the candidates it relied on fell by less than :data:`STABLE` (or reached 0).
     """
 
-    rounds: int = 3
+    rounds: int = 4
     per_round: int = 300
     epochs: int = 2
     lr: float = 5e-4
