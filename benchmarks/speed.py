@@ -507,7 +507,7 @@ def fewer_passes(run_dir: str, n: int, device: str) -> list[str]:
     from leapfactual.explain import Blend
     from leapfactual.pipeline import load_run
     from paper.experiments.schedules import PASS_SHARE, mean_se
-    from paper.experiments.schedules import passes as count_passes
+    from paper.experiments.schedules import passes as count_passes  # `passes` is a local here
 
     run = load_run(run_dir, device=device)
     x, target = inputs(run, n)

@@ -11,7 +11,6 @@ from leapfactual.audit.checks import (
     check_teacher,
     load_candidates,
     measure_candidates,
-    measure_reliance,
     model_labeller,
     reliance_measure,
     relied_on,
@@ -39,8 +38,8 @@ def test_the_teacher_check_refuses_a_teacher_with_the_shortcut_and_passes_a_clea
         "teacher": teacher_labeller(ModelTeacher(patch_rule), NAMES),
         "clean": teacher_labeller(RuleTeacher(centre_rule), NAMES),
     }
-    rows = measure_reliance(labellers, exp, nec, findings, images, labels, (0.0, 1.0),
-                           audited=model_labeller(patch_rule))  # fmt: skip
+    pairs = candidates(exp, nec, findings, model_labeller(patch_rule), (0.0, 1.0))
+    rows = measure_candidates(labellers, pairs, images, labels, (0.0, 1.0))
     assert len(rows) == 1 and rows[0].finding.place == "r3c3"
     assert rows[0].values == {"teacher": 1.0, "clean": 0.0}
     assert rows[0].counted == {"teacher": 8, "clean": 8}
@@ -124,10 +123,9 @@ def test_only_candidates_a_model_relies_on_are_relied_on() -> None:
 def test_the_rounds_auto_measure_is_the_largest_reliance_on_relied_candidates() -> None:
     exp, nec, findings = audit_of_patch_model()
     pairs = candidates(exp, nec, findings, model_labeller(patch_rule), (0.0, 1.0))
-    model = model_labeller(patch_rule)
     zeros = torch.zeros(8, dtype=torch.long)
-    rows = measure_reliance({"model": model}, exp, nec, findings, objects(8), zeros, (0.0, 1.0),
-                            audited=model)  # fmt: skip
+    rows = measure_candidates({"model": model_labeller(patch_rule)}, pairs, objects(8), zeros,
+                              (0.0, 1.0))  # fmt: skip
     measure = reliance_measure(rows, pairs, objects(8), torch.zeros(8, dtype=torch.long), (0, 1))
     assert measure(patch_rule) == 1.0 and measure(centre_rule) == 0.0  # type: ignore[arg-type]
 
@@ -151,7 +149,8 @@ def test_candidates_are_saved_and_loaded_with_their_donors(tmp_path) -> None:
     images, labels = objects(8), torch.zeros(8, dtype=torch.long)
     label = {"model": model_labeller(patch_rule)}
     assert [r.values for r in measure_candidates(label, loaded[:1], images, labels, (0.0, 1.0))] \
-        == [r.values for r in measure_reliance(label, exp, nec, findings, images, labels,
-                                               (0.0, 1.0), audited=label["model"])]  # fmt: skip
+        == [r.values for r in measure_candidates(
+            label, candidates(exp, nec, findings, label["model"], (0.0, 1.0)), images, labels,
+            (0.0, 1.0))]  # fmt: skip
     save_candidates(tmp_path / "none", [])
     assert load_candidates(tmp_path / "none") == []

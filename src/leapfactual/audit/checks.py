@@ -125,25 +125,6 @@ def measure_candidates(
     return out
 
 
-def measure_reliance(
-    labellers: dict[str, Labeller],
-    exp: Explanation,
-    nec: Necessity,
-    findings: Sequence[Finding],
-    images: Tensor,
-    labels: Tensor,
-    bounds: tuple[float, float],
-    *,
-    audited: Labeller,
-    limit: int = LIMIT,
-    grid: int = 4,
-) -> list[CandidateReliance]:
-    """:func:`measure_candidates` on the candidates of ``findings`` (donors from ``exp``,
-    dosed for ``audited``, the model the CEs explain)."""
-    pairs = candidates(exp, nec, findings, audited, bounds, grid)
-    return measure_candidates(labellers, pairs, images, labels, bounds, limit=limit)
-
-
 def relied_on(rows: Sequence[CandidateReliance], name: str = "model") -> list[Finding]:
     """The candidates of ``rows`` that ``name`` relies on (reliance at least :data:`RELIANT`)."""
     return [r.finding for r in rows if r.values.get(name, float("nan")) >= RELIANT]
@@ -298,7 +279,6 @@ __all__ = [
     "check_teacher",
     "load_candidates",
     "measure_candidates",
-    "measure_reliance",
     "model_labeller",
     "reliance_measure",
     "relied_on",

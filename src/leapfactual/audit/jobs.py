@@ -34,13 +34,13 @@ from torch import Tensor, nn
 from leapfactual.audit.cfkd import CFKDResult, cfkd, refitting_factory
 from leapfactual.audit.cfkd import summary_lines as cfkd_lines
 from leapfactual.audit.checks import (
+    Candidate,
     CandidateReliance,
     after_repair,
     candidates,
     check_teacher,
     load_candidates,
     measure_candidates,
-    measure_reliance,
     model_labeller,
     reliance_measure,
     relied_on,
@@ -153,14 +153,16 @@ def top_region_cells(nec: Necessity, grid: int = 4) -> Tensor:
 @dataclass
 class AuditResult:
     """The audited CEs, their necessity, the pair summaries, per-class findings, the
-    audited model's reliance on each shortcut candidate and, for a repaired run, on each
-    candidate of the audit before the repair (``kept``)."""
+    audited model's reliance on each shortcut candidate, the candidates with the changes their
+    transplants copy, and, for a repaired run, reliance on each candidate of the audit before
+    the repair (``kept``)."""
 
     explanation: Explanation
     necessity: Necessity
     summaries: list[PairSummary]
     findings: list[Finding]
     reliance: list[CandidateReliance]
+    candidates: list[Candidate]
     kept: list[CandidateReliance]
     verdict: dict[str, Any] | None
     out: Path
@@ -246,15 +248,14 @@ def audit_run(
         test = fitted.test
         label = {"model": model_labeller(fitted.classifier, fitted.outputs)}
         bounds = data_bounds(fitted)
-        relied = measure_reliance(
-            label, exp, nec, findings, test.images, test.labels, bounds, audited=label["model"],
-            grid=grid,
-        )  # fmt: skip
+        pairs = candidates(exp, nec, findings, label["model"], bounds, grid)
+        relied = measure_candidates(label, pairs, test.images, test.labels, bounds)
         stem = fitted.directory / CANDIDATES
         inherited = load_candidates(stem) if stem.with_suffix(".safetensors").is_file() else []
         kept = measure_candidates(label, inherited, test.images, test.labels, bounds)
+        verdict = run_verdict(fitted)
         summary = {
-            "verdict": run_verdict(fitted),
+            "verdict": verdict,
             "pairs": summary_table(summaries),
             "pair_parts": pair_parts(exp, nec, grid),
             "classes": [f.as_dict() for f in findings],
@@ -263,10 +264,9 @@ def audit_run(
         }
         write_json(folder / "summary.json", no_nan(summary), indent=2)
         seconds = time.perf_counter() - start
-        verdict = run_verdict(fitted)
         result = AuditResult(
-            exp, nec, summaries, findings, relied, kept, verdict, folder, folder / "audit.md",
-            skipped, seconds,
+            exp, nec, summaries, findings, relied, pairs, kept, verdict, folder,
+            folder / "audit.md", skipped, seconds,
         )  # fmt: skip
         write_audit_page(fitted, result, command, grid)
         return result
@@ -695,9 +695,7 @@ def repair_run(
         checked = {} if isinstance(teacher, HumanTeacher) else {
             "teacher": teacher_labeller(teacher, fitted.class_names)
         }  # fmt: skip
-        assert fitted.classifier is not None
-        model = model_labeller(fitted.classifier, fitted.outputs)
-        pairs, held = candidates(exp, nec, audited.findings, model, bounds), fitted.test
+        pairs, held = audited.candidates, fitted.test
         pre = measure_candidates(checked, pairs, held.images, held.labels, bounds)
         for row in pre:
             if "teacher" in row.values:

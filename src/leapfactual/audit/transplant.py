@@ -252,9 +252,10 @@ def sufficient_doses(
     does. ``[D]``, ``params``' dtype."""
     dose = torch.ones(len(x), dtype=params.dtype)
     change = (x_cf - x).detach().double().flatten(1).norm(dim=1).cpu()
-    size = edit_parts(x, params, edits).sum(dim=1).flatten(1).norm(dim=1).cpu()
+    part = edit_parts(x, params, edits).sum(dim=1)  # linear in the coefficients
+    size = part.double().flatten(1).norm(dim=1).cpu()
     for s in reversed(DOSES):  # the smallest dose that works is written last
-        shown = (x + edit_parts(x, params * s, edits).sum(dim=1)).clamp(*bounds)
+        shown = (x + s * part).clamp(*bounds)
         hit = (label(x, shown).cpu() == klass) & (s * size <= change)
         dose = torch.where(hit, torch.tensor(s, dtype=dose.dtype), dose)
     return dose
