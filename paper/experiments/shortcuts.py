@@ -5,16 +5,17 @@ Per seed, two tasks made by :func:`~leapfactual.data.confounded.confounded_digit
 
 - **patch**: a run (``leapfactual fit``'s stages: VAE, classifier, oracle, flow) on the
   registered ``confounded`` digits (a bright corner patch on 95 % of one class's training
-  images, none on the others; the run's seed varies its split and every model, the patch draw
-  is the registry's). Then ``leapfactual repair`` twice, as a user would: first with the
-  default teacher (``--teacher model``: the run's oracle, trained on the same confounded data),
-  which the teacher check should refuse; then with a clean teacher, the rule ``--ignore-region
+  images, none on the others; the run's seed varies its split and every model, the patch draw is
+  the registry's). Then ``leapfactual repair`` twice, as a user would: first with the default
+  teacher (``--teacher model``: the run's oracle, trained on the same confounded data), which
+  the teacher check should refuse; then with a clean teacher, the rule ``--ignore-region
   candidate`` (the model itself, shown each CE with the audit's candidate put back), at the
-  default CFKD settings. The repaired run is then audited again as ``leapfactual audit RUN``
-  does (:func:`~leapfactual.audit.audit_run` on the run directory), and its figures compared
-  with those the repair's verdict was read from. Ground truth beside the verdict: the share of
-  the decorrelated test set's clean images whose prediction changes when the patch is painted
-  on (*flips*).
+  default CFKD settings. The control: a patch-blind classifier (trained on the decorrelated
+  images: the patch on half of every class) measured on the same transplants. The repaired run
+  is then audited again as ``leapfactual audit RUN`` does (:func:`~leapfactual.audit.audit_run`
+  on the run directory), and its figures compared with those the repair's verdict was read from.
+  Ground truth beside the verdict: the share of the decorrelated test set's clean images whose
+  prediction changes when the patch is painted on (*flips*).
 - **tint**: the strokes of one class's training images tinted red (a global, non-local
   shortcut). A tint-reliant run (trained on those images) and a tint-blind run (trained on the
   decorrelated images: the tint on half of every class) are audited; the audit's verdict calls
@@ -45,16 +46,21 @@ from leapfactual.audit import (
     RELIANT,
     SPECIFIC,
     CFKDSettings,
+    Finding,
     audit_run,
     make_teacher,
     repair_run,
 )
+from leapfactual.audit.checks import load_candidates, measure_candidates, model_labeller
+from leapfactual.audit.jobs import data_bounds
+from leapfactual.audit.repaired import CANDIDATES
 from leapfactual.data import ConfoundedTask, Dataset, confounded_digits, load_dataset
 from leapfactual.explain import Explanation
 from leapfactual.io import write_json
 from leapfactual.pipeline import (
     ClassifierSettings,
     FitSettings,
+    Run,
     VAESettings,
     fit_run,
     predict_probs,
@@ -129,9 +135,10 @@ def tint_verdict(rows: Sequence[Any], klass: int) -> tuple[bool, str]:
     """Whether an audit's reliance rows (``CandidateReliance``) call the model tint-reliant:
     a global-edit candidate toward ``klass`` relied on from :data:`RELIANT`; and what the
     audit listed, in words."""
-    listed = [f"{r.finding.label} toward {r.finding.name}: {r.values['model']:.0%}" for r in rows]
+    listed = [f"{r.finding.phrase}: {r.values['model']:.0%}" for r in rows]
     reliant = any(
         r.finding.klass == klass
+        and r.finding.toward
         and r.finding.place.startswith("global")
         and r.values["model"] >= RELIANT
         for r in rows
@@ -154,6 +161,32 @@ def colour_needed(
     return float(p), float(predict_probs(model, grey)[:, klass].mean())
 
 
+def verdict_words(run: Run) -> str:
+    """A run's verdict in a word or two: ``trusted``, ``caution (flow_samples)``."""
+    verdict = run.verdict
+    if verdict is None:
+        return "unknown"
+    if verdict.level == "trusted":
+        return "trusted"
+    return f"{verdict.level} ({', '.join(c.name for c in verdict.reasons)})"
+
+
+def blind_control(cfg: ShortcutsConfig, seed: int, folder: Path, run: Run, repaired: Path,
+                  task: ConfoundedTask) -> dict[Finding, float]:  # fmt: skip
+    """A patch-blind classifier's reliance on each candidate the repair measured (kept with
+    the ``repaired`` run), on the same transplants into the run's test images."""
+    config = replace(cfg.models, data=f"confounded patch, decorrelated (seed {seed})", seed=seed)
+    blind = fit_run(
+        folder / "patch-blind", config, ("classifier",), dataset=task.train_decorrelated
+    )
+    assert blind.classifier is not None
+    pairs = load_candidates(repaired / CANDIDATES)
+    label = {"blind": model_labeller(blind.classifier)}
+    test = run.test
+    rows = measure_candidates(label, pairs, test.images, test.labels, data_bounds(run))
+    return {r.finding: r.values["blind"] for r in rows}
+
+
 def run_patch(cfg: ShortcutsConfig, seed: int, folder: Path, log: Callable[[str], None],
               task: ConfoundedTask) -> dict[str, Any]:  # fmt: skip
     """The patch task of one seed: fit, the default-teacher repair (refused?), the repair with
@@ -167,7 +200,8 @@ def run_patch(cfg: ShortcutsConfig, seed: int, folder: Path, log: Callable[[str]
     test = f"confounded-test:{cfg.base}"
     out = folder / "repair"
     row: dict[str, Any] = {
-        "seed": seed, "accuracy": accuracy(run.classifier, task.test),
+        "seed": seed, "verdict_patch": verdict_words(run),
+        "accuracy": accuracy(run.classifier, task.test),
         "flips": flips(run.classifier, task), "test_images": len(task.test),
         "p_train": task.settings["p_train"], "patch_size": task.patch_size,
     }  # fmt: skip
@@ -189,14 +223,16 @@ def run_patch(cfg: ShortcutsConfig, seed: int, folder: Path, log: Callable[[str]
         row.update(verdict="not run", reason=str(error))
         return row
     after = done.cfkd.classifier
+    control = blind_control(cfg, seed, folder, run, done.run, task)
     row.update(
         verdict=done.verdict, reason=done.reason, labels=done.cfkd.labels_used,
         cfkd_seconds=sum(r["seconds"] for r in done.cfkd.history),
         rounds=len(done.cfkd.history), accuracy_after=accuracy(after, task.test),
         flips_after=flips(after, task), worst_before=done.before["worst_class"],
         worst_after=done.after["worst_class"],
-        reliance=[{"label": r.finding.label, "name": r.finding.name, **r.values}
-                  for r in done.reliance],
+        reliance=[{"label": r.finding.label, "name": r.finding.name,
+                   "direction": r.finding.direction, **r.values,
+                   "blind": control.get(r.finding)} for r in done.reliance],
     )  # fmt: skip
     log(f"seed {seed}: the repaired run audited again, as `leapfactual audit` does")
     again = audit_run(
@@ -220,6 +256,7 @@ def run_tint(cfg: ShortcutsConfig, seed: int, folder: Path, log: Callable[[str],
         log(f"seed {seed}: tint-{name} run and its audit")
         config = replace(cfg.models, data=f"confounded tint ({name}, seed {seed})", seed=seed)
         run = fit_run(folder / f"tint-{name}", config, dataset=data)
+        row[f"verdict_tint_{name}"] = verdict_words(run)
         audited = audit_run(run, folder / f"tint-{name}-audit", limit=cfg.audit_limit, seed=seed)
         reliant, listed = tint_verdict(audited.reliance, CLASS)
         assert run.classifier is not None
@@ -370,6 +407,7 @@ def write_shortcuts_page(result: ShortcutsResult, stem: str | Path, command: str
     write_json(page.with_suffix(".json"), _finite(payload), indent=2, default=str)
     c = cfg.cfkd
     limits = [
+        f"- {_verdicts(rows)}",
         *(
             f"- **Not met**: {t}: {m}{_misses(rows) if 'tint' in t else ''}."
             for t, m, ok in targets(result)
@@ -418,23 +456,28 @@ def write_shortcuts_page(result: ShortcutsResult, stem: str | Path, command: str
     repair = [
         f"`leapfactual repair RUN --teacher rule --ignore-region candidate` at the default "
         f"settings ({c.rounds} rounds of {c.per_round} images, {c.epochs} epochs). Reliance "
-        f"by transplant: before; after on the same changes; after on the repaired model's own "
-        f"CEs (its audit); the verdict takes the larger. Flips: the patch painted on clean "
-        f"decorrelated test images. Accuracy: decorrelated test set.",
+        f"by transplant on each candidate the model relied on (toward 8: the change copied into "
+        f"images of other classes, the share moved to 8; from 8: the change copied into images "
+        f"of 8, the share moved out of 8): before; the control, a patch-blind classifier "
+        f"(trained on the decorrelated images) on the same transplants; after on the same "
+        f"changes; after on the repaired model's own CEs (its audit); the verdict takes the "
+        f"larger. Flips: the patch painted on clean decorrelated test images. Accuracy: "
+        f"decorrelated test set.",
         "",
     ]
     repairs = []
     for r in rows:
-        relied = [x for x in r.get("reliance", []) if x.get("before") is not None] or [{}]
-        first = relied[0]
+        relied = [x for x in r.get("reliance", []) if x.get("before") is not None]
         repairs.append(
             {
                 "seed": str(r["seed"]),
                 "verdict": r["verdict"],
-                "candidate": f"{first.get('label', '-')} toward {first.get('name', '-')}",
-                "before": _pct(first.get("before")),
-                "after: same": _pct(first.get("after_same")),
-                "after: own": _pct(first.get("after_own")),
+                "run verdict": r.get("verdict_patch", "not recorded"),
+                "candidates": _each(relied, lambda x: f"{x['label']} {_side(x)}"),
+                "before": _each(relied, lambda x: _pct(x.get("before"))),
+                "patch-blind model": _each(relied, lambda x: _pct(x.get("blind"))),
+                "after: same": _each(relied, lambda x: _pct(x.get("after_same"))),
+                "after: own": _each(relied, lambda x: _pct(x.get("after_own"))),
                 "flips before": _num(r["flips"]),
                 "flips after": _num(r.get("flips_after")),
                 "accuracy before": _num(r["accuracy"]),
@@ -453,10 +496,12 @@ def write_shortcuts_page(result: ShortcutsResult, stem: str | Path, command: str
         {
             "seed": str(r["seed"]),
             "tint model: verdict": _reliant(r["tint_reliant_flagged"]),
+            "tint model: run verdict": r.get("verdict_tint_reliant", "not recorded"),
             "tint model: candidates (reliance)": r["tint_reliant_listed"],
             "tint model: flips": _num(r["tint_reliant_flips"]),
             "tint model: p(8) of its CEs toward 8, greyed": _pair(r, "reliant"),
             "tint-blind model: verdict": _reliant(r["tint_blind_flagged"]),
+            "tint-blind model: run verdict": r.get("verdict_tint_blind", "not recorded"),
             "tint-blind model: candidates (reliance)": r["tint_blind_listed"],
             "tint-blind model: flips": _num(r["tint_blind_flips"]),
             "tint-blind model: p(8) of its CEs toward 8, greyed": _pair(r, "blind"),
@@ -510,6 +555,40 @@ def write_shortcuts_page(result: ShortcutsResult, stem: str | Path, command: str
             ("The tint: a non-local shortcut", tint),
         ],
     )
+
+
+RUNS = ("patch", "tint_reliant", "tint_blind")
+"""The runs of a seed whose verdicts a row records (``verdict_patch``, ...)."""
+
+
+def _verdicts(rows: Sequence[dict[str, Any]]) -> str:
+    """The page's first line: the runs' own verdicts (how far any CE of theirs is trusted)."""
+    said = [r.get(f"verdict_{k}") for r in rows for k in RUNS]
+    known = [v for v in said if v]
+    levels = {level: sum(1 for v in known if v.split(" ")[0] == level)
+              for level in ("trusted", "caution", "untrusted", "unknown")}  # fmt: skip
+    reasons: dict[str, int] = {}
+    for v in known:
+        for name in v.partition("(")[2].rstrip(")").split(", ") if "(" in v else ():
+            reasons[name] = reasons.get(name, 0) + 1
+    counts = ", ".join(f"{n} {level}" for level, n in levels.items() if n and level != "trusted")
+    why = "; ".join(f"{name} in {n}" for name, n in sorted(reasons.items()))
+    return (
+        f"Run verdicts (the library's checks of each run's codec, classifier, flow and "
+        f"training): {levels['trusted']} of {len(said)} runs trusted"
+        + (f", {counts} ({why})" if counts else "")
+        + (f", {len(said) - len(known)} not recorded" if len(known) < len(said) else "")
+        + ". The benchmark trains its models without the library's minimum of optimiser steps "
+        "(sized for this CPU); the tables name each run's verdict."
+    )
+
+
+def _each(items: Sequence[dict[str, Any]], show: Callable[[dict[str, Any]], str]) -> str:
+    return "; ".join(show(x) for x in items) or "-"
+
+
+def _side(item: dict[str, Any]) -> str:
+    return f"{item.get('direction', 'toward')} {item['name']}"
 
 
 def _misses(rows: Sequence[dict[str, Any]]) -> str:

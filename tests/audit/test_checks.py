@@ -43,8 +43,9 @@ def test_the_teacher_check_refuses_a_teacher_with_the_shortcut_and_passes_a_clea
     assert len(rows) == 1 and rows[0].finding.place == "r3c3"
     assert rows[0].values == {"teacher": 1.0, "clean": 0.0}
     assert rows[0].counted == {"teacher": 8, "clean": 8}
-    with pytest.raises(ValueError, match=r"shares the shortcut: cell r3c3 copied into 8 held-out "
-                       r"images of other classes moves 100% of them to class 1"):  # fmt: skip
+    said = (r"shares the shortcut: cell r3c3 toward 1 copied into 8 held-out images of other "
+            r"classes moves 100% of them to class 1")  # fmt: skip
+    with pytest.raises(ValueError, match=said):
         check_teacher(rows, "ModelTeacher")
     clean = [CandidateReliance(rows[0].finding, {"teacher": 0.0}, {"teacher": 8})]
     check_teacher(clean, "RuleTeacher")  # quiet
@@ -95,6 +96,14 @@ def test_after_repair_takes_the_larger_of_the_same_changes_and_the_own_ces() -> 
     assert quiet[0].values["after"] == 0.08 and repair_verdict(quiet)[0] == "repaired"
     alone = after_repair(before, same, [])  # the new audit no longer finds the candidate
     assert alone[0].values["after"] == 0.08 and "after_own" not in alone[0].values
+    # the same place and class from the other side is another candidate, not the same one
+    other = Finding(1, "1", "from", "r3c3", 0.9, 10, True)
+    apart = after_repair(before, same, [CandidateReliance(other, {"model": 0.5}, {"model": 9})])
+    assert apart[0].values["after"] == 0.08 and apart[1].finding == other
+    assert repair_verdict(apart) == (
+        "partly", "reliance fell but not below 20% on all (cell r3c3 toward 1: 37% -> 8%; new "
+        "after the repair: cell r3c3 from 1: 50%)",
+    )  # fmt: skip
 
 
 def test_a_new_candidate_after_the_repair_keeps_the_verdict_from_repaired() -> None:

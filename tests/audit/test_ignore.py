@@ -8,8 +8,10 @@ from leapfactual.audit.ignore import candidate_parts, ignore_teacher, parse_regi
 from leapfactual.audit.transplant import class_findings
 from tests.audit.test_transplant import (
     add_patch,
+    audit_of_a_removed_patch,
     brightness_rule,
     centre_rule,
+    corner_or_bright,
     explained,
     objects,
     patch_rule,
@@ -19,10 +21,10 @@ from tests.audit.test_transplant import (
 NAMES = ["0", "1"]
 
 
-def queue(x, x_cf) -> TeacherQueue:
+def queue(x, x_cf, names=NAMES) -> TeacherQueue:
     n = len(x)
     return TeacherQueue(x, x_cf, torch.zeros(n, dtype=torch.long), torch.ones(n, dtype=torch.long),
-                        NAMES)  # fmt: skip
+                        names)  # fmt: skip
 
 
 def test_a_box_or_a_mask_file_is_a_region_and_bad_ones_are_refused(tmp_path) -> None:
@@ -72,6 +74,21 @@ def test_the_candidate_is_the_region_its_donors_needed_or_the_global_edit() -> N
     region, edits = candidate_parts(exp, nec, class_findings(exp, nec, NAMES))
     assert region is None and edits == ("brightness",)
     assert IgnoreTeacher(brightness_rule, None, edits).label(queue(x, tint(x))).tolist() == [0] * 6
+
+
+def test_a_candidate_from_a_class_is_the_region_its_ces_took_away() -> None:
+    exp, nec, _ = audit_of_a_removed_patch()
+    found = [f for f in class_findings(exp, nec, ["0", "1", "2"]) if f.phrase == "cell r3c3 from 1"]
+    assert found[0].candidate  # (the bar taken from class 2 is one too, in cells r0c1-r0c2)
+    region, edits = candidate_parts(exp, nec, found)
+    assert edits == () and region is not None
+    assert bool(region[-3:, -3:].all()) and int(region.sum()) == 9
+    # the teacher puts the patch back: an image of class 1 with the patch taken away is
+    # still class 1; the object redrawn toward 1 is class 1 for the teacher too
+    teacher = IgnoreTeacher(corner_or_bright, region)
+    three = ["0", "1", "2"]
+    assert teacher.label(queue(exp.x[8:12], exp.x_cf[8:12], three)).tolist() == [1] * 4
+    assert teacher.label(queue(exp.x[:4], exp.x_cf[:4], three)).tolist() == [1] * 4
 
 
 def test_without_a_candidate_there_is_nothing_to_ignore() -> None:

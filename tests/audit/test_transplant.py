@@ -6,6 +6,7 @@ from torch import Tensor
 
 from leapfactual.audit import Necessity, necessity
 from leapfactual.audit.transplant import (
+    Finding,
     class_findings,
     donors,
     edit_findings,
@@ -113,10 +114,90 @@ def test_a_region_over_most_of_the_image_is_global_not_its_top_left_cell() -> No
 def test_reliance_counts_only_images_not_already_in_the_class() -> None:
     images = objects(4)
     labels = torch.tensor([1, 0, 0, 1])
-    assert recipients(images, labels, 1, 5).shape[0] == 2
+    toward = Finding(1, "1", "toward", "r3c3", 1.0, 4, True)
+    assert recipients(images, labels, toward, 5).shape[0] == 2
+    from_one = replace(toward, direction="from")
+    assert torch.equal(recipients(images, labels, from_one, 5), images[[0, 3]])
     always = lambda x, shown: torch.ones(len(shown), dtype=torch.long)  # noqa: E731
     share, n = reliance(always, images, images, 1)
     assert math.isnan(share) and n == 0
+    # from a class: the images it puts there that leave it
+    never = lambda x, shown: torch.zeros(len(shown), dtype=torch.long)  # noqa: E731
+    share, n = reliance(never, images, images, 1, toward=False)
+    assert math.isnan(share) and n == 0
+    assert reliance(always, images, images, 1, toward=False) == (0.0, 4)
+    assert reliance(lambda x, s: (s is x) * torch.ones(4, dtype=torch.long), images,
+                    images.clone(), 1, toward=False) == (1.0, 4)  # fmt: skip
+
+
+# -- a shortcut CEs take away but do not paint (a candidate "from" its class) ---------------
+def corner_or_bright(x: Tensor) -> Tensor:
+    """Class 1 from a bright corner patch, or from a very bright object (the object's own
+    cue): a shortcut model whose images of class 1 carry the patch; class 2 from a bar on
+    top."""
+    patch = x[:, :, -3:, -3:].mean(dim=(1, 2, 3)) - 0.5
+    centre = x[:, :, 6:10, 6:10].mean(dim=(1, 2, 3)) - 0.8
+    top = x[:, :, :2, 4:12].mean(dim=(1, 2, 3)) - 0.5
+    return 40 * torch.stack([torch.zeros_like(patch), torch.maximum(patch, centre), top], dim=1)
+
+
+def object_only(x: Tensor) -> Tensor:
+    """Class 1 from a mid-bright object alone (blind to the corner)."""
+    logit = 40 * (x[:, :, 6:10, 6:10].mean(dim=(1, 2, 3)) - 0.45)
+    return torch.stack([torch.zeros_like(logit), logit], dim=1)
+
+
+def three_classes() -> tuple[Tensor, Tensor]:
+    """8 dim objects of class 0, 4 brighter ones of class 1 carrying the patch, 4 dim ones of
+    class 2 under a bar."""
+    x = torch.full((16, 1, 16, 16), 0.01)
+    x[:, :, 5:11, 5:11] = 0.3
+    x[8:12, :, 5:11, 5:11] = 0.6
+    x[8:12, :, -3:, -3:] = 0.95
+    x[12:, :, :2, 4:12] = 0.95
+    return x, torch.tensor([0] * 8 + [1] * 4 + [2] * 4)
+
+
+def audit_of_a_removed_patch() -> tuple[Explanation, Necessity, Tensor]:
+    """CEs of :func:`corner_or_bright` on :func:`three_classes`: toward 1 the object is
+    redrawn (no patch painted), from 1 the patch is taken away, from 2 the bar; and the
+    labels."""
+    x, labels = three_classes()
+    x_cf = x.clone()
+    x_cf[:8, :, 5:11, 5:11] = 0.95
+    x_cf[8:12, :, -3:, -3:] = 0.01
+    x_cf[12:, :, :2, 4:12] = 0.01
+    target = torch.tensor([1] * 8 + [0] * 8)
+    exp = Explanation(
+        method="by hand", x=x, x_cf=x_cf, source=labels, target=target,
+        probs=corner_or_bright(x).softmax(1), probs_cf=corner_or_bright(x_cf).softmax(1),
+    )  # fmt: skip
+    assert exp.valid.all()
+    return exp, necessity(corner_or_bright, x, x_cf, exp.target, exp.source), labels
+
+
+def test_a_patch_the_ces_take_away_but_never_paint_is_a_candidate_from_its_class() -> None:
+    exp, nec, labels = audit_of_a_removed_patch()
+    x = exp.x
+    found = {(f.direction, f.klass): f for f in class_findings(exp, nec, ["0", "1", "2"])}
+    assert not found["toward", 1].candidate  # the object: on it, not a shortcut
+    from_one = found["from", 1]
+    assert (from_one.place, from_one.share, from_one.candidate) == ("r3c3", 1.0, True)
+    assert from_one.phrase == "cell r3c3 from 1" and from_one.moves == "out of class 1"
+    given = donors(exp, nec, from_one, argmax(corner_or_bright), (0.0, 1.0))
+    assert len(given) == 4 and bool((given.changes[:, :, -3:, -3:] < 0).all())
+    base = recipients(x, labels, from_one, 10)
+    moved = transplant(given, base, (0.0, 1.0))
+    # the shortcut model lets every image of class 1 go once the patch is off; the object
+    # model keeps every one
+    assert reliance(argmax(corner_or_bright), base, moved, 1, toward=False) == (1.0, 4)
+    assert reliance(argmax(object_only), base, moved, 1, toward=False) == (0.0, 4)
+
+
+def test_ces_from_a_class_that_are_the_ces_toward_the_other_make_one_finding() -> None:
+    exp, nec = audited(patch_rule, add_patch)  # two classes: from 0 is toward 1
+    found = class_findings(exp, nec, ["0", "1"])
+    assert [(f.direction, f.klass) for f in found] == [("toward", 1)]
 
 
 # -- a tint the CEs need beside a larger change (rule "needed") -----------------------------
@@ -214,6 +295,12 @@ def test_the_dose_is_the_smallest_of_the_grid_that_moves_each_donor_alone() -> N
     dose = sufficient_doses(bright, x, x + changed, params, ["brightness"], 1, (0.0, 1.0))
     # 0.325 at 1.25x; 0.35 at 3x (2x is 0.3); 3x would be larger than its CE's change of 0.1:
     # kept at 1; never enough: kept at 1
+    assert dose.tolist() == [1.25, 3.0, 1.0, 1.0]
+    # from class 1: the smallest dose that takes the donor's input out of it
+    lit = x + 0.22  # class 1 at 0.42
+    dose = sufficient_doses(
+        bright, lit, lit - changed, -params, ["brightness"], 1, (0.0, 1.0), toward=False
+    )
     assert dose.tolist() == [1.25, 3.0, 1.0, 1.0]
 
 

@@ -891,8 +891,8 @@ ROWS = [
         [
             (
                 lambda r, b: check_teacher([_relied(0.8)], "ModelTeacher"),
-                r"the teacher \(ModelTeacher\) shares the shortcut: cell r3c3 copied into 8 "
-                r"held-out images of other classes moves 80% of them to class 1 .*"
+                r"the teacher \(ModelTeacher\) shares the shortcut: cell r3c3 toward 1 copied "
+                r"into 8 held-out images of other classes moves 80% of them to class 1 .*"
                 r"--allow-shortcut-teacher",
             )
         ],

@@ -63,7 +63,8 @@ def row(seed: int, flips_after: float, refused: bool, apart: bool, agrees: bool)
         "tint_reliant_flips": 0.9, "tint_blind_flagged": False, "tint_blind_listed": "none",
         "tint_blind_flips": 0.01, "tint_told_apart": apart, "seconds": 60.0,
         "tint_reliant_p_ces": 0.9, "tint_reliant_p_greyed": 0.1, "tint_blind_p_ces": 0.8,
-        "tint_blind_p_greyed": None,
+        "tint_blind_p_greyed": None, "verdict_patch": "trusted",
+        "verdict_tint_reliant": "caution (flow_samples)", "verdict_tint_blind": "trusted",
     }  # fmt: skip
 
 
@@ -105,12 +106,16 @@ def test_the_page_leads_with_its_limits_and_states_each_target(tmp_path) -> None
     assert sections[:2] == ["## What limits these results", "## Targets"]
     limits = text.split("## What limits these results\n\n")[1]
     assert limits.startswith(
+        "- Run verdicts (the library's checks of each run's codec, classifier, flow and "
+        "training): 4 of 6 runs trusted, 2 caution (flow_samples in 2). The benchmark trains "
+        "its models without the library's minimum of optimiser steps (sized for this CPU); the "
+        "tables name each run's verdict.\n"
         "- **Not met**: flips below 10% after a default repair with a clean teacher in at "
         "least 2 of 2 seeds: 1 of 2 (0.050, 0.180).\n"
         "- **Not met**: the tint model told apart from a tint-blind one in every seed: 1 of 2 "
         "(seed 1: the tint model's audit listed global: colour toward 8: 70%; a model relies on "
         "a candidate from 20%).\n- 2 seeds,"
-    )  # what is not met leads the page
+    )  # the runs' own verdicts lead the page, then what is not met
     met = [row(s, 0.05, True, True, True) for s in (0, 1, 2)]
     quiet = write_shortcuts_page(ShortcutsResult(ShortcutsConfig(), met, 1.0), tmp_path / "ok", "c")
     assert "Not met" not in quiet.read_text()
@@ -123,8 +128,14 @@ def test_the_page_leads_with_its_limits_and_states_each_target(tmp_path) -> None
     assert (
         "| 0.900 -> 0.100 |" in text and "| 0.800 -> - |" in text
     )  # a message's bar does not break the table
-    assert "| 0 | repaired | yes | cell r0c0 toward 8 | 40% | 5% | 10% |" in text  # verdicts first
-    assert "| seed | told apart | tint model: verdict | tint model: candidates (reliance) |" in text
+    assert (  # verdicts first; a row made before the candidates had directions: toward
+        "| 0 | repaired | yes | trusted | cell r0c0 toward 8 | 40% | - | 5% | 10% |" in text
+    )
+    assert "| tint-reliant | caution (flow_samples) |" in text
+    assert (
+        "| seed | told apart | tint model: verdict | tint model: run verdict | tint model: "
+        "candidates (reliance) |" in text
+    )
     assert json.loads((tmp_path / "sc.json").read_text())["rows"][1]["flips_after"] == 0.18
 
 

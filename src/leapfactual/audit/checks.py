@@ -2,10 +2,10 @@
 and the repair verdict (docs/method.md §10).
 
 Every candidate of an audit (:class:`~leapfactual.audit.transplant.Finding`) is transplanted
-into up to ``limit`` held-out images whose true class is another one
-(:func:`~leapfactual.audit.transplant.transplant`), and each model or teacher is asked about
-the same images: its *reliance* on the candidate is the share of them it moves to the
-candidate's class.
+into up to ``limit`` held-out images whose true class is another one (a candidate from a
+class: images of that class) (:func:`~leapfactual.audit.transplant.transplant`), and each
+model or teacher is asked about the same images: its *reliance* on the candidate is the share
+of them it moves to the candidate's class (from it: out of it).
 
 - **Teacher check**, before any labelling: a teacher whose reliance on a candidate is at least
   :data:`~leapfactual.audit.transplant.RELIANT` shares the shortcut; its labels would teach it
@@ -113,14 +113,17 @@ def measure_candidates(
     limit: int = LIMIT,
 ) -> list[CandidateReliance]:
     """Reliance of every labeller on every candidate of ``pairs``, transplanted into up to
-    ``limit`` of ``images`` whose true ``labels`` are another class."""
+    ``limit`` of ``images`` whose true ``labels`` are another class (a candidate from a
+    class: that class)."""
     out = []
     for finding, given in pairs:
-        base = recipients(images, labels, finding.klass, limit).cpu()
+        base = recipients(images, labels, finding, limit).cpu()
         moved = transplant(given, base, bounds)
         row = CandidateReliance(finding)
         for name, label in labellers.items():
-            row.values[name], row.counted[name] = reliance(label, base, moved, finding.klass)
+            row.values[name], row.counted[name] = reliance(
+                label, base, moved, finding.klass, finding.toward
+            )
         out.append(row)
     return out
 
@@ -194,9 +197,9 @@ def check_teacher(rows: Sequence[CandidateReliance], teacher: str) -> None:
         if value >= RELIANT:
             f = row.finding
             raise ValueError(
-                f"the teacher ({teacher}) shares the shortcut: {f.label} copied into "
-                f"{row.counted['teacher']} held-out images of other classes moves {value:.0%} "
-                f"of them to class {f.name} (a teacher may move at most {RELIANT:.0%}); use a "
+                f"the teacher ({teacher}) shares the shortcut: {f.phrase} copied into "
+                f"{row.counted['teacher']} held-out {f.recipients} moves {value:.0%} of them "
+                f"{f.moves} (a teacher may move at most {RELIANT:.0%}); use a "
                 "teacher trained without the confound (--teacher model --teacher-spec "
                 "OTHER_RUN/classifier), a rule (--teacher rule --ignore-region candidate) or a "
                 "person (--teacher human), or add --allow-shortcut-teacher"
@@ -211,7 +214,7 @@ def after_repair(
     """The rows of the verdict: each candidate of the audit before the repair (``before``,
     the model's reliance as ``values["model"]``, the teacher's as ``"teacher"``) with the
     repaired model's reliance from its own audit: on the same transplants (``kept``,
-    ``"after_same"``), on its own candidate at the same place toward the same class (``own``,
+    ``"after_same"``), on its own candidate at the same place and class, same direction (``own``,
     ``"after_own"``), and ``"after"``, the larger of the two. A candidate of the new audit at
     another place comes as a row of its own (``"after"`` only)."""
     rows, matched = [], set()
@@ -222,7 +225,7 @@ def after_repair(
         values["after_same"], counted["after_same"] = same.values["model"], same.counted["model"]
         after = [same.values["model"]]
         for i, mine in enumerate(own):
-            if (mine.finding.klass, mine.finding.place) == (old.finding.klass, old.finding.place):
+            if _same(mine.finding, old.finding):
                 matched.add(i)
                 values["after_own"], counted["after_own"] = (
                     mine.values["model"],
@@ -241,6 +244,10 @@ def after_repair(
     return rows
 
 
+def _same(a: Finding, b: Finding) -> bool:
+    return (a.klass, a.direction, a.place) == (b.klass, b.direction, b.place)
+
+
 def repair_verdict(rows: Sequence[CandidateReliance]) -> tuple[str, str]:
     """The verdict (one of :data:`VERDICTS`) from reliance ``before`` and ``after`` on each
     candidate (a row without ``before``: a candidate found only after the repair), and its
@@ -254,12 +261,12 @@ def repair_verdict(rows: Sequence[CandidateReliance]) -> tuple[str, str]:
     fixed = [r.values["after"] < RELIANT for r in relied]
     fell = [r.values["after"] <= r.values["before"] - FELL for r in relied]
     words = "; ".join(
-        f"{r.finding.label} toward {r.finding.name}: {r.values['before']:.0%} -> "
+        f"{r.finding.phrase}: {r.values['before']:.0%} -> "
         f"{r.values['after']:.0%}" for r in relied
     )  # fmt: skip
     if new:
         words += "; new after the repair: " + "; ".join(
-            f"{r.finding.label} toward {r.finding.name}: {r.values['after']:.0%}" for r in new
+            f"{r.finding.phrase}: {r.values['after']:.0%}" for r in new
         )
     if all(fixed) and not new:
         return "repaired", f"reliance below {RELIANT:.0%} on every candidate ({words})"

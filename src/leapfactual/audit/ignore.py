@@ -22,7 +22,7 @@ from torch import Tensor
 from leapfactual._optional import require
 from leapfactual.audit.necessity import Necessity
 from leapfactual.audit.teachers import IgnoreTeacher
-from leapfactual.audit.transplant import GLOBAL, Finding, places
+from leapfactual.audit.transplant import GLOBAL, Finding, ces_of, places
 from leapfactual.explain import Explanation
 
 CANDIDATE = "candidate"
@@ -92,8 +92,8 @@ def candidate_parts(
             if f.place == GLOBAL:
                 mask[:] = True
             continue
-        rows = [i for i, p in enumerate(named) if p == f.place and bool(exp.valid[i])
-                and int(exp.target[i]) == f.klass]  # fmt: skip
+        mine = ces_of(exp, f)
+        rows = [i for i, p in enumerate(named) if p == f.place and bool(mine[i])]
         regions = nec.regions[rows] == top[rows, None, None]
         mask |= regions.float().mean(0) >= SHARE
     return (mask if bool(mask.any()) else None), edits

@@ -385,10 +385,10 @@ def write_audit_page(run: Run, result: AuditResult, command: str, grid: int = 4)
         head += [
             "**Shortcut candidates**: the classifier needs one change off the objects (a "
             "global edit, or a cell where the inputs are mostly empty) in most CEs toward "
-            "these classes, as their most-needed part or, for global edits, as a part whose "
-            f"removal undoes at least {NEEDED:.0%} of them (and {SPECIFIC:.0%} more than of the "
-            "CEs toward other classes). Check what the CEs put there (maps below) and whether "
-            "the true rule needs it:",
+            "(or from) these classes, as their most-needed part or, for global edits, as a "
+            f"part whose removal undoes at least {NEEDED:.0%} of them (and {SPECIFIC:.0%} more "
+            "than of the CEs toward other classes). Check what the CEs put there (maps below) "
+            "and whether the true rule needs it:",
             "",
             *(f"- {_finding(f)}" for f in suspects),
             "",
@@ -405,14 +405,14 @@ def write_audit_page(run: Run, result: AuditResult, command: str, grid: int = 4)
         ]
     relied = [
         f"Each candidate's change copied from the CEs that needed it into held-out test images "
-        f"of other classes (a global edit at the smallest multiple, up to {DOSES[-1]:g}x, that "
-        f"alone moved each CE's own input: its sufficient dose); reliance: the share the "
-        f"classifier then moves to the candidate's class (at least {RELIANT:.0%}: it relies on "
-        "it).",
+        f"of other classes, or for a candidate *from* a class into its images (a global edit "
+        f"at the smallest multiple, up to {DOSES[-1]:g}x, that alone moved each CE's own input: "
+        f"its sufficient dose); reliance: the share the classifier then moves to the "
+        f"candidate's class, or out of it (at least {RELIANT:.0%}: it relies on it).",
         "",
-        "| candidate | toward | images | reliance |",
+        "| candidate | class | images | reliance |",
         "|---|---|---|---|",
-        *(f"| {r.finding.label} | {r.finding.name} | {r.counted['model']} | "
+        *(f"| {r.finding.label} | {_side(r.finding)} | {r.counted['model']} | "
           f"{_fmt(r.values['model'])} |" for r in result.reliance),
     ]  # fmt: skip
     if result.kept:
@@ -421,9 +421,9 @@ def write_audit_page(run: Run, result: AuditResult, command: str, grid: int = 4)
             "This run was repaired: reliance on each candidate of the audit before the repair, "
             "the same changes copied into the same held-out images as then.",
             "",
-            "| candidate before the repair | toward | images | reliance |",
+            "| candidate before the repair | class | images | reliance |",
             "|---|---|---|---|",
-            *(f"| {r.finding.label} | {r.finding.name} | {r.counted['model']} | "
+            *(f"| {r.finding.label} | {_side(r.finding)} | {r.counted['model']} | "
               f"{_fmt(r.values['model'])} |" for r in result.kept),
         ]  # fmt: skip
     parts = {(p["source"], p["target"]): p for p in pair_parts(exp, nec, grid)}
@@ -474,6 +474,10 @@ def write_audit_page(run: Run, result: AuditResult, command: str, grid: int = 4)
 
 def _place(place: str) -> str:
     return place if place.startswith(GLOBAL) else f"cell {place}"
+
+
+def _side(f: Finding) -> str:
+    return f"{f.direction} {f.name}"
 
 
 def _finding(f: Finding) -> str:
@@ -701,7 +705,7 @@ def repair_run(
             if "teacher" in row.values:
                 share = _fmt(row.values["teacher"], ".0%")
                 f, n = row.finding, row.counted["teacher"]
-                log(f"teacher check: {f.label} toward {f.name}: {share} of {n} images move")
+                log(f"teacher check: {f.phrase}: {share} of {n} images move")
         if not allow_shortcut_teacher:
             check_teacher(pre, name)
         measure = None
@@ -788,8 +792,9 @@ def write_repair_page(
         f"Teacher check: {record['teacher_check']}.",
         "",
         f"Reliance: each shortcut candidate of the audit before the repair (`{out / 'audit'}`) "
-        f"copied into held-out test images of other classes (the run's test split); the share "
-        f"moved to the candidate's class (a model relies on it from {RELIANT:.0%}). After the "
+        f"copied into held-out test images of other classes (the run's test split; for a "
+        f"candidate from a class, its images); the share moved to the candidate's class (from "
+        f"it: out of it; a model relies on it from {RELIANT:.0%}). After the "
         f"repair it is read from the audit of the repaired run (`{out / 'audit-after'}`): on "
         f"the same changes copied into the same images (*same changes*) and on the changes of "
         f"the repaired model's own CEs at that place (*own CEs*, where its audit still finds "
@@ -797,10 +802,11 @@ def write_repair_page(
         f"DIR --limit {record['audit_limit']} --seed {record['audit_seed']}` measures them "
         f"again.",
         "",
-        "| candidate | toward | images | teacher | before | after: same changes | "
+        "| candidate | class | images | teacher | before | after: same changes | "
         "after: own CEs | after (verdict) |",
         "|---|---|---|---|---|---|---|---|",
-        *(f"| {r['candidate']['label']} | {r['candidate']['name']} | "
+        *(f"| {r['candidate']['label']} | {r['candidate']['direction']} "
+          f"{r['candidate']['name']} | "
           f"{r['counted'].get('after', 0)} | {_fmt(r['reliance'].get('teacher'), '.0%')} | "
           f"{_fmt(r['reliance'].get('before'), '.0%')} | "
           f"{_fmt(r['reliance'].get('after_same'), '.0%')} | "

@@ -6,39 +6,43 @@ gets a place: ``global: EDIT`` for a global edit, ``global`` for a region coveri
 ``grid`` x ``grid`` partition that holds most of the region. :func:`places` names them and
 :func:`class_findings` counts, per class and direction, the place named most often.
 
-A *candidate* is a place that CEs toward class ``k`` need in at least :data:`CONCENTRATED` of
-them and that is not the object itself: a cell where the inputs are mostly empty, or a global
-edit. A global edit is also a candidate where it is needed without being the most-needed part
-(:func:`edit_findings`): taking it out of ``x'`` undoes at least :data:`NEEDED` of the valid
-CEs toward ``k`` (``Necessity.edit_needed``), and :data:`SPECIFIC` more of them than of the
-CEs toward the other classes (an edit every CE needs, such as the blur of strokes they
-redraw, is how CEs change an image, not a cue of one class). Such an edit makes a candidate
-of every edit specific to ``k`` (``SPECIFIC`` more of its CEs than of the others need it, even
-fewer than ``NEEDED``): ``global: contrast + colour`` (a tint splits into a mean gain and each
-channel's deviation from it; neither alone is the tint, and where removing the gain already
-undoes a CE, removing the colour need not).
+A *candidate* is a place that CEs toward class ``k`` (or from it) need in at least
+:data:`CONCENTRATED` of them and that is not the object itself: a cell where the inputs are
+mostly empty, or a global edit. A shortcut can show on either side: a model that calls every
+image with a corner patch ``k`` has CEs toward ``k`` that paint the patch, but its CEs toward
+``k`` may redraw the object instead (the patch is not the cheapest way in) while its CEs from
+``k`` all take the patch away (it is the cheapest way out). A global edit is also a candidate
+where it is needed without being the most-needed part (:func:`edit_findings`): taking it out of
+``x'`` undoes at least :data:`NEEDED` of the valid CEs toward ``k`` (``Necessity.edit_needed``),
+and :data:`SPECIFIC` more of them than of the CEs toward the other classes (an edit every CE
+needs, such as the blur of strokes they redraw, is how CEs change an image, not a cue of one
+class). Such an edit makes a candidate of every edit specific to ``k`` (``SPECIFIC`` more of its
+CEs than of the others need it, even fewer than ``NEEDED``): ``global: contrast + colour`` (a
+tint splits into a mean gain and each channel's deviation from it; neither alone is the tint,
+and where removing the gain already undoes a CE, removing the colour need not).
 
 *Transplant reliance* asks whether a model (the audited one, a repaired one, a teacher) acts
-on a candidate: its change is copied from the CEs that needed it (the donors) into
-images of other classes, recipient ``i`` taking donor ``i mod D``: a region's pixels of the
-change added, or a global edit's (or edits') coefficients applied to the recipient
-(:func:`~leapfactual.audit.edits.edit_parts`), kept within the data's range. Reliance is the
-share of the recipients a model does not put in ``k`` that it puts in ``k`` once the change is
-in: "paint the patch on other digits", for any candidate and any model, without knowing the
-true confound.
+on a candidate: its change is copied from the CEs that needed it (the donors) into held-out
+images, recipient ``i`` taking donor ``i mod D``: a region's pixels of the change added, or a
+global edit's (or edits') coefficients applied to the recipient
+(:func:`~leapfactual.audit.edits.edit_parts`), kept within the data's range. Toward ``k``, the
+recipients are images of the other classes and reliance is the share of those a model does not
+put in ``k`` that it puts in ``k`` once the change is in: "paint the patch on other digits".
+From ``k``, the recipients are images of ``k`` and reliance is the share of those a model puts
+in ``k`` that leave ``k`` once the change is in: "take the patch off this class's images". Both
+hold for any candidate and any model, without knowing the true confound.
 
 A global edit is copied at its *sufficient dose* (:func:`sufficient_doses`): a CE stops just
 past the audited model's boundary and shares that push between the edit and the rest of its
 change, so the edit alone, at the CE's strength, is weaker than the cue it stands for (a tint
 model's CEs carry a fainter tint than its training images). Each donor's coefficients are
 multiplied by the smallest of :data:`DOSES` at which the edit alone puts the donor's own input
-in ``k`` for the audited model and is still no larger than the donor's whole change (a
-bigger edit asks about images farther from the data than any CE went), and kept as they are
-where none does (an edit the model acts on only together with the rest of the change). The
-dose is fixed with the donors, so a repaired model and a teacher are measured on the same
-transplants. A region's change is copied as it is: it is the CE's most-needed part, and pixel
-changes past their own size are another image.
-"""
+in ``k`` (from ``k``: out of it) for the audited model and is still no larger than the donor's
+whole change (a bigger edit asks about images farther from the data than any CE went), and kept
+as they are where none does (an edit the model acts on only together with the rest of the
+change). The dose is fixed with the donors, so a repaired model and a teacher are measured on
+the same transplants. A region's change is copied as it is: it is the CE's most-needed part, and
+pixel changes past their own size are another image."""
 
 from __future__ import annotations
 
@@ -76,6 +80,8 @@ the donor's input to the candidate's class (:func:`sufficient_doses`)."""
 GLOBAL = "global"
 MOST_NEEDED = "most-needed"
 """A finding's rule: the place named most often as the CEs' most-needed part."""
+TOWARD, FROM = "toward", "from"
+"""A finding's direction: the CEs go toward its class, or leave it."""
 NEEDED_RULE = "needed"
 """A finding's rule: global edits whose removal undoes most of the CEs (:func:`edit_findings`)."""
 
@@ -116,7 +122,7 @@ def empty_cells(x: Tensor, grid: int = 4) -> set[str]:
 
 @dataclass(frozen=True)
 class Finding:
-    """Where the most-needed change of the valid CEs toward (or from) one class sits most
+    """Where the most-needed change of the valid CEs toward (or ``from``) one class sits most
     often: ``place`` (a cell ``rRcC``, ``global`` or ``global: EDIT``), its ``share`` of the
     ``ces`` counted, and whether it is off the objects (``outside``: an empty cell or a
     global edit). With ``rule`` :data:`NEEDED_RULE`: the global edits ``global: A + B``
@@ -134,10 +140,14 @@ class Finding:
 
     @property
     def candidate(self) -> bool:
-        """A shortcut candidate: toward the class, concentrated (or needed) and off the
-        objects."""
+        """A shortcut candidate: concentrated (or needed) and off the objects."""
         least = CONCENTRATED if self.rule == MOST_NEEDED else NEEDED
-        return self.direction == "toward" and self.share >= least and self.outside
+        return self.share >= least and self.outside
+
+    @property
+    def toward(self) -> bool:
+        """Whether the CEs go toward the class (else they leave it: ``from``)."""
+        return self.direction == TOWARD
 
     @property
     def edits(self) -> tuple[str, ...]:
@@ -151,6 +161,21 @@ class Finding:
         """``cell r0c0``, ``global`` or ``global: brightness``: how pages name the place."""
         return self.place if self.place.startswith(GLOBAL) else f"cell {self.place}"
 
+    @property
+    def phrase(self) -> str:
+        """``cell r0c0 toward 8``, ``global: colour from 3``: how messages name a candidate."""
+        return f"{self.label} {self.direction} {self.name}"
+
+    @property
+    def moves(self) -> str:
+        """What reliance counts, in words: ``to class 8`` or ``out of class 8``."""
+        return f"{'to' if self.toward else 'out of'} class {self.name}"
+
+    @property
+    def recipients(self) -> str:
+        """Which held-out images a transplant goes into, in words."""
+        return "images of other classes" if self.toward else f"images of class {self.name}"
+
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["class"] = out.pop("klass")
@@ -161,25 +186,30 @@ def class_findings(
     exp: Explanation, nec: Necessity, class_names: Sequence[str], grid: int = 4
 ) -> list[Finding]:
     """Per class and direction (CEs ``toward`` it, CEs ``from`` it) with valid CEs: the place
-    named most often (ties: the first in sorted order), sorted by share."""
+    named most often (ties: the first in sorted order), sorted by share. CEs from a class that
+    are just the CEs toward another (two classes) make no second finding."""
     named = places(nec, grid)
     empty = empty_cells(exp.x, grid)
     valid = exp.valid.cpu()
     out = []
-    for k, name in enumerate(class_names):
-        for direction, classes in (("toward", exp.target), ("from", exp.source)):
-            rows = [i for i in (valid & (classes.cpu() == k)).nonzero().flatten().tolist()
-                    if named[i]]  # fmt: skip
-            if not rows:
-                continue
-            counts: dict[str, int] = {}
-            for i in rows:
-                counts[named[i]] = counts.get(named[i], 0) + 1
-            place = min(counts, key=lambda p: (-counts[p], p))
-            outside = place.startswith(f"{GLOBAL}:") or place in empty
-            out.append(
-                Finding(k, name, direction, place, counts[place] / len(rows), len(rows), outside)
-            )
+    counted = {
+        (direction, k): [
+            i for i in (valid & (classes.cpu() == k)).nonzero().flatten().tolist() if named[i]
+        ]
+        for k in range(len(class_names))
+        for direction, classes in ((TOWARD, exp.target), (FROM, exp.source))
+    }
+    toward = {tuple(rows) for (direction, _), rows in counted.items() if direction == TOWARD}
+    for (direction, k), rows in counted.items():
+        if not rows or (direction == FROM and tuple(rows) in toward):
+            continue
+        counts: dict[str, int] = {}
+        for i in rows:
+            counts[named[i]] = counts.get(named[i], 0) + 1
+        place = min(counts, key=lambda p: (-counts[p], p))
+        outside = place.startswith(f"{GLOBAL}:") or place in empty
+        share = counts[place] / len(rows)
+        out.append(Finding(k, class_names[k], direction, place, share, len(rows), outside))
     return sorted(out, key=lambda f: (-f.share, f.klass, f.direction))
 
 
@@ -203,22 +233,22 @@ def edit_findings(exp: Explanation, nec: Necessity, class_names: Sequence[str]) 
         chosen = specific.nonzero().flatten().tolist()
         place = f"{GLOBAL}: " + " + ".join(nec.edits[g] for g in chosen)
         undone = float(nec.edit_needed[mine][:, chosen].any(1).float().mean())
-        out.append(Finding(k, name, "toward", place, undone, int(mine.sum()), True, NEEDED_RULE))
+        out.append(Finding(k, name, TOWARD, place, undone, int(mine.sum()), True, NEEDED_RULE))
     return sorted(out, key=lambda f: (-f.share, f.klass))
 
 
 def merge_findings(most: Sequence[Finding], needed: Sequence[Finding]) -> list[Finding]:
     """``most`` (:func:`class_findings`) and the ``needed`` (:func:`edit_findings`) whose
     class and place are not already a candidate of ``most``: one candidate per place."""
-    taken = {(f.klass, f.place) for f in most if f.candidate}
-    return [*most, *(f for f in needed if (f.klass, f.place) not in taken)]
+    taken = {(f.klass, f.direction, f.place) for f in most if f.candidate}
+    return [*most, *(f for f in needed if (f.klass, f.direction, f.place) not in taken)]
 
 
 @dataclass
 class Donors:
     """What a transplant copies for one candidate, per donor CE: the change inside its region
     (``changes [D, C, H, W]``) or, for global edits (``edit``: ``"colour"``, ``"contrast +
-    colour"``), their coefficients (``params [D, P]``)."""
+    colour"``), their coefficients (``params [D, P]``). ``target``: the candidate's class."""
 
     target: int
     edit: str | None
@@ -244,19 +274,20 @@ def sufficient_doses(
     edits: Sequence[str],
     klass: int,
     bounds: tuple[float, float],
+    toward: bool = True,
 ) -> Tensor:
     """Per donor (inputs ``x``, CEs ``x_cf``, edit coefficients ``params``): the smallest of
     :data:`DOSES` at which the ``edits`` alone, coefficients times it, make ``label`` put ``x``
-    in ``klass``, among the doses whose edit is no larger (L2) than the donor's whole change
-    ``x_cf - x`` (a transplant never changes an image more than its CE did); 1 where none
-    does. ``[D]``, ``params``' dtype."""
+    in ``klass`` (``toward=False``: out of it), among the doses whose edit is no larger (L2)
+    than the donor's whole change ``x_cf - x`` (a transplant never changes an image more than
+    its CE did); 1 where none does. ``[D]``, ``params``' dtype."""
     dose = torch.ones(len(x), dtype=params.dtype)
     change = (x_cf - x).detach().double().flatten(1).norm(dim=1).cpu()
     part = edit_parts(x, params, edits).sum(dim=1)  # linear in the coefficients
     size = part.double().flatten(1).norm(dim=1).cpu()
     for s in reversed(DOSES):  # the smallest dose that works is written last
         shown = (x + s * part).clamp(*bounds)
-        hit = (label(x, shown).cpu() == klass) & (s * size <= change)
+        hit = ((label(x, shown).cpu() == klass) == toward) & (s * size <= change)
         dose = torch.where(hit, torch.tensor(s, dtype=dose.dtype), dose)
     return dose
 
@@ -269,23 +300,27 @@ def donors(
     bounds: tuple[float, float],
     grid: int = 4,
 ) -> Donors:
-    """The valid CEs toward ``finding``'s class whose most-needed part is its place (rule
-    :data:`NEEDED_RULE`: that any of its edits undoes); a global edit's coefficients at each
-    donor's sufficient dose for ``label``, the audited model (:func:`sufficient_doses`)."""
-    toward = exp.valid.cpu() & (exp.target.cpu() == finding.klass)
+    """The valid CEs toward (or from) ``finding``'s class whose most-needed part is its place
+    (rule :data:`NEEDED_RULE`: that any of its edits undoes); a global edit's coefficients at
+    each donor's sufficient dose for ``label``, the audited model (:func:`sufficient_doses`)."""
+    mine = ces_of(exp, finding)
     if finding.rule == NEEDED_RULE:
         columns = [nec.edits.index(e) for e in finding.edits]
-        rows = (toward & nec.edit_needed[:, columns].any(1)).nonzero().flatten().tolist()
+        rows = (mine & nec.edit_needed[:, columns].any(1)).nonzero().flatten().tolist()
     else:
         named = places(nec, grid)
-        rows = [i for i, p in enumerate(named) if p == finding.place and bool(toward[i])]
+        rows = [i for i, p in enumerate(named) if p == finding.place and bool(mine[i])]
     if not rows:
-        raise ValueError(f"no valid CE toward class {finding.klass} needs {finding.label}")
+        raise ValueError(
+            f"no valid CE {finding.direction} class {finding.klass} needs {finding.label}"
+        )
     idx = torch.tensor(rows)
     x, x_cf = exp.x.detach().cpu()[idx], exp.x_cf.detach().cpu()[idx]
     if finding.place.startswith(f"{GLOBAL}:"):
         params = nec.edit_params[idx]
-        dose = sufficient_doses(label, x, x_cf, params, finding.edits, finding.klass, bounds)
+        dose = sufficient_doses(
+            label, x, x_cf, params, finding.edits, finding.klass, bounds, finding.toward
+        )
         return Donors(finding.klass, " + ".join(finding.edits), params=params * dose[:, None])
     top = nec.most_needed()[idx] - len(nec.edits) + 1
     mask = (nec.regions[idx] == top[:, None, None]).unsqueeze(1)
@@ -307,22 +342,31 @@ def transplant(d: Donors, images: Tensor, bounds: tuple[float, float]) -> Tensor
     return moved.clamp(*bounds)
 
 
-def reliance(label: Labeller, images: Tensor, moved: Tensor, target: int) -> tuple[float, int]:
+def ces_of(exp: Explanation, finding: Finding) -> Tensor:
+    """Which CEs of ``exp`` are valid and go toward (or from) ``finding``'s class ``[B]``."""
+    classes = exp.target if finding.toward else exp.source
+    return exp.valid.cpu() & (classes.cpu() == finding.klass)
+
+
+def reliance(
+    label: Labeller, images: Tensor, moved: Tensor, target: int, toward: bool = True
+) -> tuple[float, int]:
     """The share of ``images`` that ``label`` does not put in ``target`` which it puts there
-    once ``moved`` (their transplanted versions), and how many were counted (NaN, 0 when
-    none)."""
+    once ``moved`` (their transplanted versions); ``toward=False``: the share of those it puts
+    in ``target`` that leave it. And how many were counted (NaN, 0 when none)."""
     before = label(images, images).cpu()
     after = label(images, moved).cpu()
-    counted = before != target
+    counted = (before == target) != toward
     n = int(counted.sum())
     if n == 0:
         return float("nan"), 0
-    return float((after[counted] == target).float().mean()), n
+    return float(((after[counted] == target) == toward).float().mean()), n
 
 
-def recipients(images: Tensor, labels: Tensor, target: int, limit: int) -> Tensor:
-    """Up to ``limit`` of ``images`` whose label is not ``target``, in order."""
-    keep = (labels.cpu() != target).nonzero().flatten()[:limit]
+def recipients(images: Tensor, labels: Tensor, finding: Finding, limit: int) -> Tensor:
+    """Up to ``limit`` of ``images`` (in order) a transplant of ``finding`` goes into: those
+    whose label is not its class (toward), or is (from)."""
+    keep = ((labels.cpu() == finding.klass) != finding.toward).nonzero().flatten()[:limit]
     return images[keep.to(images.device)]
 
 
@@ -330,6 +374,7 @@ __all__ = [
     "CONCENTRATED",
     "DOSES",
     "EMPTY",
+    "FROM",
     "GLOBAL",
     "GLOBAL_AREA",
     "MOST_NEEDED",
@@ -337,9 +382,11 @@ __all__ = [
     "NEEDED_RULE",
     "RELIANT",
     "SPECIFIC",
+    "TOWARD",
     "Donors",
     "Finding",
     "Labeller",
+    "ces_of",
     "class_findings",
     "donors",
     "edit_findings",

@@ -83,12 +83,12 @@ def audit(
         )
     for r in result.reliance:
         typer.echo(
-            f"reliance on {r.finding.label} toward {r.finding.name}: {r.values['model']:.0%} of "
-            f"{r.counted['model']} test images of other classes move there with it copied in"
+            f"reliance on {r.finding.phrase}: {r.values['model']:.0%} of {r.counted['model']} "
+            f"test {r.finding.recipients} move {r.finding.moves} with it copied in"
         )
     for r in result.kept:
         typer.echo(
-            f"reliance on {r.finding.label} toward {r.finding.name} of the audit before the "
+            f"reliance on {r.finding.phrase} of the audit before the "
             f"repair (same changes, same images): {r.values['model']:.0%} of "
             f"{r.counted['model']}"
         )

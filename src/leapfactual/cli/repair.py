@@ -141,7 +141,7 @@ def repair(
     )
     for row in result.reliance:
         values = "  ".join(f"{k} {v:.0%}" for k, v in row.values.items() if v == v)
-        typer.echo(f"reliance on {row.finding.label} toward {row.finding.name}: {values}")
+        typer.echo(f"reliance on {row.finding.phrase}: {values}")
     typer.echo(f"verdict: {result.verdict} ({result.reason})")
     history = result.cfkd.history
     labelled = sum(r["asked"] for r in history)
