@@ -456,9 +456,9 @@ def write_shortcuts_page(result: ShortcutsResult, stem: str | Path, command: str
     repair = [
         f"`leapfactual repair RUN --teacher rule --ignore-region candidate` at the default "
         f"settings ({c.rounds} rounds of {c.per_round} images, {c.epochs} epochs). Reliance "
-        f"by transplant on each candidate the model relied on (toward 8: the change copied into "
-        f"images of other classes, the share moved to 8; from 8: the change copied into images "
-        f"of 8, the share moved out of 8): before; the control, a patch-blind classifier "
+        f"by transplant on each candidate the model relied on (its change copied into images "
+        f"of other classes, the share moved to the class; a candidate from 8, reversed: what "
+        f"its CEs took away, painted on): before; the control, a patch-blind classifier "
         f"(trained on the decorrelated images) on the same transplants; after on the same "
         f"changes; after on the repaired model's own CEs (its audit); the verdict takes the "
         f"larger. Flips: the patch painted on clean decorrelated test images. Accuracy: "

@@ -49,6 +49,11 @@ def test_the_teacher_check_refuses_a_teacher_with_the_shortcut_and_passes_a_clea
         check_teacher(rows, "ModelTeacher")
     clean = [CandidateReliance(rows[0].finding, {"teacher": 0.0}, {"teacher": 8})]
     check_teacher(clean, "RuleTeacher")  # quiet
+    taken = Finding(1, "1", "from", "r3c3", 0.9, 10, True)  # a patch the CEs took away
+    said = (r"shares the shortcut: cell r3c3 from 1, reversed, copied into 8 held-out images "
+            r"of other classes moves 50% of them to class 1")  # fmt: skip
+    with pytest.raises(ValueError, match=said):
+        check_teacher([CandidateReliance(taken, {"teacher": 0.5}, {"teacher": 8})], "ModelTeacher")
 
 
 def test_model_labeller_is_the_argmax_of_what_it_is_shown() -> None:

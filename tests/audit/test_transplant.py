@@ -6,7 +6,6 @@ from torch import Tensor
 
 from leapfactual.audit import Necessity, necessity
 from leapfactual.audit.transplant import (
-    Finding,
     class_findings,
     donors,
     edit_findings,
@@ -114,20 +113,10 @@ def test_a_region_over_most_of_the_image_is_global_not_its_top_left_cell() -> No
 def test_reliance_counts_only_images_not_already_in_the_class() -> None:
     images = objects(4)
     labels = torch.tensor([1, 0, 0, 1])
-    toward = Finding(1, "1", "toward", "r3c3", 1.0, 4, True)
-    assert recipients(images, labels, toward, 5).shape[0] == 2
-    from_one = replace(toward, direction="from")
-    assert torch.equal(recipients(images, labels, from_one, 5), images[[0, 3]])
+    assert recipients(images, labels, 1, 5).shape[0] == 2
     always = lambda x, shown: torch.ones(len(shown), dtype=torch.long)  # noqa: E731
     share, n = reliance(always, images, images, 1)
     assert math.isnan(share) and n == 0
-    # from a class: the images it puts there that leave it
-    never = lambda x, shown: torch.zeros(len(shown), dtype=torch.long)  # noqa: E731
-    share, n = reliance(never, images, images, 1, toward=False)
-    assert math.isnan(share) and n == 0
-    assert reliance(always, images, images, 1, toward=False) == (0.0, 4)
-    assert reliance(lambda x, s: (s is x) * torch.ones(4, dtype=torch.long), images,
-                    images.clone(), 1, toward=False) == (1.0, 4)  # fmt: skip
 
 
 # -- a shortcut CEs take away but do not paint (a candidate "from" its class) ---------------
@@ -183,15 +172,16 @@ def test_a_patch_the_ces_take_away_but_never_paint_is_a_candidate_from_its_class
     assert not found["toward", 1].candidate  # the object: on it, not a shortcut
     from_one = found["from", 1]
     assert (from_one.place, from_one.share, from_one.candidate) == ("r3c3", 1.0, True)
-    assert from_one.phrase == "cell r3c3 from 1" and from_one.moves == "out of class 1"
+    assert from_one.copied == "cell r3c3 from 1, reversed,"
     given = donors(exp, nec, from_one, argmax(corner_or_bright), (0.0, 1.0))
-    assert len(given) == 4 and bool((given.changes[:, :, -3:, -3:] < 0).all())
-    base = recipients(x, labels, from_one, 10)
+    # reversed: what the CEs took away (the patch), put on
+    assert len(given) == 4 and bool((given.changes[:, :, -3:, -3:] > 0.9).all())
+    base = recipients(x, labels, 1, 20)
     moved = transplant(given, base, (0.0, 1.0))
-    # the shortcut model lets every image of class 1 go once the patch is off; the object
-    # model keeps every one
-    assert reliance(argmax(corner_or_bright), base, moved, 1, toward=False) == (1.0, 4)
-    assert reliance(argmax(object_only), base, moved, 1, toward=False) == (0.0, 4)
+    # the shortcut model calls every other image with the patch painted on 1; the object
+    # model none of them
+    assert reliance(argmax(corner_or_bright), base, moved, 1) == (1.0, 12)
+    assert reliance(argmax(object_only), base, moved, 1) == (0.0, 12)
 
 
 def test_ces_from_a_class_that_are_the_ces_toward_the_other_make_one_finding() -> None:

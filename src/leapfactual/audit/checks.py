@@ -2,10 +2,10 @@
 and the repair verdict (docs/method.md §10).
 
 Every candidate of an audit (:class:`~leapfactual.audit.transplant.Finding`) is transplanted
-into up to ``limit`` held-out images whose true class is another one (a candidate from a
-class: images of that class) (:func:`~leapfactual.audit.transplant.transplant`), and each
-model or teacher is asked about the same images: its *reliance* on the candidate is the share
-of them it moves to the candidate's class (from it: out of it).
+into up to ``limit`` held-out images whose true class is another one
+(:func:`~leapfactual.audit.transplant.transplant`; a candidate from a class reversed), and
+each model or teacher is asked about the same images: its *reliance* on the candidate is the
+share of them it moves to the candidate's class.
 
 - **Teacher check**, before any labelling: a teacher whose reliance on a candidate is at least
   :data:`~leapfactual.audit.transplant.RELIANT` shares the shortcut; its labels would teach it
@@ -113,17 +113,14 @@ def measure_candidates(
     limit: int = LIMIT,
 ) -> list[CandidateReliance]:
     """Reliance of every labeller on every candidate of ``pairs``, transplanted into up to
-    ``limit`` of ``images`` whose true ``labels`` are another class (a candidate from a
-    class: that class)."""
+    ``limit`` of ``images`` whose true ``labels`` are another class."""
     out = []
     for finding, given in pairs:
-        base = recipients(images, labels, finding, limit).cpu()
+        base = recipients(images, labels, finding.klass, limit).cpu()
         moved = transplant(given, base, bounds)
         row = CandidateReliance(finding)
         for name, label in labellers.items():
-            row.values[name], row.counted[name] = reliance(
-                label, base, moved, finding.klass, finding.toward
-            )
+            row.values[name], row.counted[name] = reliance(label, base, moved, finding.klass)
         out.append(row)
     return out
 
@@ -197,9 +194,9 @@ def check_teacher(rows: Sequence[CandidateReliance], teacher: str) -> None:
         if value >= RELIANT:
             f = row.finding
             raise ValueError(
-                f"the teacher ({teacher}) shares the shortcut: {f.phrase} copied into "
-                f"{row.counted['teacher']} held-out {f.recipients} moves {value:.0%} of them "
-                f"{f.moves} (a teacher may move at most {RELIANT:.0%}); use a "
+                f"the teacher ({teacher}) shares the shortcut: {f.copied} copied into "
+                f"{row.counted['teacher']} held-out images of other classes moves {value:.0%} "
+                f"of them to class {f.name} (a teacher may move at most {RELIANT:.0%}); use a "
                 "teacher trained without the confound (--teacher model --teacher-spec "
                 "OTHER_RUN/classifier), a rule (--teacher rule --ignore-region candidate) or a "
                 "person (--teacher human), or add --allow-shortcut-teacher"

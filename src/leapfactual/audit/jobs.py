@@ -405,10 +405,10 @@ def write_audit_page(run: Run, result: AuditResult, command: str, grid: int = 4)
         ]
     relied = [
         f"Each candidate's change copied from the CEs that needed it into held-out test images "
-        f"of other classes, or for a candidate *from* a class into its images (a global edit "
-        f"at the smallest multiple, up to {DOSES[-1]:g}x, that alone moved each CE's own input: "
-        f"its sufficient dose); reliance: the share the classifier then moves to the "
-        f"candidate's class, or out of it (at least {RELIANT:.0%}: it relies on it).",
+        f"of other classes (a candidate *from* a class reversed: what its CEs took away, put "
+        f"on; a global edit at the smallest multiple, up to {DOSES[-1]:g}x, that alone moved "
+        f"each CE's own input: its sufficient dose); reliance: the share the classifier then "
+        f"moves to the candidate's class (at least {RELIANT:.0%}: it relies on it).",
         "",
         "| candidate | class | images | reliance |",
         "|---|---|---|---|",
@@ -792,9 +792,9 @@ def write_repair_page(
         f"Teacher check: {record['teacher_check']}.",
         "",
         f"Reliance: each shortcut candidate of the audit before the repair (`{out / 'audit'}`) "
-        f"copied into held-out test images of other classes (the run's test split; for a "
-        f"candidate from a class, its images); the share moved to the candidate's class (from "
-        f"it: out of it; a model relies on it from {RELIANT:.0%}). After the "
+        f"copied into held-out test images of other classes (the run's test split; a candidate "
+        f"from a class reversed: what its CEs took away, put on); the share moved to the "
+        f"candidate's class (a model relies on it from {RELIANT:.0%}). After the "
         f"repair it is read from the audit of the repaired run (`{out / 'audit-after'}`): on "
         f"the same changes copied into the same images (*same changes*) and on the changes of "
         f"the repaired model's own CEs at that place (*own CEs*, where its audit still finds "

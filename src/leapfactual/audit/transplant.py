@@ -25,12 +25,11 @@ and where removing the gain already undoes a CE, removing the colour need not).
 on a candidate: its change is copied from the CEs that needed it (the donors) into held-out
 images, recipient ``i`` taking donor ``i mod D``: a region's pixels of the change added, or a
 global edit's (or edits') coefficients applied to the recipient
-(:func:`~leapfactual.audit.edits.edit_parts`), kept within the data's range. Toward ``k``, the
-recipients are images of the other classes and reliance is the share of those a model does not
-put in ``k`` that it puts in ``k`` once the change is in: "paint the patch on other digits".
-From ``k``, the recipients are images of ``k`` and reliance is the share of those a model puts
-in ``k`` that leave ``k`` once the change is in: "take the patch off this class's images". Both
-hold for any candidate and any model, without knowing the true confound.
+(:func:`~leapfactual.audit.edits.edit_parts`), kept within the data's range. Reliance is the
+share of the recipients a model does not put in ``k`` that it puts in ``k`` once the change is
+in: "paint the patch on other digits", for any candidate and any model, without knowing the
+true confound. A candidate from ``k`` is copied reversed: what its CEs took away (the patch off
+an 8) is put on (the patch painted on other digits).
 
 A global edit is copied at its *sufficient dose* (:func:`sufficient_doses`): a CE stops just
 past the audited model's boundary and shares that push between the edit and the rest of its
@@ -167,14 +166,10 @@ class Finding:
         return f"{self.label} {self.direction} {self.name}"
 
     @property
-    def moves(self) -> str:
-        """What reliance counts, in words: ``to class 8`` or ``out of class 8``."""
-        return f"{'to' if self.toward else 'out of'} class {self.name}"
-
-    @property
-    def recipients(self) -> str:
-        """Which held-out images a transplant goes into, in words."""
-        return "images of other classes" if self.toward else f"images of class {self.name}"
+    def copied(self) -> str:
+        """What a transplant copies, in words: ``cell r0c0 toward 8``, ``cell r0c0 from 8,
+        reversed``."""
+        return self.phrase if self.toward else f"{self.phrase}, reversed,"
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -302,7 +297,9 @@ def donors(
 ) -> Donors:
     """The valid CEs toward (or from) ``finding``'s class whose most-needed part is its place
     (rule :data:`NEEDED_RULE`: that any of its edits undoes); a global edit's coefficients at
-    each donor's sufficient dose for ``label``, the audited model (:func:`sufficient_doses`)."""
+    each donor's sufficient dose for ``label``, the audited model (:func:`sufficient_doses`).
+    From the class: the changes reversed (what the CEs took away, put on)."""
+    sign = 1.0 if finding.toward else -1.0
     mine = ces_of(exp, finding)
     if finding.rule == NEEDED_RULE:
         columns = [nec.edits.index(e) for e in finding.edits]
@@ -321,11 +318,13 @@ def donors(
         dose = sufficient_doses(
             label, x, x_cf, params, finding.edits, finding.klass, bounds, finding.toward
         )
-        return Donors(finding.klass, " + ".join(finding.edits), params=params * dose[:, None])
+        scaled = sign * params * dose[:, None]
+        return Donors(finding.klass, " + ".join(finding.edits), params=scaled)
     top = nec.most_needed()[idx] - len(nec.edits) + 1
     mask = (nec.regions[idx] == top[:, None, None]).unsqueeze(1)
     rest = x_cf - x - nec.parts(x, idx).sum(dim=1)
-    return Donors(finding.klass, None, changes=torch.where(mask, rest, torch.zeros_like(rest)))
+    change = torch.where(mask, sign * rest, torch.zeros_like(rest))
+    return Donors(finding.klass, None, changes=change)
 
 
 def transplant(d: Donors, images: Tensor, bounds: tuple[float, float]) -> Tensor:
@@ -348,25 +347,22 @@ def ces_of(exp: Explanation, finding: Finding) -> Tensor:
     return exp.valid.cpu() & (classes.cpu() == finding.klass)
 
 
-def reliance(
-    label: Labeller, images: Tensor, moved: Tensor, target: int, toward: bool = True
-) -> tuple[float, int]:
+def reliance(label: Labeller, images: Tensor, moved: Tensor, target: int) -> tuple[float, int]:
     """The share of ``images`` that ``label`` does not put in ``target`` which it puts there
-    once ``moved`` (their transplanted versions); ``toward=False``: the share of those it puts
-    in ``target`` that leave it. And how many were counted (NaN, 0 when none)."""
+    once ``moved`` (their transplanted versions), and how many were counted (NaN, 0 when
+    none)."""
     before = label(images, images).cpu()
     after = label(images, moved).cpu()
-    counted = (before == target) != toward
+    counted = before != target
     n = int(counted.sum())
     if n == 0:
         return float("nan"), 0
-    return float(((after[counted] == target) == toward).float().mean()), n
+    return float((after[counted] == target).float().mean()), n
 
 
-def recipients(images: Tensor, labels: Tensor, finding: Finding, limit: int) -> Tensor:
-    """Up to ``limit`` of ``images`` (in order) a transplant of ``finding`` goes into: those
-    whose label is not its class (toward), or is (from)."""
-    keep = ((labels.cpu() == finding.klass) != finding.toward).nonzero().flatten()[:limit]
+def recipients(images: Tensor, labels: Tensor, target: int, limit: int) -> Tensor:
+    """Up to ``limit`` of ``images`` whose label is not ``target``, in order."""
+    keep = (labels.cpu() != target).nonzero().flatten()[:limit]
     return images[keep.to(images.device)]
 
 

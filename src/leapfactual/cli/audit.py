@@ -84,7 +84,8 @@ def audit(
     for r in result.reliance:
         typer.echo(
             f"reliance on {r.finding.phrase}: {r.values['model']:.0%} of {r.counted['model']} "
-            f"test {r.finding.recipients} move {r.finding.moves} with it copied in"
+            f"test images of other classes move to {r.finding.name} with it copied in"
+            + ("" if r.finding.toward else " (reversed: what its CEs took away, put on)")
         )
     for r in result.kept:
         typer.echo(
