@@ -9,6 +9,7 @@ from leapfactual.audit.cfkd import (
     TargetTeacher,
     _check_labels,
     cfkd,
+    counterexamples,
     load_cfkd,
     minimal_change,
     refitting_factory,
@@ -17,7 +18,7 @@ from leapfactual.audit.necessity import necessity
 from leapfactual.audit.options import AUTO_ROUNDS, CFKDSettings, parse_rounds
 from leapfactual.audit.teacher_server import HumanTeacher
 from leapfactual.audit.teachers import TeacherQueue
-from leapfactual.data import load_dataset, stratified_split
+from leapfactual.data import Dataset, load_dataset, stratified_split
 from leapfactual.data.confounded import ConfoundedTask, confounded_digits
 from leapfactual.explain import Explainer
 from leapfactual.pipeline import ClassifierSettings, FlowSettings, VAESettings
@@ -98,6 +99,52 @@ def test_cfkd_with_true_labels_removes_the_shortcut(task, confounded) -> None:
     plain = cfkd(confounded, make(task), task.train, TargetTeacher(), FAST)
     assert torch.equal(plain.labels, plain.targets) and plain.kept_source == 0
     assert flips(plain.classifier, task) > after + 0.3  # target labels teach the shortcut
+
+
+class RemovingCE(ShortcutCE):
+    """CEs that only take the nuisance away (from the confounded class); toward it the input
+    is returned unchanged (invalid, so never asked about): a shortcut no CE paints."""
+
+    def explain_batch(self, x, target, probs, cost):
+        toward = (target == self.task.correlated_class)[:, None, None, None]
+        x_cf = torch.where(toward, x, self.task.remove_nuisance(x))
+        return {"x_cf": x_cf, "probs_cf": self.classify(x_cf, cost)}
+
+
+def test_counterexamples_teach_a_shortcut_the_ces_only_take_away(task, confounded) -> None:
+    removing = lambda model: RemovingCE(model, task)  # noqa: E731
+    every = replace(FAST, rounds=4, per_round=len(task.train), targets="random")  # 8s: ~50 CEs
+    truth = Truth(task.train.labels)
+    plain = cfkd(confounded, removing, task.train, truth, replace(every, counterexamples=False))
+    painted = cfkd(confounded, removing, task.train, Truth(task.train.labels), every)
+    assert all(r["painted"] == 0 for r in plain.history)
+    assert painted.history[0]["painted"] == 2 * painted.history[0]["kept_source"] > 0
+    assert painted.labels_used == plain.labels_used  # no teacher label more
+    before = flips(confounded, task)
+    # the CEs show an 8 without the patch is an 8, never a patch on another digit: painting
+    # the patch still flips most predictions after the plain repair, few after the other
+    assert flips(plain.classifier, task) > 0.5 * before
+    assert flips(painted.classifier, task) < flips(plain.classifier, task) - 0.2
+
+
+def test_a_counterexample_is_the_kept_change_added_and_taken_away_elsewhere() -> None:
+    images = torch.zeros(6, 1, 2, 2)
+    images[:, 0, 0, 0] = torch.arange(6).float() / 10
+    images[5] = 1.0  # the range is [0, 1]
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    train = Dataset(images, labels, ["0", "1", "2"])
+    shown = images[[0, 1]].clone()
+    shown[:, :, 1, 1] += 0.5  # each CE's change: +0.5 in one pixel
+    source, target, given = torch.tensor([0, 1]), torch.tensor([1, 2]), torch.tensor([0, 2])
+    x, y = counterexamples(train, shown, torch.tensor([0, 1]), source, target, given, seed=3)
+    assert len(x) == 2  # only the CE kept at its source: one added, one taken away
+    assert labels[torch.tensor([int(y[0]), int(y[1])])].tolist() == y.tolist()
+    assert int(y[0]) != 1 and int(y[1]) != 0  # not the target, not the source
+    assert bool((x >= 0).all() and (x <= 1).all())
+    again = counterexamples(train, shown, torch.tensor([0, 1]), source, target, given, seed=3)
+    assert torch.equal(again[0], x) and torch.equal(again[1], y)
+    none = counterexamples(train, shown, torch.tensor([0, 1]), source, target, target, seed=3)
+    assert none[0].shape == (0, 1, 2, 2) and none[1].shape == (0,)
 
 
 def test_an_interrupted_job_resumes_to_the_same_weights(task, confounded, tmp_path) -> None:

@@ -104,9 +104,10 @@ def test_repair_with_rule_and_human_teachers(cli, tiny_run, tmp_path, monkeypatc
     assert len(added["labels"]) > 0 and bool((added["labels"] == 0).all())
     assert json.loads((rule / "repair.json").read_text())["teacher_check"] == "passed"
     box = cli("repair", str(tiny_run.directory), "--out", str(tmp_path / "box"), "--teacher",
-              "rule", "--ignore-region", "0,0,7,7", *ROUND)  # fmt: skip
+              "rule", "--ignore-region", "0,0,7,7", "--no-counterexamples", *ROUND)  # fmt: skip
     assert box.returncode == 0, box.stderr
-    assert json.loads((tmp_path / "box" / "repair.json").read_text())["teacher"] == "IgnoreTeacher"
+    boxed = json.loads((tmp_path / "box" / "repair.json").read_text())
+    assert boxed["teacher"] == "IgnoreTeacher" and boxed["history"][0]["painted"] == 0
     # the human answers "shortcut" to every CE of the same first round (same queue)
     answers = tmp_path / "answers.jsonl"
     ids = [f"r0-{i}-{t}" for i, t in zip(added["index"].tolist(), added["targets"].tolist(),
@@ -118,6 +119,9 @@ def test_repair_with_rule_and_human_teachers(cli, tiny_run, tmp_path, monkeypatc
     assert done.returncode == 0, done.stderr
     got, _ = load_tensors(human / "round-0" / "added")
     assert torch.equal(got["labels"], got["sources"]) and len(got["labels"]) == len(ids)
+    # every CE kept at its source: two counterexamples each, no answer more
+    history = json.loads((human / "repair.json").read_text())["history"]
+    assert history[0]["painted"] == 2 * len(ids)
     missing = cli("repair", str(tiny_run.directory), "--out", str(tmp_path / "x"), "--teacher",
                   "rule", *ROUND)  # fmt: skip
     assert missing.returncode == 2 and "needs the rule" in missing.stderr

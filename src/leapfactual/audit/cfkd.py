@@ -14,6 +14,15 @@ distillation*, 2023). Every round:
 4. add the labelled CEs to the training data and fine-tune the current weights on all of it
    (:func:`leapfactual.models.trainers.train_classifier`: the project's one training loop).
 
+Our addition (``settings.counterexamples``, on by default): a CE the teacher keeps at its
+source says that its change ``d`` (as shown: the minimal change) is no evidence of the target;
+then neither adding nor removing it is evidence of any class. So each such CE also gives two
+training images, with no question asked: ``d`` added to a training image of another class than
+its target, and ``d`` taken from one of another class than its source, each labelled with its
+own class (:func:`counterexamples`). A shortcut the CEs only take away (the patch off an 8:
+the CE itself teaches that an 8 without the patch is an 8) is then also seen painted on other
+digits, which the CEs never showed.
+
 With ``settings.until_stable``, ``rounds`` is the most rounds: the model's reliance on the
 candidates it relied on (``reliance``, measured by the caller) is taken before the first round
 and after each, and CFKD stops after a round that lowered it by less than
@@ -249,8 +258,9 @@ def cfkd(
         replay = torch.randperm(len(train), generator=gen)[: settings.replay]
         if settings.replay is None:
             replay = torch.arange(len(train))
-        images = torch.cat([train.images[replay], *added["images"]])
-        labels = torch.cat([train.labels[replay], *added["labels"]])
+        painted = [_painted(train, added, i, settings) for i in range(len(added["labels"]))]
+        images = torch.cat([train.images[replay], *added["images"], *(p[0] for p in painted)])
+        labels = torch.cat([train.labels[replay], *added["labels"], *(p[1] for p in painted)])
         model.train()
         losses = train_classifier(
             model,  # type: ignore[arg-type]
@@ -273,6 +283,7 @@ def cfkd(
             "kept_target": int((given == target).sum()),
             "other_class": int(((given != source) & (given != target)).sum()),
             "added_total": int(sum(len(t) for t in added["labels"])),
+            "painted": len(painted[-1][1]),
             "losses": losses,
             "reliance": None if before is None or reliance is None else reliance(model),
             "seconds": time.perf_counter() - start,
@@ -281,7 +292,8 @@ def cfkd(
         most = f"at most {settings.rounds}" if settings.until_stable else str(settings.rounds)
         log(
             f"cfkd round {r + 1}/{most}: {record['asked']} CEs labelled "
-            f"({record['kept_source']} kept their source, {record['kept_target']} the target)"
+            f"({record['kept_source']} kept their source, {record['kept_target']} the target"
+            + (f"; {record['painted']} counterexamples)" if settings.counterexamples else ")")
             + ("" if record["reliance"] is None else f"; reliance {record['reliance']:.1%}")
         )
         if out is not None:
@@ -315,6 +327,50 @@ def _stable(before: float, history: Sequence[dict[str, Any]], log: Callable[[str
         f"({labels} CEs labelled, {seconds:.0f} s of CFKD)"
     )
     return True
+
+
+def counterexamples(
+    train: Dataset,
+    shown: Tensor,
+    index: Tensor,
+    source: Tensor,
+    target: Tensor,
+    given: Tensor,
+    seed: int,
+) -> tuple[Tensor, Tensor]:
+    """For each CE the teacher kept at its source (``given == source``; input
+    ``train.images[index]``, shown as ``shown``), its change ``d = shown - x``: added to a
+    training image whose label is not its target, and taken from one whose label is not its
+    source (each drawn with ``seed``), clamped to the training images' range; the images
+    ``[2M, C, H, W]`` and their own labels ``[2M]`` (CPU)."""
+    images, labels = train.images.cpu(), train.labels.cpu()
+    low, high = float(images.min()), float(images.max())
+    gen = torch.Generator().manual_seed(seed)
+    out, named = [], []
+    for i in (given.cpu() == source.cpu()).nonzero().flatten().tolist():
+        d = shown[i].cpu() - images[int(index[i])]
+        for sign, avoid in ((1.0, int(target[i])), (-1.0, int(source[i]))):
+            pool = (labels != avoid).nonzero().flatten()
+            if not len(pool):
+                continue
+            pick = int(pool[torch.randint(len(pool), (1,), generator=gen)])
+            out.append((images[pick] + sign * d).clamp(low, high))
+            named.append(labels[pick])
+    if not out:
+        return images[:0], labels[:0]
+    return torch.stack(out), torch.stack(named)
+
+
+def _painted(
+    train: Dataset, added: dict[str, list[Tensor]], r: int, settings: CFKDSettings
+) -> tuple[Tensor, Tensor]:
+    """Round ``r``'s counterexamples (none when ``settings.counterexamples`` is off): made
+    again from its labelled CEs, so that a resumed job trains on the same images."""
+    if not settings.counterexamples:
+        return train.images[:0].cpu(), train.labels[:0].cpu()
+    shown, given, source, target, index = (added[k][r] for k in added)
+    seed = _round_seed(settings.seed, r) + 1
+    return counterexamples(train, shown, index, source, target, given, seed)
 
 
 def minimal_change(x: Tensor, x_cf: Tensor, nec: Necessity) -> Tensor:
@@ -431,6 +487,7 @@ __all__ = [
     "ExplainerFactory",
     "TargetTeacher",
     "cfkd",
+    "counterexamples",
     "leapfactual_factory",
     "load_cfkd",
     "minimal_change",

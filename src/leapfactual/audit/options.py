@@ -47,7 +47,9 @@ class CFKDSettings:
     target: a shortcut then shows as the shortcut alone; ``needed``: pass the necessity maps
     to the teacher (the human teacher's page shows them); ``seed``: every draw and the
     fine-tuning. The defaults, 4 rounds of 300 images, are the shortcuts benchmark's
-    (docs/design-notes.md, "CFKD's default rounds"). ``until_stable``:
+    (docs/design-notes.md, "CFKD's default rounds"). ``counterexamples``: each CE the teacher
+    kept at its source also gives two training images without asking anyone
+    (:func:`~leapfactual.audit.cfkd.counterexamples`). ``until_stable``:
     ``rounds`` is the most rounds, and CFKD stops after a round in which the model's reliance
     on the candidates it relied on fell by less than :data:`STABLE` (or reached 0).
     """
@@ -66,6 +68,7 @@ class CFKDSettings:
     needed: bool = False
     seed: int = 0
     until_stable: bool = False
+    counterexamples: bool = True
 
     def __post_init__(self) -> None:
         for name in ("rounds", "per_round", "epochs", "batch"):
@@ -80,8 +83,9 @@ class CFKDSettings:
             raise ValueError(f"CFKD targets must be 'random' or 'all-others', got {self.targets!r}")
         if self.replay is not None and self.replay < 0:
             raise ValueError(f"CFKD replay must be >= 0 or None, got {self.replay}")
-        if not isinstance(self.until_stable, bool):
-            raise ValueError(f"CFKD until_stable must be True or False, got {self.until_stable!r}")
+        for flag in ("until_stable", "counterexamples"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"CFKD {flag} must be True or False, got {getattr(self, flag)!r}")
 
 
 __all__ = ["AUTO_ROUNDS", "STABLE", "CFKDSettings", "parse_rounds"]

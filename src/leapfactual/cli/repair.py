@@ -70,6 +70,13 @@ def repair(
     reliable: Annotated[
         bool, typer.Option(help="Teach with reliable CEs instead of minimal ones.")
     ] = False,
+    counterexamples: Annotated[
+        bool,
+        typer.Option(
+            help="Also train on each change the teacher judged a shortcut, added to and taken "
+            "from other training images that keep their own class (no label asked)."
+        ),
+    ] = _D.counterexamples,
     test_data: Annotated[
         str | None,
         typer.Option(
@@ -103,6 +110,7 @@ def repair(
         epochs=epochs,
         lr=lr,
         reliable=reliable,
+        counterexamples=counterexamples,
         needed=teacher == "human",
         seed=seed,
     )  # bad settings: refused before torch loads
