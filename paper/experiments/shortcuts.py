@@ -456,7 +456,8 @@ def write_shortcuts_page(result: ShortcutsResult, stem: str | Path, command: str
     repair = [
         f"`leapfactual repair RUN --teacher rule --ignore-region candidate` at the default "
         f"settings ({c.rounds} rounds of {c.per_round} images, {c.epochs} epochs). Reliance "
-        f"by transplant on each candidate the model relied on (its change copied into images "
+        f"by transplant on each candidate the model relied on before or after the repair (its "
+        f"change copied into images "
         f"of other classes, the share moved to the class; a candidate from 8, reversed: what "
         f"its CEs took away, painted on): before; the control, a patch-blind classifier "
         f"(trained on the decorrelated images) on the same transplants; after on the same "
@@ -467,7 +468,7 @@ def write_shortcuts_page(result: ShortcutsResult, stem: str | Path, command: str
     ]
     repairs = []
     for r in rows:
-        relied = [x for x in r.get("reliance", []) if x.get("before") is not None]
+        relied = [x for x in r.get("reliance", []) if _relied(x)]
         repairs.append(
             {
                 "seed": str(r["seed"]),
@@ -581,6 +582,12 @@ def _verdicts(rows: Sequence[dict[str, Any]]) -> str:
         + ". The benchmark trains its models without the library's minimum of optimiser steps "
         "(sized for this CPU); the tables name each run's verdict."
     )
+
+
+def _relied(item: dict[str, Any]) -> bool:
+    """Whether a candidate's row counts toward the repair's verdict: relied on before the
+    repair or after it."""
+    return any((item.get(k) or 0.0) >= RELIANT for k in ("before", "after"))
 
 
 def _each(items: Sequence[dict[str, Any]], show: Callable[[dict[str, Any]], str]) -> str:

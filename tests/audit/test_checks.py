@@ -106,8 +106,8 @@ def test_after_repair_takes_the_larger_of_the_same_changes_and_the_own_ces() -> 
     apart = after_repair(before, same, [CandidateReliance(other, {"model": 0.5}, {"model": 9})])
     assert apart[0].values["after"] == 0.08 and apart[1].finding == other
     assert repair_verdict(apart) == (
-        "partly", "reliance fell but not below 20% on all (cell r3c3 toward 1: 37% -> 8%; new "
-        "after the repair: cell r3c3 from 1: 50%)",
+        "partly", "reliance fell but not below 20% on all (cell r3c3 toward 1: 37% -> 8%; relied "
+        "on only after the repair: cell r3c3 from 1: 50%)",
     )  # fmt: skip
 
 
@@ -120,9 +120,29 @@ def test_a_new_candidate_after_the_repair_keeps_the_verdict_from_repaired() -> N
     rows = after_repair(before, same, new)
     assert len(rows) == 2 and rows[1].values == {"after": 0.6}
     verdict, reason = repair_verdict(rows)
-    assert verdict == "partly" and "new after the repair: global: brightness toward 0" in reason
+    assert verdict == "partly"
+    assert "relied on only after the repair: global: brightness toward 0: 60%" in reason
     harmless = [CandidateReliance(elsewhere, {"model": 0.1}, {"model": 9})]
     assert repair_verdict(after_repair(before, same, harmless))[0] == "repaired"
+
+
+def test_a_candidate_that_rose_past_the_line_keeps_the_verdict_from_repaired() -> None:
+    """The known case: a candidate at 18 % before the repair (not relied on) at 26 % on the
+    same changes and 70 % on the repaired model's own CEs after it."""
+    patch = Finding(8, "8", "toward", "r0c0", 0.9, 10, True)
+    faded = Finding(1, "1", "toward", "global: contrast", 0.8, 10, True)
+    before = [CandidateReliance(patch, {"model": 0.56}, {"model": 9}),
+              CandidateReliance(faded, {"model": 0.18}, {"model": 9})]  # fmt: skip
+    same = [CandidateReliance(patch, {"model": 0.0}, {"model": 9}),
+            CandidateReliance(faded, {"model": 0.26}, {"model": 9})]  # fmt: skip
+    own = [CandidateReliance(faded, {"model": 0.7}, {"model": 9})]
+    verdict, reason = repair_verdict(after_repair(before, same, own))
+    assert verdict == "partly"
+    assert reason.endswith(
+        "relied on only after the repair: global: contrast toward 1: 18% -> 70%)"
+    )
+    stayed = [same[0], CandidateReliance(faded, {"model": 0.1}, {"model": 9})]
+    assert repair_verdict(after_repair(before, stayed, []))[0] == "repaired"
 
 
 def test_only_candidates_a_model_relies_on_are_relied_on() -> None:

@@ -11,10 +11,10 @@ share of them it moves to the candidate's class.
   :data:`~leapfactual.audit.transplant.RELIANT` shares the shortcut; its labels would teach it
   back, so it is refused (:func:`check_teacher`) unless the user overrides.
 - **Verdict**, after: over the candidates the model relied on before the repair, ``repaired``
-  when reliance on each is now below ``RELIANT`` and the repaired model relies on no new
-  candidate; ``partly`` when reliance on at least one fell by :data:`FELL` or more or went
-  below ``RELIANT``; else ``not repaired``. ``not measured`` when the audit found no candidate
-  or the model relied on none.
+  when reliance on each is now below ``RELIANT`` and the repaired model relies on no candidate
+  it did not rely on before (new, or risen past ``RELIANT``); ``partly`` when reliance on at
+  least one fell by :data:`FELL` or more or went below ``RELIANT``; else ``not repaired``. ``not
+  measured`` when the audit found no candidate or the model relied on none.
 
 A repaired run keeps the candidates of the audit before the repair with their donors
 (:func:`save_candidates`), so that an audit of the repaired run measures reliance on the very
@@ -245,16 +245,22 @@ def _same(a: Finding, b: Finding) -> bool:
     return (a.klass, a.direction, a.place) == (b.klass, b.direction, b.place)
 
 
+def _was(row: CandidateReliance) -> str:
+    before = row.values.get("before", float("nan"))
+    return "" if before != before else f"{before:.0%} -> "
+
+
 def repair_verdict(rows: Sequence[CandidateReliance]) -> tuple[str, str]:
     """The verdict (one of :data:`VERDICTS`) from reliance ``before`` and ``after`` on each
     candidate (a row without ``before``: a candidate found only after the repair), and its
-    reason in words."""
+    reason in words. A candidate the model did not rely on before and does after (found only
+    after the repair, or risen past :data:`RELIANT`) is never repaired."""
     if not rows:
         return "not measured", "the audit found no shortcut candidate"
     relied = [r for r in rows if r.values.get("before", float("nan")) >= RELIANT]
     if not relied:
         return "not measured", f"the model relied on no candidate (below {RELIANT:.0%})"
-    new = [r for r in rows if "before" not in r.values and r.values["after"] >= RELIANT]
+    new = [r for r in rows if r not in relied and r.values["after"] >= RELIANT]
     fixed = [r.values["after"] < RELIANT for r in relied]
     fell = [r.values["after"] <= r.values["before"] - FELL for r in relied]
     words = "; ".join(
@@ -262,8 +268,8 @@ def repair_verdict(rows: Sequence[CandidateReliance]) -> tuple[str, str]:
         f"{r.values['after']:.0%}" for r in relied
     )  # fmt: skip
     if new:
-        words += "; new after the repair: " + "; ".join(
-            f"{r.finding.phrase}: {r.values['after']:.0%}" for r in new
+        words += "; relied on only after the repair: " + "; ".join(
+            f"{r.finding.phrase}: {_was(r)}{r.values['after']:.0%}" for r in new
         )
     if all(fixed) and not new:
         return "repaired", f"reliance below {RELIANT:.0%} on every candidate ({words})"
