@@ -414,6 +414,11 @@ def write_shortcuts_page(result: ShortcutsResult, stem: str | Path, command: str
             if not ok
         ),
         *(
+            f"- Seed {r['seed']}: the repair's verdict is `{r['verdict']}`: {r['reason']}."
+            for r in rows
+            if r["verdict"] in ("partly", "not repaired")
+        ),
+        *(
             f"- Seed {r['seed']}: the audit found no shortcut candidate the model relies on, so "
             "neither the teacher check nor the repair ran, though painting the patch changes "
             f"{r['flips']:.1%} of its predictions: a shortcut the audit missed."

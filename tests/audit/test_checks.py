@@ -118,7 +118,7 @@ def test_a_new_candidate_after_the_repair_keeps_the_verdict_from_repaired() -> N
     same = [CandidateReliance(finding, {"model": 0.0}, {"model": 9})]
     new = [CandidateReliance(elsewhere, {"model": 0.6}, {"model": 9})]
     rows = after_repair(before, same, new)
-    assert len(rows) == 2 and rows[1].values == {"after": 0.6}
+    assert len(rows) == 2 and rows[1].values == {"after_own": 0.6, "after": 0.6}
     verdict, reason = repair_verdict(rows)
     assert verdict == "partly"
     assert "relied on only after the repair: global: brightness toward 0: 60%" in reason

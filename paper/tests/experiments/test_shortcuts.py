@@ -153,6 +153,19 @@ def test_the_page_names_the_seeds_a_setting_was_chosen_after_seeing(tmp_path) ->
     assert "not blind" not in blind.read_text()
 
 
+def test_a_repair_short_of_repaired_is_named_in_the_limits(tmp_path) -> None:
+    rows = [row(0, 0.05, True, True, True), row(1, 0.05, True, True, True)]
+    rows[1].update(verdict="partly", reason="reliance fell but not below 20% on all (x)")
+    page = write_shortcuts_page(ShortcutsResult(ShortcutsConfig(seeds=(0, 1)), rows, 1.0),
+                                tmp_path / "sc", "c")  # fmt: skip
+    limits = page.read_text().split("## What limits these results")[1].split("## Targets")[0]
+    assert (
+        "- Seed 1: the repair's verdict is `partly`: reliance fell but not below 20% on all"
+        in limits
+    )
+    assert "Seed 0: the repair's verdict" not in limits
+
+
 def test_the_config_refuses_no_seeds_and_no_images() -> None:
     with pytest.raises(ValueError, match="at least one seed"):
         ShortcutsConfig(seeds=())

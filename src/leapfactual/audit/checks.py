@@ -213,7 +213,7 @@ def after_repair(
     repaired model's reliance from its own audit: on the same transplants (``kept``,
     ``"after_same"``), on its own candidate at the same place and class, same direction (``own``,
     ``"after_own"``), and ``"after"``, the larger of the two. A candidate of the new audit at
-    another place comes as a row of its own (``"after"`` only)."""
+    another place comes as a row of its own (``"after_own"`` and ``"after"`` only)."""
     rows, matched = [], set()
     for old, same in zip(before, kept, strict=True):
         values = {k: v for k, v in old.values.items() if k != "model"}
@@ -235,8 +235,9 @@ def after_repair(
         rows.append(CandidateReliance(old.finding, values, counted))
     for i, mine in enumerate(own):
         if i not in matched:
+            value, n = mine.values["model"], mine.counted["model"]
             rows.append(CandidateReliance(
-                mine.finding, {"after": mine.values["model"]}, {"after": mine.counted["model"]}
+                mine.finding, {"after_own": value, "after": value}, {"after_own": n, "after": n}
             ))  # fmt: skip
     return rows
 
