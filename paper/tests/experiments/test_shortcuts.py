@@ -140,15 +140,16 @@ def test_the_page_leads_with_its_limits_and_states_each_target(tmp_path) -> None
 
 
 def test_the_page_names_the_seeds_a_setting_was_chosen_after_seeing(tmp_path) -> None:
-    rows = [row(s, 0.05, True, True, True) for s in (0, 9)]
-    page = write_shortcuts_page(ShortcutsResult(ShortcutsConfig(seeds=(0, 9)), rows, 1.0),
+    rows = [row(s, 0.05, True, True, True) for s in (0, 12)]
+    page = write_shortcuts_page(ShortcutsResult(ShortcutsConfig(seeds=(0, 12)), rows, 1.0),
                                 tmp_path / "sc", "c")  # fmt: skip
     line = next(x for x in page.read_text().splitlines() if "not blind" in x)
     assert line.startswith("- Seed 0 is not blind to choices made after seeing them: the audit")
     assert "the CE's own change" in line and "CFKD's default of 4 rounds" in line
-    assert line.endswith("Seed 9 was first run after all were fixed.")
-    fresh = [row(s, 0.05, True, True, True) for s in (9, 10)]
-    blind = write_shortcuts_page(ShortcutsResult(ShortcutsConfig(seeds=(9, 10)), fresh, 1.0),
+    assert "CFKD's counterexamples" in line and "after seeing seeds 0-11" in line
+    assert line.endswith("Seed 12 was first run after all were fixed.")
+    fresh = [row(s, 0.05, True, True, True) for s in (12, 13)]
+    blind = write_shortcuts_page(ShortcutsResult(ShortcutsConfig(seeds=(12, 13)), fresh, 1.0),
                                  tmp_path / "fresh", "c")  # fmt: skip
     assert "not blind" not in blind.read_text()
 
