@@ -42,18 +42,20 @@ from torch import nn
 
 from leapfactual.audit import (
     AUDIT_LIMIT,
+    CANDIDATES,
     NEEDED,
     RELIANT,
     SPECIFIC,
     CFKDSettings,
     Finding,
     audit_run,
+    data_bounds,
+    load_candidates,
     make_teacher,
+    measure_candidates,
+    model_labeller,
     repair_run,
 )
-from leapfactual.audit.checks import load_candidates, measure_candidates, model_labeller
-from leapfactual.audit.jobs import data_bounds
-from leapfactual.audit.repaired import CANDIDATES
 from leapfactual.data import ConfoundedTask, Dataset, confounded_digits, load_dataset
 from leapfactual.explain import Explanation
 from leapfactual.io import write_json

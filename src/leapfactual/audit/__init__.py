@@ -28,11 +28,19 @@ from leapfactual._lazy import lazy_face
 if TYPE_CHECKING:
     from leapfactual.audit.attribution import CounterfactualAttribution
     from leapfactual.audit.cfkd import TargetTeacher, cfkd, refitting_factory
-    from leapfactual.audit.checks import VERDICTS, check_teacher, repair_verdict
+    from leapfactual.audit.checks import (
+        VERDICTS,
+        check_teacher,
+        load_candidates,
+        measure_candidates,
+        model_labeller,
+        repair_verdict,
+    )
     from leapfactual.audit.jobs import (
         ANSWERS,
         audit_run,
         class_accuracies,
+        data_bounds,
         make_teacher,
         no_nan,
         repair_run,
@@ -48,6 +56,7 @@ if TYPE_CHECKING:
         parse_rounds,
     )
     from leapfactual.audit.regions import change_regions, grid_cells, pixel_change
+    from leapfactual.audit.repaired import CANDIDATES
     from leapfactual.audit.summary import Cell, PairSummary, summarise, summary_table
     from leapfactual.audit.teacher_server import HumanTeacher, ServerHandle, read_labels, serve
     from leapfactual.audit.teachers import (
@@ -71,6 +80,7 @@ __all__ = [
     "ANSWERS",
     "AUDIT_LIMIT",
     "AUTO_ROUNDS",
+    "CANDIDATES",
     "CONCENTRATED",
     "GLOBAL_AREA",
     "NEEDED",
@@ -97,9 +107,13 @@ __all__ = [
     "change_regions",
     "check_teacher",
     "class_accuracies",
+    "data_bounds",
     "edit_findings",
     "grid_cells",
+    "load_candidates",
     "make_teacher",
+    "measure_candidates",
+    "model_labeller",
     "necessity",
     "necessity_map",
     "no_nan",
