@@ -27,6 +27,7 @@ from leapfactual.flow import VectorField
 from leapfactual.pipeline import (
     ClassifierSettings,
     FitSettings,
+    Run,
     VAESettings,
     fit_classifier,
     fit_cvae,
@@ -46,6 +47,16 @@ They read only the model settings of a :class:`FitSettings` (``vae``, ``classifi
 ``flow``, ``cvae``); data, split and seeds are the experiment's own."""
 
 MODEL_SETTINGS = ("vae", "classifier", "flow", "cvae")
+
+
+def verdict_words(run: Run) -> str:
+    """A run's verdict in a word or two: ``trusted``, ``caution (flow_samples)``."""
+    verdict = run.verdict
+    if verdict is None:
+        return "unknown"
+    if verdict.level == "trusted":
+        return "trusted"
+    return f"{verdict.level} ({', '.join(c.name for c in verdict.reasons)})"
 
 
 def model_settings(cfg: FitSettings) -> dict[str, Any]:

@@ -12,6 +12,7 @@ another width trained on other images, judges whether the CEs really show the ta
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +39,7 @@ from leapfactual.pipeline import (
     predict_probs,
 )
 from leapfactual.testing import export_classifier, train_user_classifier, write_image_folder
+from paper.experiments._shared import verdict_words
 from paper.tables import markdown_table
 
 OWN_MODEL_FLOW = FlowSettings(
@@ -74,6 +76,9 @@ class OwnModelRow:
 
     size: int
     fit_seconds: float
+    fit_cpu_seconds: float
+    load: tuple[float, float]
+    verdict: str
     summary: dict[str, float]
     validity: float
     validity_reliable: float
@@ -126,9 +131,10 @@ def run_size(
         classifier=ClassifierSettings(spec=str(spec), accept_chance=cfg.accept_chance),
         flow=cfg.flow,
     )
-    start = time.perf_counter()
+    load = os.getloadavg()[0]
+    start, cpu = time.perf_counter(), time.process_time()
     run = fit_run(folder / "run", config, progress=progress, device=device)
-    fit_seconds = time.perf_counter() - start
+    fit_seconds, fit_cpu = time.perf_counter() - start, time.process_time() - cpu
     job = ExplainSettings(limit=cfg.limit, seed=cfg.seed, batch_size=256)
     result = explain_run(run, folder / "explanation", settings=job, trajectory="none", force=True)
     exp = result.explanation
@@ -140,6 +146,9 @@ def run_size(
     return OwnModelRow(
         size=size,
         fit_seconds=fit_seconds,
+        fit_cpu_seconds=fit_cpu,
+        load=(load, os.getloadavg()[0]),
+        verdict=verdict_words(run),
         summary=run.summary,
         validity=float(exp.valid.float().mean()),
         validity_reliable=float(exp.valid_reliable.float().mean()),  # type: ignore[union-attr]
@@ -214,6 +223,7 @@ def table_rows(result: OwnModelResult) -> list[dict[str, Any]]:
             "oracle validity (reliable)": r.oracle_validity_reliable,
             "seconds per CE": r.seconds_per_ce,
             "fit seconds": r.fit_seconds,
+            "fit CPU seconds": r.fit_cpu_seconds,
         }
         for r in result.rows
     ]
@@ -233,6 +243,7 @@ COLUMNS = {
     "oracle validity (reliable)": "oracle validity, reliable CE",
     "seconds per CE": "seconds per CE",
     "fit seconds": "fit seconds (VAE + flow)",
+    "fit CPU seconds": "fit CPU seconds (this process)",
 }
 
 HEADLINE = (
@@ -275,6 +286,23 @@ def write_figure(result: OwnModelResult, path: Path) -> Path:
     return path
 
 
+def limits(result: OwnModelResult) -> list[str]:
+    """The page's first section: the runs' verdicts, one seed, the load the fits ran under."""
+    rows, cfg = result.rows, result.config
+    low = min(v for r in rows for v in r.load) if rows else 0.0
+    high = max(v for r in rows for v in r.load) if rows else 0.0
+    return [
+        "- Run verdicts (the library's checks of each run's codec, classifier, flow and "
+        "training): " + "; ".join(f"{r.size} px {r.verdict}" for r in rows) + ".",
+        f"- One seed ({cfg.seed}) and at most {cfg.limit} held-out images per size; every "
+        "figure is one run's, none is an average.",
+        f"- Fit times: wall clock and this process's CPU time of `fit`, on a machine shared "
+        f"with other work (1-minute load average {low:.1f}-{high:.1f} at the fits' starts and "
+        "ends); compare CPU seconds across pages, not wall seconds. A run already on disk is "
+        "resumed, not refitted, and its fit time counts only the work this call did.",
+    ]
+
+
 def write_own_model_page(result: OwnModelResult, stem: Path, command: str) -> Path:
     """``STEM.md`` (the table, the figure ``STEM.png``, the warnings) from ``result``."""
     from paper.pages import write_page
@@ -293,6 +321,7 @@ def write_own_model_page(result: OwnModelResult, stem: Path, command: str) -> Pa
         "to 64 px and resamples its output up); every score is measured at the images' size."
     )
     sections = [
+        ("What limits these results", limits(result)),
         ("Results", [*lines, "", work]),
         (
             "Examples",

@@ -68,7 +68,7 @@ from leapfactual.pipeline import (
     predict_probs,
     to_dict,
 )
-from paper.experiments._shared import LEAN, model_settings
+from paper.experiments._shared import LEAN, model_settings, verdict_words
 from paper.pages import write_page
 from paper.tables import markdown_table
 
@@ -161,16 +161,6 @@ def colour_needed(
     grey = x_cf.mean(1, keepdim=True).expand_as(x_cf)
     p = predict_probs(model, x_cf)[:, klass].mean()
     return float(p), float(predict_probs(model, grey)[:, klass].mean())
-
-
-def verdict_words(run: Run) -> str:
-    """A run's verdict in a word or two: ``trusted``, ``caution (flow_samples)``."""
-    verdict = run.verdict
-    if verdict is None:
-        return "unknown"
-    if verdict.level == "trusted":
-        return "trusted"
-    return f"{verdict.level} ({', '.join(c.name for c in verdict.reasons)})"
 
 
 def blind_control(cfg: ShortcutsConfig, seed: int, folder: Path, run: Run, repaired: Path,

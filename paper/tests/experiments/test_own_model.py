@@ -1,5 +1,5 @@
 """The own-model measurement end to end on tiny settings (the page's command is
-``leapfactual own-model``)."""
+``python -m paper own-model``)."""
 
 from dataclasses import replace
 
@@ -37,8 +37,16 @@ def test_measures_each_size_and_the_paper_flow_next_to_it(tmp_path) -> None:
     assert all(0 <= v <= 1 for v in row.paper_flow.values())
     (table,) = table_rows(result)
     assert table["flow samples in class"] == row.summary["flow_sample_accuracy"]
-    page = write_own_model_page(result, tmp_path / "page", "leapfactual own-model").read_text()
+    page = write_own_model_page(result, tmp_path / "page", "python -m paper own-model").read_text()
     assert "## The flow matters" in page
+    sections = [line for line in page.splitlines() if line.startswith("## ")]
+    assert sections[:2] == ["## What limits these results", "## Results"]  # limits first
+    assert (
+        f"- Run verdicts (the library's checks of each run's codec, classifier, flow and "
+        f"training): 16 px {row.verdict}." in page
+    )
+    assert row.verdict.split(" ")[0] in ("trusted", "caution", "untrusted", "unknown")
+    assert row.fit_cpu_seconds > 0 and all(v >= 0 for v in row.load)
     assert (  # the size, then whether the CEs work and what they cost, the codec's scores after
         "| images | validity | validity, reliable CE | oracle validity | oracle validity, "
         "reliable CE | seconds per CE | VAE works at |"
