@@ -212,6 +212,7 @@ def cfkd(
         history = _resume(out, identity, model, added, on)
         if history:
             log(f"cfkd: {len(history)} of {settings.rounds} rounds already done in {out}")
+    painted = [_painted(train, added, i, settings) for i in range(len(added["labels"]))]
     before = None if reliance is None or not settings.until_stable else reliance(model)
     for r in range(len(history), settings.rounds):
         if before is not None and _stable(before, history, log):
@@ -258,7 +259,7 @@ def cfkd(
         replay = torch.randperm(len(train), generator=gen)[: settings.replay]
         if settings.replay is None:
             replay = torch.arange(len(train))
-        painted = [_painted(train, added, i, settings) for i in range(len(added["labels"]))]
+        painted.append(_painted(train, added, r, settings))
         images = torch.cat([train.images[replay], *added["images"], *(p[0] for p in painted)])
         labels = torch.cat([train.labels[replay], *added["labels"], *(p[1] for p in painted)])
         model.train()
@@ -346,11 +347,12 @@ def counterexamples(
     images, labels = train.images.cpu(), train.labels.cpu()
     low, high = float(images.min()), float(images.max())
     gen = torch.Generator().manual_seed(seed)
+    pools = {int(c): (labels != c).nonzero().flatten() for c in labels.unique()}
     out, named = [], []
     for i in (given.cpu() == source.cpu()).nonzero().flatten().tolist():
         d = shown[i].cpu() - images[int(index[i])]
         for sign, avoid in ((1.0, int(target[i])), (-1.0, int(source[i]))):
-            pool = (labels != avoid).nonzero().flatten()
+            pool = pools.get(avoid, torch.arange(len(labels)))
             if not len(pool):
                 continue
             pick = int(pool[torch.randint(len(pool), (1,), generator=gen)])

@@ -258,10 +258,13 @@ def repair_verdict(rows: Sequence[CandidateReliance]) -> tuple[str, str]:
     after the repair, or risen past :data:`RELIANT`) is never repaired."""
     if not rows:
         return "not measured", "the audit found no shortcut candidate"
-    relied = [r for r in rows if r.values.get("before", float("nan")) >= RELIANT]
+    before = [r.values.get("before", float("nan")) >= RELIANT for r in rows]
+    relied = [r for r, was in zip(rows, before, strict=True) if was]
     if not relied:
         return "not measured", f"the model relied on no candidate (below {RELIANT:.0%})"
-    new = [r for r in rows if r not in relied and r.values["after"] >= RELIANT]
+    new = [
+        r for r, was in zip(rows, before, strict=True) if not was and r.values["after"] >= RELIANT
+    ]
     fixed = [r.values["after"] < RELIANT for r in relied]
     fell = [r.values["after"] <= r.values["before"] - FELL for r in relied]
     words = "; ".join(
